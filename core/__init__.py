@@ -1,0 +1,1 @@
+"""Predictive Studio engine: data, templates, training, evaluation, export."""

@@ -1,0 +1,103 @@
+"""Score a CSV with a model exported by Predictive Studio.
+
+Usage (inside an unzipped bundle):
+    python predict.py DATA.csv -o predictions.csv
+
+Needs: keras>=3, tensorflow, pandas. This file is copied into every bundle as
+`predict.py`, and the app uses the same functions, so what you download is what ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+
+
+def format_value(value: object) -> str:
+    """Returns the text the model's lookups expect: `1.0` -> "1", missing -> ""."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value).strip()
+
+
+def missing_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
+    """Returns the model's input columns that `frame` lacks."""
+    return [f["name"] for f in schema if f["name"] not in frame.columns]
+
+
+def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
+    """Turns raw table rows into the model's named inputs, one (rows, 1) tensor each."""
+    import tensorflow as tf
+
+    inputs = {}
+    for feature in schema:
+        column = frame[feature["name"]]
+        if feature["kind"] == "number":
+            values = pd.to_numeric(column, errors="coerce").to_numpy("float32")
+            inputs[feature["name"]] = tf.constant(values.reshape(-1, 1))
+        else:
+            values = np.array([format_value(v) for v in column], dtype=str)
+            inputs[feature["name"]] = tf.constant(values.reshape(-1, 1))
+    return inputs
+
+
+def predict_outputs(model, frame: pd.DataFrame, schema: list[dict]) -> np.ndarray:
+    """Runs the model on raw rows in chunks and returns its outputs as one array."""
+    chunks = []
+    for start in range(0, len(frame), 4096):
+        inputs = frame_to_inputs(frame.iloc[start:start + 4096], schema)
+        chunks.append(np.asarray(model(inputs, training=False), dtype="float64"))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 1))
+
+
+def add_predictions(frame: pd.DataFrame, outputs: np.ndarray, metadata: dict) -> pd.DataFrame:
+    """Returns `frame` with a `prediction` column (and class probabilities if any)."""
+    result = frame.copy()
+    classes = metadata.get("class_names")
+    if metadata["task"] == "classification":
+        result["prediction"] = [classes[i] for i in outputs.argmax(axis=1)]
+        for index, name in enumerate(classes):
+            result[f"probability_{name}"] = outputs[:, index].round(6)
+    else:
+        result["prediction"] = outputs[:, 0]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: scores a CSV and writes the predictions CSV."""
+    parser = argparse.ArgumentParser(description="Score a CSV with the bundled model.")
+    parser.add_argument("data", type=Path, help="CSV file with the input columns")
+    parser.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
+    parser.add_argument("--model", type=Path, default=HERE / "model.keras")
+    parser.add_argument("--metadata", type=Path, default=HERE / "metadata.json")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    metadata = json.loads(args.metadata.read_text())
+    frame = pd.read_csv(args.data)
+    missing = missing_columns(frame, metadata["schema"])
+    if missing:
+        print(f"error: the CSV lacks the model's input columns {missing}", file=sys.stderr)
+        return 2
+    model = keras.saving.load_model(args.model)  # safe_mode=True: no code is run on load
+    outputs = predict_outputs(model, frame, metadata["schema"])
+    add_predictions(frame, outputs, metadata).to_csv(args.output, index=False)
+    print(f"Wrote {len(frame)} predictions to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

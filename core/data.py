@@ -1,0 +1,531 @@
+"""Data in: store uploads by content hash, load real-world CSVs, infer column kinds, preflight.
+
+pandas and numpy only at import time; scikit-learn is imported inside the few functions that
+need it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import workspace
+
+logger = logging.getLogger(__name__)
+
+MAX_TABLE_BYTES = 200 * 1024 * 1024
+MAX_COLUMNS = 2000
+TABLE_FILE = "data.csv"
+META_FILE = "meta.json"
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLES = {
+    "heart.csv": ("Heart disease (Cleveland clinic)", "target"),
+    "auto_mpg.csv": ("Car fuel economy (Auto MPG)", "mpg"),
+}
+MISSING_MARKERS = ["", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "Null",
+                   "None", "none", "?", "-", "--", "missing", "Missing", "#N/A"]
+BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
+KINDS = ("number", "category", "boolean", "date", "text", "identifier")
+FEATURE_KINDS = ("number", "category", "boolean", "text")
+_NUMBER_WITH_SEPARATORS = re.compile(r"^[+-]?\d{1,3}([,'\u00a0 ]\d{3})+(\.\d+)?$")
+
+
+class DataError(ValueError):
+    """Data that cannot be used, with a message a non-programmer can act on."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One data-quality problem found by `preflight`, in plain words."""
+
+    level: str  # "error" blocks training, "warning" should be read, "info" is handled
+    message: str
+    fix: str
+
+
+def datasets_root() -> Path:
+    """Returns the folder that holds stored datasets."""
+    path = workspace.root() / "datasets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_upload(name: str, data: bytes) -> str:
+    """Stores uploaded bytes under their content hash; the file name is only metadata.
+
+    Args:
+        name: the name the user's file had (shown in the UI, never used as a path).
+        data: the file's bytes.
+
+    Returns:
+        The dataset id (a hex digest prefix).
+
+    Raises:
+        DataError: if the file is empty or larger than the size limit.
+    """
+    if not data:
+        raise DataError(f"The file `{name}` is empty (0 bytes). Choose a file with data.")
+    if len(data) > MAX_TABLE_BYTES:
+        raise DataError(
+            f"The file `{name}` is {len(data) / 1e6:.0f} MB; the limit is "
+            f"{MAX_TABLE_BYTES / 1e6:.0f} MB. Use a sample of the rows."
+        )
+    dataset_id = hashlib.sha256(data).hexdigest()[:16]
+    folder = datasets_root() / dataset_id
+    if not (folder / META_FILE).is_file():
+        folder.mkdir(exist_ok=True)
+        (folder / TABLE_FILE).write_bytes(data)
+        meta = {"name": Path(name).name[:200], "size": len(data), "stored_at": time.time()}
+        (folder / META_FILE).write_text(json.dumps(meta))
+    return dataset_id
+
+
+def store_sample(file_name: str) -> str:
+    """Stores one of the bundled sample files and returns its dataset id."""
+    if file_name not in SAMPLES:
+        raise DataError(
+            f"Invalid value for argument `file_name`. Expected one of {sorted(SAMPLES)}. "
+            f"Received: file_name={file_name!r}"
+        )
+    return store_upload(file_name, (SAMPLE_DIR / file_name).read_bytes())
+
+
+def dataset_path(dataset_id: str) -> Path:
+    """Returns the stored file of a dataset.
+
+    Raises:
+        DataError: if there is no such dataset.
+    """
+    path = datasets_root() / str(dataset_id) / TABLE_FILE
+    if not re.fullmatch(r"[0-9a-f]{16}", str(dataset_id)) or not path.is_file():
+        raise DataError(f"There is no stored dataset `{dataset_id}`. Upload the file again.")
+    return path
+
+
+def dataset_name(dataset_id: str) -> str:
+    """Returns the original file name of a stored dataset (for display only)."""
+    meta = datasets_root() / str(dataset_id) / META_FILE
+    try:
+        return json.loads(meta.read_text()).get("name", dataset_id)
+    except (OSError, json.JSONDecodeError):
+        return str(dataset_id)
+
+
+def load_table(dataset_id: str) -> pd.DataFrame:
+    """Loads a stored CSV dataset into a DataFrame.
+
+    Args:
+        dataset_id: id returned by `store_upload`.
+
+    Returns:
+        The table, with numbers written with thousands separators parsed as numbers.
+
+    Raises:
+        DataError: if the file is not a usable table.
+    """
+    return read_csv_bytes(dataset_path(dataset_id).read_bytes(), dataset_name(dataset_id))
+
+
+def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
+    """Parses CSV bytes, detecting encoding, delimiter and missing-value markers.
+
+    Raises:
+        DataError: if the bytes are empty, binary, ragged or hold fewer than 2 columns.
+    """
+    text = _decode(data, name)
+    if not text.strip():
+        raise DataError(f"The file `{name}` is empty. Choose a CSV file with a header row.")
+    sep = _sniff_delimiter(text)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=sep, na_values=MISSING_MARKERS, keep_default_na=True,
+            decimal="," if sep == ";" else ".", skipinitialspace=True, low_memory=False,
+        )
+    except pd.errors.ParserError as err:
+        raise DataError(f"`{name}` has rows of different lengths: {_ragged_detail(err)} "
+                        "Fix those rows or export the file again from your spreadsheet.") from None
+    except (pd.errors.EmptyDataError, ValueError) as err:
+        raise DataError(f"`{name}` could not be read as a table: {err}.") from None
+    return _validate_shape(_clean_columns(frame), name)
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data[:4096]:
+        raise DataError(
+            f"`{name}` is not a text CSV file (it contains binary data). "
+            "Export it from your spreadsheet as 'CSV (comma separated)'."
+        )
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"`{name}` uses an unknown text encoding. Save it as UTF-8.")
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _ragged_detail(err: Exception) -> str:
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+    if not match:
+        return f"{err}."
+    expected, line, saw = match.groups()
+    return f"line {line} has {saw} values but the header has {expected}."
+
+
+def _clean_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = [str(c).strip() or f"column_{i + 1}" for i, c in enumerate(frame.columns)]
+    frame = frame.dropna(how="all")
+    for column in frame.columns[frame.dtypes == object]:
+        frame[column] = _parse_separated_numbers(frame[column])
+    return frame.reset_index(drop=True)
+
+
+def _parse_separated_numbers(series: pd.Series) -> pd.Series:
+    values = series.dropna().astype(str).str.strip()
+    if values.empty or not values.map(_NUMBER_WITH_SEPARATORS.match).all():
+        return series
+    return pd.to_numeric(series.astype(str).str.replace(r"[,'\u00a0 ]", "", regex=True),
+                         errors="coerce")
+
+
+def _validate_shape(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    if frame.shape[1] > MAX_COLUMNS:
+        raise DataError(f"`{name}` has {frame.shape[1]} columns; the limit is {MAX_COLUMNS}.")
+    if frame.empty:
+        raise DataError(f"`{name}` has a header but no data rows. Add rows below the header.")
+    if frame.shape[1] < 2:
+        raise DataError(
+            f"`{name}` has only one column ({frame.columns[0]!r}). A model needs a target "
+            "column and at least one input column. If your file uses a separator other "
+            "than , ; tab or |, save it again as a comma-separated CSV."
+        )
+    return frame
+
+
+def infer_column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Guesses what each column holds: one of `KINDS`.
+
+    Returns:
+        A mapping of column name to kind.
+    """
+    return {column: _infer_kind(frame[column]) for column in frame.columns}
+
+
+def _infer_kind(series: pd.Series) -> str:
+    values = series.dropna()
+    if values.empty:
+        return "category"
+    if pd.api.types.is_bool_dtype(values) or _is_boolean_text(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return _numeric_kind(series, values)
+    text = values.astype(str)
+    unique_ratio = text.nunique() / len(text)
+    if _looks_like_dates(text):
+        return "date"
+    if text.str.len().mean() >= 30 or text.str.split().str.len().mean() >= 5:
+        return "text"
+    if unique_ratio > 0.5 and len(text) >= 20:
+        return "identifier"
+    return "category"
+
+
+def _numeric_kind(series: pd.Series, values: pd.Series) -> str:
+    if set(values.unique()) <= {0, 1}:
+        return "boolean"
+    is_whole = pd.api.types.is_integer_dtype(values) or (values % 1 == 0).all()
+    named_like_id = re.search(r"(^|_)id$|^id|uuid|key$", str(series.name).lower())
+    if is_whole and values.is_unique and len(values) >= 20:
+        if named_like_id or values.is_monotonic_increasing:
+            return "identifier"
+    return "number"
+
+
+def _is_boolean_text(values: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    lowered = set(values.astype(str).str.strip().str.lower().unique())
+    return len(lowered) == 2 and lowered <= BOOLEAN_WORDS
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    sample = text.head(200)
+    if not sample.str.contains(r"\d").all() or not sample.str.contains(r"[-/:.]").all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= 0.9
+
+
+def mixed_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Finds text columns that are mostly numbers with a few words, e.g. '12', 'abc'.
+
+    Returns:
+        Column name to up to three of the words found.
+    """
+    found = {}
+    for column in frame.columns[frame.dtypes == object]:
+        values = frame[column].dropna().astype(str)
+        numeric = pd.to_numeric(values, errors="coerce")
+        if len(values) and 0.5 <= numeric.notna().mean() < 1:
+            found[column] = list(values[numeric.isna()].unique()[:3])
+    return found
+
+
+def resolve_kinds(frame: pd.DataFrame, overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """Returns inferred column kinds with the user's overrides applied.
+
+    Raises:
+        DataError: if an override names an unknown column or kind.
+    """
+    kinds = infer_column_kinds(frame)
+    for column, kind in (overrides or {}).items():
+        if column not in kinds:
+            raise DataError(f"Invalid column in `column_kinds`. Received: {column!r}")
+        if kind not in KINDS:
+            raise DataError(
+                f"Invalid kind for column `{column}`. Expected one of {KINDS}. "
+                f"Received: {kind!r}"
+            )
+        kinds[column] = kind
+    return kinds
+
+
+def column_stats(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
+    """Returns one row per column: kind, missing values, distinct values, summary."""
+    rows = []
+    for column in frame.columns:
+        series = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(series)
+        rows.append({
+            "column": column,
+            "kind": kinds[column],
+            "missing": int(series.isna().sum()),
+            "distinct": int(series.nunique()),
+            "mean": float(series.mean()) if numeric else None,
+            "min": float(series.min()) if numeric else None,
+            "max": float(series.max()) if numeric else None,
+            "most common": str(series.mode().iloc[0]) if series.notna().any() else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def suggest_template(frame: pd.DataFrame, target: str) -> tuple[str, str]:
+    """Suggests classification or regression for a target, with a one-sentence reason.
+
+    Raises:
+        DataError: if `target` is not a column of `frame`.
+    """
+    if target not in frame.columns:
+        raise DataError(
+            f"Invalid value for argument `target`. Expected one of {list(frame.columns)}. "
+            f"Received: target={target!r}"
+        )
+    values = frame[target].dropna()
+    distinct = values.nunique()
+    if pd.api.types.is_numeric_dtype(values) and distinct > 20:
+        return "tabular_regression", (
+            f"`{target}` holds numbers with {distinct} different values, so the app "
+            "predicts a number (regression)."
+        )
+    return "tabular_classification", (
+        f"`{target}` has {distinct} distinct values, so the app predicts which one "
+        "applies to each row (classification)."
+    )
+
+
+def split_indices(
+    labels: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Splits row positions into train, validation and test, stratified when labels are given.
+
+    Args:
+        labels: class per row for a stratified split, or `None`; its length is the row count.
+        val_fraction: share of all rows for validation.
+        test_fraction: share of all rows for the final test.
+        seed: random seed; the same seed gives the same split.
+
+    Returns:
+        Three sorted arrays of row positions.
+    """
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(labels))
+    rest, test = train_test_split(positions, test_size=test_fraction, random_state=seed,
+                                  stratify=_stratify_or_none(labels))
+    val_share = val_fraction / (1 - test_fraction)
+    train, val = train_test_split(rest, test_size=val_share, random_state=seed,
+                                  stratify=_stratify_or_none(labels[rest]))
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def _stratify_or_none(labels: np.ndarray) -> np.ndarray | None:
+    if labels.dtype.kind == "f":
+        return None
+    counts = pd.Series(labels).value_counts()
+    return labels if len(counts) > 1 and counts.min() >= 3 else None
+
+
+def preflight(frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]) -> list[Finding]:
+    """Lists data-quality problems in plain words, each with the fix that applies.
+
+    Args:
+        frame: the table.
+        target: the column to predict, if chosen.
+        kinds: column kinds (after overrides).
+
+    Returns:
+        Findings, most important first.
+    """
+    findings = _missing_findings(frame, target) + _column_findings(frame, target, kinds)
+    findings += _duplicate_findings(frame)
+    if target in frame.columns:
+        findings += _target_findings(frame, target, kinds)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda f: order[f.level])
+
+
+def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
+    findings = []
+    for column, count in frame.isna().sum().items():
+        if not count or column == target:
+            continue
+        share = count / len(frame)
+        findings.append(Finding(
+            "warning" if share > 0.3 else "info",
+            f"`{column}` has {count} missing values ({share:.0%}).",
+            "The app fills missing numbers with the training average and adds a "
+            "'was missing' signal; missing categories become their own value.",
+        ))
+    if target in frame.columns and frame[target].isna().any():
+        count = int(frame[target].isna().sum())
+        findings.append(Finding("warning", f"The target `{target}` is missing in {count} rows.",
+                                "Those rows are left out of training and testing."))
+    return findings
+
+
+def _column_findings(frame: pd.DataFrame, target: str | None,
+                     kinds: Mapping[str, str]) -> list[Finding]:
+    findings = []
+    for column in frame.columns:
+        if column == target:
+            continue
+        if frame[column].nunique(dropna=False) <= 1:
+            findings.append(Finding("info", f"`{column}` has the same value in every row.",
+                                    "It carries no information, so the app leaves it out."))
+        elif kinds.get(column) == "identifier":
+            findings.append(Finding("info", f"`{column}` looks like an ID (almost every "
+                                    "value is different).", "The app leaves it out; change "
+                                    "its kind above if it is a real measurement."))
+        elif kinds.get(column) == "date":
+            findings.append(Finding("info", f"`{column}` holds dates.", "Table templates "
+                                    "leave dates out; use the time-series template for them."))
+    for column, words in mixed_columns(frame).items():
+        findings.append(Finding(
+            "warning", f"`{column}` mixes numbers and words (e.g. {', '.join(map(repr, words))}).",
+            "It is treated as a category. If the words mean 'missing', set its kind to "
+            "number: the words then count as missing values.",
+        ))
+    return findings
+
+
+def _duplicate_findings(frame: pd.DataFrame) -> list[Finding]:
+    count = int(frame.duplicated().sum())
+    if not count:
+        return []
+    return [Finding("warning", f"{count} rows are exact copies of other rows.",
+                    "They are kept. If they are copies by mistake, remove them: a copy in "
+                    "both training and test makes the score look better than it is.")]
+
+
+def _target_findings(frame: pd.DataFrame, target: str, kinds: Mapping[str, str]) -> list[Finding]:
+    template, _ = suggest_template(frame, target)
+    findings = []
+    labeled = frame[frame[target].notna()]
+    features = [c for c in frame.columns if c != target and kinds.get(c) in FEATURE_KINDS]
+    if len(labeled) < 10 * max(1, len(features)):
+        findings.append(Finding(
+            "warning", f"{len(labeled)} rows for {len(features)} input columns is few.",
+            "Results will vary a lot between runs; more rows (10 per input column or "
+            "more) or fewer columns help.",
+        ))
+    if template == "tabular_classification":
+        findings += _imbalance_findings(labeled[target])
+    findings += _leakage_findings(labeled, target, features, template)
+    return findings
+
+
+def _imbalance_findings(labels: pd.Series) -> list[Finding]:
+    counts = labels.astype(str).value_counts()
+    if len(counts) < 2 or counts.iloc[-1] / counts.iloc[0] >= 0.5:
+        return []
+    rare = counts.index[-1]
+    return [Finding(
+        "warning",
+        f"Classes are imbalanced: `{rare}` has {counts.iloc[-1]} rows, `{counts.index[0]}` "
+        f"has {counts.iloc[0]}.",
+        "The app weights the rare classes up during training; judge the model by "
+        "balanced accuracy, not plain accuracy.",
+    )]
+
+
+def _leakage_findings(frame: pd.DataFrame, target: str, features: list[str],
+                      template: str) -> list[Finding]:
+    if len(frame) < 20:
+        return []
+    sample = frame.sample(min(len(frame), 5000), random_state=0)
+    findings = []
+    for column in features[:200]:
+        score = _single_feature_score(sample[column], sample[target], template)
+        if score >= 0.98:
+            findings.append(Finding(
+                "warning",
+                f"`{column}` alone predicts `{target}` almost perfectly (score {score:.2f}).",
+                "This is often a leak: a column that is only known after the answer. "
+                f"Set `{column}` to 'identifier' to leave it out unless it is truly "
+                "available when you predict.",
+            ))
+    return findings
+
+
+def _single_feature_score(feature: pd.Series, target: pd.Series, template: str) -> float:
+    from sklearn.model_selection import cross_val_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    if pd.api.types.is_numeric_dtype(feature):
+        x = feature.fillna(feature.median()).to_frame()
+    else:
+        x = feature.astype(str).astype("category").cat.codes.to_frame()
+    if template == "tabular_classification":
+        y = target.astype(str)
+        if y.value_counts().min() < 3:
+            return 0.0
+        model, scoring = DecisionTreeClassifier(max_depth=4, random_state=0), "balanced_accuracy"
+    else:
+        model, scoring, y = DecisionTreeRegressor(max_depth=6, random_state=0), "r2", target
+    return float(cross_val_score(model, x, y, cv=3, scoring=scoring).mean())
+
+
+def findings_as_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Returns findings as JSON-ready dicts."""
+    return [asdict(f) for f in findings]

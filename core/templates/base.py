@@ -1,0 +1,122 @@
+"""The template contract: parameters as data, and the datasets a template prepares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from core.data import DataError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One user-tunable knob, rendered generically by `pages/_ui.param_form`."""
+
+    name: str
+    label: str
+    default: int | float | str | bool
+    choices: tuple[int | float | str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    help: str = ""
+    advanced: bool = False
+
+
+@dataclass(frozen=True)
+class Split:
+    """One part of the data: model inputs, targets and the raw rows they came from."""
+
+    inputs: Any
+    targets: Any
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Datasets bound to one run; `info` must be JSON-serializable (written to the run)."""
+
+    train: Split
+    val: Split
+    test: Split
+    info: Mapping[str, Any]
+    class_weight: Mapping[int, float] | None = field(default=None)
+
+
+class TaskTemplate(Protocol):
+    """A registered, stateless blueprint for one kind of task."""
+
+    name: str
+    title: str
+    description: str
+    task: Literal["classification", "regression"]
+    data_kind: Literal["table", "image_folder", "time_series", "text"]
+    params: tuple[Param, ...]
+
+    def check(self, data: Any, target: str | None, params: Mapping[str, Any]) -> list[str]:
+        """Returns problems that block training, in plain words; `[]` means OK."""
+
+    def prepare(
+        self, data: Any, target: str | None, params: Mapping[str, Any], seed: int
+    ) -> Prepared:
+        """Splits the data and returns model-ready inputs for train, validation and test."""
+
+    def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
+
+
+TRAINING_PARAMS = (
+    Param("epochs", "Maximum epochs", 200, min_value=1, max_value=5000,
+          help="Passes over the training data; training stops earlier when it stops improving."),
+    Param("time_budget_s", "Time budget (seconds, 0 = none)", 0, min_value=0,
+          max_value=86400, help="Stop after this many seconds and keep the best model so far.",
+          advanced=True),
+    Param("batch_size", "Batch size", 32, choices=(8, 16, 32, 64, 128, 256, 512),
+          help="Rows the model looks at per step.", advanced=True),
+    Param("learning_rate", "Learning rate", 0.001, min_value=1e-6, max_value=1.0,
+          help="How big each learning step is; lower it if training diverges.", advanced=True),
+    Param("patience", "Patience (epochs)", 20, min_value=1, max_value=500,
+          help="Stop after this many epochs without improvement.", advanced=True),
+    Param("val_fraction", "Validation share", 0.2, min_value=0.05, max_value=0.5,
+          help="Share of rows used to decide when to stop.", advanced=True),
+    Param("test_fraction", "Test share", 0.2, min_value=0.05, max_value=0.5,
+          help="Share of rows kept aside to measure the final model honestly.", advanced=True),
+    Param("seed", "Random seed", 1337, min_value=0, max_value=2**31 - 1,
+          help="The same seed gives the same split and the same model.", advanced=True),
+)
+
+
+def resolve_params(template: TaskTemplate, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Returns the template's defaults updated with `overrides`, checked against each Param.
+
+    Raises:
+        DataError: if an override is unknown, of the wrong type or out of range.
+    """
+    declared = {p.name: p for p in template.params}
+    params = {name: p.default for name, p in declared.items()}
+    for name, value in (overrides or {}).items():
+        if name == "column_kinds":
+            params[name] = dict(value)
+            continue
+        if name not in declared:
+            raise DataError(f"Unknown parameter `{name}`. Expected one of {sorted(declared)}.")
+        params[name] = _check_param(declared[name], value)
+    return params
+
+
+def _check_param(param: Param, value: Any) -> Any:
+    kind = type(param.default)
+    try:
+        value = kind(value) if kind is not bool else bool(value)
+    except (TypeError, ValueError):
+        raise DataError(f"Invalid value for argument `{param.name}`. Expected a "
+                        f"{kind.__name__}. Received: {param.name}={value!r}") from None
+    if param.choices and value not in param.choices:
+        raise DataError(f"Invalid value for argument `{param.name}`. Expected one of "
+                        f"{list(param.choices)}. Received: {param.name}={value!r}")
+    low, high = param.min_value, param.max_value
+    if kind in (int, float) and ((low is not None and value < low) or
+                                 (high is not None and value > high)):
+        raise DataError(f"Invalid value for argument `{param.name}`. Expected a value "
+                        f"between {low} and {high}. Received: {param.name}={value!r}")
+    return value

@@ -1,0 +1,80 @@
+"""Predict which class a row belongs to (e.g. heart-disease risk) from the other columns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.bundle_predict import format_value
+from core.templates.registry import register
+from core.templates.table import TableTemplate
+
+MAX_CLASSES = 50
+IMBALANCE_RATIO = 0.5
+
+
+@register
+class TabularClassification(TableTemplate):
+    """Classify rows of a table: one softmax over the target's classes."""
+
+    name = "tabular_classification"
+    title = "Classify rows of a table"
+    description = (
+        "Learns to tell which category a row belongs to, e.g. whether a patient is at "
+        "risk, a customer will leave, or a transaction is fraud."
+    )
+    task = "classification"
+
+    def check_target(self, target: pd.Series, kind: str) -> list[str]:
+        """Needs 2 to 50 classes, each with at least 2 rows; free text is refused."""
+        name, counts = target.name, target.map(format_value).value_counts()
+        if kind == "text":
+            return [f"`{name}` holds free text, not a few categories; pick a column with "
+                    "labels such as yes/no or low/medium/high."]
+        if len(counts) < 2:
+            return [f"`{name}` has only one class ({counts.index[0]!r}); a model needs "
+                    "at least two different values to learn to tell them apart."]
+        if len(counts) > MAX_CLASSES:
+            hint = (" It holds numbers: use 'Predict a number' (tabular_regression)."
+                    if pd.api.types.is_numeric_dtype(target) else "")
+            return [f"`{name}` has {len(counts)} different values, too many to be classes "
+                    f"(the limit is {MAX_CLASSES}).{hint}"]
+        rare = list(counts.index[counts < 2])
+        if rare:
+            return [f"Classes {rare} of `{name}` have a single row; each class needs at "
+                    "least 2 examples. Add rows or remove those rows."]
+        return []
+
+    def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
+        """Maps each class to its index in the sorted class names."""
+        labels = target.map(format_value)
+        class_names = sorted(labels.unique(), key=_natural_key)
+        index = {name: i for i, name in enumerate(class_names)}
+        return labels.map(index).to_numpy("int32"), {"class_names": class_names}
+
+    def class_weight(self, y_train: np.ndarray) -> dict[int, float] | None:
+        """Balanced weights when the rarest class has under half the rows of the largest."""
+        counts = np.bincount(y_train)
+        if counts.min() / counts.max() >= IMBALANCE_RATIO:
+            return None
+        from sklearn.utils.class_weight import compute_class_weight
+
+        classes = np.arange(len(counts))
+        weights = compute_class_weight("balanced", classes=classes, y=y_train)
+        return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
+
+    def head(self, body: Any, info: Mapping[str, Any]) -> Any:
+        """Softmax over the classes."""
+        from core.models import classification_head
+
+        return classification_head(body, len(info["class_names"]))
+
+
+def _natural_key(name: str) -> tuple:
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)

@@ -1,0 +1,47 @@
+"""Predict a number (e.g. a car's fuel economy) from the other columns of a table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.templates.registry import register
+from core.templates.table import TableTemplate
+
+
+@register
+class TabularRegression(TableTemplate):
+    """Regress one numeric column; the network learns it standardized, outputs its scale."""
+
+    name = "tabular_regression"
+    title = "Predict a number from a table"
+    description = (
+        "Learns to estimate a quantity from the other columns, e.g. a price, a "
+        "consumption, a duration or a risk score."
+    )
+    task = "regression"
+
+    def check_target(self, target: pd.Series, kind: str) -> list[str]:
+        """Needs a numeric, non-constant target."""
+        if not pd.api.types.is_numeric_dtype(target):
+            return [f"`{target.name}` holds words, not numbers; use 'Classify rows of a "
+                    "table' (tabular_classification) to predict categories."]
+        if target.nunique() < 2:
+            return [f"`{target.name}` has the same value in every row; there is nothing "
+                    "to predict."]
+        return []
+
+    def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
+        """Keeps the numbers; records their mean and spread for the output layer."""
+        values = target.to_numpy("float32")
+        return values, {"target_mean": float(values.mean()),
+                        "target_std": float(values.std()) or 1.0}
+
+    def head(self, body: Any, info: Mapping[str, Any]) -> Any:
+        """One number on the target's own scale."""
+        from core.models import regression_head
+
+        return regression_head(body, info["target_mean"], info["target_std"])

@@ -1,0 +1,200 @@
+"""The training worker: `python -m core.training RUN_DIR` trains one run, writing only files.
+
+The run directory is the single source of truth: status.json and metrics.csv are updated
+every epoch, model.keras and evaluation.json are written at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from core import data, runs
+from core.templates import get_template
+from core.templates.base import Prepared, resolve_params
+
+logger = logging.getLogger(__name__)
+
+QUEUE_POLL_SECONDS = 1.0
+DIVERGED_MESSAGE = (
+    "Training diverged: the error became infinite (NaN), so the model learned nothing "
+    "useful. Lower the learning rate (e.g. divide it by 10) and train again."
+)
+
+
+class TrainingError(RuntimeError):
+    """Training could not produce a model, with a message a user can act on."""
+
+
+class RunDirLogger(keras.callbacks.Callback):
+    """Writes progress to the run directory each epoch and honours the STOP flag."""
+
+    def __init__(self, run_id: str, epochs: int):
+        super().__init__()
+        self.run_id = run_id
+        self.epochs = epochs
+        self.path = runs.runs_root() / run_id / runs.METRICS_FILE
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        runs.write_status(self.run_id, state="running", epoch=0, epochs=self.epochs,
+                          started_at=time.time(), message="")
+        self.path.unlink(missing_ok=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+        is_new = not self.path.exists()
+        with open(self.path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if is_new:
+                writer.writeheader()
+            writer.writerow(row)
+        runs.write_status(self.run_id, epoch=epoch + 1)
+        if runs.is_stop_requested(self.run_id):
+            self.model.stop_training = True
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `seconds` have passed (0 means no limit)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.started = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.seconds and time.monotonic() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+def configure_device() -> str:
+    """Enables GPU memory growth and mixed precision where supported.
+
+    Returns:
+        A short description of the device used, e.g. "GPU: NVIDIA H100" or "CPU (2 cores)".
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU ({os.cpu_count()} cores)"
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    details = tf.config.experimental.get_device_details(gpus[0])
+    if details.get("compute_capability", (0, 0)) >= (7, 0):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    return f"GPU: {details.get('device_name', gpus[0].name)}"
+
+
+def wait_for_turn(run_id: str) -> bool:
+    """Waits while earlier runs use the device; returns False if a stop came first."""
+    while ahead := runs.runs_ahead_of(run_id):
+        runs.write_status(run_id, message=f"Waiting for run {ahead[0]} to finish.")
+        if runs.is_stop_requested(run_id):
+            return False
+        time.sleep(QUEUE_POLL_SECONDS)
+    return True
+
+
+def train_run(run_id: str) -> str:
+    """Trains, saves and evaluates one run, recording every outcome in its directory.
+
+    Args:
+        run_id: an existing run created with `runs.create_run`.
+
+    Returns:
+        The final state: "completed", "stopped" or "failed".
+    """
+    runs.write_status(run_id, pid=os.getpid())
+    if not wait_for_turn(run_id):
+        runs.write_status(run_id, state="stopped", message="Stopped before it started.")
+        return "stopped"
+    try:
+        _train(run_id)
+    except (data.DataError, TrainingError, ValueError) as err:
+        logger.exception("Run %s failed", run_id)
+        runs.write_status(run_id, state="failed", error=str(err).splitlines()[0])
+        return "failed"
+    except Exception as err:  # noqa: BLE001  any bug must still end the run as failed
+        traceback.print_exc()
+        runs.write_status(run_id, state="failed",
+                          error=f"Unexpected error ({type(err).__name__}): {err}. "
+                                "See train.log in the run folder.")
+        return "failed"
+    state = "stopped" if runs.is_stop_requested(run_id) else "completed"
+    runs.write_status(run_id, state=state, message="")
+    return state
+
+
+def _train(run_id: str) -> None:
+    from core import evaluation
+
+    spec = runs.read_spec(run_id)
+    runs.write_status(run_id, device=configure_device(), message="Preparing data.")
+    template = get_template(spec["template"])
+    params = resolve_params(template, spec["params"])
+    frame = data.load_table(spec["dataset_id"])
+    problems = template.check(frame, spec["target"], params)
+    if problems:
+        raise data.DataError(" ".join(problems))
+    keras.utils.set_random_seed(int(params["seed"]))
+    prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
+    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, dict(prepared.info))
+    model = template.build_model(prepared, params)
+    fit_model(run_id, model, prepared, params)
+    model.save(runs.run_dir(run_id) / runs.MODEL_FILE)
+    runs.write_status(run_id, message="Evaluating on the test rows.")
+    report = evaluation.evaluate(model, prepared, seed=int(params["seed"]))
+    runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
+
+
+def fit_model(run_id: str, model: keras.Model, prepared: Prepared,
+              params: dict[str, Any]) -> keras.callbacks.History:
+    """Fits with early stopping and keeps the best weights, however training ends.
+
+    Raises:
+        TrainingError: if the loss became NaN.
+    """
+    early_stopping = keras.callbacks.EarlyStopping(
+        patience=int(params["patience"]), restore_best_weights=True)
+    callbacks = [keras.callbacks.TerminateOnNaN(), early_stopping,
+                 TimeBudget(float(params["time_budget_s"])),
+                 RunDirLogger(run_id, int(params["epochs"]))]
+    history = model.fit(
+        prepared.train.inputs, prepared.train.targets,
+        validation_data=(prepared.val.inputs, prepared.val.targets),
+        epochs=int(params["epochs"]), batch_size=int(params["batch_size"]),
+        class_weight=prepared.class_weight, callbacks=callbacks, verbose=0,
+    )
+    if any(math.isnan(v) or math.isinf(v) for v in history.history.get("loss", [])):
+        raise TrainingError(DIVERGED_MESSAGE)
+    if early_stopping.best_weights is not None:
+        model.set_weights(early_stopping.best_weights)
+    return history
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the worker process."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m core.training RUN_DIR", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    state = train_run(Path(argv[0]).name)
+    return 0 if state in ("completed", "stopped") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Where user data lives: one workspace folder for datasets, runs and imports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+WORKSPACE_ENV = "PREDICTIVE_STUDIO_WORKSPACE"
+DEFAULT_WORKSPACE = Path(__file__).resolve().parents[1] / "workspace"
+
+
+def root() -> Path:
+    """Returns the workspace folder, from `$PREDICTIVE_STUDIO_WORKSPACE` if set."""
+    path = Path(os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,46 @@
+"""Shared fixtures: a private workspace per test and tiny tables made on the fly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import workspace
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: starts real worker processes (seconds)")
+    config.addinivalue_line("markers", "e2e: drives a real browser against the app")
+
+
+@pytest.fixture(autouse=True)
+def workspace_root(tmp_path, monkeypatch):
+    """Every test gets its own empty workspace (datasets, runs, imports)."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
+    return root
+
+
+@pytest.fixture
+def tiny_table() -> pd.DataFrame:
+    """40 rows: two numbers (one with gaps), a category and a learnable binary target."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    return pd.DataFrame({
+        "x": x,
+        "z": np.where(np.arange(40) % 7 == 0, np.nan, rng.normal(size=40)),
+        "color": rng.choice(["red", "green", "blue"], size=40),
+        "label": np.where(x > 0, "yes", "no"),
+    })
+
+
+@pytest.fixture
+def tiny_regression_table(tiny_table) -> pd.DataFrame:
+    """The tiny table with a numeric target `y` = 3x + noise instead of `label`."""
+    frame = tiny_table.drop(columns="label")
+    frame["y"] = 3 * frame["x"] + np.random.default_rng(1).normal(scale=0.1, size=40)
+    return frame
+
+
+FAST_PARAMS = {"epochs": 2, "batch_size": 8, "patience": 2}
