@@ -57,12 +57,14 @@ def predict_outputs(model, frame: pd.DataFrame, schema: list[dict]) -> np.ndarra
     """Runs the model on raw rows in chunks and returns its outputs as one array."""
     chunks = []
     for start in range(0, len(frame), 4096):
-        inputs = frame_to_inputs(frame.iloc[start:start + 4096], schema)
+        inputs = frame_to_inputs(frame.iloc[start : start + 4096], schema)
         chunks.append(np.asarray(model(inputs, training=False), dtype="float64"))
     return np.concatenate(chunks) if chunks else np.zeros((0, 1))
 
 
-def add_predictions(frame: pd.DataFrame, outputs: np.ndarray, metadata: dict) -> pd.DataFrame:
+def add_predictions(
+    frame: pd.DataFrame, outputs: np.ndarray, metadata: dict
+) -> pd.DataFrame:
     """Returns `frame` with a `prediction` column (and class probabilities if any)."""
     result = frame.copy()
     classes = metadata.get("class_names")
@@ -90,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     frame = pd.read_csv(args.data)
     missing = missing_columns(frame, metadata["schema"])
     if missing:
-        print(f"error: the CSV lacks the model's input columns {missing}", file=sys.stderr)
+        print(
+            f"error: the CSV lacks the model's input columns {missing}", file=sys.stderr
+        )
         return 2
-    model = keras.saving.load_model(args.model)  # safe_mode=True: no code is run on load
+    model = keras.saving.load_model(
+        args.model
+    )  # safe_mode=True: no code is run on load
     outputs = predict_outputs(model, frame, metadata["schema"])
     add_predictions(frame, outputs, metadata).to_csv(args.output, index=False)
     print(f"Wrote {len(frame)} predictions to {args.output}")

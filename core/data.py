@@ -34,8 +34,26 @@ SAMPLES = {
     "heart.csv": ("Heart disease (Cleveland clinic)", "target"),
     "auto_mpg.csv": ("Car fuel economy (Auto MPG)", "mpg"),
 }
-MISSING_MARKERS = ["", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "Null",
-                   "None", "none", "?", "-", "--", "missing", "Missing", "#N/A"]
+MISSING_MARKERS = [
+    "",
+    "NA",
+    "N/A",
+    "n/a",
+    "na",
+    "NaN",
+    "nan",
+    "null",
+    "NULL",
+    "Null",
+    "None",
+    "none",
+    "?",
+    "-",
+    "--",
+    "missing",
+    "Missing",
+    "#N/A",
+]
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
 KINDS = ("number", "category", "boolean", "date", "text", "identifier")
 FEATURE_KINDS = ("number", "category", "boolean", "text")
@@ -76,7 +94,9 @@ def store_upload(name: str, data: bytes) -> str:
         DataError: if the file is empty or larger than the size limit.
     """
     if not data:
-        raise DataError(f"The file `{name}` is empty (0 bytes). Choose a file with data.")
+        raise DataError(
+            f"The file `{name}` is empty (0 bytes). Choose a file with data."
+        )
     if len(data) > MAX_TABLE_BYTES:
         raise DataError(
             f"The file `{name}` is {len(data) / 1e6:.0f} MB; the limit is "
@@ -87,7 +107,11 @@ def store_upload(name: str, data: bytes) -> str:
     if not (folder / META_FILE).is_file():
         folder.mkdir(exist_ok=True)
         (folder / TABLE_FILE).write_bytes(data)
-        meta = {"name": Path(name).name[:200], "size": len(data), "stored_at": time.time()}
+        meta = {
+            "name": Path(name).name[:200],
+            "size": len(data),
+            "stored_at": time.time(),
+        }
         (folder / META_FILE).write_text(json.dumps(meta))
     return dataset_id
 
@@ -110,7 +134,9 @@ def dataset_path(dataset_id: str) -> Path:
     """
     path = datasets_root() / str(dataset_id) / TABLE_FILE
     if not re.fullmatch(r"[0-9a-f]{16}", str(dataset_id)) or not path.is_file():
-        raise DataError(f"There is no stored dataset `{dataset_id}`. Upload the file again.")
+        raise DataError(
+            f"There is no stored dataset `{dataset_id}`. Upload the file again."
+        )
     return path
 
 
@@ -135,7 +161,9 @@ def load_table(dataset_id: str) -> pd.DataFrame:
     Raises:
         DataError: if the file is not a usable table.
     """
-    return read_csv_bytes(dataset_path(dataset_id).read_bytes(), dataset_name(dataset_id))
+    return read_csv_bytes(
+        dataset_path(dataset_id).read_bytes(), dataset_name(dataset_id)
+    )
 
 
 def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
@@ -146,16 +174,25 @@ def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
     """
     text = _decode(data, name)
     if not text.strip():
-        raise DataError(f"The file `{name}` is empty. Choose a CSV file with a header row.")
+        raise DataError(
+            f"The file `{name}` is empty. Choose a CSV file with a header row."
+        )
     sep = _sniff_delimiter(text)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=sep, na_values=MISSING_MARKERS, keep_default_na=True,
-            decimal="," if sep == ";" else ".", skipinitialspace=True, low_memory=False,
+            io.StringIO(text),
+            sep=sep,
+            na_values=MISSING_MARKERS,
+            keep_default_na=True,
+            decimal="," if sep == ";" else ".",
+            skipinitialspace=True,
+            low_memory=False,
         )
     except pd.errors.ParserError as err:
-        raise DataError(f"`{name}` has rows of different lengths: {_ragged_detail(err)} "
-                        "Fix those rows or export the file again from your spreadsheet.") from None
+        raise DataError(
+            f"`{name}` has rows of different lengths: {_ragged_detail(err)} "
+            "Fix those rows or export the file again from your spreadsheet."
+        ) from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"`{name}` could not be read as a table: {err}.") from None
     return _validate_shape(_clean_columns(frame), name)
@@ -194,26 +231,41 @@ def _ragged_detail(err: Exception) -> str:
 
 
 def _clean_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    frame.columns = [str(c).strip() or f"column_{i + 1}" for i, c in enumerate(frame.columns)]
+    frame.columns = [
+        str(c).strip() or f"column_{i + 1}" for i, c in enumerate(frame.columns)
+    ]
     frame = frame.dropna(how="all")
-    for column in frame.columns[frame.dtypes == object]:
+    for column in _text_columns(frame):
         frame[column] = _parse_separated_numbers(frame[column])
     return frame.reset_index(drop=True)
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])
+    ]
 
 
 def _parse_separated_numbers(series: pd.Series) -> pd.Series:
     values = series.dropna().astype(str).str.strip()
     if values.empty or not values.map(_NUMBER_WITH_SEPARATORS.match).all():
         return series
-    return pd.to_numeric(series.astype(str).str.replace(r"[,'\u00a0 ]", "", regex=True),
-                         errors="coerce")
+    return pd.to_numeric(
+        series.astype(str).str.replace(r"[,'\u00a0 ]", "", regex=True), errors="coerce"
+    )
 
 
 def _validate_shape(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if frame.shape[1] > MAX_COLUMNS:
-        raise DataError(f"`{name}` has {frame.shape[1]} columns; the limit is {MAX_COLUMNS}.")
+        raise DataError(
+            f"`{name}` has {frame.shape[1]} columns; the limit is {MAX_COLUMNS}."
+        )
     if frame.empty:
-        raise DataError(f"`{name}` has a header but no data rows. Add rows below the header.")
+        raise DataError(
+            f"`{name}` has a header but no data rows. Add rows below the header."
+        )
     if frame.shape[1] < 2:
         raise DataError(
             f"`{name}` has only one column ({frame.columns[0]!r}). A model needs a target "
@@ -284,7 +336,7 @@ def mixed_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
         Column name to up to three of the words found.
     """
     found = {}
-    for column in frame.columns[frame.dtypes == object]:
+    for column in _text_columns(frame):
         values = frame[column].dropna().astype(str)
         numeric = pd.to_numeric(values, errors="coerce")
         if len(values) and 0.5 <= numeric.notna().mean() < 1:
@@ -292,7 +344,9 @@ def mixed_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
     return found
 
 
-def resolve_kinds(frame: pd.DataFrame, overrides: Mapping[str, str] | None) -> dict[str, str]:
+def resolve_kinds(
+    frame: pd.DataFrame, overrides: Mapping[str, str] | None
+) -> dict[str, str]:
     """Returns inferred column kinds with the user's overrides applied.
 
     Raises:
@@ -317,16 +371,20 @@ def column_stats(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
     for column in frame.columns:
         series = frame[column]
         numeric = pd.api.types.is_numeric_dtype(series)
-        rows.append({
-            "column": column,
-            "kind": kinds[column],
-            "missing": int(series.isna().sum()),
-            "distinct": int(series.nunique()),
-            "mean": float(series.mean()) if numeric else None,
-            "min": float(series.min()) if numeric else None,
-            "max": float(series.max()) if numeric else None,
-            "most common": str(series.mode().iloc[0]) if series.notna().any() else "",
-        })
+        rows.append(
+            {
+                "column": column,
+                "kind": kinds[column],
+                "missing": int(series.isna().sum()),
+                "distinct": int(series.nunique()),
+                "mean": float(series.mean()) if numeric else None,
+                "min": float(series.min()) if numeric else None,
+                "max": float(series.max()) if numeric else None,
+                "most common": str(series.mode().iloc[0])
+                if series.notna().any()
+                else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -371,11 +429,19 @@ def split_indices(
     from sklearn.model_selection import train_test_split
 
     positions = np.arange(len(labels))
-    rest, test = train_test_split(positions, test_size=test_fraction, random_state=seed,
-                                  stratify=_stratify_or_none(labels))
+    rest, test = train_test_split(
+        positions,
+        test_size=test_fraction,
+        random_state=seed,
+        stratify=_stratify_or_none(labels),
+    )
     val_share = val_fraction / (1 - test_fraction)
-    train, val = train_test_split(rest, test_size=val_share, random_state=seed,
-                                  stratify=_stratify_or_none(labels[rest]))
+    train, val = train_test_split(
+        rest,
+        test_size=val_share,
+        random_state=seed,
+        stratify=_stratify_or_none(labels[rest]),
+    )
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -386,7 +452,9 @@ def _stratify_or_none(labels: np.ndarray) -> np.ndarray | None:
     return labels if len(counts) > 1 and counts.min() >= 3 else None
 
 
-def preflight(frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]) -> list[Finding]:
+def preflight(
+    frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
+) -> list[Finding]:
     """Lists data-quality problems in plain words, each with the fix that applies.
 
     Args:
@@ -411,41 +479,68 @@ def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
         if not count or column == target:
             continue
         share = count / len(frame)
-        findings.append(Finding(
-            "warning" if share > 0.3 else "info",
-            f"`{column}` has {count} missing values ({share:.0%}).",
-            "The app fills missing numbers with the training average and adds a "
-            "'was missing' signal; missing categories become their own value.",
-        ))
+        findings.append(
+            Finding(
+                "warning" if share > 0.3 else "info",
+                f"`{column}` has {count} missing values ({share:.0%}).",
+                "The app fills missing numbers with the training average and adds a "
+                "'was missing' signal; missing categories become their own value.",
+            )
+        )
     if target in frame.columns and frame[target].isna().any():
         count = int(frame[target].isna().sum())
-        findings.append(Finding("warning", f"The target `{target}` is missing in {count} rows.",
-                                "Those rows are left out of training and testing."))
+        findings.append(
+            Finding(
+                "warning",
+                f"The target `{target}` is missing in {count} rows.",
+                "Those rows are left out of training and testing.",
+            )
+        )
     return findings
 
 
-def _column_findings(frame: pd.DataFrame, target: str | None,
-                     kinds: Mapping[str, str]) -> list[Finding]:
+def _column_findings(
+    frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
+) -> list[Finding]:
     findings = []
     for column in frame.columns:
         if column == target:
             continue
         if frame[column].nunique(dropna=False) <= 1:
-            findings.append(Finding("info", f"`{column}` has the same value in every row.",
-                                    "It carries no information, so the app leaves it out."))
+            findings.append(
+                Finding(
+                    "info",
+                    f"`{column}` has the same value in every row.",
+                    "It carries no information, so the app leaves it out.",
+                )
+            )
         elif kinds.get(column) == "identifier":
-            findings.append(Finding("info", f"`{column}` looks like an ID (almost every "
-                                    "value is different).", "The app leaves it out; change "
-                                    "its kind above if it is a real measurement."))
+            findings.append(
+                Finding(
+                    "info",
+                    f"`{column}` looks like an ID (almost every value is different).",
+                    "The app leaves it out; change "
+                    "its kind above if it is a real measurement.",
+                )
+            )
         elif kinds.get(column) == "date":
-            findings.append(Finding("info", f"`{column}` holds dates.", "Table templates "
-                                    "leave dates out; use the time-series template for them."))
+            findings.append(
+                Finding(
+                    "info",
+                    f"`{column}` holds dates.",
+                    "Table templates "
+                    "leave dates out; use the time-series template for them.",
+                )
+            )
     for column, words in mixed_columns(frame).items():
-        findings.append(Finding(
-            "warning", f"`{column}` mixes numbers and words (e.g. {', '.join(map(repr, words))}).",
-            "It is treated as a category. If the words mean 'missing', set its kind to "
-            "number: the words then count as missing values.",
-        ))
+        findings.append(
+            Finding(
+                "warning",
+                f"`{column}` mixes numbers and words (e.g. {', '.join(map(repr, words))}).",
+                "It is treated as a category. If the words mean 'missing', set its kind to "
+                "number: the words then count as missing values.",
+            )
+        )
     return findings
 
 
@@ -453,22 +548,34 @@ def _duplicate_findings(frame: pd.DataFrame) -> list[Finding]:
     count = int(frame.duplicated().sum())
     if not count:
         return []
-    return [Finding("warning", f"{count} rows are exact copies of other rows.",
-                    "They are kept. If they are copies by mistake, remove them: a copy in "
-                    "both training and test makes the score look better than it is.")]
+    return [
+        Finding(
+            "warning",
+            f"{count} rows are exact copies of other rows.",
+            "They are kept. If they are copies by mistake, remove them: a copy in "
+            "both training and test makes the score look better than it is.",
+        )
+    ]
 
 
-def _target_findings(frame: pd.DataFrame, target: str, kinds: Mapping[str, str]) -> list[Finding]:
+def _target_findings(
+    frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
+) -> list[Finding]:
     template, _ = suggest_template(frame, target)
     findings = []
     labeled = frame[frame[target].notna()]
-    features = [c for c in frame.columns if c != target and kinds.get(c) in FEATURE_KINDS]
+    features = [
+        c for c in frame.columns if c != target and kinds.get(c) in FEATURE_KINDS
+    ]
     if len(labeled) < 10 * max(1, len(features)):
-        findings.append(Finding(
-            "warning", f"{len(labeled)} rows for {len(features)} input columns is few.",
-            "Results will vary a lot between runs; more rows (10 per input column or "
-            "more) or fewer columns help.",
-        ))
+        findings.append(
+            Finding(
+                "warning",
+                f"{len(labeled)} rows for {len(features)} input columns is few.",
+                "Results will vary a lot between runs; more rows (10 per input column or "
+                "more) or fewer columns help.",
+            )
+        )
     if template == "tabular_classification":
         findings += _imbalance_findings(labeled[target])
     findings += _leakage_findings(labeled, target, features, template)
@@ -480,17 +587,20 @@ def _imbalance_findings(labels: pd.Series) -> list[Finding]:
     if len(counts) < 2 or counts.iloc[-1] / counts.iloc[0] >= 0.5:
         return []
     rare = counts.index[-1]
-    return [Finding(
-        "warning",
-        f"Classes are imbalanced: `{rare}` has {counts.iloc[-1]} rows, `{counts.index[0]}` "
-        f"has {counts.iloc[0]}.",
-        "The app weights the rare classes up during training; judge the model by "
-        "balanced accuracy, not plain accuracy.",
-    )]
+    return [
+        Finding(
+            "warning",
+            f"Classes are imbalanced: `{rare}` has {counts.iloc[-1]} rows, `{counts.index[0]}` "
+            f"has {counts.iloc[0]}.",
+            "The app weights the rare classes up during training; judge the model by "
+            "balanced accuracy, not plain accuracy.",
+        )
+    ]
 
 
-def _leakage_findings(frame: pd.DataFrame, target: str, features: list[str],
-                      template: str) -> list[Finding]:
+def _leakage_findings(
+    frame: pd.DataFrame, target: str, features: list[str], template: str
+) -> list[Finding]:
     if len(frame) < 20:
         return []
     sample = frame.sample(min(len(frame), 5000), random_state=0)
@@ -498,17 +608,21 @@ def _leakage_findings(frame: pd.DataFrame, target: str, features: list[str],
     for column in features[:200]:
         score = _single_feature_score(sample[column], sample[target], template)
         if score >= 0.98:
-            findings.append(Finding(
-                "warning",
-                f"`{column}` alone predicts `{target}` almost perfectly (score {score:.2f}).",
-                "This is often a leak: a column that is only known after the answer. "
-                f"Set `{column}` to 'identifier' to leave it out unless it is truly "
-                "available when you predict.",
-            ))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"`{column}` alone predicts `{target}` almost perfectly (score {score:.2f}).",
+                    "This is often a leak: a column that is only known after the answer. "
+                    f"Set `{column}` to 'identifier' to leave it out unless it is truly "
+                    "available when you predict.",
+                )
+            )
     return findings
 
 
-def _single_feature_score(feature: pd.Series, target: pd.Series, template: str) -> float:
+def _single_feature_score(
+    feature: pd.Series, target: pd.Series, template: str
+) -> float:
     from sklearn.model_selection import cross_val_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -520,9 +634,16 @@ def _single_feature_score(feature: pd.Series, target: pd.Series, template: str) 
         y = target.astype(str)
         if y.value_counts().min() < 3:
             return 0.0
-        model, scoring = DecisionTreeClassifier(max_depth=4, random_state=0), "balanced_accuracy"
+        model, scoring = (
+            DecisionTreeClassifier(max_depth=4, random_state=0),
+            "balanced_accuracy",
+        )
     else:
-        model, scoring, y = DecisionTreeRegressor(max_depth=6, random_state=0), "r2", target
+        model, scoring, y = (
+            DecisionTreeRegressor(max_depth=6, random_state=0),
+            "r2",
+            target,
+        )
     return float(cross_val_score(model, x, y, cv=3, scoring=scoring).mean())
 
 

@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.inspection import permutation_importance
 
 from core.bundle_predict import format_value, predict_outputs
@@ -55,13 +58,17 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     scores = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
         "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
-        "f1": skm.f1_score(y_true, y_pred, average="binary" if binary else "macro",
-                           zero_division=0),
+        "f1": skm.f1_score(
+            y_true, y_pred, average="binary" if binary else "macro", zero_division=0
+        ),
     }
     labels = np.arange(proba.shape[1])
     if len(np.unique(y_true)) == proba.shape[1]:
-        scores["roc_auc"] = (skm.roc_auc_score(y_true, proba[:, 1]) if binary else
-                             skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))
+        scores["roc_auc"] = (
+            skm.roc_auc_score(y_true, proba[:, 1])
+            if binary
+            else skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)
+        )
     return {k: float(v) for k, v in scores.items()}
 
 
@@ -78,13 +85,18 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
     train, test = prepared.train, prepared.test
     names = prepared.info["class_names"]
     n_classes = len(names)
-    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(train.targets), 1)),
-                                                          train.targets)
-    baseline_proba = _full_proba(dummy.predict_proba(np.zeros((len(test.targets), 1))),
-                                 dummy.classes_, n_classes)
+    dummy = DummyClassifier(strategy="most_frequent").fit(
+        np.zeros((len(train.targets), 1)), train.targets
+    )
+    baseline_proba = _full_proba(
+        dummy.predict_proba(np.zeros((len(test.targets), 1))), dummy.classes_, n_classes
+    )
     reference, seconds = _reference(prepared, HistGradientBoostingClassifier, seed)
-    reference_proba = _full_proba(reference.predict_proba(_reference_frame(prepared, test)),
-                                  reference.classes_, n_classes)
+    reference_proba = _full_proba(
+        reference.predict_proba(_reference_frame(prepared, test)),
+        reference.classes_,
+        n_classes,
+    )
     y_pred = proba.argmax(axis=1)
     return {
         "task": "classification",
@@ -94,8 +106,9 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         "reference": classification_metrics(test.targets, reference_proba),
         "reference_fit_seconds": seconds,
         "class_names": names,
-        "confusion_matrix": skm.confusion_matrix(test.targets, y_pred,
-                                                 labels=range(n_classes)).tolist(),
+        "confusion_matrix": skm.confusion_matrix(
+            test.targets, y_pred, labels=range(n_classes)
+        ).tolist(),
         "per_class": _per_class(test.targets, y_pred, names),
         "curves": _curves(test.targets, proba, names),
     }
@@ -109,10 +122,18 @@ def _full_proba(proba: np.ndarray, classes: np.ndarray, n_classes: int) -> np.nd
 
 def _per_class(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[dict]:
     precision, recall, f1, support = skm.precision_recall_fscore_support(
-        y_true, y_pred, labels=range(len(names)), zero_division=0)
-    return [{"class": n, "precision": float(p), "recall": float(r), "f1": float(f),
-             "support": int(s)}
-            for n, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)]
+        y_true, y_pred, labels=range(len(names)), zero_division=0
+    )
+    return [
+        {
+            "class": n,
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f),
+            "support": int(s),
+        }
+        for n, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
+    ]
 
 
 def _curves(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> list[dict]:
@@ -125,8 +146,15 @@ def _curves(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> list[dic
             continue
         fpr, tpr, _ = skm.roc_curve(is_class, proba[:, index])
         precision, recall, _ = skm.precision_recall_curve(is_class, proba[:, index])
-        curves.append({"class": names[index], "fpr": _thin(fpr), "tpr": _thin(tpr),
-                       "precision": _thin(precision), "recall": _thin(recall)})
+        curves.append(
+            {
+                "class": names[index],
+                "fpr": _thin(fpr),
+                "tpr": _thin(tpr),
+                "precision": _thin(precision),
+                "recall": _thin(recall),
+            }
+        )
     return curves
 
 
@@ -141,18 +169,21 @@ def _thin(values: np.ndarray) -> list[float]:
 def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> dict:
     train, test = prepared.train, prepared.test
     y_pred = outputs[:, 0]
-    dummy = DummyRegressor(strategy="mean").fit(np.zeros((len(train.targets), 1)),
-                                                train.targets)
+    dummy = DummyRegressor(strategy="mean").fit(
+        np.zeros((len(train.targets), 1)), train.targets
+    )
     reference, seconds = _reference(prepared, HistGradientBoostingRegressor, seed)
     shown = slice(0, MAX_SCATTER_POINTS)
     return {
         "task": "regression",
         "metrics": regression_metrics(test.targets, y_pred),
-        "baseline": regression_metrics(test.targets,
-                                       dummy.predict(np.zeros((len(test.targets), 1)))),
+        "baseline": regression_metrics(
+            test.targets, dummy.predict(np.zeros((len(test.targets), 1)))
+        ),
         "baseline_answer": float(dummy.constant_[0][0]),
-        "reference": regression_metrics(test.targets,
-                                        reference.predict(_reference_frame(prepared, test))),
+        "reference": regression_metrics(
+            test.targets, reference.predict(_reference_frame(prepared, test))
+        ),
         "reference_fit_seconds": seconds,
         "actual": [float(v) for v in test.targets[shown]],
         "predicted": [float(v) for v in y_pred[shown]],
@@ -187,7 +218,9 @@ class _KerasScorer:
     def __init__(self, model: Any, info: Mapping[str, Any]):
         self.model, self.info = model, info
 
-    def fit(self, *_: Any) -> _KerasScorer:  # scikit-learn checks that estimators can fit
+    def fit(
+        self, *_: Any
+    ) -> _KerasScorer:  # scikit-learn checks that estimators can fit
         return self
 
     def score(self, frame: pd.DataFrame, y: np.ndarray) -> float:
@@ -205,10 +238,18 @@ def feature_importance(model: Any, prepared: Prepared, seed: int) -> list[dict]:
     """
     columns = [f["name"] for f in prepared.info["schema"]]
     result = permutation_importance(
-        _KerasScorer(model, prepared.info), prepared.test.raw[columns], prepared.test.targets,
-        n_repeats=IMPORTANCE_REPEATS, random_state=seed)
-    rows = [{"feature": c, "importance": float(m), "std": float(s)} for c, m, s in
-            zip(columns, result.importances_mean, result.importances_std, strict=True)]
+        _KerasScorer(model, prepared.info),
+        prepared.test.raw[columns],
+        prepared.test.targets,
+        n_repeats=IMPORTANCE_REPEATS,
+        random_state=seed,
+    )
+    rows = [
+        {"feature": c, "importance": float(m), "std": float(s)}
+        for c, m, s in zip(
+            columns, result.importances_mean, result.importances_std, strict=True
+        )
+    ]
     return sorted(rows, key=lambda r: -r["importance"])
 
 
@@ -222,7 +263,10 @@ def summarize(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
             f"time; always guessing the most common answer (`{report['baseline_answer']}`) "
             f"is right {base['accuracy']:.0%} of the time.",
         ]
-        key, better = "balanced_accuracy", ref["balanced_accuracy"] > ours["balanced_accuracy"]
+        key, better = (
+            "balanced_accuracy",
+            ref["balanced_accuracy"] > ours["balanced_accuracy"],
+        )
         ref_text = f"{ref[key]:.0%} balanced accuracy against our {ours[key]:.0%}"
     else:
         lines = [
@@ -233,9 +277,13 @@ def summarize(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
         better = ref["mae"] < ours["mae"]
         ref_text = f"an average error of {ref['mae']:.3g} against our {ours['mae']:.3g}"
     if better:
-        lines.append(f"Honest note: a gradient-boosting model trained on the same rows does "
-                     f"better ({ref_text}); for this table it is the stronger choice.")
+        lines.append(
+            f"Honest note: a gradient-boosting model trained on the same rows does "
+            f"better ({ref_text}); for this table it is the stronger choice."
+        )
     else:
-        lines.append(f"A gradient-boosting reference trained on the same rows does not do "
-                     f"better ({ref_text}).")
+        lines.append(
+            f"A gradient-boosting reference trained on the same rows does not do "
+            f"better ({ref_text})."
+        )
     return lines

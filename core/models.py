@@ -37,13 +37,24 @@ def build_table_inputs(
         name, kind = feature["name"], feature["kind"]
         if kind == "number":
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
-            encoded += _encode_number(inputs[name], pd.to_numeric(train[name], errors="coerce"))
+            encoded += _encode_number(
+                inputs[name], pd.to_numeric(train[name], errors="coerce")
+            )
         else:
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
-            text = np.array([format_value(v) for v in train[name]], dtype=str).reshape(-1, 1)
-            encoded.append(_encode_text(inputs[name], text) if kind == "text"
-                           else _encode_category(inputs[name], text))
-    joined = encoded[0] if len(encoded) == 1 else layers.Concatenate(name="features")(encoded)
+            text = np.array([format_value(v) for v in train[name]], dtype=str).reshape(
+                -1, 1
+            )
+            encoded.append(
+                _encode_text(inputs[name], text)
+                if kind == "text"
+                else _encode_category(inputs[name], text)
+            )
+    joined = (
+        encoded[0]
+        if len(encoded) == 1
+        else layers.Concatenate(name="features")(encoded)
+    )
     return inputs, joined
 
 
@@ -66,7 +77,9 @@ def _encode_category(tensor: Any, text: np.ndarray) -> Any:
 
 
 def _encode_text(tensor: Any, text: np.ndarray) -> Any:
-    vectorizer = layers.TextVectorization(max_tokens=MAX_TEXT_TOKENS, output_mode="tf_idf")
+    vectorizer = layers.TextVectorization(
+        max_tokens=MAX_TEXT_TOKENS, output_mode="tf_idf"
+    )
     vectorizer.adapt(text.ravel())
     return vectorizer(ops.squeeze(tensor, axis=-1))
 
@@ -83,7 +96,9 @@ def dense_body(features: Any, hidden_units: Sequence[int], dropout: float) -> An
 
 def classification_head(x: Any, n_classes: int) -> Any:
     """Returns class probabilities (float32 even under mixed precision)."""
-    return layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return layers.Dense(
+        n_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
 
 
 def regression_head(x: Any, mean: float, std: float) -> Any:
@@ -102,8 +117,9 @@ def steps_per_execution_for(n_rows: int, batch_size: int) -> int:
     return int(max(1, min(32, -(-n_rows // batch_size))))
 
 
-def compile_for(model: keras.Model, task: str, learning_rate: float,
-                steps_per_execution: int = 1) -> keras.Model:
+def compile_for(
+    model: keras.Model, task: str, learning_rate: float, steps_per_execution: int = 1
+) -> keras.Model:
     """Compiles `model` with the loss and metrics for `task` and returns it."""
     if task == "classification":
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]

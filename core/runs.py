@@ -278,7 +278,9 @@ def summarize_run(run_id: str) -> dict[str, Any]:
     status = read_status(run_id)
     metrics = read_evaluation(run_id).get("metrics", {})
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")
-    created = datetime.fromtimestamp(spec.get("created_at", 0)).strftime("%Y-%m-%d %H:%M")
+    created = datetime.fromtimestamp(spec.get("created_at", 0)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
     return {
         "run_id": run_id,
         "template": spec.get("template", ""),

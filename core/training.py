@@ -45,8 +45,14 @@ class RunDirLogger(keras.callbacks.Callback):
         self.path = runs.runs_root() / run_id / runs.METRICS_FILE
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        runs.write_status(self.run_id, state="running", epoch=0, epochs=self.epochs,
-                          started_at=time.time(), message="")
+        runs.write_status(
+            self.run_id,
+            state="running",
+            epoch=0,
+            epochs=self.epochs,
+            started_at=time.time(),
+            message="",
+        )
         self.path.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -129,9 +135,12 @@ def train_run(run_id: str) -> str:
         return "failed"
     except Exception as err:  # noqa: BLE001  any bug must still end the run as failed
         traceback.print_exc()
-        runs.write_status(run_id, state="failed",
-                          error=f"Unexpected error ({type(err).__name__}): {err}. "
-                                "See train.log in the run folder.")
+        runs.write_status(
+            run_id,
+            state="failed",
+            error=f"Unexpected error ({type(err).__name__}): {err}. "
+            "See train.log in the run folder.",
+        )
         return "failed"
     state = "stopped" if runs.is_stop_requested(run_id) else "completed"
     runs.write_status(run_id, state=state, message="")
@@ -160,23 +169,32 @@ def _train(run_id: str) -> None:
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
 
 
-def fit_model(run_id: str, model: keras.Model, prepared: Prepared,
-              params: dict[str, Any]) -> keras.callbacks.History:
+def fit_model(
+    run_id: str, model: keras.Model, prepared: Prepared, params: dict[str, Any]
+) -> keras.callbacks.History:
     """Fits with early stopping and keeps the best weights, however training ends.
 
     Raises:
         TrainingError: if the loss became NaN.
     """
     early_stopping = keras.callbacks.EarlyStopping(
-        patience=int(params["patience"]), restore_best_weights=True)
-    callbacks = [keras.callbacks.TerminateOnNaN(), early_stopping,
-                 TimeBudget(float(params["time_budget_s"])),
-                 RunDirLogger(run_id, int(params["epochs"]))]
+        patience=int(params["patience"]), restore_best_weights=True
+    )
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        early_stopping,
+        TimeBudget(float(params["time_budget_s"])),
+        RunDirLogger(run_id, int(params["epochs"])),
+    ]
     history = model.fit(
-        prepared.train.inputs, prepared.train.targets,
+        prepared.train.inputs,
+        prepared.train.targets,
         validation_data=(prepared.val.inputs, prepared.val.targets),
-        epochs=int(params["epochs"]), batch_size=int(params["batch_size"]),
-        class_weight=prepared.class_weight, callbacks=callbacks, verbose=0,
+        epochs=int(params["epochs"]),
+        batch_size=int(params["batch_size"]),
+        class_weight=prepared.class_weight,
+        callbacks=callbacks,
+        verbose=0,
     )
     if any(math.isnan(v) or math.isinf(v) for v in history.history.get("loss", [])):
         raise TrainingError(DIVERGED_MESSAGE)
@@ -191,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m core.training RUN_DIR", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
     state = train_run(Path(argv[0]).name)
     return 0 if state in ("completed", "stopped") else 1
 

@@ -27,12 +27,14 @@ def tiny_table() -> pd.DataFrame:
     """40 rows: two numbers (one with gaps), a category and a learnable binary target."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
-    return pd.DataFrame({
-        "x": x,
-        "z": np.where(np.arange(40) % 7 == 0, np.nan, rng.normal(size=40)),
-        "color": rng.choice(["red", "green", "blue"], size=40),
-        "label": np.where(x > 0, "yes", "no"),
-    })
+    return pd.DataFrame(
+        {
+            "x": x,
+            "z": np.where(np.arange(40) % 7 == 0, np.nan, rng.normal(size=40)),
+            "color": rng.choice(["red", "green", "blue"], size=40),
+            "label": np.where(x > 0, "yes", "no"),
+        }
+    )
 
 
 @pytest.fixture

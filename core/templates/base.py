@@ -53,7 +53,9 @@ class TaskTemplate(Protocol):
     data_kind: Literal["table", "image_folder", "time_series", "text"]
     params: tuple[Param, ...]
 
-    def check(self, data: Any, target: str | None, params: Mapping[str, Any]) -> list[str]:
+    def check(
+        self, data: Any, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
         """Returns problems that block training, in plain words; `[]` means OK."""
 
     def prepare(
@@ -66,27 +68,82 @@ class TaskTemplate(Protocol):
 
 
 TRAINING_PARAMS = (
-    Param("epochs", "Maximum epochs", 200, min_value=1, max_value=5000,
-          help="Passes over the training data; training stops earlier when it stops improving."),
-    Param("time_budget_s", "Time budget (seconds, 0 = none)", 0, min_value=0,
-          max_value=86400, help="Stop after this many seconds and keep the best model so far.",
-          advanced=True),
-    Param("batch_size", "Batch size", 32, choices=(8, 16, 32, 64, 128, 256, 512),
-          help="Rows the model looks at per step.", advanced=True),
-    Param("learning_rate", "Learning rate", 0.001, min_value=1e-6, max_value=1.0,
-          help="How big each learning step is; lower it if training diverges.", advanced=True),
-    Param("patience", "Patience (epochs)", 20, min_value=1, max_value=500,
-          help="Stop after this many epochs without improvement.", advanced=True),
-    Param("val_fraction", "Validation share", 0.2, min_value=0.05, max_value=0.5,
-          help="Share of rows used to decide when to stop.", advanced=True),
-    Param("test_fraction", "Test share", 0.2, min_value=0.05, max_value=0.5,
-          help="Share of rows kept aside to measure the final model honestly.", advanced=True),
-    Param("seed", "Random seed", 1337, min_value=0, max_value=2**31 - 1,
-          help="The same seed gives the same split and the same model.", advanced=True),
+    Param(
+        "epochs",
+        "Maximum epochs",
+        200,
+        min_value=1,
+        max_value=5000,
+        help="Passes over the training data; training stops earlier when it stops improving.",
+    ),
+    Param(
+        "time_budget_s",
+        "Time budget (seconds, 0 = none)",
+        0,
+        min_value=0,
+        max_value=86400,
+        help="Stop after this many seconds and keep the best model so far.",
+        advanced=True,
+    ),
+    Param(
+        "batch_size",
+        "Batch size",
+        32,
+        choices=(8, 16, 32, 64, 128, 256, 512),
+        help="Rows the model looks at per step.",
+        advanced=True,
+    ),
+    Param(
+        "learning_rate",
+        "Learning rate",
+        0.001,
+        min_value=1e-6,
+        max_value=1.0,
+        help="How big each learning step is; lower it if training diverges.",
+        advanced=True,
+    ),
+    Param(
+        "patience",
+        "Patience (epochs)",
+        20,
+        min_value=1,
+        max_value=500,
+        help="Stop after this many epochs without improvement.",
+        advanced=True,
+    ),
+    Param(
+        "val_fraction",
+        "Validation share",
+        0.2,
+        min_value=0.05,
+        max_value=0.5,
+        help="Share of rows used to decide when to stop.",
+        advanced=True,
+    ),
+    Param(
+        "test_fraction",
+        "Test share",
+        0.2,
+        min_value=0.05,
+        max_value=0.5,
+        help="Share of rows kept aside to measure the final model honestly.",
+        advanced=True,
+    ),
+    Param(
+        "seed",
+        "Random seed",
+        1337,
+        min_value=0,
+        max_value=2**31 - 1,
+        help="The same seed gives the same split and the same model.",
+        advanced=True,
+    ),
 )
 
 
-def resolve_params(template: TaskTemplate, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def resolve_params(
+    template: TaskTemplate, overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Returns the template's defaults updated with `overrides`, checked against each Param.
 
     Raises:
@@ -99,7 +156,9 @@ def resolve_params(template: TaskTemplate, overrides: Mapping[str, Any] | None) 
             params[name] = dict(value)
             continue
         if name not in declared:
-            raise DataError(f"Unknown parameter `{name}`. Expected one of {sorted(declared)}.")
+            raise DataError(
+                f"Unknown parameter `{name}`. Expected one of {sorted(declared)}."
+            )
         params[name] = _check_param(declared[name], value)
     return params
 
@@ -109,14 +168,21 @@ def _check_param(param: Param, value: Any) -> Any:
     try:
         value = kind(value) if kind is not bool else bool(value)
     except (TypeError, ValueError):
-        raise DataError(f"Invalid value for argument `{param.name}`. Expected a "
-                        f"{kind.__name__}. Received: {param.name}={value!r}") from None
+        raise DataError(
+            f"Invalid value for argument `{param.name}`. Expected a "
+            f"{kind.__name__}. Received: {param.name}={value!r}"
+        ) from None
     if param.choices and value not in param.choices:
-        raise DataError(f"Invalid value for argument `{param.name}`. Expected one of "
-                        f"{list(param.choices)}. Received: {param.name}={value!r}")
+        raise DataError(
+            f"Invalid value for argument `{param.name}`. Expected one of "
+            f"{list(param.choices)}. Received: {param.name}={value!r}"
+        )
     low, high = param.min_value, param.max_value
-    if kind in (int, float) and ((low is not None and value < low) or
-                                 (high is not None and value > high)):
-        raise DataError(f"Invalid value for argument `{param.name}`. Expected a value "
-                        f"between {low} and {high}. Received: {param.name}={value!r}")
+    if kind in (int, float) and (
+        (low is not None and value < low) or (high is not None and value > high)
+    ):
+        raise DataError(
+            f"Invalid value for argument `{param.name}`. Expected a value "
+            f"between {low} and {high}. Received: {param.name}={value!r}"
+        )
     return value

@@ -15,12 +15,22 @@ from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
 MIN_ROWS = 20
 MAX_CHOICES = 50
 TABLE_PARAMS = TRAINING_PARAMS + (
-    Param("hidden_units", "Hidden layer sizes", "64,32",
-          help="Neurons per hidden layer, comma-separated; more can learn more but overfit.",
-          advanced=True),
-    Param("dropout", "Dropout", 0.1, min_value=0.0, max_value=0.9,
-          help="Share of neurons switched off while learning, against overfitting.",
-          advanced=True),
+    Param(
+        "hidden_units",
+        "Hidden layer sizes",
+        "64,32",
+        help="Neurons per hidden layer, comma-separated; more can learn more but overfit.",
+        advanced=True,
+    ),
+    Param(
+        "dropout",
+        "Dropout",
+        0.1,
+        min_value=0.0,
+        max_value=0.9,
+        help="Share of neurons switched off while learning, against overfitting.",
+        advanced=True,
+    ),
 )
 
 
@@ -31,12 +41,15 @@ class TableTemplate:
     params = TABLE_PARAMS
     task = ""
 
-    def check(self, frame: pd.DataFrame, target: str | None,
-              params: Mapping[str, Any]) -> list[str]:
+    def check(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
         """Returns problems that block training on this table, in plain words."""
         if target not in frame.columns:
-            return [f"Invalid value for argument `target`. Expected one of "
-                    f"{list(frame.columns)}. Received: target={target!r}"]
+            return [
+                f"Invalid value for argument `target`. Expected one of "
+                f"{list(frame.columns)}. Received: target={target!r}"
+            ]
         try:
             kinds = data.resolve_kinds(frame, params.get("column_kinds"))
             _parse_units(params)
@@ -44,14 +57,20 @@ class TableTemplate:
             return [str(err)]
         labeled = frame[frame[target].notna()]
         if labeled.empty:
-            return [f"The target `{target}` is empty in every row; choose a column with values."]
+            return [
+                f"The target `{target}` is empty in every row; choose a column with values."
+            ]
         problems = self.check_target(labeled[target], kinds[target])
         if len(labeled) < MIN_ROWS:
-            problems.append(f"Only {len(labeled)} rows have a `{target}` value; at least "
-                            f"{MIN_ROWS} are needed to train and then test a model.")
+            problems.append(
+                f"Only {len(labeled)} rows have a `{target}` value; at least "
+                f"{MIN_ROWS} are needed to train and then test a model."
+            )
         if not feature_columns(frame, target, kinds):
-            problems.append(f"No column besides `{target}` can be used as an input (all are "
-                            "IDs, dates or constant). Add columns or change their kinds.")
+            problems.append(
+                f"No column besides `{target}` can be used as an input (all are "
+                "IDs, dates or constant). Add columns or change their kinds."
+            )
         return problems
 
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
@@ -62,24 +81,43 @@ class TableTemplate:
         """Returns the target as model-ready numbers and facts about it for `info`."""
         raise NotImplementedError
 
-    def prepare(self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any],
-                seed: int) -> Prepared:
+    def prepare(
+        self,
+        frame: pd.DataFrame,
+        target: str | None,
+        params: Mapping[str, Any],
+        seed: int,
+    ) -> Prepared:
         """Splits rows (stratified for classes) and builds model inputs for each part."""
         from core.bundle_predict import frame_to_inputs
 
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
         y, target_info = self.encode_target(labeled[target])
-        parts = data.split_indices(y if self.task == "classification" else y.astype("float64"),
-                                   params["val_fraction"], params["test_fraction"], seed)
+        parts = data.split_indices(
+            y if self.task == "classification" else y.astype("float64"),
+            params["val_fraction"],
+            params["test_fraction"],
+            seed,
+        )
         train_rows = labeled.iloc[parts[0]]
-        schema = build_schema(train_rows, feature_columns(labeled, target, kinds), kinds)
-        splits = [Split(frame_to_inputs(labeled.iloc[p], schema), y[p], labeled.iloc[p])
-                  for p in parts]
+        schema = build_schema(
+            train_rows, feature_columns(labeled, target, kinds), kinds
+        )
+        splits = [
+            Split(frame_to_inputs(labeled.iloc[p], schema), y[p], labeled.iloc[p])
+            for p in parts
+        ]
         info = {
-            "task": self.task, "target": target, "schema": schema, **target_info,
-            "n_rows": len(labeled), "n_train": len(parts[0]), "n_val": len(parts[1]),
-            "n_test": len(parts[2]), "excluded": excluded_columns(frame, target, kinds),
+            "task": self.task,
+            "target": target,
+            "schema": schema,
+            **target_info,
+            "n_rows": len(labeled),
+            "n_train": len(parts[0]),
+            "n_val": len(parts[1]),
+            "n_test": len(parts[2]),
+            "excluded": excluded_columns(frame, target, kinds),
             "dropped_rows": len(frame) - len(labeled),
         }
         return Prepared(*splits, info=info, class_weight=self.class_weight(y[parts[0]]))
@@ -94,11 +132,14 @@ class TableTemplate:
 
         from core import models
 
-        inputs, features = models.build_table_inputs(prepared.train.raw,
-                                                     prepared.info["schema"])
+        inputs, features = models.build_table_inputs(
+            prepared.train.raw, prepared.info["schema"]
+        )
         body = models.dense_body(features, _parse_units(params), params["dropout"])
         model = keras.Model(inputs, self.head(body, prepared.info), name=self.name)
-        spe = models.steps_per_execution_for(prepared.info["n_train"], params["batch_size"])
+        spe = models.steps_per_execution_for(
+            prepared.info["n_train"], params["batch_size"]
+        )
         return models.compile_for(model, self.task, params["learning_rate"], spe)
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
@@ -120,33 +161,61 @@ def _parse_units(params: Mapping[str, Any]) -> list[int]:
     return units
 
 
-def feature_columns(frame: pd.DataFrame, target: str, kinds: Mapping[str, str]) -> list[str]:
+def feature_columns(
+    frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
+) -> list[str]:
     """Returns the columns used as model inputs: usable kinds, not constant, not the target."""
-    return [c for c in frame.columns if c != target and kinds[c] in data.FEATURE_KINDS
-            and frame[c].nunique(dropna=False) > 1]
+    return [
+        c
+        for c in frame.columns
+        if c != target
+        and kinds[c] in data.FEATURE_KINDS
+        and frame[c].nunique(dropna=False) > 1
+    ]
 
 
-def excluded_columns(frame: pd.DataFrame, target: str, kinds: Mapping[str, str]) -> dict:
+def excluded_columns(
+    frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
+) -> dict:
     """Returns each left-out column with the reason, in plain words."""
     used = set(feature_columns(frame, target, kinds)) | {target}
-    return {c: ("the same in every row" if frame[c].nunique(dropna=False) <= 1
-                else f"kind is {kinds[c]}") for c in frame.columns if c not in used}
+    return {
+        c: (
+            "the same in every row"
+            if frame[c].nunique(dropna=False) <= 1
+            else f"kind is {kinds[c]}"
+        )
+        for c in frame.columns
+        if c not in used
+    }
 
 
-def build_schema(train: pd.DataFrame, columns: list[str],
-                 kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+def build_schema(
+    train: pd.DataFrame, columns: list[str], kinds: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """Describes each input column from the training rows: kind, default, choices, range."""
     schema = []
     for column in columns:
         kind = "category" if kinds[column] == "boolean" else kinds[column]
         if kind == "number":
             values = pd.to_numeric(train[column], errors="coerce").dropna()
-            schema.append({"name": column, "kind": kind,
-                           "default": float(values.median()) if len(values) else 0.0,
-                           "min": float(values.min()) if len(values) else 0.0,
-                           "max": float(values.max()) if len(values) else 0.0})
+            schema.append(
+                {
+                    "name": column,
+                    "kind": kind,
+                    "default": float(values.median()) if len(values) else 0.0,
+                    "min": float(values.min()) if len(values) else 0.0,
+                    "max": float(values.max()) if len(values) else 0.0,
+                }
+            )
         else:
             counts = pd.Series([format_value(v) for v in train[column]]).value_counts()
-            schema.append({"name": column, "kind": kind, "default": str(counts.index[0]),
-                           "choices": [str(v) for v in counts.index[:MAX_CHOICES]]})
+            schema.append(
+                {
+                    "name": column,
+                    "kind": kind,
+                    "default": str(counts.index[0]),
+                    "choices": [str(v) for v in counts.index[:MAX_CHOICES]],
+                }
+            )
     return schema

@@ -32,20 +32,31 @@ class TabularClassification(TableTemplate):
         """Needs 2 to 50 classes, each with at least 2 rows; free text is refused."""
         name, counts = target.name, target.map(format_value).value_counts()
         if kind == "text":
-            return [f"`{name}` holds free text, not a few categories; pick a column with "
-                    "labels such as yes/no or low/medium/high."]
+            return [
+                f"`{name}` holds free text, not a few categories; pick a column with "
+                "labels such as yes/no or low/medium/high."
+            ]
         if len(counts) < 2:
-            return [f"`{name}` has only one class ({counts.index[0]!r}); a model needs "
-                    "at least two different values to learn to tell them apart."]
+            return [
+                f"`{name}` has only one class ({counts.index[0]!r}); a model needs "
+                "at least two different values to learn to tell them apart."
+            ]
         if len(counts) > MAX_CLASSES:
-            hint = (" It holds numbers: use 'Predict a number' (tabular_regression)."
-                    if pd.api.types.is_numeric_dtype(target) else "")
-            return [f"`{name}` has {len(counts)} different values, too many to be classes "
-                    f"(the limit is {MAX_CLASSES}).{hint}"]
+            hint = (
+                " It holds numbers: use 'Predict a number' (tabular_regression)."
+                if pd.api.types.is_numeric_dtype(target)
+                else ""
+            )
+            return [
+                f"`{name}` has {len(counts)} different values, too many to be classes "
+                f"(the limit is {MAX_CLASSES}).{hint}"
+            ]
         rare = list(counts.index[counts < 2])
         if rare:
-            return [f"Classes {rare} of `{name}` have a single row; each class needs at "
-                    "least 2 examples. Add rows or remove those rows."]
+            return [
+                f"Classes {rare} of `{name}` have a single row; each class needs at "
+                "least 2 examples. Add rows or remove those rows."
+            ]
         return []
 
     def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:

@@ -27,18 +27,24 @@ class TabularRegression(TableTemplate):
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Needs a numeric, non-constant target."""
         if not pd.api.types.is_numeric_dtype(target):
-            return [f"`{target.name}` holds words, not numbers; use 'Classify rows of a "
-                    "table' (tabular_classification) to predict categories."]
+            return [
+                f"`{target.name}` holds words, not numbers; use 'Classify rows of a "
+                "table' (tabular_classification) to predict categories."
+            ]
         if target.nunique() < 2:
-            return [f"`{target.name}` has the same value in every row; there is nothing "
-                    "to predict."]
+            return [
+                f"`{target.name}` has the same value in every row; there is nothing "
+                "to predict."
+            ]
         return []
 
     def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
         """Keeps the numbers; records their mean and spread for the output layer."""
         values = target.to_numpy("float32")
-        return values, {"target_mean": float(values.mean()),
-                        "target_std": float(values.std()) or 1.0}
+        return values, {
+            "target_mean": float(values.mean()),
+            "target_std": float(values.std()) or 1.0,
+        }
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """One number on the target's own scale."""
