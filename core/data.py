@@ -244,7 +244,8 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     return [
         c
         for c in frame.columns
-        if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])
+        if pd.api.types.is_object_dtype(frame[c])
+        or pd.api.types.is_string_dtype(frame[c])
     ]
 
 
