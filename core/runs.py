@@ -212,6 +212,11 @@ def read_evaluation(run_id: str) -> dict[str, Any]:
     return read_json(run_dir(run_id) / EVALUATION_FILE)
 
 
+def read_info(run_id: str) -> dict[str, Any]:
+    """Returns what training learned about the data: schema, classes, split sizes."""
+    return read_json(run_dir(run_id) / INFO_FILE)
+
+
 def list_runs() -> list[str]:
     """Returns all run ids, newest first."""
     found = [p.name for p in runs_root().iterdir() if (p / SPEC_FILE).is_file()]
@@ -248,6 +253,17 @@ def launch(run_id: str) -> int:
         )
     write_status(run_id, pid=process.pid)
     return process.pid
+
+
+def start_run(spec: RunSpec) -> str:
+    """Creates a run and launches its worker; the one call the Train page makes.
+
+    Returns:
+        The new run id (its state is `queued` until the worker starts training).
+    """
+    run_id = create_run(spec)
+    launch(run_id)
+    return run_id
 
 
 def request_stop(run_id: str) -> None:
