@@ -148,7 +148,7 @@ def train_run(run_id: str) -> str:
 
 
 def _train(run_id: str) -> None:
-    from core import evaluation
+    from core import evaluation, export
 
     spec = runs.read_spec(run_id)
     runs.write_status(run_id, device=configure_device(), message="Preparing data.")
@@ -164,6 +164,8 @@ def _train(run_id: str) -> None:
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params)
     model.save(runs.run_dir(run_id) / runs.MODEL_FILE)
+    columns = [feature["name"] for feature in prepared.info["schema"]]
+    export.write_check_rows(run_id, model, prepared.test.raw[columns].head(5))
     runs.write_status(run_id, message="Evaluating on the test rows.")
     report = evaluation.evaluate(model, prepared, seed=int(params["seed"]))
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)

@@ -1,0 +1,193 @@
+"""Headless CLI with the same engine as the app.
+
+python -m core train DATA.csv --target COL [--template NAME] [--epochs N | --time-budget S]
+                              [--seed N] [--json]
+python -m core predict RUN_ID_OR_BUNDLE DATA.csv -o OUT.csv
+python -m core runs [--json]
+python -m core templates
+python -m core export RUN_ID -o BUNDLE.zip
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from core import data, runs  # noqa: E402
+from core.templates import get_template, list_templates  # noqa: E402
+from core.templates.base import resolve_params  # noqa: E402
+
+USER_ERRORS = (data.DataError, runs.RunError, OSError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a model on a CSV")
+    train.add_argument("data", type=Path)
+    train.add_argument("--target", required=True)
+    train.add_argument("--template", help="default: suggested from the target column")
+    budget = train.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int)
+    budget.add_argument("--time-budget", type=float, dest="time_budget_s")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    predict = commands.add_parser(
+        "predict", help="score a CSV with a run or a bundle zip"
+    )
+    predict.add_argument("model", help="run id or path to a bundle .zip")
+    predict.add_argument("data", type=Path)
+    predict.add_argument("-o", "--output", type=Path, required=True)
+    listing = commands.add_parser("runs", help="list runs")
+    listing.add_argument("--json", action="store_true")
+    commands.add_parser("templates", help="list task templates")
+    export = commands.add_parser("export", help="write a run's verified bundle zip")
+    export.add_argument("run_id")
+    export.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+def train(args: argparse.Namespace) -> int:
+    """Trains in this process (after waiting for earlier runs) and reports test metrics."""
+    dataset_id = data.store_upload(args.data.name, _read_input(args.data))
+    frame = data.load_table(dataset_id)
+    name = args.template or data.suggest_template(frame, args.target)[0]
+    template = get_template(name)
+    overrides = {
+        k: getattr(args, k)
+        for k in ("epochs", "time_budget_s", "seed")
+        if getattr(args, k) is not None
+    }
+    params = resolve_params(template, overrides)
+    problems = template.check(frame, args.target, params)
+    if problems:
+        raise data.DataError(" ".join(problems))
+    kinds = data.infer_column_kinds(frame)
+    warnings = [f.message for f in data.preflight(frame, args.target, kinds)]
+    spec = runs.RunSpec(
+        template=name,
+        dataset_id=dataset_id,
+        target=args.target,
+        params=params,
+        seed=int(params["seed"]),
+        dataset_name=args.data.name,
+    )
+    from core import training
+
+    run_id = runs.create_run(spec)
+    state = training.train_run(run_id)
+    status = runs.read_status(run_id)
+    if state == "failed":
+        raise data.DataError(status.error)
+    _print_train_result(args, run_id, name, warnings)
+    return 0
+
+
+def _print_train_result(
+    args: argparse.Namespace, run_id: str, template: str, warnings: list[str]
+) -> None:
+    report = runs.read_evaluation(run_id)
+    result: dict[str, Any] = {
+        "run_id": run_id,
+        "template": template,
+        "model_path": str(runs.run_dir(run_id) / runs.MODEL_FILE),
+        "warnings": warnings,
+        "metrics": report.get("metrics", {}),
+        "baseline": report.get("baseline", {}),
+        "reference": report.get("reference", {}),
+        "summary": report.get("summary", []),
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"Run {run_id} ({template}) finished.")
+    for line in result["summary"] + [f"Warning: {w}" for w in warnings]:
+        print(line)
+    print(f"Model: {result['model_path']}")
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Scores a CSV with a run's model or an imported bundle and writes the result CSV."""
+    from core import export
+
+    run_id = args.model
+    if args.model.endswith(".zip") or Path(args.model).is_file():
+        bundle = Path(args.model)
+        run_id = export.import_bundle(_read_input(bundle), bundle.name)
+    frame = data.read_csv_bytes(_read_input(args.data), args.data.name)
+    result, warnings = export.predict_frame(run_id, frame)
+    result.to_csv(args.output, index=False)
+    for warning in warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    print(f"Wrote {len(result)} predictions to {args.output}")
+    return 0
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    """Prints every run, newest first."""
+    rows = [runs.summarize_run(r) for r in runs.list_runs()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for row in rows:
+        value = "" if row["value"] is None else f"{row['metric']}={row['value']:.3f}"
+        print(f"{row['run_id']}  {row['state']:<9} {row['target'] or '':<12} {value}")
+    return 0
+
+
+def list_template_names(args: argparse.Namespace) -> int:
+    """Prints the registered templates."""
+    for template in list_templates():
+        print(f"{template.name:<26} {template.title}")
+    return 0
+
+
+def export_bundle(args: argparse.Namespace) -> int:
+    """Builds the verified bundle zip and copies it to the output path."""
+    from core import export
+
+    check = export.build_bundle(args.run_id)
+    shutil.copyfile(export.bundle_path(args.run_id), args.output)
+    print(check["message"])
+    print(f"Wrote {args.output}")
+    return 0 if check["ok"] else 1
+
+
+def _read_input(path: Path) -> bytes:
+    if not path.is_file():
+        raise data.DataError(f"There is no file `{path}`.")
+    return path.read_bytes()
+
+
+COMMANDS = {
+    "train": train,
+    "predict": predict,
+    "runs": list_runs,
+    "templates": list_template_names,
+    "export": export_bundle,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one CLI command; user errors print one line and exit with status 1."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

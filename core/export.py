@@ -1,0 +1,418 @@
+"""Models out and back in: load, predict on raw rows, bundle (verified), import safely.
+
+Keras is imported inside functions so pages can import this module cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import bundle_predict, runs
+from core.data import DataError
+from core.templates import get_template
+
+BUNDLE_FORMAT = "predictive-studio-bundle"
+CHECK_ROWS_FILE = "check_rows.csv"
+CHECK_OUTPUTS_FILE = "check_outputs.json"
+CHECK_TOLERANCE = 1e-4
+MAX_BUNDLE_FILES = 20
+MAX_BUNDLE_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 200
+BUNDLE_MEMBERS = ("model.keras", "metadata.json", "README.md", "predict.py")
+
+
+def load_model(run_id: str) -> Any:
+    """Loads a run's model with Keras' safe mode on (no code from the file is run).
+
+    Raises:
+        RunError: if the run has no model yet.
+    """
+    import keras
+
+    path = runs.run_dir(run_id) / runs.MODEL_FILE
+    if not path.is_file():
+        raise runs.RunError(f"Run `{run_id}` has no trained model (yet).")
+    return keras.saving.load_model(path)
+
+
+def predict_frame(
+    run_id: str, frame: pd.DataFrame, model: Any = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Scores raw rows with a run's model.
+
+    Args:
+        run_id: a run with a model.
+        frame: raw rows with (at least) the model's input columns.
+        model: the loaded model, if the caller has it cached.
+
+    Returns:
+        The rows with `prediction` (and `probability_<class>`) columns appended, and
+        warnings in plain words (e.g. extra columns that were ignored).
+
+    Raises:
+        DataError: if input columns are missing or a number column holds words.
+    """
+    info = runs.read_info(run_id)
+    warnings = check_columns(frame, info["schema"])
+    model = model if model is not None else load_model(run_id)
+    outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
+    return bundle_predict.add_predictions(frame, outputs, info), warnings
+
+
+def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
+    """Checks raw rows against the model's schema; returns warnings.
+
+    Raises:
+        DataError: if columns are missing or a number column holds words.
+    """
+    missing = bundle_predict.missing_columns(frame, schema)
+    if missing:
+        raise DataError(
+            f"The data lacks the model's input columns {missing}. Add them (empty "
+            "values are allowed) and try again."
+        )
+    for feature in (f for f in schema if f["kind"] == "number"):
+        column = frame[feature["name"]]
+        words = column[column.notna() & pd.to_numeric(column, errors="coerce").isna()]
+        if len(words):
+            rows = ", ".join(str(i + 1) for i in words.index[:5])
+            raise DataError(
+                f"Column `{feature['name']}` should hold numbers, but row(s) {rows} "
+                f"hold {words.iloc[0]!r}. Fix the value or leave it empty."
+            )
+    extra = [c for c in frame.columns if c not in {f["name"] for f in schema}]
+    return [f"Ignored columns the model does not use: {extra}."] if extra else []
+
+
+def write_check_rows(run_id: str, model: Any, rows: pd.DataFrame) -> None:
+    """Records a few raw rows and the live model's outputs, to verify exports later."""
+    schema = runs.read_info(run_id)["schema"]
+    folder = runs.run_dir(run_id)
+    rows.to_csv(folder / CHECK_ROWS_FILE, index=False)
+    outputs = bundle_predict.predict_outputs(model, rows, schema)
+    runs.write_json_atomic(folder / CHECK_OUTPUTS_FILE, {"outputs": outputs.tolist()})
+
+
+def bundle_path(run_id: str) -> Path:
+    """Returns where a run's bundle zip is (or will be) written."""
+    return runs.run_dir(run_id) / runs.BUNDLE_FILE
+
+
+def read_export_check(run_id: str) -> dict[str, Any]:
+    """Returns the last export verification of a run (`{}` if never exported)."""
+    return runs.read_json(runs.run_dir(run_id) / runs.EXPORT_CHECK_FILE)
+
+
+def build_bundle(run_id: str) -> dict[str, Any]:
+    """Writes the bundle zip and verifies it in a fresh Python process.
+
+    The bundle holds model.keras, metadata.json, a model card (README.md) and predict.py.
+    Verification unzips it, runs its predict.py on rows recorded at training time and
+    compares with what the live model predicted then.
+
+    Returns:
+        The check result (also written to the run): `ok`, `message`, `max_abs_diff`.
+
+    Raises:
+        RunError: if the run has no model.
+    """
+    folder = runs.run_dir(run_id)
+    if not (folder / runs.MODEL_FILE).is_file():
+        raise runs.RunError(f"Run `{run_id}` has no trained model to export.")
+    metadata = bundle_metadata(run_id)
+    with zipfile.ZipFile(bundle_path(run_id), "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.write(folder / runs.MODEL_FILE, "model.keras")
+        bundle.writestr("metadata.json", json.dumps(metadata, indent=2))
+        bundle.writestr("README.md", model_card(metadata))
+        bundle.write(bundle_predict.__file__, "predict.py")
+    check = verify_bundle(run_id)
+    runs.write_json_atomic(folder / runs.EXPORT_CHECK_FILE, check)
+    return check
+
+
+def bundle_metadata(run_id: str) -> dict[str, Any]:
+    """Returns metadata.json: schema, classes, metrics, params and versions."""
+    import keras
+
+    spec, info = runs.read_spec(run_id), runs.read_info(run_id)
+    report = runs.read_evaluation(run_id)
+    return {
+        "format": BUNDLE_FORMAT,
+        "run_id": run_id,
+        "template": spec["template"],
+        "dataset": spec.get("dataset_name", ""),
+        "params": spec["params"],
+        **info,
+        "metrics": report.get("metrics", {}),
+        "baseline": report.get("baseline", {}),
+        "reference": report.get("reference", {}),
+        "summary": report.get("summary", []),
+        "versions": {
+            "python": platform.python_version(),
+            "keras": keras.__version__,
+            "tensorflow": _tensorflow_version(),
+        },
+        "exported_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _tensorflow_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
+
+
+def model_card(metadata: dict[str, Any]) -> str:
+    """Returns the bundle's README.md: data, intended use, metrics vs baseline, limits."""
+    features = ", ".join(f"`{f['name']}` ({f['kind']})" for f in metadata["schema"])
+    rows = [
+        f"| {k} | {v:.4g} | {metadata['baseline'].get(k, float('nan')):.4g} | "
+        f"{metadata['reference'].get(k, float('nan')):.4g} |"
+        for k, v in metadata["metrics"].items()
+    ]
+    classes = metadata.get("class_names")
+    return "\n".join(
+        [
+            f"# Model card: predict `{metadata['target']}`",
+            "",
+            f"Made with Predictive Studio (template `{metadata['template']}`, run "
+            f"`{metadata['run_id']}`) from `{metadata['dataset']}`.",
+            "",
+            "## Data",
+            f"{metadata['n_rows']} rows: {metadata['n_train']} to train, {metadata['n_val']} "
+            f"to decide when to stop, {metadata['n_test']} kept aside for the test below.",
+            f"Inputs: {features}.",
+            f"Left out: {metadata.get('excluded') or 'nothing'}.",
+            *([f"Classes: {classes}."] if classes else []),
+            "",
+            "## Intended use",
+            f"Estimating `{metadata['target']}` for new rows that look like the training "
+            "rows. It supports a decision; it does not replace an expert's judgement.",
+            "",
+            "## Test results",
+            *metadata.get("summary", []),
+            "",
+            "| metric | this model | baseline | gradient boosting |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            "## Limitations",
+            "- It only knows the rows it was trained on; new kinds of rows (other places, "
+            "times or populations) may get confident but wrong answers.",
+            "- The test set is small, so the scores above are estimates with real spread.",
+            "- Categories never seen in training are treated as 'unknown'.",
+            "",
+            "## Use it",
+            "```",
+            "pip install keras tensorflow pandas",
+            "python predict.py your_rows.csv -o predictions.csv",
+            "```",
+            "In Python: `keras.saving.load_model('model.keras')` takes a dict of named "
+            "inputs, one tensor of shape (rows, 1) per column (strings for categories); "
+            "see `frame_to_inputs` in predict.py.",
+            "",
+        ]
+    )
+
+
+def verify_bundle(run_id: str) -> dict[str, Any]:
+    """Runs the bundle's own predict.py in a fresh process and compares with the live model."""
+    folder = runs.run_dir(run_id)
+    expected = np.array(runs.read_json(folder / CHECK_OUTPUTS_FILE).get("outputs", []))
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(bundle_path(run_id)) as bundle:
+            bundle.extractall(tmp)  # our own freshly written zip, fixed member names
+        out = Path(tmp) / "out.csv"
+        command = [
+            sys.executable,
+            str(Path(tmp) / "predict.py"),
+            str(folder / CHECK_ROWS_FILE),
+            "-o",
+            str(out),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+            return _check(False, f"The exported model failed to run: {tail[0]}", None)
+        got = _outputs_from_predictions(pd.read_csv(out), runs.read_info(run_id))
+    if got.shape != expected.shape:
+        return _check(
+            False, "The exported model returned outputs of another shape.", None
+        )
+    diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
+    ok = diff <= CHECK_TOLERANCE
+    message = (
+        f"Reloaded in a fresh process: {len(expected)} rows match the live model "
+        f"(largest difference {diff:.1e})."
+        if ok
+        else f"Mismatch: the reloaded model differs by up to {diff:.3g}."
+    )
+    return _check(ok, message, diff)
+
+
+def _check(ok: bool, message: str, diff: float | None) -> dict[str, Any]:
+    return {
+        "ok": ok,
+        "message": message,
+        "max_abs_diff": diff,
+        "checked_at": time.time(),
+    }
+
+
+def _outputs_from_predictions(frame: pd.DataFrame, info: dict[str, Any]) -> np.ndarray:
+    if info["task"] == "classification":
+        columns = [f"probability_{name}" for name in info["class_names"]]
+        return frame[columns].to_numpy("float64")
+    return frame[["prediction"]].to_numpy("float64")
+
+
+def import_bundle(data: bytes, name: str) -> str:
+    """Imports a bundle zip as a new completed run, after checking it is safe.
+
+    Args:
+        data: the uploaded bytes.
+        name: the uploaded file's name (display only, never a path).
+
+    Returns:
+        The new run id.
+
+    Raises:
+        DataError: if it is not a safe Predictive Studio bundle or its model cannot be
+            loaded in safe mode (e.g. it holds a Lambda layer).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    for run_id in runs.list_runs():
+        if runs.read_spec(run_id).get("extra", {}).get("bundle_sha256") == digest:
+            return run_id
+    members = _read_bundle_members(data, name)
+    metadata = _parse_metadata(members["metadata.json"], name)
+    spec = runs.RunSpec(
+        template=metadata["template"],
+        dataset_id="",
+        target=metadata.get("target"),
+        params=metadata.get("params", {}),
+        dataset_name=f"imported from {Path(name).name[:100]}",
+        extra={"bundle_sha256": digest},
+    )
+    run_id = runs.create_run(spec)
+    folder = runs.run_dir(run_id)
+    try:
+        (folder / runs.MODEL_FILE).write_bytes(members["model.keras"])
+        load_model(run_id)
+    except Exception as err:  # noqa: BLE001  whatever the file holds, refuse it cleanly
+        shutil.rmtree(folder)
+        raise DataError(
+            f"The model in `{name}` cannot be loaded safely ({_first_line(err)}). "
+            "Models with Lambda layers or custom code are refused."
+        ) from None
+    info_keys = (
+        "task",
+        "target",
+        "schema",
+        "class_names",
+        "n_rows",
+        "n_train",
+        "n_val",
+        "n_test",
+        "excluded",
+        "target_mean",
+        "target_std",
+    )
+    runs.write_json_atomic(
+        folder / runs.INFO_FILE, {k: metadata[k] for k in info_keys if k in metadata}
+    )
+    runs.write_json_atomic(
+        folder / runs.EVALUATION_FILE,
+        {
+            k: metadata.get(k, {})
+            for k in ("metrics", "baseline", "reference", "summary")
+        },
+    )
+    runs.write_status(run_id, state="completed", message="Imported bundle.")
+    return run_id
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+
+
+def _read_bundle_members(data: bytes, name: str) -> dict[str, bytes]:
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise DataError(
+            f"`{name}` is not a zip file. Upload the bundle .zip exported "
+            "from Predictive Studio."
+        )
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        entries = bundle.infolist()
+        _check_entries(entries, name)
+        present = {e.filename for e in entries}
+        missing = [m for m in ("model.keras", "metadata.json") if m not in present]
+        if missing:
+            raise DataError(
+                f"`{name}` is not a Predictive Studio bundle: it lacks {missing}."
+            )
+        return {m: bundle.read(m) for m in ("model.keras", "metadata.json")}
+
+
+def _check_entries(entries: list[zipfile.ZipInfo], name: str) -> None:
+    if len(entries) > MAX_BUNDLE_FILES:
+        raise DataError(
+            f"`{name}` holds {len(entries)} files; a bundle has at most "
+            f"{MAX_BUNDLE_FILES}."
+        )
+    total = 0
+    for entry in entries:
+        path = PurePosixPath(entry.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or ":" in entry.filename:
+            raise DataError(
+                f"`{name}` contains an unsafe path ({entry.filename!r}); "
+                "refusing the whole file."
+            )
+        if stat.S_ISLNK(entry.external_attr >> 16):
+            raise DataError(
+                f"`{name}` contains a symbolic link ({entry.filename!r}); "
+                "refusing the whole file."
+            )
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        total += entry.file_size
+        if total > MAX_BUNDLE_UNPACKED_BYTES or (
+            entry.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
+        ):
+            raise DataError(
+                f"`{name}` unpacks to far more data than a bundle holds (a "
+                "'zip bomb'); refusing it."
+            )
+
+
+def _parse_metadata(raw: bytes, name: str) -> dict[str, Any]:
+    try:
+        metadata = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DataError(f"`{name}` has an unreadable metadata.json.") from None
+    required = ("format", "template", "task", "schema")
+    if (
+        not isinstance(metadata, dict)
+        or metadata.get("format") != BUNDLE_FORMAT
+        or any(k not in metadata for k in required)
+    ):
+        raise DataError(
+            f"`{name}` is not a Predictive Studio bundle (metadata.json lacks "
+            f"{list(required)})."
+        )
+    get_template(str(metadata["template"]))  # DataError for names we do not know
+    return metadata
