@@ -1,0 +1,25 @@
+"""Predictive Studio: page config and navigation only (STYLE C4)."""
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="Predictive Studio", page_icon=":material/insights:", layout="wide"
+)
+
+pages = {
+    "Start": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    ],
+    "Build": [
+        st.Page("pages/data.py", title="Data", icon=":material/table:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    ],
+    "Use": [
+        st.Page("pages/results.py", title="Results", icon=":material/analytics:"),
+        st.Page(
+            "pages/predict.py", title="Predict", icon=":material/online_prediction:"
+        ),
+        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    ],
+}
+st.navigation(pages).run()

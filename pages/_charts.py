@@ -1,0 +1,158 @@
+"""Plotly figure builders for the pages: data in (evaluation dict, DataFrame), figure out.
+
+Plotly only, no Streamlit, so every builder can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
+METRIC_COLUMNS = ("accuracy", "mae", "auc", "rmse", "mse")
+
+
+def _figure(title: str, x: str, y: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, **LAYOUT)
+    return fig
+
+
+def target_distribution(values: pd.Series, kind: str) -> go.Figure:
+    """A histogram for a number target, bar counts for a class target."""
+    name = str(values.name)
+    if kind == "number":
+        fig = _figure(f"Distribution of `{name}`", name, "rows")
+        fig.add_trace(go.Histogram(x=values.dropna(), nbinsx=40, name=name))
+        return fig
+    counts = values.astype("string").fillna("(missing)").value_counts()
+    fig = _figure(f"Rows per value of `{name}`", name, "rows")
+    fig.add_trace(go.Bar(x=counts.index.tolist(), y=counts.to_numpy(), name=name))
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def learning_curves(metrics: pd.DataFrame) -> go.Figure:
+    """Loss and the task's metric per epoch, training vs validation."""
+    metric = next((m for m in METRIC_COLUMNS if m in metrics), None)
+    panels = ["loss"] + ([metric] if metric else [])
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
+    for col, name in enumerate(panels, start=1):
+        for column, label in ((name, "training"), (f"val_{name}", "validation")):
+            if column in metrics:
+                fig.add_trace(
+                    go.Scatter(
+                        x=metrics["epoch"],
+                        y=metrics[column],
+                        mode="lines+markers",
+                        name=f"{label} {name}",
+                    ),
+                    row=1,
+                    col=col,
+                )
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_layout(title="Learning curves", height=340, **LAYOUT)
+    return fig
+
+
+def confusion_matrix(evaluation: Mapping[str, Any]) -> go.Figure:
+    """Counts of true class (rows) against predicted class (columns)."""
+    names = [str(n) for n in evaluation["class_names"]]
+    fig = _figure("Confusion matrix (test rows)", "predicted", "actual")
+    fig.add_trace(
+        go.Heatmap(
+            z=evaluation["confusion_matrix"],
+            x=names,
+            y=names,
+            colorscale="Blues",
+            texttemplate="%{z}",
+            showscale=False,
+        )
+    )
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return fig
+
+
+def roc_curves(evaluation: Mapping[str, Any]) -> go.Figure:
+    """ROC curve per class, with the diagonal of a random guess."""
+    fig = _figure("ROC curve", "false positive rate", "true positive rate")
+    for curve in evaluation.get("curves", []):
+        fig.add_trace(
+            go.Scatter(x=curve["fpr"], y=curve["tpr"], name=str(curve["class"]))
+        )
+    fig.add_trace(_diagonal([0, 1], "random guess"))
+    return fig
+
+
+def pr_curves(evaluation: Mapping[str, Any]) -> go.Figure:
+    """Precision against recall per class."""
+    fig = _figure("Precision-recall curve", "recall", "precision")
+    for curve in evaluation.get("curves", []):
+        fig.add_trace(
+            go.Scatter(
+                x=curve["recall"], y=curve["precision"], name=str(curve["class"])
+            )
+        )
+    return fig
+
+
+def _diagonal(span: list[float], name: str) -> go.Scatter:
+    return go.Scatter(
+        x=span, y=span, mode="lines", name=name, line={"dash": "dash", "color": "gray"}
+    )
+
+
+def predicted_vs_actual(evaluation: Mapping[str, Any]) -> go.Figure:
+    """Each test row as a point; perfect predictions lie on the diagonal."""
+    actual, predicted = evaluation["actual"], evaluation["predicted"]
+    fig = _figure("Predicted vs actual (test rows)", "actual", "predicted")
+    fig.add_trace(go.Scatter(x=actual, y=predicted, mode="markers", name="test rows"))
+    values = actual + predicted
+    fig.add_trace(_diagonal([min(values), max(values)], "perfect prediction"))
+    return fig
+
+
+def residuals(evaluation: Mapping[str, Any]) -> go.Figure:
+    """Prediction error (predicted − actual) against the prediction."""
+    predicted = evaluation["predicted"]
+    errors = [p - a for p, a in zip(predicted, evaluation["actual"], strict=True)]
+    fig = _figure("Residuals (test rows)", "predicted", "predicted − actual")
+    fig.add_trace(go.Scatter(x=predicted, y=errors, mode="markers", name="error"))
+    fig.add_hline(y=0, line_dash="dash", line_color="gray")
+    return fig
+
+
+def importance(evaluation: Mapping[str, Any]) -> go.Figure:
+    """Permutation importance: how much the score drops when a column is shuffled."""
+    rows = list(reversed(evaluation.get("importance", [])))
+    fig = _figure("Which columns matter (permutation importance)", "score drop", "")
+    fig.add_trace(
+        go.Bar(
+            x=[r["importance"] for r in rows],
+            y=[r["feature"] for r in rows],
+            error_x={"type": "data", "array": [r["std"] for r in rows]},
+            orientation="h",
+        )
+    )
+    fig.update_layout(height=max(300, 28 * len(rows) + 120))
+    return fig
+
+
+def class_probabilities(probabilities: Mapping[str, float]) -> go.Figure:
+    """One bar per class with the model's probability for it."""
+    fig = _figure("Probability per class", "class", "probability")
+    fig.add_trace(
+        go.Bar(
+            x=[str(k) for k in probabilities],
+            y=list(probabilities.values()),
+            text=[f"{v:.0%}" for v in probabilities.values()],
+        )
+    )
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return fig

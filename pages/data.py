@@ -1,0 +1,96 @@
+"""Data: upload a CSV or pick a sample, check each column's kind, choose the target."""
+
+import streamlit as st
+
+from core import data
+from pages import _charts, _ui
+
+st.title("Data")
+
+# 1. Where the data comes from: an upload wins over a sample.
+upload = st.file_uploader("Upload a CSV file", type=["csv"], key="_w_upload")
+if upload is not None:
+    try:
+        dataset_id = data.store_upload(upload.name, upload.getvalue())
+        _ui.load_table_cached(dataset_id)  # refuse unusable files before using them
+    except data.DataError as err:
+        st.error(str(err))
+        st.stop()
+    _ui.use_dataset(dataset_id)
+else:
+    sample = st.selectbox(
+        "…or start from a sample",
+        list(data.SAMPLES),
+        index=None,
+        format_func=_ui.sample_title,
+        placeholder="Choose a sample data set",
+        key="_w_sample",
+    )
+    if sample:
+        _ui.use_dataset(data.store_sample(sample), data.SAMPLES[sample][1])
+
+dataset_id = _ui.get(_ui.DATASET_ID)
+if not dataset_id:
+    st.info("Upload a CSV file or choose a sample to begin.")
+    st.stop()
+
+# 2. Load it (cached) and show a preview.
+try:
+    frame = _ui.load_table_cached(dataset_id)
+except data.DataError as err:
+    st.error(str(err))
+    st.stop()
+st.subheader(data.dataset_name(dataset_id))
+st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
+st.dataframe(frame.head(20), hide_index=True)
+
+# 3. Column kinds: guessed, editable in the stats table.
+st.subheader("Columns")
+st.caption(
+    "The kind of each column was guessed from its values. If a guess is wrong, change it "
+    "in the **kind** column; identifiers and dates are left out of the model."
+)
+inferred = _ui.inferred_kinds(dataset_id)
+overrides = {c: k for c, k in _ui.get(_ui.COLUMN_KINDS, {}).items() if c in inferred}
+stats = _ui.column_stats_cached(dataset_id, overrides)
+edited = st.data_editor(
+    stats,
+    column_config={
+        "kind": st.column_config.SelectboxColumn(
+            "kind", options=list(data.KINDS), required=True
+        )
+    },
+    disabled=[c for c in stats.columns if c != "kind"],
+    hide_index=True,
+    num_rows="fixed",
+    key=f"_w_kinds_{dataset_id}",
+)
+overrides = {
+    column: kind
+    for column, kind in zip(edited["column"], edited["kind"], strict=True)
+    if kind != inferred[column]
+}
+_ui.remember(_ui.COLUMN_KINDS, overrides)
+kinds = data.resolve_kinds(frame, overrides)
+
+# 4. The target and its distribution.
+columns = list(frame.columns)
+target = st.selectbox(
+    "Column to predict (target)",
+    columns,
+    index=_ui.index_of(columns, _ui.get(_ui.TARGET_COLUMN), len(columns) - 1),
+    key="_w_target",
+)
+_ui.remember(_ui.TARGET_COLUMN, target)
+st.plotly_chart(_charts.target_distribution(frame[target], kinds[target]))
+
+# 5. Data-quality preflight in plain words.
+st.subheader("Data check")
+findings = data.preflight(frame, target, kinds)
+if findings:
+    _ui.show_findings(findings)
+else:
+    st.success("No data-quality problems found.", icon=":material/check_circle:")
+st.page_link(
+    "pages/train.py", label="Next: train a model", icon=":material/arrow_forward:"
+)

@@ -1,0 +1,32 @@
+"""Home: what the app does, and one click to start from a bundled sample."""
+
+import streamlit as st
+
+from core import data
+from pages import _ui
+
+SAMPLE_CARDS = {
+    "heart.csv": "Classification: predict whether a patient has heart disease.",
+    "auto_mpg.csv": "Regression: predict a car's fuel economy in miles per gallon.",
+}
+
+st.title("Predictive Studio")
+st.markdown(
+    "Predictive Studio turns a table of examples into a model that predicts one of its "
+    "columns from the others. Pick or upload a CSV, choose what to predict, and train a "
+    "neural network with sensible defaults while you watch it learn. Then read an honest "
+    "report next to simple baselines, try predictions, and download the model."
+)
+
+st.subheader("Start from a sample")
+for column, (file_name, pitch) in zip(st.columns(2), SAMPLE_CARDS.items(), strict=True):
+    title, target = data.SAMPLES[file_name]
+    with column, st.container(border=True):
+        st.markdown(f"**{title}**")
+        st.caption(pitch)
+        if st.button("Use this sample", key=f"_w_sample_{file_name}", type="primary"):
+            _ui.use_dataset(data.store_sample(file_name), target)
+            st.session_state[_ui.TARGET_COLUMN] = target
+            st.switch_page("pages/data.py")
+
+st.page_link("pages/data.py", label="Or upload your own CSV", icon=":material/upload:")
