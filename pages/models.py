@@ -1,0 +1,90 @@
+"""Models: every run in one table; compare, delete, download or import a model."""
+
+import streamlit as st
+
+from core import data, export, runs
+from pages import _charts, _ui
+
+st.title("Models")
+
+# 1. All runs.
+run_ids = runs.list_runs()
+st.dataframe(_ui.runs_table(run_ids), hide_index=True)
+if not run_ids:
+    st.info("No runs yet. Train a model, or import a bundle below.")
+
+# 2. Compare two runs side by side.
+if len(run_ids) >= 2:
+    with st.expander("Compare two runs", icon=":material/compare_arrows:"):
+        for column, default in zip(st.columns(2), (0, 1), strict=True):
+            with column:
+                run_id = st.selectbox(
+                    "Run",
+                    run_ids,
+                    index=default,
+                    format_func=_ui.run_label,
+                    key=f"_w_compare_{default}",
+                )
+                evaluation = runs.read_evaluation(run_id)
+                if evaluation:
+                    st.dataframe(_ui.metrics_table(evaluation))
+                metrics = runs.read_metrics(run_id)
+                if not metrics.empty:
+                    chart = _charts.learning_curves(metrics)
+                    st.plotly_chart(chart, key=f"_w_compare_chart_{default}")
+
+# 3. Download a model, checked in a fresh process first.
+st.subheader("Download")
+run_id = _ui.pick_run("Run to download", _ui.usable_runs(), key="_w_export_run")
+if run_id:
+    if st.button("Prepare download", icon=":material/package_2:"):
+        with st.spinner("Building the bundle and checking it in a fresh process…"):
+            try:
+                export.build_bundle(run_id)
+            except (data.DataError, runs.RunError) as err:
+                st.error(str(err))
+    check = export.read_export_check(run_id)
+    if check:
+        alert = st.success if check.get("ok") else st.error
+        alert(check.get("message", ""), icon=":material/verified:")
+        _ui.download_buttons(run_id)
+
+# 4. Delete a run, with a confirmation step.
+st.subheader("Delete")
+if run_ids:
+    doomed = st.selectbox(
+        "Run to delete", run_ids, format_func=_ui.run_label, key="_w_delete_run"
+    )
+    sure = st.checkbox(
+        "Yes, delete this run and its files for good", key="_w_delete_sure"
+    )
+    if st.button(
+        "Delete run", type="primary", disabled=not sure, icon=":material/delete:"
+    ):
+        try:
+            runs.delete_run(doomed)
+        except runs.RunError as err:
+            st.error(str(err))
+        else:
+            st.session_state.pop("_w_delete_sure")  # confirm again for the next one
+            st.toast(f"Deleted run {doomed}.", icon=":material/delete:")
+            st.rerun()
+
+# 5. Import a bundle downloaded from this app.
+st.subheader("Import")
+with st.form("_w_import_form", clear_on_submit=True):
+    bundle = st.file_uploader("Bundle (.zip)", type=["zip"], key="_w_bundle")
+    submitted = st.form_submit_button("Import", icon=":material/upload:")
+if submitted and bundle is not None:
+    try:
+        new_id = export.import_bundle(bundle.getvalue(), bundle.name)
+    except (data.DataError, runs.RunError) as err:
+        st.error(str(err))
+    else:
+        _ui.remember(_ui.ACTIVE_RUN_ID, new_id)
+        st.success(f"Imported as run `{new_id}`. It is ready on the Predict page.")
+        st.page_link(
+            "pages/predict.py",
+            label="Predict with it",
+            icon=":material/online_prediction:",
+        )

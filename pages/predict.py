@@ -1,0 +1,67 @@
+"""Predict: try a trained model on one row you type in, or score a whole CSV."""
+
+import pandas as pd
+import streamlit as st
+
+from core import data, export, runs
+from pages import _charts, _ui
+
+st.title("Predict")
+
+# 1. A finished run with a model.
+run_id = _ui.pick_run("Model", _ui.usable_runs(), key="_w_predict_run")
+if not run_id:
+    st.info("No trained model yet. Train one, or import a bundle on the Models page.")
+    st.stop()
+info = runs.read_info(run_id)
+target = info.get("target", "target")
+
+# 2. One row, from a form generated from the model's input schema.
+st.subheader("One row")
+with st.form("_w_predict_form"):
+    row = _ui.schema_form(info.get("schema", []))
+    submitted = st.form_submit_button("Predict", type="primary")
+if submitted:
+    try:
+        model = _ui.load_model_cached(run_id)
+        result, warnings = export.predict_frame(
+            run_id, pd.DataFrame([row]), model=model
+        )
+    except (data.DataError, runs.RunError) as err:
+        st.error(str(err))
+    else:
+        for warning in warnings:
+            st.warning(warning)
+        st.metric(f"Predicted {target}", str(result["prediction"].iloc[0]))
+        probabilities = {
+            column.removeprefix("probability_"): float(result[column].iloc[0])
+            for column in result.columns
+            if column.startswith("probability_")
+        }
+        if probabilities:
+            st.plotly_chart(_charts.class_probabilities(probabilities))
+
+# 3. Many rows: score a CSV and download it with predictions.
+st.subheader("Score a CSV file")
+st.caption(
+    f"The file needs the columns {', '.join(f['name'] for f in info.get('schema', []))}."
+)
+upload = st.file_uploader("CSV file to score", type=["csv"], key="_w_score_upload")
+if upload is not None:
+    try:
+        scored, warnings = _ui.score_csv_cached(run_id, upload.getvalue(), upload.name)
+    except (data.DataError, runs.RunError) as err:
+        st.error(str(err))
+        st.stop()
+    for warning in warnings:
+        st.warning(warning)
+    st.caption(f"{len(scored):,} rows scored. First rows:")
+    st.dataframe(scored.head(20), hide_index=True)
+    st.download_button(
+        "Download predictions (CSV)",
+        scored.to_csv(index=False).encode(),
+        file_name="predictions.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )

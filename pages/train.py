@@ -1,0 +1,90 @@
+"""Train: choose the target and a template, set parameters, and watch the model learn."""
+
+import streamlit as st
+
+from core import data, runs
+from core.templates import get_template, list_templates
+from core.templates.base import resolve_params
+from pages import _ui
+
+st.title("Train")
+
+# 1. The dataset and target chosen on the Data page.
+dataset_id = _ui.get(_ui.DATASET_ID)
+if not dataset_id:
+    st.info("Choose a data set first.")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
+    st.stop()
+try:
+    frame = _ui.load_table_cached(dataset_id)
+except data.DataError as err:
+    st.error(str(err))
+    st.stop()
+columns = list(frame.columns)
+target = st.selectbox(
+    f"Column to predict in {data.dataset_name(dataset_id)}",
+    columns,
+    index=_ui.index_of(columns, _ui.get(_ui.TARGET_COLUMN), len(columns) - 1),
+    key="_w_train_target",
+)
+_ui.remember(_ui.TARGET_COLUMN, target)
+
+# 2. Templates as cards, the suggested one preselected.
+suggested, reason = data.suggest_template(frame, target)
+st.info(
+    f"Suggested: **{get_template(suggested).title}**. {reason}",
+    icon=":material/lightbulb:",
+)
+templates = {t.name: t for t in list_templates()}
+for column, template in zip(
+    st.columns(len(templates)), templates.values(), strict=True
+):
+    with column, st.container(border=True):
+        badge = " :blue-badge[suggested]" if template.name == suggested else ""
+        st.markdown(f"**{template.title}**{badge}")
+        st.caption(template.description)
+names = list(templates)
+name = st.radio(
+    "Template",
+    names,
+    index=names.index(suggested),
+    format_func=_ui.template_title,
+    horizontal=True,
+    key=f"_w_template_{target}",
+)
+template = templates[_ui.remember(_ui.TEMPLATE_NAME, name)]
+
+# 3. Parameters in one form; one Train button.
+with st.form("_w_train_form"):
+    values = _ui.param_form(template)
+    submitted = st.form_submit_button(
+        "Train", type="primary", icon=":material/play_arrow:"
+    )
+if submitted:
+    overrides = _ui.get(_ui.COLUMN_KINDS, {})
+    try:
+        params = resolve_params(template, {**values, "column_kinds": overrides})
+        problems = template.check(frame, target, params)
+        if not problems:
+            spec = runs.RunSpec(
+                template.name,
+                dataset_id,
+                target,
+                params,
+                seed=int(params["seed"]),
+                dataset_name=data.dataset_name(dataset_id),
+            )
+            _ui.remember(_ui.ACTIVE_RUN_ID, runs.start_run(spec))
+    except (data.DataError, runs.RunError) as err:
+        problems = [str(err)]
+    for problem in problems:
+        st.error(problem)
+
+# 4. Live progress of the active run.
+run_id = _ui.get(_ui.ACTIVE_RUN_ID)
+if run_id:
+    st.subheader("Progress")
+    try:
+        _ui.live_progress(run_id)
+    except runs.RunError as err:
+        st.error(str(err))
