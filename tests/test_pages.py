@@ -1,0 +1,400 @@
+"""AppTest: every page renders, reacts to its main inputs and never raises."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import data, runs, workspace
+from pages import _charts, _ui
+
+APP = Path(__file__).parents[1] / "app.py"
+HEART = Path(__file__).parents[1] / "sample_data" / "heart.csv"
+TINY_CSV = b"age,color,label\n" + b"".join(
+    f"{20 + i},{'red' if i % 2 else 'blue'},{'yes' if i % 3 else 'no'}\n".encode()
+    for i in range(30)
+)
+
+
+def open_page(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+# Real trained run, shared by the results, predict and models tests.
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory) -> Path:
+    from core import training
+
+    root = tmp_path_factory.mktemp("trained") / "workspace"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(workspace.WORKSPACE_ENV, str(root))
+        dataset_id = data.store_sample("heart.csv")
+        spec = runs.RunSpec(
+            "tabular_classification",
+            dataset_id,
+            "target",
+            {"epochs": 2, "batch_size": 32, "patience": 2},
+            dataset_name="heart.csv",
+        )
+        run_id = runs.create_run(spec)
+        assert training.train_run(run_id) == "completed"
+    return root
+
+
+@pytest.fixture
+def trained_run(trained_root, monkeypatch) -> str:
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(trained_root))
+    return next(r for r in runs.list_runs() if runs.read_spec(r)["dataset_id"])
+
+
+# Home
+def test_home_offers_samples_and_switches_to_data():
+    at = open_page()
+    assert "Predictive Studio" in texts(at.title)
+    assert len(at.button) == 2
+    at.button(key="_w_sample_heart.csv").click().run()
+    assert not at.exception
+    assert at.session_state[_ui.TARGET_COLUMN] == "target"
+    assert at.session_state[_ui.DATASET_ID] == data.store_sample("heart.csv")
+    assert any(t.value == "Data" for t in at.title)
+
+
+# Data
+def test_data_page_upload_shows_preview_kinds_and_check():
+    at = open_page("pages/data.py")
+    assert "Upload a CSV file or choose a sample" in texts(at.info)
+    at.file_uploader[0].set_value(("tiny.csv", TINY_CSV, "text/csv")).run()
+    assert not at.exception
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == ["age", "color", "label"] and len(preview) == 20
+    assert set(preview["color"]) == {"red", "blue"}  # text survives loading
+    assert "30 rows · 3 columns" in texts(at.caption)
+    kinds = at.data_editor[0].value.set_index("column")["kind"].to_dict()
+    assert kinds == {"age": "identifier", "color": "category", "label": "category"}
+    assert at.selectbox(key="_w_target").value == "label"
+    assert at.get("plotly_chart")
+    assert "looks like an ID" in texts(at.info)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\x00\x01\x02binary\xff" * 50, "not a text CSV file"),
+        (b"a,b,c\n", "has a header but no data rows"),
+        (b"", "is empty"),
+    ],
+    ids=["binary", "header_only", "empty"],
+)
+def test_data_page_bad_csv_shows_specific_error(content, expected):
+    at = open_page("pages/data.py")
+    at.file_uploader[0].set_value(("bad.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert expected in texts(at.error)
+    assert _ui.DATASET_ID not in at.session_state
+
+
+def test_data_page_kind_override_reaches_session_state():
+    dataset_id = data.store_upload("tiny.csv", TINY_CSV)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[_ui.DATASET_ID] = dataset_id
+    at.session_state[f"_w_kinds_{dataset_id}"] = {
+        "edited_rows": {0: {"kind": "number"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert at.session_state[_ui.COLUMN_KINDS] == {"age": "number"}
+    assert "looks like an ID" not in texts(at.info)
+
+
+def test_data_page_sample_picker_sets_target():
+    at = open_page("pages/data.py")
+    at.selectbox(key="_w_sample").set_value("auto_mpg.csv").run()
+    assert not at.exception
+    assert at.session_state[_ui.TARGET_COLUMN] == "mpg"
+    assert at.selectbox(key="_w_target").value == "mpg"
+
+
+# Train
+def test_train_page_without_data_points_to_data_page():
+    at = open_page("pages/train.py")
+    assert "Choose a data set first" in texts(at.info)
+
+
+def test_train_page_shows_cards_and_suggested_template():
+    dataset_id = data.store_sample("auto_mpg.csv")
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "mpg"}
+    )
+    cards = texts(at.markdown)
+    assert (
+        "Classify rows of a table" in cards and "Predict a number from a table" in cards
+    )
+    assert "Suggested: **Predict a number from a table**" in texts(at.info)
+    assert at.radio(key="_w_template_mpg").value == "tabular_regression"
+    assert at.number_input(key="_w_param_epochs").value == 200
+    assert at.session_state[_ui.TEMPLATE_NAME] == "tabular_regression"
+
+
+def test_train_page_blocking_problem_is_an_error_not_a_run():
+    frame = pd.DataFrame({"x": range(30), "y": [0] * 29 + [1]})
+    dataset_id = data.store_upload("one_b.csv", frame.to_csv(index=False).encode())
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "y"}
+    )
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert "have a single row" in texts(at.error)
+    assert runs.list_runs() == []
+
+
+def test_train_page_bad_param_is_an_error():
+    dataset_id = data.store_sample("heart.csv")
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "target"}
+    )
+    at.text_input(key="_w_param_hidden_units").set_value("lots")
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert "hidden_units" in texts(at.error)
+    assert runs.list_runs() == []
+
+
+def test_train_button_starts_a_run(monkeypatch):
+    launched = []
+    monkeypatch.setattr(runs, "launch", lambda run_id: launched.append(run_id) or 0)
+    dataset_id = data.store_sample("heart.csv")
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "target"}
+    )
+    at.number_input(key="_w_param_epochs").set_value(3)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert launched == runs.list_runs() == [at.session_state[_ui.ACTIVE_RUN_ID]]
+    spec = runs.read_spec(launched[0])
+    assert spec["params"]["epochs"] == 3 and spec["target"] == "target"
+    assert "Epoch 0/3 · queued" in at.get("progress")[0].proto.text
+
+
+def _hand_written_run(state: str, **status) -> str:
+    spec = runs.RunSpec("tabular_classification", "0" * 16, "label", {"epochs": 10})
+    run_id = runs.create_run(spec)
+    runs.write_status(run_id, state=state, epochs=10, **status)
+    return run_id
+
+
+def test_live_progress_follows_the_run_directory():
+    run_id = _hand_written_run(
+        "running",
+        epoch=2,
+        pid=os.getpid(),
+        device="CPU (2 cores)",
+        started_at=time.time() - 4,
+    )
+    pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            "loss": [0.9, 0.7],
+            "val_loss": [1.0, 0.8],
+            "accuracy": [0.5, 0.6],
+        }
+    ).to_csv(runs.runs_root() / run_id / runs.METRICS_FILE, index=False)
+    state = {_ui.ACTIVE_RUN_ID: run_id, _ui.DATASET_ID: data.store_sample("heart.csv")}
+    at = open_page("pages/train.py", **state)
+    progress = at.get("progress")
+    assert progress[0].proto.text.startswith("Epoch 2/10 · running · ETA 00:")
+    assert "Device: CPU (2 cores)" in texts(at.caption)
+    assert at.button(key="_w_stop")
+    assert len(at.get("plotly_chart")) == 1
+
+    at.button(key="_w_stop").click().run()
+    assert runs.is_stop_requested(run_id)
+    runs.write_status(run_id, state="completed", epoch=2)
+    at.run()
+    assert not at.exception
+    assert "Epoch 2/10 · completed" in at.get("progress")[0].proto.text
+    assert "Training finished" in texts(at.success)
+    assert "_w_stop" not in [b.key for b in at.button]
+
+
+def _render_progress(run_id: str) -> None:
+    from pages import _ui
+
+    _ui.live_progress(run_id)
+
+
+def test_live_progress_shows_failed_error_and_queued_message():
+    failed = _hand_written_run("failed", error="Training diverged: lower the rate.")
+    queued = _hand_written_run(
+        "queued", pid=None, message="Waiting for run X to finish."
+    )
+    at = AppTest.from_function(
+        _render_progress, args=(failed,), default_timeout=30
+    ).run()
+    assert "Training diverged" in texts(at.error)
+    at = AppTest.from_function(
+        _render_progress, args=(queued,), default_timeout=30
+    ).run()
+    assert not at.exception
+    assert "Waiting for run X to finish." in texts(at.info)
+
+
+# Results, Predict, Models on a real trained run
+def test_results_page_on_a_trained_run(trained_run):
+    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    assert "rows the model never saw" in texts(at.success)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["ours", "baseline", "gradient boosting reference"]
+    assert "Accuracy" in table.index
+    per_class = at.dataframe[1].value
+    assert set(per_class["class"]) == {"0", "1"}
+    # confusion matrix, ROC, PR, importance, learning curves
+    assert len(at.get("plotly_chart")) == 5
+
+
+def test_results_page_without_runs():
+    at = open_page("pages/results.py")
+    assert "No runs yet" in texts(at.info)
+
+
+def test_predict_page_one_row_and_batch(trained_run):
+    at = open_page("pages/predict.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    assert at.number_input(key="_w_input_age").value == pytest.approx(
+        runs.read_info(trained_run)["schema"][0]["default"]
+    )
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert at.metric[0].value in {"0", "1"}
+    assert len(at.get("plotly_chart")) == 1
+
+    frame = pd.read_csv(HEART).head(7).drop(columns="target")
+    frame["note"] = "x"
+    at.file_uploader(key="_w_score_upload").set_value(
+        ("rows.csv", frame.to_csv(index=False).encode(), "text/csv")
+    ).run()
+    assert not at.exception
+    assert "Ignored columns the model does not use: ['note']" in texts(at.warning)
+    scored = at.dataframe[0].value
+    assert len(scored) == 7 and "prediction" in scored and "probability_1" in scored
+    assert at.download_button[0].label == "Download predictions (CSV)"
+
+
+def test_predict_page_batch_with_missing_column_is_an_error(trained_run):
+    at = open_page("pages/predict.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    at.file_uploader(key="_w_score_upload").set_value(
+        ("rows.csv", b"foo,bar\n1,2\n3,4\n", "text/csv")
+    ).run()
+    assert not at.exception
+    assert "lacks the model's input columns" in texts(at.error)
+
+
+def test_models_page_lists_and_exports_the_run(trained_run):
+    at = open_page("pages/models.py")
+    table = at.dataframe[0].value
+    assert table["run_id"].tolist() == [trained_run]
+    assert table["state"].tolist() == ["completed"]
+    next(b for b in at.button if b.label == "Prepare download").click().run(timeout=120)
+    assert not at.exception
+    assert "match the live model" in texts(at.success)
+    labels = [b.label for b in at.download_button]
+    assert labels == ["Download bundle.zip", "Download model.keras"]
+
+
+def test_models_page_imports_a_bundle_and_deletes_it(
+    trained_run, tmp_path, monkeypatch
+):
+    from core import export
+
+    bundle = export.bundle_path(trained_run)
+    if not bundle.is_file():
+        export.build_bundle(trained_run)
+    content = bundle.read_bytes()
+    # Import into a fresh, empty workspace so the trained run stays untouched.
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "other"))
+    at = open_page("pages/models.py")
+    at.file_uploader(key="_w_bundle").set_value(("b.zip", content, "application/zip"))
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    new_id = at.session_state[_ui.ACTIVE_RUN_ID]
+    assert f"Imported as run `{new_id}`" in texts(at.success)
+    assert runs.read_status(new_id).state == "completed"
+
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    assert at.selectbox(key="_w_predict_run").value == new_id
+
+    at.switch_page("pages/models.py").run()
+    delete = next(b for b in at.button if b.label == "Delete run")
+    assert delete.disabled
+    at.checkbox(key="_w_delete_sure").check().run()
+    next(b for b in at.button if b.label == "Delete run").click().run()
+    assert not at.exception
+    assert runs.list_runs() == []
+
+
+def test_models_page_bad_bundle_and_active_delete_show_errors():
+    active = _hand_written_run("running", pid=None)
+    at = open_page("pages/models.py")
+    at.file_uploader(key="_w_bundle").set_value(
+        ("junk.zip", b"not a zip", "application/zip")
+    )
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert at.error, "a bad bundle must show an error"
+    at.checkbox(key="_w_delete_sure").check().run()
+    next(b for b in at.button if b.label == "Delete run").click().run()
+    assert not at.exception
+    assert f"Run `{active}` is still active" in texts(at.error)
+    assert runs.list_runs() == [active]
+
+
+# Chart builders (plain functions)
+def test_learning_curves_has_loss_and_metric_panels():
+    metrics = pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            "loss": [1, 0.5],
+            "val_loss": [1, 0.6],
+            "mae": [3, 2],
+            "val_mae": [3, 2],
+        }
+    )
+    fig = _charts.learning_curves(metrics)
+    assert [t.name for t in fig.data] == [
+        "training loss",
+        "validation loss",
+        "training mae",
+        "validation mae",
+    ]
+
+
+def test_regression_charts_from_an_evaluation():
+    evaluation = {"actual": [1.0, 2.0, 3.0], "predicted": [1.5, 2.0, 2.0]}
+    assert list(_charts.residuals(evaluation).data[0].y) == [0.5, 0.0, -1.0]
+    diagonal = _charts.predicted_vs_actual(evaluation).data[1]
+    assert list(diagonal.x) == [1.0, 3.0]
+
+
+def test_metrics_table_puts_models_side_by_side():
+    table = _ui.metrics_table(
+        {"metrics": {"mae": 1.0}, "baseline": {"mae": 3.0}, "reference": {"mae": 0.9}}
+    )
+    assert table.loc["Mean absolute error"].tolist() == [1.0, 3.0, 0.9]
