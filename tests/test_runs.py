@@ -1,0 +1,240 @@
+"""Run store: plain files round-trip, atomic writes, lost workers, the queue, deletion."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from core import runs
+from core.runs import RunError, RunSpec
+
+
+def _spec(**changes) -> RunSpec:
+    fields = {
+        "template": "tabular_classification",
+        "dataset_id": "0123456789abcdef",
+        "target": "label",
+        "params": {"epochs": 3, "batch_size": 8},
+        "seed": 7,
+        "dataset_name": "tiny.csv",
+    }
+    return RunSpec(**{**fields, **changes})
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    process.wait()
+    return process.pid
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Run ids take their time stamp from a clock the test moves by hand."""
+
+    class Clock(datetime):
+        current = datetime(2026, 1, 1, 12, 0, 0)
+
+        @classmethod
+        def now(cls, tz=None):
+            return cls.current
+
+    monkeypatch.setattr(runs, "datetime", Clock)
+    return Clock
+
+
+def _create_in_order(clock, count: int, *, same_second: bool = False) -> list[str]:
+    created = []
+    for _ in range(count):
+        created.append(runs.create_run(_spec()))
+        if not same_second:
+            clock.current += timedelta(seconds=1)
+    return created
+
+
+def test_create_run_round_trip():
+    run_id = runs.create_run(_spec())
+    spec = runs.read_spec(run_id)
+    assert spec["run_id"] == run_id
+    assert spec["template"] == "tabular_classification"
+    assert spec["target"] == "label"
+    assert spec["params"] == {"epochs": 3, "batch_size": 8}
+    assert spec["seed"] == 7
+    assert spec["created_at"] == pytest.approx(time.time(), abs=60)
+
+    status = runs.read_status(run_id)
+    assert status.run_id == run_id
+    assert (status.state, status.epoch, status.epochs) == ("queued", 0, 3)
+    assert status.is_active and status.fraction == 0.0
+    assert runs.list_runs() == [run_id]
+    assert runs.read_metrics(run_id).empty
+    assert runs.read_evaluation(run_id) == {}
+
+
+def test_write_status_merges_and_stamps():
+    run_id = runs.create_run(_spec())
+    runs.write_status(run_id, state="running", epoch=1, pid=os.getpid())
+    runs.write_status(run_id, epoch=2)
+    status = runs.read_status(run_id)
+    assert (status.state, status.epoch, status.epochs) == ("running", 2, 3)
+    assert status.fraction == pytest.approx(2 / 3)
+    assert status.updated_at == pytest.approx(time.time(), abs=60)
+
+
+def test_write_json_atomic_leaves_no_temporary_files(tmp_path):
+    path = tmp_path / "status.json"
+    runs.write_json_atomic(path, {"state": "queued"})
+    runs.write_json_atomic(path, {"state": "running", "epoch": 1})
+    assert [p.name for p in tmp_path.iterdir() if p.name != "workspace"] == [
+        "status.json"
+    ]
+    assert json.loads(path.read_text()) == {"state": "running", "epoch": 1}
+
+
+def test_read_json_tolerates_missing_and_half_written_files(tmp_path):
+    assert runs.read_json(tmp_path / "absent.json") == {}
+    (tmp_path / "half.json").write_text('{"state": "runn')
+    assert runs.read_json(tmp_path / "half.json") == {}
+
+
+def test_list_runs_newest_first(clock):
+    created = _create_in_order(clock, 3)
+    assert runs.list_runs() == created[::-1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: runs.new_run_id stamps whole seconds and adds a random suffix, "
+    "so runs created in the same second sort by chance (list_runs, runs_ahead_of)",
+)
+def test_list_runs_newest_first_within_one_second(clock, monkeypatch):
+    suffixes = iter(["ffff", "8888", "0000"])
+    monkeypatch.setattr(runs.secrets, "token_hex", lambda _: next(suffixes))
+    created = _create_in_order(clock, 3, same_second=True)
+    assert runs.list_runs() == created[::-1]
+    assert runs.runs_ahead_of(created[1]) == [created[0]]
+
+
+def test_running_run_with_dead_worker_reads_as_failed():
+    lost, waiting, done = (runs.create_run(_spec()) for _ in range(3))
+    runs.write_status(lost, state="running", epoch=1, pid=_dead_pid())
+    runs.write_status(done, state="completed", epoch=3)
+
+    status = runs.read_status(lost)
+    assert status.state == "failed"
+    assert "ended unexpectedly" in status.error
+    assert status.error == runs.LOST_MESSAGE
+    assert not status.is_active
+    # The repair is written back, and no other run is touched.
+    assert runs.read_json(runs.run_dir(lost) / runs.STATUS_FILE)["state"] == "failed"
+    assert runs.read_status(waiting).state == "queued"
+    assert runs.read_status(done).state == "completed"
+
+
+def test_running_run_with_live_worker_stays_running():
+    run_id = runs.create_run(_spec())
+    runs.write_status(run_id, state="running", pid=os.getpid())
+    assert runs.read_status(run_id).state == "running"
+
+
+def test_queued_run_never_picked_up_becomes_failed():
+    run_id = runs.create_run(_spec())
+    path = runs.run_dir(run_id) / runs.STATUS_FILE
+    stale = {**runs.read_json(path), "updated_at": time.time() - 3600}
+    runs.write_json_atomic(path, stale)
+    status = runs.read_status(run_id)
+    assert status.state == "failed"
+    assert "ended unexpectedly" in status.error
+
+
+def test_is_process_alive():
+    assert runs.is_process_alive(os.getpid())
+    assert not runs.is_process_alive(_dead_pid())
+    assert not runs.is_process_alive(None)
+
+
+def test_request_stop_creates_the_flag():
+    run_id = runs.create_run(_spec())
+    assert not runs.is_stop_requested(run_id)
+    runs.request_stop(run_id)
+    assert (runs.run_dir(run_id) / runs.STOP_FILE).is_file()
+    assert runs.is_stop_requested(run_id)
+
+
+def test_delete_run_refuses_active_runs():
+    queued = runs.create_run(_spec())
+    running = runs.create_run(_spec())
+    runs.write_status(running, state="running", pid=os.getpid())
+    for run_id in (queued, running):
+        with pytest.raises(RunError, match="still active"):
+            runs.delete_run(run_id)
+        assert runs.run_dir(run_id).is_dir()
+
+
+@pytest.mark.parametrize("state", ["completed", "failed", "stopped"])
+def test_delete_run_removes_finished_runs(state):
+    keep = runs.create_run(_spec())
+    gone = runs.create_run(_spec())
+    runs.write_status(gone, state=state)
+    folder = runs.run_dir(gone)
+    (folder / runs.MODEL_FILE).write_bytes(b"model")
+
+    runs.delete_run(gone)
+    assert not folder.exists()
+    assert runs.list_runs() == [keep]
+    with pytest.raises(RunError, match="There is no run"):
+        runs.read_status(gone)
+
+
+def test_runs_ahead_of_is_the_queue(clock):
+    first, second, third = _create_in_order(clock, 3)
+    assert runs.active_runs() == [first, second, third]
+    assert runs.runs_ahead_of(first) == []
+    assert runs.runs_ahead_of(third) == [first, second]
+
+    runs.write_status(first, state="completed")
+    assert runs.runs_ahead_of(third) == [second]
+    runs.write_status(second, state="running", pid=_dead_pid())  # lost worker
+    assert runs.runs_ahead_of(third) == []
+
+
+@pytest.mark.parametrize("bad", ["../x", "..", "", ".hidden", "a/b", "/etc"])
+def test_run_dir_rejects_paths(bad):
+    with pytest.raises(RunError, match="Invalid value for argument `run_id`"):
+        runs.run_dir(bad)
+
+
+def test_run_dir_unknown_run():
+    with pytest.raises(RunError, match="There is no run `nope`"):
+        runs.run_dir("nope")
+
+
+def test_summarize_run_reads_the_evaluation():
+    run_id = runs.create_run(_spec())
+    runs.write_status(run_id, state="completed")
+    runs.write_json_atomic(
+        runs.run_dir(run_id) / runs.EVALUATION_FILE,
+        {"metrics": {"balanced_accuracy": 0.7, "accuracy": 0.8}},
+    )
+    row = runs.summarize_run(run_id)
+    assert row["run_id"] == run_id
+    assert (row["metric"], row["value"], row["state"]) == ("accuracy", 0.8, "completed")
+    assert row["dataset"] == "tiny.csv"
+
+
+def test_eta_seconds_from_average_epoch():
+    status = runs.RunStatus(
+        run_id="r",
+        state="running",
+        epoch=2,
+        epochs=10,
+        started_at=100.0,
+        updated_at=110.0,
+    )
+    assert status.eta_seconds == pytest.approx(40.0)
+    assert runs.RunStatus(run_id="r", state="completed").fraction == 1.0
