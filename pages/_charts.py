@@ -14,6 +14,10 @@ from plotly.subplots import make_subplots
 
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
 METRIC_COLUMNS = ("accuracy", "mae", "auc", "rmse", "mse")
+SPLIT_STYLES = {  # the same colour per split in every panel
+    "training": {"color": "#2563eb"},
+    "validation": {"color": "#f97316", "dash": "dash"},
+}
 
 
 def _figure(title: str, x: str, y: str) -> go.Figure:
@@ -49,7 +53,10 @@ def learning_curves(metrics: pd.DataFrame) -> go.Figure:
                         x=metrics["epoch"],
                         y=metrics[column],
                         mode="lines+markers",
-                        name=f"{label} {name}",
+                        name=label,
+                        line=SPLIT_STYLES[label],
+                        legendgroup=label,
+                        showlegend=col == 1,
                     ),
                     row=1,
                     col=col,

@@ -129,7 +129,10 @@ def usable_runs() -> list[str]:
 
 def run_label(run_id: str) -> str:
     row = runs.summarize_run(run_id)
-    return f"{row['created']} · {row['dataset']} → {row['target']} · {row['state']}"
+    label = f"{row['created']} · {row['dataset']} → {row['target']} · {row['state']}"
+    if row["value"] is not None:
+        label += f" · {row['metric']} {row['value']:.3g}"
+    return f"{label} · #{run_id[-4:]}"
 
 
 def pick_run(label: str, options: list[str], key: str) -> str | None:
@@ -191,6 +194,11 @@ def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
     table = pd.DataFrame(columns)
     table.index = [METRIC_LABELS.get(name, name) for name in table.index]
     return table
+
+
+def show_metrics(evaluation: dict[str, Any], key: str | None = None) -> None:
+    table = metrics_table(evaluation).style.format("{:.3f}", na_rep="–")
+    st.dataframe(table, key=key)
 
 
 # Generic forms.

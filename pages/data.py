@@ -58,7 +58,11 @@ edited = st.data_editor(
     column_config={
         "kind": st.column_config.SelectboxColumn(
             "kind", options=list(data.KINDS), required=True
-        )
+        ),
+        **{
+            c: st.column_config.NumberColumn(format="%.4g")
+            for c in ("mean", "min", "max")
+        },
     },
     disabled=[c for c in stats.columns if c != "kind"],
     hide_index=True,

@@ -9,7 +9,11 @@ st.title("Models")
 
 # 1. All runs.
 run_ids = runs.list_runs()
-st.dataframe(_ui.runs_table(run_ids), hide_index=True)
+st.dataframe(
+    _ui.runs_table(run_ids),
+    column_config={"value": st.column_config.NumberColumn(format="%.3f")},
+    hide_index=True,
+)
 if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
 
@@ -27,7 +31,7 @@ if len(run_ids) >= 2:
                 )
                 evaluation = runs.read_evaluation(run_id)
                 if evaluation:
-                    st.dataframe(_ui.metrics_table(evaluation))
+                    _ui.show_metrics(evaluation, key=f"_w_compare_table_{default}")
                 metrics = runs.read_metrics(run_id)
                 if not metrics.empty:
                     chart = _charts.learning_curves(metrics)

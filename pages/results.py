@@ -40,7 +40,7 @@ st.caption(
     "gives the most common answer (or the average); the gradient-boosting reference "
     f"took {evaluation.get('reference_fit_seconds', 0):.1f} s to train on the same rows."
 )
-st.dataframe(_ui.metrics_table(evaluation).style.format("{:.3f}", na_rep="–"))
+_ui.show_metrics(evaluation)
 
 # 4. Task-specific charts.
 if "confusion_matrix" in evaluation:
@@ -50,7 +50,12 @@ if "confusion_matrix" in evaluation:
     left.plotly_chart(_charts.pr_curves(evaluation))
     with right:
         st.markdown("**Per class**")
-        st.dataframe(evaluation.get("per_class", []), hide_index=True)
+        three = st.column_config.NumberColumn(format="%.3f")
+        st.dataframe(
+            evaluation.get("per_class", []),
+            column_config={"precision": three, "recall": three, "f1": three},
+            hide_index=True,
+        )
 elif "actual" in evaluation:
     left, right = st.columns(2)
     left.plotly_chart(_charts.predicted_vs_actual(evaluation))

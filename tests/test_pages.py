@@ -378,12 +378,13 @@ def test_learning_curves_has_loss_and_metric_panels():
         }
     )
     fig = _charts.learning_curves(metrics)
-    assert [t.name for t in fig.data] == [
-        "training loss",
-        "validation loss",
-        "training mae",
-        "validation mae",
+    assert [(t.name, t.showlegend) for t in fig.data] == [
+        ("training", True),
+        ("validation", True),
+        ("training", False),
+        ("validation", False),
     ]
+    assert list(fig.data[3].y) == [3, 2]
 
 
 def test_regression_charts_from_an_evaluation():
