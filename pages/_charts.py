@@ -62,7 +62,8 @@ def learning_curves(metrics: pd.DataFrame) -> go.Figure:
                     col=col,
                 )
         fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_layout(title="Learning curves", height=340, **LAYOUT)
+    fig.update_layout(title="Learning curves", height=360, **LAYOUT)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
 
 

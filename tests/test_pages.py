@@ -399,3 +399,19 @@ def test_metrics_table_puts_models_side_by_side():
         {"metrics": {"mae": 1.0}, "baseline": {"mae": 3.0}, "reference": {"mae": 0.9}}
     )
     assert table.loc["Mean absolute error"].tolist() == [1.0, 3.0, 0.9]
+
+
+def test_models_page_compares_two_runs(trained_run, tmp_path, monkeypatch):
+    import shutil
+
+    source = runs.runs_root() / trained_run
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "two"))
+    for suffix in ("aaaa", "bbbb"):
+        shutil.copytree(source, runs.runs_root() / f"{trained_run[:-4]}{suffix}")
+    at = open_page("pages/models.py")
+    assert len(at.dataframe[0].value) == 2
+    first, second = at.selectbox(key="_w_compare_0"), at.selectbox(key="_w_compare_1")
+    assert first.value != second.value
+    assert len(at.get("plotly_chart")) == 2
+    tables = [t.value for t in at.dataframe[1:3]]
+    assert all(list(t.columns)[0] == "ours" for t in tables)
