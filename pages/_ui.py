@@ -135,13 +135,29 @@ def run_label(run_id: str) -> str:
     return f"{label} · #{run_id[-4:]}"
 
 
-def pick_run(label: str, options: list[str], key: str) -> str | None:
-    """A run selectbox that defaults to the active run and remembers the choice."""
+def pick_run(
+    label: str, options: list[str], key: str, follow: bool = True
+) -> str | None:
+    """A run selectbox that defaults to the active run.
+
+    With `follow`, a run the user picks becomes the active run (copied in a callback,
+    so merely opening a page never replaces a run that is still training).
+    """
     if not options:
         return None
-    index = index_of(options, get(ACTIVE_RUN_ID))
-    run_id = st.selectbox(label, options, index=index, format_func=run_label, key=key)
-    return remember(ACTIVE_RUN_ID, run_id)
+    return st.selectbox(
+        label,
+        options,
+        index=index_of(options, get(ACTIVE_RUN_ID)),
+        format_func=run_label,
+        key=key,
+        on_change=copy_widget if follow else None,
+        args=(key, ACTIVE_RUN_ID) if follow else None,
+    )
+
+
+def copy_widget(widget_key: str, key: str) -> None:
+    st.session_state[key] = st.session_state[widget_key]
 
 
 def runs_table(run_ids: list[str]) -> pd.DataFrame:

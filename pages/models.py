@@ -39,7 +39,9 @@ if len(run_ids) >= 2:
 
 # 3. Download a model, checked in a fresh process first.
 st.subheader("Download")
-run_id = _ui.pick_run("Run to download", _ui.usable_runs(), key="_w_export_run")
+run_id = _ui.pick_run(
+    "Run to download", _ui.usable_runs(), key="_w_export_run", follow=False
+)
 if run_id:
     if st.button("Prepare download", icon=":material/package_2:"):
         with st.spinner("Building the bundle and checking it in a fresh process…"):

@@ -415,3 +415,22 @@ def test_models_page_compares_two_runs(trained_run, tmp_path, monkeypatch):
     assert len(at.get("plotly_chart")) == 2
     tables = [t.value for t in at.dataframe[1:3]]
     assert all(list(t.columns)[0] == "ours" for t in tables)
+
+
+def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkeypatch):
+    import shutil
+
+    source = runs.runs_root() / trained_run
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "busy"))
+    shutil.copytree(source, runs.runs_root() / trained_run)
+    training = _hand_written_run("running", pid=os.getpid(), epoch=1)
+    at = open_page("pages/models.py", **{_ui.ACTIVE_RUN_ID: training})
+    at.switch_page("pages/predict.py").run()
+    assert at.selectbox(key="_w_predict_run").value == trained_run
+    assert at.session_state[_ui.ACTIVE_RUN_ID] == training
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert at.get("progress")[0].proto.text.startswith("Epoch 1/10 · running")
+    at.selectbox(key="_w_results_run").set_value(trained_run).run()
+    assert at.session_state[_ui.ACTIVE_RUN_ID] == trained_run
+    assert "rows the model never saw" in texts(at.success)
