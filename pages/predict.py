@@ -32,7 +32,9 @@ if submitted:
     else:
         for warning in warnings:
             st.warning(warning)
-        st.metric(f"Predicted {target}", str(result["prediction"].iloc[0]))
+        value = result["prediction"].iloc[0]
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        st.metric(f"Predicted {target}", shown)
         probabilities = {
             column.removeprefix("probability_"): float(result[column].iloc[0])
             for column in result.columns

@@ -37,24 +37,34 @@ def texts(elements) -> str:
 
 
 # Real trained run, shared by the results, predict and models tests.
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory) -> Path:
+def _train_sample(root: Path, sample: str, template: str, target: str) -> None:
     from core import training
 
-    root = tmp_path_factory.mktemp("trained") / "workspace"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        dataset_id = data.store_sample("heart.csv")
         spec = runs.RunSpec(
-            "tabular_classification",
-            dataset_id,
-            "target",
+            template,
+            data.store_sample(sample),
+            target,
             {"epochs": 2, "batch_size": 32, "patience": 2},
-            dataset_name="heart.csv",
+            dataset_name=sample,
         )
         run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed"
+        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+
+
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("trained") / "workspace"
+    _train_sample(root, "heart.csv", "tabular_classification", "target")
     return root
+
+
+@pytest.fixture
+def regression_run(tmp_path, monkeypatch) -> str:
+    _train_sample(tmp_path / "mpg", "auto_mpg.csv", "tabular_regression", "mpg")
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "mpg"))
+    return runs.list_runs()[0]
 
 
 @pytest.fixture
@@ -434,3 +444,17 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     at.selectbox(key="_w_results_run").set_value(trained_run).run()
     assert at.session_state[_ui.ACTIVE_RUN_ID] == trained_run
     assert "rows the model never saw" in texts(at.success)
+
+
+def test_results_and_predict_for_a_regression_run(regression_run):
+    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: regression_run})
+    assert "are off by" in texts(at.success)
+    assert "Mean absolute error" in at.dataframe[0].value.index
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Predicted vs actual" in t for t in titles)
+    assert any("Residuals" in t for t in titles)
+    at.switch_page("pages/predict.py").run()
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert float(at.metric[0].value) > 0
+    assert not at.get("plotly_chart")  # no class probabilities for a number
