@@ -96,7 +96,7 @@ def test_data_page_upload_shows_preview_kinds_and_check():
     assert set(preview["color"]) == {"red", "blue"}  # text survives loading
     assert "30 rows · 3 columns" in texts(at.caption)
     kinds = at.data_editor[0].value.set_index("column")["kind"].to_dict()
-    assert kinds == {"age": "identifier", "color": "category", "label": "category"}
+    assert kinds == {"age": "identifier", "color": "category", "label": "boolean"}
     assert at.selectbox(key="_w_target").value == "label"
     assert at.get("plotly_chart")
     assert "looks like an ID" in texts(at.info)
