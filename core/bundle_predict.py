@@ -45,12 +45,21 @@ def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
     for feature in schema:
         column = frame[feature["name"]]
         if feature["kind"] == "number":
-            values = pd.to_numeric(column, errors="coerce").to_numpy("float32")
+            values = to_numbers(column).to_numpy("float32")
             inputs[feature["name"]] = tf.constant(values.reshape(-1, 1))
         else:
             values = np.array([format_value(v) for v in column], dtype=str)
             inputs[feature["name"]] = tf.constant(values.reshape(-1, 1))
     return inputs
+
+
+def to_numbers(column: pd.Series) -> pd.Series:
+    """Parses numbers, also written with thousands separators; anything else -> NaN."""
+    if not pd.api.types.is_numeric_dtype(column):  # "1,234" -> 1234, as in training
+        column = column.astype(str).str.replace(
+            r"(?<=\d)[,'\u00a0 ](?=\d{3})", "", regex=True
+        )
+    return pd.to_numeric(column, errors="coerce")
 
 
 def predict_outputs(model, frame: pd.DataFrame, schema: list[dict]) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from core import workspace
+from core.bundle_predict import to_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ MISSING_MARKERS = [
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
 KINDS = ("number", "category", "boolean", "date", "text", "identifier")
 FEATURE_KINDS = ("number", "category", "boolean", "text")
-_NUMBER_WITH_SEPARATORS = re.compile(r"^[+-]?\d{1,3}([,'\u00a0 ]\d{3})+(\.\d+)?$")
+_SEPARATED_NUMBER = r"[+-]?\d{1,3}([,'\u00a0 ]\d{3})+(\.\d+)?"
+_PLAIN_NUMBER = r"[+-]?\d+(\.\d+)?"
 
 
 class DataError(ValueError):
@@ -232,7 +234,10 @@ def _ragged_detail(err: Exception) -> str:
 
 def _clean_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns = [
-        str(c).strip() or f"column_{i + 1}" for i, c in enumerate(frame.columns)
+        f"column_{i + 1}"
+        if not str(c).strip() or str(c).startswith("Unnamed: ")
+        else str(c).strip()
+        for i, c in enumerate(frame.columns)
     ]
     frame = frame.dropna(how="all")
     for column in _text_columns(frame):
@@ -251,11 +256,13 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 
 def _parse_separated_numbers(series: pd.Series) -> pd.Series:
     values = series.dropna().astype(str).str.strip()
-    if values.empty or not values.map(_NUMBER_WITH_SEPARATORS.match).all():
+    separated = values.str.fullmatch(_SEPARATED_NUMBER)
+    if (
+        not separated.any()
+        or not (separated | values.str.fullmatch(_PLAIN_NUMBER)).all()
+    ):
         return series
-    return pd.to_numeric(
-        series.astype(str).str.replace(r"[,'\u00a0 ]", "", regex=True), errors="coerce"
-    )
+    return to_numbers(series)
 
 
 def _validate_shape(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -414,12 +421,13 @@ def suggest_template(frame: pd.DataFrame, target: str) -> tuple[str, str]:
 
 
 def split_indices(
-    labels: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int
+    labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Splits row positions into train, validation and test, stratified when labels are given.
 
     Args:
-        labels: class per row for a stratified split, or `None`; its length is the row count.
+        labels: the target per row; integer classes give a stratified split, floats
+            (regression targets) a plain one. Its length is the row count.
         val_fraction: share of all rows for validation.
         test_fraction: share of all rows for the final test.
         seed: random seed; the same seed gives the same split.

@@ -88,7 +88,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
         )
     for feature in (f for f in schema if f["kind"] == "number"):
         column = frame[feature["name"]]
-        words = column[column.notna() & pd.to_numeric(column, errors="coerce").isna()]
+        words = column[column.notna() & bundle_predict.to_numbers(column).isna()]
         if len(words):
             rows = ", ".join(str(i + 1) for i in words.index[:5])
             raise DataError(

@@ -117,8 +117,8 @@ def run_dir(run_id: str) -> Path:
 
 
 def new_run_id(template: str) -> str:
-    """Returns a sortable, collision-free id such as `20261125-103000-tabular_x-1a2b`."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    """Returns a sortable, collision-free id like `20261125-103000-123-tabular_x-1a2b`."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]  # milliseconds keep order
     return f"{stamp}-{template}-{secrets.token_hex(2)}"
 
 
@@ -149,9 +149,11 @@ def create_run(spec: RunSpec) -> str:
     run_id = new_run_id(spec.template)
     path = runs_root() / run_id
     path.mkdir(parents=True)
-    spec_data = {**asdict(spec), "run_id": run_id, "created_at": time.time()}
-    write_json_atomic(path / SPEC_FILE, spec_data)
     write_status(run_id, state="queued", epochs=int(spec.params.get("epochs", 0)))
+    spec_data = {**asdict(spec), "run_id": run_id, "created_at": time.time()}
+    write_json_atomic(
+        path / SPEC_FILE, spec_data
+    )  # last: the run exists once it has a spec
     return run_id
 
 
@@ -189,7 +191,7 @@ def read_status(run_id: str) -> RunStatus:
         RunError: if the run does not exist.
     """
     path = run_dir(run_id) / STATUS_FILE
-    data = read_json(path)
+    data = read_json(path) or {"state": "queued", "updated_at": time.time()}
     if data.get("state") in ACTIVE_STATES and not is_process_alive(data.get("pid")):
         if data.get("pid") or time.time() - data.get("updated_at", 0) > 60:
             write_status(run_id, state="failed", error=LOST_MESSAGE)

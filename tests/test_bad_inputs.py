@@ -13,18 +13,6 @@ from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
 
 
-def _text_columns_survive_loading() -> bool:
-    return data.read_csv_bytes(b"a,b\n1,x\n2,y\n")["b"].tolist() == ["x", "y"]
-
-
-needs_text_columns = pytest.mark.xfail(
-    not _text_columns_survive_loading(),
-    strict=True,
-    reason="core bug: read_csv_bytes turns every text column into NaN "
-    "(see test_data.test_text_values_are_kept)",
-)
-
-
 def _load(raw: bytes, name: str = "upload.csv") -> pd.DataFrame:
     return data.load_table(data.store_upload(name, raw))
 
@@ -180,7 +168,6 @@ def test_mixed_numbers_and_words_train_as_category():
     assert "unknown" in dose["choices"]
 
 
-@needs_text_columns
 def test_mixed_numbers_and_words_from_a_file_stay_a_category():
     rows = "".join(
         f"{i},{['1', '2', '3', 'unknown'][i % 4]},{'ab'[i % 2]}\n" for i in range(40)

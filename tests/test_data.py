@@ -11,27 +11,9 @@ import pytest
 from core import data
 from core.data import DataError
 
-
-def _text_columns_survive_loading() -> bool:
-    frame = data.read_csv_bytes(b"a,b\n1,x\n2,y\n")
-    return frame["b"].tolist() == ["x", "y"]
-
-
-TEXT_BUG = (
-    "core bug: read_csv_bytes turns every text column into NaN "
-    "(data._parse_separated_numbers: `values.map(regex.match).all()` is True when "
-    "every match is None, so words are coerced to numbers; the fix must still turn "
-    "'1,234' next to a plain '7' into numbers)"
-)
-needs_text_columns = pytest.mark.xfail(
-    not _text_columns_survive_loading(), strict=True, reason=TEXT_BUG
-)
-
-
 # --- read_csv_bytes -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=TEXT_BUG)
 def test_text_values_are_kept():
     frame = data.read_csv_bytes(b"n,word\n1,apple\n2,pear\n3,fig\n")
     assert frame["word"].tolist() == ["apple", "pear", "fig"]
@@ -43,7 +25,6 @@ def test_utf8_bom_is_not_part_of_the_first_header():
     assert frame["a"].tolist() == [1, 3]
 
 
-@needs_text_columns
 @pytest.mark.parametrize(
     "raw",
     [
@@ -93,14 +74,12 @@ def test_missing_markers_in_a_number_column():
     assert frame["a"].isna().tolist() == [False, True, True, True, False]
 
 
-@needs_text_columns
 def test_missing_markers_in_a_text_column():
     frame = data.read_csv_bytes(b"a,b\n1,red\n2,N/A\n3,?\n4,-\n5,blue\n")
     assert frame["b"].isna().tolist() == [False, True, True, True, False]
     assert frame["b"].dropna().tolist() == ["red", "blue"]
 
 
-@needs_text_columns
 def test_quoted_newline_stays_inside_its_field():
     frame = data.read_csv_bytes(b'a,b\n1,"line one\nline two"\n2,z\n')
     assert frame.shape == (2, 2)
@@ -112,11 +91,6 @@ def test_empty_rows_are_dropped():
     assert frame["a"].tolist() == [1, 3]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: pandas names a blank header 'Unnamed: 1' before "
-    "data._clean_columns sees it, so its `column_N` fallback never applies",
-)
 def test_blank_header_gets_a_plain_name():
     frame = data.read_csv_bytes(b"a, \n1,2\n3,4\n")
     assert list(frame.columns) == ["a", "column_2"]

@@ -14,18 +14,6 @@ from core.runs import RunSpec
 from tests.conftest import FAST_PARAMS
 
 
-def _text_columns_survive_loading() -> bool:
-    return data.read_csv_bytes(b"a,b\n1,x\n2,y\n")["b"].tolist() == ["x", "y"]
-
-
-needs_text_columns = pytest.mark.xfail(
-    not _text_columns_survive_loading(),
-    strict=True,
-    reason="core bug: read_csv_bytes turns every text column into NaN, so a stored "
-    "table loses its category and label columns (see test_data)",
-)
-
-
 @pytest.fixture
 def numeric_table(tiny_table) -> pd.DataFrame:
     """The tiny table written with numbers only: color as a code, label as 0/1."""
@@ -72,7 +60,7 @@ def _assert_completed(run_id: str, epochs: int) -> None:
 
 @pytest.mark.parametrize(
     "table",
-    ["numeric_table", pytest.param("tiny_table", marks=needs_text_columns)],
+    ["numeric_table", "tiny_table"],
 )
 def test_train_run_completes(table, request):
     frame = request.getfixturevalue(table)

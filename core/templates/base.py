@@ -141,6 +141,14 @@ TRAINING_PARAMS = (
 )
 
 
+_KIND_NAMES = {
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    bool: "true or false",
+}
+
+
 def resolve_params(
     template: TaskTemplate, overrides: Mapping[str, Any] | None
 ) -> dict[str, Any]:
