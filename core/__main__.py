@@ -125,8 +125,9 @@ def predict(args: argparse.Namespace) -> int:
     if args.model.endswith(".zip") or Path(args.model).is_file():
         bundle = Path(args.model)
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
-    frame = data.read_csv_bytes(_read_input(args.data), args.data.name)
-    result, warnings = export.predict_frame(run_id, frame)
+    if not args.data.exists():
+        raise data.DataError(f"There is no file or folder `{args.data}`.")
+    result, warnings = export.predict_path(run_id, args.data)
     result.to_csv(args.output, index=False)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)

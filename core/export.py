@@ -6,6 +6,7 @@ Keras is imported inside functions so pages can import this module cheaply.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import platform
@@ -22,13 +23,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_predict, runs
+from core import runs
 from core.data import DataError
 from core.templates import get_template
 
 BUNDLE_FORMAT = "predictive-studio-bundle"
-CHECK_ROWS_FILE = "check_rows.csv"
-CHECK_OUTPUTS_FILE = "check_outputs.json"
+CHECK_INPUT_DIR = "check_input"
+CHECK_OUTPUTS_FILE = "check_outputs.csv"
+METADATA_ONLY_KEYS = (
+    "format",
+    "run_id",
+    "template",
+    "dataset",
+    "params",
+    "metrics",
+    "baseline",
+    "reference",
+    "summary",
+    "versions",
+    "exported_at",
+)
 CHECK_TOLERANCE = 1e-4
 MAX_BUNDLE_FILES = 20
 MAX_BUNDLE_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -53,10 +67,10 @@ def load_model(run_id: str) -> Any:
 def predict_frame(
     run_id: str, frame: pd.DataFrame, model: Any = None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Scores raw rows with a run's model.
+    """Scores raw table rows with a run's model.
 
     Args:
-        run_id: a run with a model.
+        run_id: a run of a table template, with a model.
         frame: raw rows with (at least) the model's input columns.
         model: the loaded model, if the caller has it cached.
 
@@ -67,45 +81,40 @@ def predict_frame(
     Raises:
         DataError: if input columns are missing or a number column holds words.
     """
-    info = runs.read_info(run_id)
-    warnings = check_columns(frame, info["schema"])
+    template = get_template(runs.read_spec(run_id)["template"])
     model = model if model is not None else load_model(run_id)
-    outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
-    return bundle_predict.add_predictions(frame, outputs, info), warnings
+    return template.predict_frame(model, frame, runs.read_info(run_id))
 
 
-def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
-    """Checks raw rows against the model's schema; returns warnings.
+def record_check(run_id: str, model: Any, prepared: Any) -> None:
+    """Saves a few raw inputs and the live model's predictions, to verify exports later.
+
+    The template writes inputs its bundle script accepts (a CSV, image files, ...) into
+    the run's `check_input/` folder; its `predict_file` scores them with the live model.
+    """
+    template = get_template(runs.read_spec(run_id)["template"])
+    folder = runs.run_dir(run_id) / CHECK_INPUT_DIR
+    folder.mkdir(exist_ok=True)
+    path = template.write_check_input(prepared, folder)
+    outputs, _ = template.predict_file(model, path, dict(prepared.info))
+    outputs.to_csv(runs.run_dir(run_id) / CHECK_OUTPUTS_FILE, index=False)
+    runs.write_json_atomic(folder / "input.json", {"name": path.name})
+
+
+def predict_path(
+    run_id: str, path: Path, model: Any = None
+) -> tuple[pd.DataFrame, list]:
+    """Scores a file or folder (as the template reads it) with a run's model.
+
+    Returns:
+        The predictions table and warnings in plain words.
 
     Raises:
-        DataError: if columns are missing or a number column holds words.
+        DataError: if the input does not fit the model.
     """
-    missing = bundle_predict.missing_columns(frame, schema)
-    if missing:
-        raise DataError(
-            f"The data lacks the model's input columns {missing}. Add them (empty "
-            "values are allowed) and try again."
-        )
-    for feature in (f for f in schema if f["kind"] == "number"):
-        column = frame[feature["name"]]
-        words = column[column.notna() & bundle_predict.to_numbers(column).isna()]
-        if len(words):
-            rows = ", ".join(str(i + 1) for i in words.index[:5])
-            raise DataError(
-                f"Column `{feature['name']}` should hold numbers, but row(s) {rows} "
-                f"hold {words.iloc[0]!r}. Fix the value or leave it empty."
-            )
-    extra = [c for c in frame.columns if c not in {f["name"] for f in schema}]
-    return [f"Ignored columns the model does not use: {extra}."] if extra else []
-
-
-def write_check_rows(run_id: str, model: Any, rows: pd.DataFrame) -> None:
-    """Records a few raw rows and the live model's outputs, to verify exports later."""
-    schema = runs.read_info(run_id)["schema"]
-    folder = runs.run_dir(run_id)
-    rows.to_csv(folder / CHECK_ROWS_FILE, index=False)
-    outputs = bundle_predict.predict_outputs(model, rows, schema)
-    runs.write_json_atomic(folder / CHECK_OUTPUTS_FILE, {"outputs": outputs.tolist()})
+    template = get_template(runs.read_spec(run_id)["template"])
+    model = model if model is not None else load_model(run_id)
+    return template.predict_file(model, path, runs.read_info(run_id))
 
 
 def bundle_path(run_id: str) -> Path:
@@ -139,10 +148,15 @@ def build_bundle(run_id: str) -> dict[str, Any]:
         bundle.write(folder / runs.MODEL_FILE, "model.keras")
         bundle.writestr("metadata.json", json.dumps(metadata, indent=2))
         bundle.writestr("README.md", model_card(metadata))
-        bundle.write(bundle_predict.__file__, "predict.py")
+        bundle.write(_bundle_script(run_id), "predict.py")
     check = verify_bundle(run_id)
     runs.write_json_atomic(folder / runs.EXPORT_CHECK_FILE, check)
     return check
+
+
+def _bundle_script(run_id: str) -> Path:
+    template = get_template(runs.read_spec(run_id)["template"])
+    return Path(importlib.import_module(template.bundle_script).__file__)
 
 
 def bundle_metadata(run_id: str) -> dict[str, Any]:
@@ -233,7 +247,13 @@ def model_card(metadata: dict[str, Any]) -> str:
 def verify_bundle(run_id: str) -> dict[str, Any]:
     """Runs the bundle's own predict.py in a fresh process and compares with the live model."""
     folder = runs.run_dir(run_id)
-    expected = np.array(runs.read_json(folder / CHECK_OUTPUTS_FILE).get("outputs", []))
+    check_input = folder / CHECK_INPUT_DIR
+    name = runs.read_json(check_input / "input.json").get("name", "")
+    if not name:
+        return _check(
+            False, "This run has no recorded check rows to verify with.", None
+        )
+    expected = pd.read_csv(folder / CHECK_OUTPUTS_FILE).select_dtypes("number")
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(bundle_path(run_id)) as bundle:
             bundle.extractall(tmp)  # our own freshly written zip, fixed member names
@@ -241,7 +261,7 @@ def verify_bundle(run_id: str) -> dict[str, Any]:
         command = [
             sys.executable,
             str(Path(tmp) / "predict.py"),
-            str(folder / CHECK_ROWS_FILE),
+            str(check_input / name),
             "-o",
             str(out),
         ]
@@ -249,15 +269,18 @@ def verify_bundle(run_id: str) -> dict[str, Any]:
         if result.returncode != 0:
             tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
             return _check(False, f"The exported model failed to run: {tail[0]}", None)
-        got = _outputs_from_predictions(pd.read_csv(out), runs.read_info(run_id))
+        got = pd.read_csv(out)
+    if not set(expected) <= set(got):
+        return _check(False, "The exported model returned other outputs.", None)
+    got = got[list(expected.columns)].to_numpy("float64")
     if got.shape != expected.shape:
         return _check(
             False, "The exported model returned outputs of another shape.", None
         )
-    diff = float(np.max(np.abs(got - expected))) if expected.size else 0.0
+    diff = float(np.nanmax(np.abs(got - expected.to_numpy("float64")), initial=0.0))
     ok = diff <= CHECK_TOLERANCE
     message = (
-        f"Reloaded in a fresh process: {len(expected)} rows match the live model "
+        f"Reloaded in a fresh process: {len(expected)} predictions match the live model "
         f"(largest difference {diff:.1e})."
         if ok
         else f"Mismatch: the reloaded model differs by up to {diff:.3g}."
@@ -272,13 +295,6 @@ def _check(ok: bool, message: str, diff: float | None) -> dict[str, Any]:
         "max_abs_diff": diff,
         "checked_at": time.time(),
     }
-
-
-def _outputs_from_predictions(frame: pd.DataFrame, info: dict[str, Any]) -> np.ndarray:
-    if info["task"] == "classification":
-        columns = [f"probability_{name}" for name in info["class_names"]]
-        return frame[columns].to_numpy("float64")
-    return frame[["prediction"]].to_numpy("float64")
 
 
 def import_bundle(data: bytes, name: str) -> str:
@@ -320,22 +336,8 @@ def import_bundle(data: bytes, name: str) -> str:
             f"The model in `{name}` cannot be loaded safely ({_first_line(err)}). "
             "Models with Lambda layers or custom code are refused."
         ) from None
-    info_keys = (
-        "task",
-        "target",
-        "schema",
-        "class_names",
-        "n_rows",
-        "n_train",
-        "n_val",
-        "n_test",
-        "excluded",
-        "target_mean",
-        "target_std",
-    )
-    runs.write_json_atomic(
-        folder / runs.INFO_FILE, {k: metadata[k] for k in info_keys if k in metadata}
-    )
+    info = {k: v for k, v in metadata.items() if k not in METADATA_ONLY_KEYS}
+    runs.write_json_atomic(folder / runs.INFO_FILE, info)
     runs.write_json_atomic(
         folder / runs.EVALUATION_FILE,
         {

@@ -148,13 +148,13 @@ def train_run(run_id: str) -> str:
 
 
 def _train(run_id: str) -> None:
-    from core import evaluation, export
+    from core import export
 
     spec = runs.read_spec(run_id)
     runs.write_status(run_id, device=configure_device(), message="Preparing data.")
     template = get_template(spec["template"])
     params = resolve_params(template, spec["params"])
-    frame = data.load_table(spec["dataset_id"])
+    frame = template.load_data(spec["dataset_id"])
     problems = template.check(frame, spec["target"], params)
     if problems:
         raise data.DataError(" ".join(problems))
@@ -164,10 +164,9 @@ def _train(run_id: str) -> None:
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params)
     model.save(runs.run_dir(run_id) / runs.MODEL_FILE)
-    columns = [feature["name"] for feature in prepared.info["schema"]]
-    export.write_check_rows(run_id, model, prepared.test.raw[columns].head(5))
+    export.record_check(run_id, model, prepared)
     runs.write_status(run_id, message="Evaluating on the test rows.")
-    report = evaluation.evaluate(model, prepared, seed=int(params["seed"]))
+    report = template.evaluate(model, prepared, params)
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
 
 

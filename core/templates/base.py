@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import pandas as pd
 
 from core.data import DataError
 
@@ -44,14 +47,24 @@ class Prepared:
 
 
 class TaskTemplate(Protocol):
-    """A registered, stateless blueprint for one kind of task."""
+    """A registered, stateless blueprint for one kind of task.
+
+    Besides the three steps of STYLE §3.3 (check, prepare, build_model), a template knows
+    how to load its kind of data, evaluate its task and predict from a file, and names the
+    standalone script that ships in the bundle as predict.py. Training, export and the CLI
+    stay generic, so adding a template is one module plus one import line.
+    """
 
     name: str
     title: str
     description: str
-    task: Literal["classification", "regression"]
+    task: str  # "classification", "regression", "forecasting", ...
     data_kind: Literal["table", "image_folder", "time_series", "text"]
     params: tuple[Param, ...]
+    bundle_script: str  # module whose file is the bundle's predict.py
+
+    def load_data(self, dataset_id: str) -> Any:
+        """Loads a stored dataset in the form `check` and `prepare` take."""
 
     def check(
         self, data: Any, target: str | None, params: Mapping[str, Any]
@@ -65,6 +78,19 @@ class TaskTemplate(Protocol):
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
+
+    def evaluate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> dict:
+        """Returns the JSON-ready test report (metrics, baselines, summary, plot data)."""
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        """Writes a few raw test inputs that the bundle script accepts; returns their path."""
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Scores a file or folder of raw inputs; returns predictions and warnings."""
 
 
 TRAINING_PARAMS = (

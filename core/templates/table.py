@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core import data
+from core import bundle_predict, data
 from core.bundle_predict import format_value
 from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
 
@@ -38,6 +39,7 @@ class TableTemplate:
     """Base for templates that predict one column of a table from the others."""
 
     data_kind = "table"
+    bundle_script = "core.bundle_predict"
     params = TABLE_PARAMS
     task = ""
 
@@ -145,6 +147,66 @@ class TableTemplate:
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """Returns the output tensor for this task."""
         raise NotImplementedError
+
+    def load_data(self, dataset_id: str) -> pd.DataFrame:
+        """Loads the stored CSV."""
+        return data.load_table(dataset_id)
+
+    def evaluate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> dict:
+        """Test metrics beside the baseline and the gradient-boosting reference."""
+        from core import evaluation
+
+        return evaluation.evaluate(model, prepared, seed=int(params["seed"]))
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        """Writes five raw test rows as a CSV, the input the bundle's predict.py takes."""
+        columns = [feature["name"] for feature in prepared.info["schema"]]
+        path = folder / "rows.csv"
+        prepared.test.raw[columns].head(5).to_csv(path, index=False)
+        return path
+
+    def predict_frame(
+        self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Appends predictions to raw rows; returns them with warnings."""
+        warnings = check_columns(frame, info["schema"])
+        outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
+        return bundle_predict.add_predictions(frame, outputs, dict(info)), warnings
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Reads a CSV the robust way the app does and scores its rows."""
+        return self.predict_frame(
+            model, data.read_csv_bytes(path.read_bytes(), path.name), info
+        )
+
+
+def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
+    """Checks raw rows against the model's schema; returns warnings.
+
+    Raises:
+        DataError: if columns are missing or a number column holds words.
+    """
+    missing = bundle_predict.missing_columns(frame, schema)
+    if missing:
+        raise data.DataError(
+            f"The data lacks the model's input columns {missing}. Add them (empty "
+            "values are allowed) and try again."
+        )
+    for feature in (f for f in schema if f["kind"] == "number"):
+        column = frame[feature["name"]]
+        words = column[column.notna() & bundle_predict.to_numbers(column).isna()]
+        if len(words):
+            rows = ", ".join(str(i + 1) for i in words.index[:5])
+            raise data.DataError(
+                f"Column `{feature['name']}` should hold numbers, but row(s) {rows} "
+                f"hold {words.iloc[0]!r}. Fix the value or leave it empty."
+            )
+    extra = [c for c in frame.columns if c not in {f["name"] for f in schema}]
+    return [f"Ignored columns the model does not use: {extra}."] if extra else []
 
 
 def _parse_units(params: Mapping[str, Any]) -> list[int]:
