@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
+MAX_BARS = 30
 METRIC_COLUMNS = ("accuracy", "mae", "auc", "rmse", "mse")
 SPLIT_STYLES = {  # the same colour per split in every panel
     "training": {"color": "#2563eb"},
@@ -34,7 +35,11 @@ def target_distribution(values: pd.Series, kind: str) -> go.Figure:
         fig.add_trace(go.Histogram(x=values.dropna(), nbinsx=40, name=name))
         return fig
     counts = values.astype("string").fillna("(missing)").value_counts()
-    fig = _figure(f"Rows per value of `{name}`", name, "rows")
+    title = f"Rows per value of `{name}`"
+    if len(counts) > MAX_BARS:
+        title += f" (the {MAX_BARS} most common of {len(counts)})"
+        counts = counts.head(MAX_BARS)
+    fig = _figure(title, name, "rows")
     fig.add_trace(go.Bar(x=counts.index.tolist(), y=counts.to_numpy(), name=name))
     fig.update_xaxes(type="category")
     return fig

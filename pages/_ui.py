@@ -105,6 +105,12 @@ def template_title(name: str) -> str:
     return get_template(name).title
 
 
+def default_target(kinds: dict[str, str]) -> str:
+    """The last column that could be predicted (not an ID, date or free text)."""
+    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
+    return (usable or list(kinds))[-1]
+
+
 def index_of(options: list, value: Any, fallback: int | None = 0) -> int | None:
     return options.index(value) if value in options else fallback
 

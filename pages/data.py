@@ -82,7 +82,9 @@ columns = list(frame.columns)
 target = st.selectbox(
     "Column to predict (target)",
     columns,
-    index=_ui.index_of(columns, _ui.get(_ui.TARGET_COLUMN), len(columns) - 1),
+    index=_ui.index_of(
+        columns, _ui.get(_ui.TARGET_COLUMN), columns.index(_ui.default_target(kinds))
+    ),
     key="_w_target",
 )
 _ui.remember(_ui.TARGET_COLUMN, target)

@@ -24,7 +24,11 @@ columns = list(frame.columns)
 target = st.selectbox(
     f"Column to predict in {data.dataset_name(dataset_id)}",
     columns,
-    index=_ui.index_of(columns, _ui.get(_ui.TARGET_COLUMN), len(columns) - 1),
+    index=_ui.index_of(
+        columns,
+        _ui.get(_ui.TARGET_COLUMN),
+        columns.index(_ui.default_target(_ui.inferred_kinds(dataset_id))),
+    ),
     key="_w_train_target",
 )
 _ui.remember(_ui.TARGET_COLUMN, target)

@@ -98,6 +98,7 @@ def test_data_page_upload_shows_preview_kinds_and_check():
     kinds = at.data_editor[0].value.set_index("column")["kind"].to_dict()
     assert kinds == {"age": "identifier", "color": "category", "label": "boolean"}
     assert at.selectbox(key="_w_target").value == "label"
+    assert at.session_state[_ui.TARGET_COLUMN] == "label"
     assert at.get("plotly_chart")
     assert "looks like an ID" in texts(at.info)
 
@@ -458,3 +459,11 @@ def test_results_and_predict_for_a_regression_run(regression_run):
     assert not at.exception
     assert float(at.metric[0].value) > 0
     assert not at.get("plotly_chart")  # no class probabilities for a number
+
+
+def test_default_target_skips_ids_dates_and_text():
+    kinds = {"y": "number", "c": "category", "id": "identifier", "when": "date"}
+    assert _ui.default_target(kinds) == "c"
+    many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
+    fig = _charts.target_distribution(many, "category")
+    assert len(fig.data[0].x) == _charts.MAX_BARS and "of 40" in fig.layout.title.text
