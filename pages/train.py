@@ -39,7 +39,7 @@ st.info(
     f"Suggested: **{get_template(suggested).title}**. {reason}",
     icon=":material/lightbulb:",
 )
-templates = {t.name: t for t in list_templates()}
+templates = {t.name: t for t in list_templates() if t.data_kind == "table"}
 for column, template in zip(
     st.columns(len(templates)), templates.values(), strict=True
 ):
