@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     budget.add_argument("--epochs", type=int)
     budget.add_argument("--time-budget", type=float, dest="time_budget_s")
     train.add_argument("--seed", type=int)
+    train.add_argument("--time-column", dest="time_column", help="time series only")
+    train.add_argument("--horizon", type=int, help="time series: steps to forecast")
+    train.add_argument("--lookback", type=int, help="time series: steps the model sees")
+    train.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any template parameter, e.g. --param hidden_units=128,64",
+    )
     train.add_argument("--json", action="store_true", help="print one JSON object")
     predict = commands.add_parser(
         "predict", help="score a CSV with a run or a bundle zip"
@@ -60,23 +70,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def train(args: argparse.Namespace) -> int:
     """Trains in this process (after waiting for earlier runs) and reports test metrics."""
-    dataset_id = data.store_upload(args.data.name, _read_input(args.data))
-    frame = data.load_table(dataset_id)
-    name = args.template or data.suggest_template(frame, args.target)[0]
-    template = get_template(name)
-    overrides = {
-        k: getattr(args, k)
-        for k in ("epochs", "time_budget_s", "seed")
-        if getattr(args, k) is not None
-    }
-    params = resolve_params(template, overrides)
-    problems = template.check(frame, args.target, params)
+    if not args.data.exists():
+        raise data.DataError(f"There is no file or folder `{args.data}`.")
+    if args.template:
+        template = get_template(args.template)
+        dataset_id = template.store_input(args.data)
+    else:  # only tables can be told apart by their target column
+        dataset_id = data.store_upload(args.data.name, _read_input(args.data))
+        template = get_template(
+            data.suggest_template(data.load_table(dataset_id), args.target)[0]
+        )
+    dataset = template.load_data(dataset_id)
+    params = resolve_params(template, _param_overrides(args))
+    problems = template.check(dataset, args.target, params)
     if problems:
         raise data.DataError(" ".join(problems))
-    kinds = data.infer_column_kinds(frame)
-    warnings = [f.message for f in data.preflight(frame, args.target, kinds)]
+    warnings = template.preflight(dataset, args.target, params)
     spec = runs.RunSpec(
-        template=name,
+        template=template.name,
         dataset_id=dataset_id,
         target=args.target,
         params=params,
@@ -86,12 +97,27 @@ def train(args: argparse.Namespace) -> int:
     from core import training
 
     run_id = runs.create_run(spec)
-    state = training.train_run(run_id)
-    status = runs.read_status(run_id)
-    if state == "failed":
-        raise data.DataError(status.error)
-    _print_train_result(args, run_id, name, warnings)
+    if training.train_run(run_id) == "failed":
+        raise data.DataError(runs.read_status(run_id).error)
+    _print_train_result(args, run_id, template.name, warnings)
     return 0
+
+
+def _param_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("epochs", "time_budget_s", "seed", "time_column", "horizon", "lookback")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        overrides[name.strip()] = json.loads(value) if _is_json(value) else value
+    return overrides
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _print_train_result(
@@ -106,6 +132,7 @@ def _print_train_result(
         "metrics": report.get("metrics", {}),
         "baseline": report.get("baseline", {}),
         "reference": report.get("reference", {}),
+        **({"baselines": report["baselines"]} if "baselines" in report else {}),
         "summary": report.get("summary", []),
     }
     if args.json:

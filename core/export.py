@@ -39,6 +39,7 @@ METADATA_ONLY_KEYS = (
     "metrics",
     "baseline",
     "reference",
+    "baselines",
     "summary",
     "versions",
     "exported_at",
@@ -175,6 +176,7 @@ def bundle_metadata(run_id: str) -> dict[str, Any]:
         "metrics": report.get("metrics", {}),
         "baseline": report.get("baseline", {}),
         "reference": report.get("reference", {}),
+        "baselines": report.get("baselines", {}),
         "summary": report.get("summary", []),
         "versions": {
             "python": platform.python_version(),
@@ -192,56 +194,69 @@ def _tensorflow_version() -> str:
 
 
 def model_card(metadata: dict[str, Any]) -> str:
-    """Returns the bundle's README.md: data, intended use, metrics vs baseline, limits."""
-    features = ", ".join(f"`{f['name']}` ({f['kind']})" for f in metadata["schema"])
-    rows = [
-        f"| {k} | {v:.4g} | {metadata['baseline'].get(k, float('nan')):.4g} | "
-        f"{metadata['reference'].get(k, float('nan')):.4g} |"
-        for k, v in metadata["metrics"].items()
-    ]
-    classes = metadata.get("class_names")
-    return "\n".join(
-        [
-            f"# Model card: predict `{metadata['target']}`",
-            "",
-            f"Made with Predictive Studio (template `{metadata['template']}`, run "
-            f"`{metadata['run_id']}`) from `{metadata['dataset']}`.",
-            "",
-            "## Data",
-            f"{metadata['n_rows']} rows: {metadata['n_train']} to train, {metadata['n_val']} "
-            f"to decide when to stop, {metadata['n_test']} kept aside for the test below.",
-            f"Inputs: {features}.",
-            f"Left out: {metadata.get('excluded') or 'nothing'}.",
-            *([f"Classes: {classes}."] if classes else []),
-            "",
-            "## Intended use",
-            f"Estimating `{metadata['target']}` for new rows that look like the training "
-            "rows. It supports a decision; it does not replace an expert's judgement.",
-            "",
-            "## Test results",
-            *metadata.get("summary", []),
-            "",
-            "| metric | this model | baseline | gradient boosting |",
-            "|---|---|---|---|",
-            *rows,
-            "",
-            "## Limitations",
-            "- It only knows the rows it was trained on; new kinds of rows (other places, "
-            "times or populations) may get confident but wrong answers.",
-            "- The test set is small, so the scores above are estimates with real spread.",
-            "- Categories never seen in training are treated as 'unknown'.",
-            "",
-            "## Use it",
-            "```",
-            "pip install keras tensorflow pandas",
-            "python predict.py your_rows.csv -o predictions.csv",
-            "```",
-            "In Python: `keras.saving.load_model('model.keras')` takes a dict of named "
-            "inputs, one tensor of shape (rows, 1) per column (strings for categories); "
-            "see `frame_to_inputs` in predict.py.",
-            "",
-        ]
+    """Returns the bundle's README.md: data, intended use, metrics vs baseline, limits.
+
+    The template adds its own `limitations` and `usage` lines.
+    """
+    template = get_template(metadata["template"])
+    features = ", ".join(
+        f"`{f['name']}` ({f['kind']})" for f in metadata.get("schema", [])
     )
+    classes = metadata.get("class_names")
+    lines = [
+        f"# Model card: predict `{metadata.get('target') or metadata['task']}`",
+        "",
+        f"Made with Predictive Studio (template `{metadata['template']}`, run "
+        f"`{metadata['run_id']}`) from `{metadata['dataset']}`.",
+        "",
+        "## Data",
+        f"{metadata.get('n_train', '?')} examples to train, {metadata.get('n_val', '?')} to "
+        f"decide when to stop, {metadata.get('n_test', '?')} kept aside for the test below.",
+        *([f"Inputs: {features}."] if features else []),
+        *([f"Left out: {metadata['excluded']}."] if metadata.get("excluded") else []),
+        *([f"Classes: {classes}."] if classes else []),
+        "",
+        "## Intended use",
+        f"{template.description} It supports a decision; it does not replace an "
+        "expert's judgement.",
+        "",
+        "## Test results",
+        *metadata.get("summary", []),
+        "",
+        *_metrics_table(metadata),
+        "",
+        "## Limitations",
+        "- It only knows the examples it was trained on; new kinds of data (other places, "
+        "times or populations) may get confident but wrong answers.",
+        "- The test set is small, so the scores above are estimates with real spread.",
+        *[f"- {line}" for line in template.limitations],
+        "",
+        "## Use it",
+        "```",
+        "pip install keras tensorflow pandas",
+        f"python predict.py {template.predict_input} -o predictions.csv",
+        "```",
+        template.usage,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _metrics_table(metadata: dict[str, Any]) -> list[str]:
+    columns = {
+        "this model": metadata.get("metrics", {}),
+        "baseline": metadata.get("baseline", {}),
+        "gradient boosting": metadata.get("reference", {}),
+        **metadata.get("baselines", {}),
+    }
+    columns = {name: values for name, values in columns.items() if values}
+    rows = [f"| metric | {' | '.join(columns)} |", "|---" * (len(columns) + 1) + "|"]
+    for metric in metadata.get("metrics", {}):
+        cells = [
+            f"{values.get(metric, float('nan')):.4g}" for values in columns.values()
+        ]
+        rows.append(f"| {metric} | {' | '.join(cells)} |")
+    return rows
 
 
 def verify_bundle(run_id: str) -> dict[str, Any]:
@@ -342,7 +357,7 @@ def import_bundle(data: bytes, name: str) -> str:
         folder / runs.EVALUATION_FILE,
         {
             k: metadata.get(k, {})
-            for k in ("metrics", "baseline", "reference", "summary")
+            for k in ("metrics", "baseline", "reference", "baselines", "summary")
         },
     )
     runs.write_status(run_id, state="completed", message="Imported bundle.")

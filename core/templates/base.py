@@ -62,9 +62,20 @@ class TaskTemplate(Protocol):
     data_kind: Literal["table", "image_folder", "time_series", "text"]
     params: tuple[Param, ...]
     bundle_script: str  # module whose file is the bundle's predict.py
+    predict_input: str  # what the bundle's predict.py takes, e.g. "your_rows.csv"
+    limitations: tuple[str, ...]  # model-card lines specific to this template
+    usage: str  # model-card paragraph: how to call the model from Python
+
+    def store_input(self, path: Path) -> str:
+        """Stores a file or folder given on the command line; returns its dataset id."""
 
     def load_data(self, dataset_id: str) -> Any:
         """Loads a stored dataset in the form `check` and `prepare` take."""
+
+    def preflight(
+        self, data: Any, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Returns data-quality warnings in plain sentences (they do not block training)."""
 
     def check(
         self, data: Any, target: str | None, params: Mapping[str, Any]

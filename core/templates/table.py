@@ -40,6 +40,13 @@ class TableTemplate:
 
     data_kind = "table"
     bundle_script = "core.bundle_predict"
+    predict_input = "your_rows.csv"
+    limitations = ("Categories never seen in training are treated as 'unknown'.",)
+    usage = (
+        "In Python: `keras.saving.load_model('model.keras')` takes a dict of named inputs, "
+        "one tensor of shape (rows, 1) per column (strings for categories); see "
+        "`frame_to_inputs` in predict.py."
+    )
     params = TABLE_PARAMS
     task = ""
 
@@ -148,9 +155,20 @@ class TableTemplate:
         """Returns the output tensor for this task."""
         raise NotImplementedError
 
+    def store_input(self, path: Path) -> str:
+        """Stores a CSV file given on the command line; returns its dataset id."""
+        return data.store_upload(path.name, path.read_bytes())
+
     def load_data(self, dataset_id: str) -> pd.DataFrame:
         """Loads the stored CSV."""
         return data.load_table(dataset_id)
+
+    def preflight(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Returns the data-quality findings as plain sentences."""
+        kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+        return [f.message for f in data.preflight(frame, target, kinds)]
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
