@@ -151,6 +151,15 @@ def dataset_name(dataset_id: str) -> str:
         return str(dataset_id)
 
 
+def dataset_kind(dataset_id: str) -> str:
+    """Returns what a stored dataset holds: "table" (a CSV) or e.g. "images"."""
+    meta = datasets_root() / str(dataset_id) / META_FILE
+    try:
+        return str(json.loads(meta.read_text()).get("kind", "table"))
+    except (OSError, json.JSONDecodeError):
+        return "table"
+
+
 def load_table(dataset_id: str) -> pd.DataFrame:
     """Loads a stored CSV dataset into a DataFrame.
 
