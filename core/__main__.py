@@ -1,8 +1,8 @@
 """Headless CLI with the same engine as the app.
 
-python -m core train DATA.csv --target COL [--template NAME] [--epochs N | --time-budget S]
-                              [--seed N] [--json]
-python -m core predict RUN_ID_OR_BUNDLE DATA.csv -o OUT.csv
+python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
+                              [--epochs N | --time-budget S] [--seed N] [--json]
+python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
 python -m core runs [--json]
 python -m core templates
 python -m core export RUN_ID -o BUNDLE.zip
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a CSV")
     train.add_argument("data", type=Path)
-    train.add_argument("--target", required=True)
+    train.add_argument("--target", help="column to predict (not needed for images)")
     train.add_argument("--template", help="default: suggested from the target column")
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int)
@@ -75,6 +75,11 @@ def train(args: argparse.Namespace) -> int:
     if args.template:
         template = get_template(args.template)
         dataset_id = template.store_input(args.data)
+    elif not args.target:
+        raise data.DataError(
+            "Missing argument `--target`: name the column to predict, or give "
+            "`--template` (e.g. `--template image_classification` for image folders)."
+        )
     else:  # only tables can be told apart by their target column
         dataset_id = data.store_upload(args.data.name, _read_input(args.data))
         template = get_template(
