@@ -1,0 +1,88 @@
+"""The headless CLI: same engine, one JSON object with --json, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from core.__main__ import main
+
+
+@pytest.fixture
+def table_csv(tmp_path, tiny_table):
+    path = tmp_path / "tiny.csv"
+    tiny_table.to_csv(path, index=False)
+    return path
+
+
+def _train(table_csv, capsys) -> dict:
+    argv = [
+        "train",
+        str(table_csv),
+        "--target",
+        "label",
+        "--epochs",
+        "2",
+        "--json",
+        "--param",
+        "batch_size=8",
+    ]
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_json_reports_metrics_baseline_and_reference(table_csv, capsys):
+    result = _train(table_csv, capsys)
+    assert result["template"] == "tabular_classification"
+    assert result["model_path"].endswith("model.keras")
+    for key in ("metrics", "baseline", "reference"):
+        assert set(result[key]) >= {"accuracy", "balanced_accuracy", "f1"}
+    assert isinstance(result["warnings"], list)
+
+
+def test_predict_runs_and_export_share_the_run(table_csv, tmp_path, capsys):
+    run_id = _train(table_csv, capsys)["run_id"]
+    out = tmp_path / "scored.csv"
+    assert main(["predict", run_id, str(table_csv), "-o", str(out)]) == 0
+    assert "prediction" in pd.read_csv(out).columns
+    assert main(["runs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [row["run_id"] for row in listed] == [run_id]
+    bundle = tmp_path / "bundle.zip"
+    assert main(["export", run_id, "-o", str(bundle)]) == 0
+    assert "match the live model" in capsys.readouterr().out
+    bundle_out = tmp_path / "from_bundle.csv"
+    assert main(["predict", str(bundle), str(table_csv), "-o", str(bundle_out)]) == 0
+    assert pd.read_csv(bundle_out)["prediction"].equals(pd.read_csv(out)["prediction"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "nowhere.csv", "--target", "y"], "There is no file or folder"),
+        (["train", "{csv}", "--target", "nope"], "Invalid value for argument `target`"),
+        (
+            ["train", "{csv}", "--target", "label", "--template", "x"],
+            "Unknown template",
+        ),
+        (["train", "{csv}", "--target", "label", "--epochs", "-3"], "`epochs`"),
+        (["predict", "no-such-run", "{csv}", "-o", "out.csv"], "There is no run"),
+        (["export", "../etc", "-o", "out.zip"], "Invalid value for argument `run_id`"),
+    ],
+)
+def test_errors_print_one_line_and_exit_1(argv, message, table_csv, capsys):
+    argv = [str(table_csv) if a == "{csv}" else a for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_predict_with_a_missing_column_fails_clearly(table_csv, tmp_path, capsys):
+    run_id = _train(table_csv, capsys)["run_id"]
+    partial = tmp_path / "partial.csv"
+    pd.read_csv(table_csv).drop(columns="color").to_csv(partial, index=False)
+    assert main(["predict", run_id, str(partial), "-o", str(tmp_path / "o.csv")]) == 1
+    assert "lacks the model's input columns ['color']" in capsys.readouterr().err

@@ -1,0 +1,170 @@
+"""Bundles out (verified in a fresh process) and back in (checked before anything loads)."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import zipfile
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import data, export, runs, training
+from tests.conftest import FAST_PARAMS
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny classification run, trained in-process, shared by this module's tests."""
+    root = tmp_path_factory.mktemp("workspace")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=60)
+        frame = pd.DataFrame(
+            {
+                "x": x,
+                "color": rng.choice(["red", "blue"], 60),
+                "label": np.where(x > 0, "yes", "no"),
+            }
+        )
+        dataset_id = data.store_upload("tiny.csv", frame.to_csv(index=False).encode())
+        spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
+        run_id = runs.create_run(spec)
+        assert training.train_run(run_id) == "completed"
+    return root, run_id, frame
+
+
+@pytest.fixture
+def run_id(trained_run, monkeypatch):
+    root, run_id, _ = trained_run
+    monkeypatch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
+    return run_id
+
+
+def test_bundle_holds_model_metadata_card_and_script(run_id):
+    check = export.build_bundle(run_id)
+    assert check["ok"], check["message"]
+    assert check["max_abs_diff"] <= export.CHECK_TOLERANCE
+    assert export.read_export_check(run_id)["ok"]
+    with zipfile.ZipFile(export.bundle_path(run_id)) as bundle:
+        assert sorted(bundle.namelist()) == sorted(export.BUNDLE_MEMBERS)
+        metadata = json.loads(bundle.read("metadata.json"))
+        card = bundle.read("README.md").decode()
+    assert metadata["class_names"] == ["no", "yes"]
+    assert [f["name"] for f in metadata["schema"]] == ["x", "color"]
+    assert set(metadata["metrics"]) >= {"accuracy", "balanced_accuracy", "f1"}
+    assert metadata["versions"]["keras"] == keras.__version__
+    assert "## Limitations" in card and "| accuracy |" in card
+
+
+def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
+    trained_run, run_id
+):
+    frame = trained_run[2].head(4)
+    result, warnings = export.predict_frame(run_id, frame)
+    assert list(result.columns[-3:]) == [
+        "prediction",
+        "probability_no",
+        "probability_yes",
+    ]
+    assert np.allclose(result[["probability_no", "probability_yes"]].sum(axis=1), 1)
+    assert warnings == ["Ignored columns the model does not use: ['label']."]
+
+
+def test_predict_frame_names_missing_columns(run_id):
+    with pytest.raises(
+        data.DataError, match=r"lacks the model's input columns \['color'\]"
+    ):
+        export.predict_frame(run_id, pd.DataFrame({"x": [1.0]}))
+
+
+def test_predict_frame_names_rows_with_words_in_number_columns(run_id):
+    frame = pd.DataFrame({"x": ["1.5", "lots"], "color": ["red", "blue"]})
+    with pytest.raises(
+        data.DataError, match=r"`x` should hold numbers, but row\(s\) 2"
+    ):
+        export.predict_frame(run_id, frame)
+
+
+def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
+    export.build_bundle(run_id)
+    bundle = export.bundle_path(run_id).read_bytes()
+    imported = export.import_bundle(bundle, "my bundle.zip")
+    assert runs.read_status(imported).state == "completed"
+    assert export.import_bundle(bundle, "again.zip") == imported  # same bytes, same run
+    ours, _ = export.predict_frame(run_id, trained_run[2].head(3))
+    theirs, _ = export.predict_frame(imported, trained_run[2].head(3))
+    assert np.allclose(ours["probability_yes"], theirs["probability_yes"], atol=1e-6)
+
+
+def _zip(members: dict[str, bytes], symlink: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"this is not a zip", "is not a zip file"),
+        (_zip({"../evil.txt": b"x"}), "unsafe path"),
+        (_zip({"/abs/evil.txt": b"x"}), "unsafe path"),
+        (_zip({"model.keras": b"x"}, symlink="metadata.json"), "symbolic link"),
+        (_zip({"model.keras": b"\0" * (64 * 2**20)}), "zip bomb"),
+        (_zip({"model.keras": b"x"}), "lacks ['metadata.json']"),
+        (
+            _zip({"model.keras": b"x", "metadata.json": b"{"}),
+            "unreadable metadata.json",
+        ),
+        (
+            _zip({"model.keras": b"x", "metadata.json": b"{}"}),
+            "not a Predictive Studio",
+        ),
+    ],
+    ids=[
+        "not-zip",
+        "dotdot",
+        "absolute",
+        "symlink",
+        "bomb",
+        "no-metadata",
+        "bad-json",
+        "foreign",
+    ],
+)
+def test_import_refuses_unsafe_or_foreign_zips(payload, message):
+    before = runs.list_runs()
+    with pytest.raises(
+        data.DataError, match=message.replace("[", r"\[").replace("]", r"\]")
+    ):
+        export.import_bundle(payload, "upload.zip")
+    assert runs.list_runs() == before
+
+
+def test_import_refuses_a_model_with_a_lambda_layer(tmp_path, run_id):
+    inputs = keras.Input(shape=(1,), name="x")
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
+    model.save(tmp_path / "lambda.keras")
+    export.build_bundle(run_id)
+    with zipfile.ZipFile(export.bundle_path(run_id)) as bundle:
+        metadata = bundle.read("metadata.json")
+    payload = _zip(
+        {
+            "model.keras": (tmp_path / "lambda.keras").read_bytes(),
+            "metadata.json": metadata,
+        }
+    )
+    before = runs.list_runs()
+    with pytest.raises(data.DataError, match="cannot be loaded safely"):
+        export.import_bundle(payload, "lambda.zip")
+    assert runs.list_runs() == before
