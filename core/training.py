@@ -20,7 +20,7 @@ import keras
 
 from core import data, runs
 from core.templates import get_template
-from core.templates.base import Prepared, resolve_params
+from core.templates.base import Prepared, Split, resolve_params
 
 logger = logging.getLogger(__name__)
 
@@ -187,13 +187,13 @@ def fit_model(
         TimeBudget(float(params["time_budget_s"])),
         RunDirLogger(run_id, int(params["epochs"])),
     ]
+    batch_size, seed = int(params["batch_size"]), int(params["seed"])
     history = model.fit(
-        prepared.train.inputs,
-        prepared.train.targets,
-        validation_data=(prepared.val.inputs, prepared.val.targets),
+        as_dataset(prepared.train, batch_size, shuffle_seed=seed),
+        validation_data=as_dataset(prepared.val, batch_size),
         epochs=int(params["epochs"]),
-        batch_size=int(params["batch_size"]),
         class_weight=prepared.class_weight,
+        shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a dataset
         callbacks=callbacks,
         verbose=0,
     )
@@ -202,6 +202,22 @@ def fit_model(
     if early_stopping.best_weights is not None:
         model.set_weights(early_stopping.best_weights)
     return history
+
+
+def as_dataset(split: Split, batch_size: int, shuffle_seed: int | None = None) -> Any:
+    """Returns a cached, batched, prefetched tf.data pipeline for a split.
+
+    A split whose `targets` is None already is a dataset (the template built it).
+    Feeding Keras a dict of tensors costs 3-4x more per epoch on small tables.
+    """
+    if split.targets is None:
+        return split.inputs
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((split.inputs, split.targets)).cache()
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(split.targets), seed=shuffle_seed)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def main(argv: list[str] | None = None) -> int:
