@@ -16,7 +16,7 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.installed
-	PYTHONPATH=. $(PY) -m bench.tabular
+	PYTHONPATH=. $(PY) -m bench.tabular $(BENCH_ARGS)
 
 install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed

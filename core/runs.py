@@ -37,6 +37,7 @@ EXPORT_CHECK_FILE = "export_check.json"
 STOP_FILE = "STOP"
 
 ACTIVE_STATES = ("queued", "running")
+UNLAUNCHED_SECONDS = 10  # a queued run with no worker after this long is dead
 FINAL_STATES = ("completed", "failed", "stopped")
 LOST_MESSAGE = (
     "The training process ended unexpectedly (it was killed or ran out of memory). "
@@ -193,7 +194,10 @@ def read_status(run_id: str) -> RunStatus:
     path = run_dir(run_id) / STATUS_FILE
     data = read_json(path) or {"state": "queued", "updated_at": time.time()}
     if data.get("state") in ACTIVE_STATES and not is_process_alive(data.get("pid")):
-        if data.get("pid") or time.time() - data.get("updated_at", 0) > 60:
+        if (
+            data.get("pid")
+            or time.time() - data.get("updated_at", 0) > UNLAUNCHED_SECONDS
+        ):
             write_status(run_id, state="failed", error=LOST_MESSAGE)
             data = read_json(path)
     known = RunStatus.__dataclass_fields__
@@ -264,7 +268,11 @@ def start_run(spec: RunSpec) -> str:
         The new run id (its state is `queued` until the worker starts training).
     """
     run_id = create_run(spec)
-    launch(run_id)
+    try:
+        launch(run_id)
+    except OSError as err:
+        write_status(run_id, state="failed", error=f"Could not start training: {err}")
+        raise RunError(f"Could not start the training process: {err}") from None
     return run_id
 
 
