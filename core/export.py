@@ -62,7 +62,9 @@ def load_model(run_id: str) -> Any:
     path = runs.run_dir(run_id) / runs.MODEL_FILE
     if not path.is_file():
         raise runs.RunError(f"Run `{run_id}` has no trained model (yet).")
-    return keras.saving.load_model(path)
+    # compile=False: predicting needs no loss, and a custom training loss (the
+    # forecaster's pinball loss) must not be required to load a model.
+    return keras.saving.load_model(path, compile=False)
 
 
 def predict_frame(
