@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
+import importlib.util
 import io
 import json
 import platform
@@ -159,13 +161,11 @@ def build_bundle(run_id: str) -> dict[str, Any]:
 
 def _bundle_script(run_id: str) -> Path:
     template = get_template(runs.read_spec(run_id)["template"])
-    return Path(importlib.import_module(template.bundle_script).__file__)
+    return Path(importlib.util.find_spec(template.bundle_script).origin)  # not imported
 
 
 def bundle_metadata(run_id: str) -> dict[str, Any]:
     """Returns metadata.json: schema, classes, metrics, params and versions."""
-    import keras
-
     spec, info = runs.read_spec(run_id), runs.read_info(run_id)
     report = runs.read_evaluation(run_id)
     return {
@@ -182,17 +182,18 @@ def bundle_metadata(run_id: str) -> dict[str, Any]:
         "summary": report.get("summary", []),
         "versions": {
             "python": platform.python_version(),
-            "keras": keras.__version__,
-            "tensorflow": _tensorflow_version(),
+            "keras": _package_version("keras"),
+            "tensorflow": _package_version("tensorflow"),
         },
         "exported_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
-def _tensorflow_version() -> str:
-    import tensorflow as tf
-
-    return tf.__version__
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def model_card(metadata: dict[str, Any]) -> str:
