@@ -1,0 +1,657 @@
+"""Image datasets in: safe unzip, folders, loose pictures + labels CSV, preflight, thumbnails.
+
+Every upload is stored under its content hash in the workspace. Pictures are stored under
+their own content hash (never under the uploaded name); `labels.csv` keeps the name each
+picture had inside the upload, for display. TensorFlow is only imported inside the few
+functions that run a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import time
+import uuid
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from core import bundle_images, data
+from core.bundle_images import IMAGE_EXTENSIONS, ImageDecodeError
+from core.data import DataError, Finding
+
+KIND = "images"
+IMAGES_DIR = "images"
+LABELS_FILE = "labels.csv"
+SKIPPED_FILE = "skipped.csv"
+NOTES_FILE = "notes.json"
+MAX_FILES = 20_000
+MAX_UNPACKED_BYTES = 1024**3  # 1 GiB
+MAX_COMPRESSION_RATIO = 200
+MIN_PER_CLASS = 3
+FEW_PER_CLASS = 20
+GOOD_PER_CLASS = 50
+TINY_SIDE = 32
+IMBALANCE_RATIO = 0.5
+IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
+FILE_COLUMNS = ("filename", "file", "image", "path", "name")
+LABEL_COLUMNS = ("label", "class", "category", "target")
+SAMPLE_FOLDER = data.SAMPLE_DIR / "face_mask"
+SAMPLE_NAME = "Face masks (photos)"
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A stored image dataset: one row per usable picture, and what was skipped."""
+
+    dataset_id: str
+    folder: Path
+    table: (
+        pd.DataFrame
+    )  # file (name in the upload), label, path (stored), width, height, sha256
+    skipped: pd.DataFrame  # file, reason
+    notes: list[str] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        """Absolute paths of the stored pictures, in table order."""
+        return [str(self.folder / p) for p in self.table["path"]]
+
+
+# --- storing uploads -------------------------------------------------------------------
+
+
+def store_path(path: Path) -> str:
+    """Stores a zip file or a folder given on the command line; returns its dataset id.
+
+    Raises:
+        DataError: if it is neither, or is unsafe or unusable (see `store_zip`).
+    """
+    if path.is_dir():
+        return store_files(path.name, _read_folder(path))
+    if path.is_file():
+        return store_zip(path.name, path.read_bytes())
+    raise DataError(f"There is no file or folder `{path}`.")
+
+
+def store_sample() -> str:
+    """Stores the bundled face-mask photos and returns their dataset id."""
+    return store_files("face_mask", _read_folder(SAMPLE_FOLDER))
+
+
+def store_zip(name: str, content: bytes) -> str:
+    """Unpacks an uploaded zip safely into the workspace and returns its dataset id.
+
+    The zip holds one folder per class (`with_mask/…`, `without_mask/…`), or pictures
+    plus a CSV of `filename,label`. Hidden files and `__MACOSX` are ignored.
+
+    Args:
+        name: the uploaded file's name (display only, never a path).
+        content: the zip's bytes.
+
+    Raises:
+        DataError: if it is not a zip, holds an unsafe path (`../`, absolute) or a
+            symbolic link, unpacks to too much data or too many files, or holds no
+            usable labelled pictures.
+    """
+    if not content:
+        raise DataError(f"The file `{name}` is empty (0 bytes).")
+    if not zipfile.is_zipfile(io.BytesIO(content)):
+        raise DataError(
+            f"`{name}` is not a zip file (its content is {_sniff(content)}). Upload a "
+            ".zip with one folder per class, a folder, or pictures with a labels CSV."
+        )
+    dataset_id = hashlib.sha256(content).hexdigest()[:16]
+    if _is_stored(dataset_id):
+        return dataset_id
+    return _store(dataset_id, name, _read_zip(content, name))
+
+
+def store_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
+    """Stores uploaded files given as (relative name, bytes); returns the dataset id.
+
+    This is the folder upload (names like `photos/with_mask/a.jpg`) and the upload of
+    loose pictures with a CSV of `filename,label`.
+
+    Raises:
+        DataError: if a name is unsafe, the files are too many or too large, or they
+            hold no usable labelled pictures.
+    """
+    members, total, digest = [], 0, hashlib.sha256()
+    for raw_name, content in sorted(files, key=lambda item: item[0]):
+        parts = _safe_parts(raw_name, name)
+        if parts is None:
+            continue
+        total += len(content)
+        _check_caps(len(members) + 1, total, name)
+        members.append(("/".join(parts), content))
+        digest.update(f"{len(parts)}:{'/'.join(parts)}:{len(content)}:".encode())
+        digest.update(hashlib.sha256(content).digest())
+    dataset_id = digest.hexdigest()[:16]
+    if _is_stored(dataset_id):
+        return dataset_id
+    return _store(dataset_id, name, members)
+
+
+def _sniff(content: bytes) -> str:
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return f"a {image.format} picture"
+    except Exception:  # noqa: BLE001  anything unreadable is simply "not a picture"
+        pass
+    head = content[:512]
+    if head and all(32 <= b < 127 or b in b"\r\n\t" for b in head):
+        return "plain text"
+    return "not a zip archive"
+
+
+def _safe_parts(raw_name: str, upload: str) -> tuple[str, ...] | None:
+    """Checks one member name; returns its parts, or None for ignored (hidden) entries."""
+    text = raw_name.replace("\\", "/")
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts or ":" in text or "\x00" in text:
+        raise DataError(
+            f"`{upload}` contains an unsafe path ({raw_name!r}) that points outside the "
+            "data set; refusing the whole upload."
+        )
+    parts = tuple(p for p in path.parts if p not in ("", "."))
+    if not parts or any(p.startswith(".") or p in IGNORED_NAMES for p in parts):
+        return None
+    return parts
+
+
+def _check_caps(count: int, total: int, upload: str) -> None:
+    if count > MAX_FILES:
+        raise DataError(
+            f"`{upload}` holds more than {MAX_FILES:,} files, the limit; use a sample."
+        )
+    if total > MAX_UNPACKED_BYTES:
+        raise DataError(
+            f"`{upload}` unpacks to more than {MAX_UNPACKED_BYTES / 2**30:.0f} GiB (the "
+            "limit, which also guards against 'zip bombs'); use smaller pictures or fewer."
+        )
+
+
+def _read_zip(content: bytes, name: str) -> list[tuple[str, bytes]]:
+    members, total = [], 0
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        entries = archive.infolist()
+        for entry in entries:  # refuse the whole zip before reading anything
+            _check_entry(entry, name)
+        for entry in entries:
+            parts = _safe_parts(entry.filename, name)
+            if parts is None or entry.is_dir():
+                continue
+            total += entry.file_size
+            _check_caps(len(members) + 1, total, name)
+            members.append(("/".join(parts), _read_capped(archive, entry, name)))
+    return members
+
+
+def _check_entry(entry: zipfile.ZipInfo, name: str) -> None:
+    _safe_parts(entry.filename, name)
+    if stat.S_ISLNK(entry.external_attr >> 16):
+        raise DataError(
+            f"`{name}` contains a symbolic link ({entry.filename!r}); links can point "
+            "outside the data set, so the whole upload is refused."
+        )
+    ratio = entry.file_size / max(entry.compress_size, 1)
+    if entry.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO:
+        raise DataError(
+            f"`{name}` is a 'zip bomb': {entry.filename!r} unpacks to "
+            f"{entry.file_size / 2**20:,.0f} MiB from {entry.compress_size:,} bytes; "
+            "refusing it."
+        )
+
+
+def _read_capped(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, name: str) -> bytes:
+    """Reads one member, never more than its declared size (headers can lie)."""
+    with archive.open(entry) as handle:
+        content = handle.read(entry.file_size + 1)
+    if len(content) > entry.file_size:
+        raise DataError(f"`{name}` has a damaged entry ({entry.filename!r}).")
+    return content
+
+
+def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
+    files, total = [], 0
+    for root, dirs, names in os.walk(folder):  # os.walk does not follow links
+        dirs[:] = sorted(d for d in dirs if not Path(root, d).is_symlink())
+        for file_name in sorted(names):
+            path = Path(root, file_name)
+            if path.is_symlink() or not path.is_file():
+                continue
+            total += path.stat().st_size
+            _check_caps(len(files) + 1, total, folder.name)
+            files.append((path.relative_to(folder).as_posix(), path.read_bytes()))
+    return files
+
+
+def _is_stored(dataset_id: str) -> bool:
+    return (data.datasets_root() / dataset_id / data.META_FILE).is_file()
+
+
+def _store(dataset_id: str, name: str, members: list[tuple[str, bytes]]) -> str:
+    """Labels, decodes and writes the pictures, atomically, under the dataset id."""
+    labelled, notes = label_members(members, name)
+    tmp = data.datasets_root() / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
+    (tmp / IMAGES_DIR).mkdir(parents=True)
+    try:
+        rows, skipped = _write_pictures(tmp, labelled)
+        if not rows:
+            raise DataError(_no_pictures_message(name, skipped))
+        pd.DataFrame(rows).to_csv(tmp / LABELS_FILE, index=False)
+        pd.DataFrame(skipped, columns=["file", "reason"]).to_csv(
+            tmp / SKIPPED_FILE, index=False
+        )
+        (tmp / NOTES_FILE).write_text(json.dumps(notes))
+        meta = {"name": Path(name).name[:200], "kind": KIND, "stored_at": time.time()}
+        (tmp / data.META_FILE).write_text(json.dumps(meta))
+        final = data.datasets_root() / dataset_id
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dataset_id
+
+
+def _no_pictures_message(name: str, skipped: list[tuple[str, str]]) -> str:
+    reasons = "; ".join(f"`{f}`: {r}" for f, r in skipped[:3])
+    return f"`{name}` holds no readable labelled pictures." + (
+        f" Skipped: {reasons}." if reasons else ""
+    )
+
+
+def _write_pictures(
+    folder: Path, labelled: list[tuple[str, str | None, bytes]]
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    rows, skipped = [], []
+    for file_name, label, content in labelled:
+        reason = _skip_reason(file_name, label, content)
+        if reason:
+            skipped.append((file_name, reason))
+            continue
+        try:
+            width, height = _check_picture(content)
+        except ImageDecodeError as err:
+            skipped.append((file_name, str(err)))
+            continue
+        digest = hashlib.sha256(content).hexdigest()
+        stored = f"{IMAGES_DIR}/{digest[:20]}{Path(file_name).suffix.lower()}"
+        (folder / stored).write_bytes(content)
+        rows.append(
+            {
+                "file": file_name,
+                "label": label,
+                "path": stored,
+                "width": width,
+                "height": height,
+                "sha256": digest,
+            }
+        )
+    return rows, skipped
+
+
+def _skip_reason(file_name: str, label: str | None, content: bytes) -> str:
+    if Path(file_name).suffix.lower() not in IMAGE_EXTENSIONS:
+        return "not a picture file type (expected " + ", ".join(IMAGE_EXTENSIONS) + ")"
+    if label is None:
+        return "no label: it is not in a class folder nor in the labels CSV"
+    return ""
+
+
+def _check_picture(content: bytes) -> tuple[int, int]:
+    pixels = bundle_images.decode_image(content, draft_size=64)
+    with Image.open(io.BytesIO(content)) as image:  # the size before any draft scaling
+        width, height = image.size
+    if pixels.ndim != 3:
+        raise ImageDecodeError("unexpected picture layout")
+    return width, height
+
+
+# --- labels from folders or a CSV ------------------------------------------------------
+
+
+def label_members(
+    members: list[tuple[str, bytes]], name: str
+) -> tuple[list[tuple[str, str | None, bytes]], list[str]]:
+    """Gives each file its class: from a labels CSV if there is one, else its folder.
+
+    Returns:
+        (file name within the upload, label or None, bytes) per file, and notes in
+        plain words about how the labels were found.
+
+    Raises:
+        DataError: if there are neither class folders nor a labels CSV, or the folders
+            repeat the same class folders inside each other (e.g. train/ and test/).
+    """
+    csvs = [(n, c) for n, c in members if n.lower().endswith(".csv")]
+    pictures = [(n, c) for n, c in members if not n.lower().endswith(".csv")]
+    if csvs:
+        return _label_from_csv(pictures, csvs, name)
+    pictures = _strip_common_root(pictures)
+    foldered = [n for n, _ in pictures if "/" in n]
+    if not foldered:
+        raise DataError(
+            f"`{name}` has no class folders: put the pictures of each class in their own "
+            "folder (e.g. `with_mask/`, `without_mask/`), or add a CSV with the columns "
+            "`filename,label`."
+        )
+    _refuse_split_folders(foldered, name)
+    notes = _nested_notes(foldered)
+    labelled = [(n, n.split("/")[0] if "/" in n else None, c) for n, c in pictures]
+    return labelled, notes
+
+
+def _strip_common_root(pictures: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Drops one folder that wraps everything (`face_mask/with_mask/a.jpg`)."""
+    while pictures:
+        roots = {n.split("/")[0] if "/" in n else None for n, _ in pictures}
+        if len(roots) != 1 or None in roots:
+            return pictures
+        stripped = [(n.split("/", 1)[1], c) for n, c in pictures]
+        if not any("/" in n for n, _ in stripped):
+            return pictures  # the single folder is the only class: keep it as such
+        pictures = stripped
+    return pictures
+
+
+def _refuse_split_folders(names: list[str], upload: str) -> None:
+    """Refuses `train/cat/…`, `test/cat/…`: the classes are one level further down."""
+    inner: dict[str, set[str]] = {}
+    for name in names:
+        parts = name.split("/")
+        if len(parts) > 2:
+            inner.setdefault(parts[0], set()).add(parts[1])
+    shared = set.intersection(*inner.values()) if len(inner) > 1 else set()
+    if shared:
+        outer = sorted(inner)
+        raise DataError(
+            f"`{upload}` has nested class folders: {outer} each hold the same folders "
+            f"{sorted(shared)}. Put one folder per class at the top (e.g. merge "
+            f"`{outer[0]}/{sorted(shared)[0]}` and `{outer[1]}/{sorted(shared)[0]}`)."
+        )
+
+
+def _nested_notes(names: list[str]) -> list[str]:
+    nested = [n for n in names if n.count("/") > 1]
+    if not nested:
+        return []
+    return [
+        f"{len(nested)} pictures sit in sub-folders (e.g. `{nested[0]}`); each was "
+        "given the class of its top folder."
+    ]
+
+
+def _label_from_csv(
+    pictures: list[tuple[str, bytes]], csvs: list[tuple[str, bytes]], upload: str
+) -> tuple[list[tuple[str, str | None, bytes]], list[str]]:
+    csv_name, content = csvs[0]
+    table = data.read_csv_bytes(content, csv_name)
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    file_col = next((lower[c] for c in FILE_COLUMNS if c in lower), None)
+    label_col = next((lower[c] for c in LABEL_COLUMNS if c in lower), None)
+    if file_col is None or label_col is None:
+        raise DataError(
+            f"The labels CSV `{csv_name}` needs a file column (one of {FILE_COLUMNS}) and "
+            f"a label column (one of {LABEL_COLUMNS}). Received columns: "
+            f"{list(table.columns)}"
+        )
+    labels = {}
+    for file_name, label in zip(table[file_col], table[label_col], strict=True):
+        if pd.notna(file_name) and pd.notna(label):
+            labels[str(file_name).replace("\\", "/").strip()] = str(label).strip()
+    by_base = {k.rsplit("/", 1)[-1]: v for k, v in labels.items()}
+    labelled = [
+        (n, labels.get(n, by_base.get(n.rsplit("/", 1)[-1])), c) for n, c in pictures
+    ]
+    notes = [f"Labels were read from `{csv_name}`."]
+    if len(csvs) > 1:
+        notes.append(f"Other CSV files were ignored: {[n for n, _ in csvs[1:]]}.")
+    return labelled, notes
+
+
+# --- loading and preflight -------------------------------------------------------------
+
+
+def dataset_folder(dataset_id: str) -> Path:
+    """Returns the folder of a stored image dataset.
+
+    Raises:
+        DataError: if there is no such image dataset.
+    """
+    folder = data.datasets_root() / str(dataset_id)
+    if (
+        len(str(dataset_id)) != 16
+        or not all(c in "0123456789abcdef" for c in str(dataset_id))
+        or not (folder / LABELS_FILE).is_file()
+    ):
+        raise DataError(
+            f"There is no stored image data set `{dataset_id}`. Upload it again."
+        )
+    return folder
+
+
+def load_images(dataset_id: str) -> ImageSet:
+    """Loads a stored image dataset's index (pictures are read later, once)."""
+    folder = dataset_folder(dataset_id)
+    table = pd.read_csv(folder / LABELS_FILE, dtype={"label": str, "file": str})
+    skipped = pd.read_csv(folder / SKIPPED_FILE, dtype=str).fillna("")
+    notes = json.loads((folder / NOTES_FILE).read_text())
+    return ImageSet(dataset_id, folder, table, skipped, notes)
+
+
+def class_counts(images: ImageSet) -> pd.Series:
+    """Pictures per class, largest first."""
+    return images.table["label"].value_counts()
+
+
+def check(images: ImageSet) -> list[str]:
+    """Returns the problems that block training, in plain words (`[]` means OK)."""
+    counts = class_counts(images)
+    if len(counts) < 2:
+        only = counts.index[0] if len(counts) else "none"
+        return [
+            f"Only one class was found (`{only}`); a model needs pictures of at least "
+            "two classes to learn to tell them apart. Add a folder per class."
+        ]
+    problems = []
+    for label, count in counts[counts < MIN_PER_CLASS].items():
+        example = images.table.loc[images.table["label"] == label, "file"].iloc[0]
+        amount = "a single picture" if count == 1 else f"only {count} pictures"
+        problems.append(
+            f"Class `{label}` has {amount} (e.g. `{example}`); each class needs at least "
+            f"{MIN_PER_CLASS} (to train, to decide when to stop and to test). Add "
+            "pictures or remove that folder."
+        )
+    return problems
+
+
+def preflight(images: ImageSet) -> list[Finding]:
+    """Data-quality findings in plain words, each with the fix that applies."""
+    findings = _count_findings(class_counts(images))
+    findings += _duplicate_findings(images.table) + _tiny_findings(images.table)
+    if len(images.skipped):
+        first = images.skipped.iloc[0]
+        findings.append(
+            Finding(
+                "warning",
+                f"{len(images.skipped)} files were skipped, e.g. `{first['file']}`: "
+                f"{first['reason']}.",
+                "The list below names each one with its reason; the rest are used.",
+            )
+        )
+    findings += [Finding("info", note, "") for note in images.notes]
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda f: order[f.level])
+
+
+def _count_findings(counts: pd.Series) -> list[Finding]:
+    findings = []
+    few = {k: int(v) for k, v in counts.items() if v < FEW_PER_CLASS}
+    if few:
+        findings.append(
+            Finding(
+                "warning",
+                f"Few pictures in {few}: under {FEW_PER_CLASS} per class is very few.",
+                f"Aim for {GOOD_PER_CLASS} or more per class; results will vary a lot.",
+            )
+        )
+    elif (counts < GOOD_PER_CLASS).any():
+        findings.append(
+            Finding(
+                "info",
+                f"Some classes have under {GOOD_PER_CLASS} pictures.",
+                f"{GOOD_PER_CLASS}+ per class is recommended for a reliable model.",
+            )
+        )
+    if len(counts) >= 2 and counts.iloc[-1] / counts.iloc[0] < IMBALANCE_RATIO:
+        findings.append(
+            Finding(
+                "warning",
+                f"Classes are imbalanced: `{counts.index[-1]}` has {counts.iloc[-1]} "
+                f"pictures, `{counts.index[0]}` has {counts.iloc[0]}.",
+                "The app weights the rare classes up; judge the model by balanced "
+                "accuracy and per-class recall.",
+            )
+        )
+    return findings
+
+
+def _duplicate_findings(table: pd.DataFrame) -> list[Finding]:
+    groups = table.groupby("sha256")
+    copies = groups.filter(lambda g: len(g) > 1)
+    if copies.empty:
+        return []
+    labels_per_copy = copies.groupby("sha256")["label"].nunique()
+    across = copies[copies["sha256"].isin(labels_per_copy[labels_per_copy > 1].index)]
+    findings = [
+        Finding(
+            "warning",
+            f"{len(copies) - copies['sha256'].nunique()} pictures are exact copies of "
+            f"others (e.g. `{copies['file'].iloc[0]}` and `{copies['file'].iloc[1]}`).",
+            "A copy in both training and test makes the score look better than it is; "
+            "remove the copies.",
+        )
+    ]
+    if len(across):
+        findings.insert(
+            0,
+            Finding(
+                "warning",
+                f"The same picture is in different classes: "
+                f"{across['file'].head(4).tolist()}.",
+                "A picture can only have one right answer; keep it in one class.",
+            ),
+        )
+    return findings
+
+
+def _tiny_findings(table: pd.DataFrame) -> list[Finding]:
+    tiny = table[(table["width"] < TINY_SIDE) | (table["height"] < TINY_SIDE)]
+    if tiny.empty:
+        return []
+    return [
+        Finding(
+            "info",
+            f"{len(tiny)} pictures are tiny (under {TINY_SIDE} pixels on a side), e.g. "
+            f"`{tiny['file'].iloc[0]}`.",
+            "They are enlarged to the model's size, which blurs them; use larger ones "
+            "if you have them.",
+        )
+    ]
+
+
+def thumbnails(
+    dataset_id: str, per_class: int = 6, size: int = 96
+) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Returns up to `per_class` (file name, RGB thumbnail) pairs for each class."""
+    images = load_images(dataset_id)
+    shown = {}
+    for label, rows in images.table.groupby("label", sort=True):
+        shown[str(label)] = [
+            (row.file, thumbnail(images.folder / row.path, size))
+            for row in rows.head(per_class).itertuples()
+        ]
+    return shown
+
+
+def thumbnail(path: Path, size: int = 96) -> np.ndarray:
+    """Returns a picture file as an RGB array that fits in `size`×`size`."""
+    image = Image.fromarray(bundle_images.decode_image(path.read_bytes(), size))
+    image.thumbnail((size, size))
+    return np.asarray(image)
+
+
+def stored_thumbnail(dataset_id: str, stored: str, size: int = 96) -> np.ndarray | None:
+    """Thumbnail of a stored picture by its `path` in labels.csv; None if it is gone."""
+    try:
+        folder = dataset_folder(dataset_id)
+    except DataError:
+        return None
+    path = (folder / stored).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        return None
+    return thumbnail(path, size)
+
+
+# --- predictions and explanations ------------------------------------------------------
+
+
+def predict_uploads(
+    model: Any, named: list[tuple[str, bytes]], info: dict
+) -> pd.DataFrame:
+    """Classifies uploaded pictures (name, bytes); unreadable ones get a `problem`."""
+    return bundle_images.predict_images(model, named, info)
+
+
+def saliency(
+    model: Any, pixels: np.ndarray, class_index: int | None = None
+) -> np.ndarray:
+    """Where the model looked: input-gradient saliency, smoothed, scaled to [0, 1].
+
+    Args:
+        model: the end-to-end classifier.
+        pixels: one RGB uint8 image (any size; the model resizes it).
+        class_index: the class to explain; the predicted one if None.
+
+    Returns:
+        A (height, width) float array.
+    """
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(pixels[None].astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        proba = model(x, training=False)
+        index = int(tf.argmax(proba[0])) if class_index is None else class_index
+        score = proba[0, index]
+    grad = tf.reduce_max(tf.abs(tape.gradient(score, x))[0], axis=-1)
+    grad = tf.nn.avg_pool2d(grad[None, :, :, None], 5, 1, "SAME")[0, :, :, 0].numpy()
+    top = np.percentile(grad, 99) or 1.0
+    return np.clip(grad / top, 0.0, 1.0)
+
+
+def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """Blends a [0, 1] heat map (red = important) over an RGB image."""
+    red = np.zeros_like(pixels, dtype=np.float64)
+    red[..., 0], red[..., 1] = 255.0, 64.0
+    weight = (alpha * heat)[..., None]
+    blended = pixels.astype(np.float64) * (1 - weight) + red * weight
+    return blended.clip(0, 255).astype(np.uint8)
+
+
+def explain(model: Any, content: bytes, size: int) -> np.ndarray:
+    """Returns the saliency overlay of one picture (at the model's size) as RGB."""
+    pixels = bundle_images.load_image(content, size)
+    return overlay(pixels, saliency(model, pixels))

@@ -1,0 +1,444 @@
+"""Tell pictures apart (e.g. faces with or without a mask) from a folder per class."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import bundle_images, data, images, video
+from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
+from core.templates.registry import register
+
+MAX_LISTED_PER_CELL = 40
+MAX_TEST_EXAMPLES = 300
+CHECK_IMAGES = 5
+BACKBONES = {  # name -> (keras.applications class, ImageNet no-top weights file)
+    "mobilenet_v3_small": (
+        "MobileNetV3Small",
+        "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+    ),
+    "efficientnet_b0": ("EfficientNetB0", "efficientnetb0_notop.h5"),
+}
+_DEFAULTS = {"epochs": 120, "patience": 25}
+IMAGE_PARAMS = tuple(
+    dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
+    for p in TRAINING_PARAMS
+) + (
+    Param(
+        "image_size",
+        "Picture size (pixels)",
+        64,
+        choices=(32, 64, 96, 128, 160, 224),
+        help="Pictures are resized to this square size; larger sees more detail but "
+        "trains slower.",
+    ),
+    Param(
+        "backbone",
+        "Network",
+        "auto",
+        choices=("auto", "small_cnn", "mobilenet_v3_small", "efficientnet_b0"),
+        help="'auto' reuses a network pre-trained on ImageNet when its weights are on "
+        "this computer, else trains a small network from scratch.",
+    ),
+    Param(
+        "weights_path",
+        "Pre-trained weights file (optional)",
+        "",
+        help="Path to a downloaded ImageNet weights file (.h5) for the chosen network.",
+        advanced=True,
+    ),
+    Param(
+        "augment",
+        "Augment pictures while training",
+        True,
+        help="Random flips, turns, zooms and contrast changes, so the model does not "
+        "learn the exact pictures by heart.",
+        advanced=True,
+    ),
+    Param(
+        "dropout",
+        "Dropout",
+        0.3,
+        min_value=0.0,
+        max_value=0.9,
+        help="Share of features switched off while learning, against overfitting.",
+        advanced=True,
+    ),
+)
+
+
+@register
+class ImageClassification:
+    """Classify pictures: a small CNN from scratch, or a pre-trained backbone if present."""
+
+    name = "image_classification"
+    title = "Classify images"
+    description = (
+        "Learns to tell which class a picture belongs to from a folder of examples per "
+        "class, e.g. faces with or without a mask; then classifies photos, camera "
+        "snapshots and the frames of a video."
+    )
+    task = "classification"
+    data_kind = "image_folder"
+    params = IMAGE_PARAMS
+    bundle_script = "core.bundle_images"
+    predict_input = "your_photo.jpg"
+    limitations = (
+        "It knows only the classes it was trained on: any other picture still gets one "
+        "of them, often with high confidence.",
+        "Lighting, camera and framing unlike the training pictures lower its accuracy.",
+    )
+    usage = (
+        "`python predict.py FOLDER -o predictions.csv` classifies every picture in a "
+        "folder. In Python: `keras.saving.load_model('model.keras')` takes RGB pictures "
+        "as a float array of shape (n, height, width, 3) with values 0-255, any size "
+        "(the model resizes and rescales them itself); see `load_image` in predict.py."
+    )
+
+    def store_input(self, path: Path) -> str:
+        """Stores a zip or a folder of class folders; returns its dataset id."""
+        return images.store_path(path)
+
+    def load_data(self, dataset_id: str) -> images.ImageSet:
+        """Loads the stored picture index."""
+        return images.load_images(dataset_id)
+
+    def preflight(
+        self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Data-quality findings as plain sentences."""
+        return [f.message for f in images.preflight(data_)]
+
+    def check(
+        self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Needs two classes with at least 3 pictures each; a given weights file must exist."""
+        problems = images.check(data_)
+        weights = str(params.get("weights_path") or "")
+        if weights and not Path(weights).expanduser().is_file():
+            problems.append(
+                f"Invalid value for argument `weights_path`. Expected an existing weights "
+                f"file. Received: weights_path={weights!r}"
+            )
+        return problems
+
+    def prepare(
+        self,
+        data_: images.ImageSet,
+        target: str | None,
+        params: Mapping[str, Any],
+        seed: int,
+    ) -> Prepared:
+        """Splits pictures (stratified, seeded) into cached, prefetched tf.data pipelines."""
+        table = data_.table.reset_index(drop=True)
+        class_names = sorted(table["label"].unique())
+        y = table["label"].map({c: i for i, c in enumerate(class_names)}).to_numpy()
+        y = y.astype("int32")
+        parts = data.split_indices(
+            y, params["val_fraction"], params["test_fraction"], seed
+        )
+        size, batch = int(params["image_size"]), int(params["batch_size"])
+        paths = np.array(data_.paths())
+        splits = []
+        for index, part in enumerate(parts):
+            dataset = make_dataset(paths[part], y[part], size, batch, seed, index == 0)
+            raw = table.iloc[part].assign(y=y[part])
+            splits.append(Split(dataset, None if index < 2 else y[part], raw))
+        backbone, weights, note = resolve_backbone(params)
+        info = {
+            "task": self.task,
+            "target": None,
+            "class_names": class_names,
+            "image_size": size,
+            "dataset_id": data_.dataset_id,
+            "n_images": len(table),
+            "n_skipped": len(data_.skipped),
+            "n_train": len(parts[0]),
+            "n_val": len(parts[1]),
+            "n_test": len(parts[2]),
+            "backbone": backbone,
+            "weights_file": weights,
+            "model_note": note,
+        }
+        return Prepared(*splits, info=info, class_weight=_class_weight(y[parts[0]]))
+
+    def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """Returns the compiled end-to-end model: raw RGB pictures of any size in."""
+        from core import models
+
+        info = prepared.info
+        model = build_image_model(
+            len(info["class_names"]),
+            int(info["image_size"]),
+            info["backbone"],
+            info["weights_file"],
+            bool(params["augment"]),
+            float(params["dropout"]),
+        )
+        return models.compile_for(model, "classification", params["learning_rate"])
+
+    def evaluate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> dict:
+        """Test accuracy, per-class scores, confusion matrix with the misclassified pictures."""
+        proba = np.asarray(model.predict(prepared.test.inputs, verbose=0), "float64")
+        return image_report(proba, prepared)
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        """Copies a few test pictures into `folder/images`, the input predict.py takes."""
+        target = folder / "images"
+        target.mkdir(parents=True, exist_ok=True)
+        rows = prepared.test.raw.head(CHECK_IMAGES)
+        dataset = images.dataset_folder(prepared.info["dataset_id"])
+        for index, stored in enumerate(rows["path"]):
+            shutil.copyfile(
+                dataset / stored, target / f"{index:02d}{Path(stored).suffix}"
+            )
+        return target
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Classifies a picture, every picture in a folder, or sampled frames of a video.
+
+        Raises:
+            DataError: if there is nothing to classify or the video cannot be decoded.
+        """
+        if path.is_file() and video.is_video_name(path.name):
+            table, _ = video.predict_video(
+                model, path.read_bytes(), path.name, dict(info)
+            )
+            return table, []
+        named = bundle_images.read_named(path)
+        if not named:
+            raise data.DataError(f"`{path.name}` holds no pictures to classify.")
+        result = bundle_images.predict_images(model, named, dict(info))
+        bad = result.loc[result["problem"] != "", "file"].tolist()
+        warnings = (
+            [f"Could not read {len(bad)} pictures, e.g. `{bad[0]}`."] if bad else []
+        )
+        return result, warnings
+
+
+def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Chooses the network: a pre-trained backbone only if its weights are on disk.
+
+    Returns:
+        The backbone name, the weights file ("" for none) and a note for the user.
+    """
+    choice = str(params["backbone"])
+    if choice == "small_cnn":
+        return "small_cnn", "", "A small CNN was trained from scratch, as chosen."
+    wanted = "mobilenet_v3_small" if choice == "auto" else choice
+    given = str(params.get("weights_path") or "")
+    path = Path(given).expanduser() if given else find_cached_weights(wanted)
+    if path is not None and path.is_file():
+        return (
+            wanted,
+            str(path.resolve()),
+            f"Transfer learning: {BACKBONES[wanted][0]} with pre-trained weights "
+            f"from `{path.name}`, and a new classifier on top.",
+        )
+    return (
+        "small_cnn",
+        "",
+        f"No pre-trained weights for {BACKBONES[wanted][0]} were found on this computer "
+        f"(Keras cache: `{BACKBONES[wanted][1]}`) and they cannot be downloaded here, so "
+        "a small CNN was trained from scratch instead.",
+    )
+
+
+def find_cached_weights(backbone: str) -> Path | None:
+    """Looks for a backbone's ImageNet weights in the Keras cache (`~/.keras/models`)."""
+    homes = [os.environ.get("KERAS_HOME", ""), "~/.keras", "/tmp/.keras"]
+    for home in filter(None, homes):
+        path = Path(home).expanduser() / "models" / BACKBONES[backbone][1]
+        if path.is_file():
+            return path
+    return None
+
+
+def make_dataset(
+    paths: np.ndarray,
+    labels: np.ndarray,
+    size: int,
+    batch: int,
+    seed: int,
+    shuffle: bool,
+) -> Any:
+    """A tf.data pipeline: decode each picture once (robustly), cache, shuffle, prefetch."""
+    import tensorflow as tf
+
+    def _load(path: bytes) -> np.ndarray:
+        return bundle_images.load_image(Path(path.decode()).read_bytes(), size)
+
+    def _decode(path: Any, label: Any) -> tuple[Any, Any]:
+        pixels = tf.numpy_function(_load, [path], tf.uint8)
+        pixels.set_shape((size, size, 3))
+        return tf.cast(pixels, tf.float32), label
+
+    dataset = tf.data.Dataset.from_tensor_slices((paths.astype(str), labels))
+    dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def build_image_model(
+    n_classes: int,
+    size: int,
+    backbone: str,
+    weights_file: str,
+    augment: bool,
+    dropout: float,
+) -> Any:
+    """Builds the network: resize → augment → (rescale →) body → softmax.
+
+    The small CNN rescales to [0, 1] itself; the keras.applications backbones include
+    their own preprocessing and take 0-255 values.
+    """
+    import keras
+    from keras import layers
+
+    from core.models import classification_head
+
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    x = layers.Resizing(size, size, name="resize")(inputs)
+    if augment:
+        x = layers.RandomFlip("horizontal", name="augment_flip")(x)
+        x = layers.RandomRotation(0.08, name="augment_rotate")(x)
+        x = layers.RandomZoom(0.1, name="augment_zoom")(x)
+        x = layers.RandomContrast(0.2, name="augment_contrast")(x)
+    if backbone == "small_cnn":
+        x = _small_cnn(layers.Rescaling(1.0 / 255, name="rescale")(x))
+    else:
+        x = _pretrained(backbone, weights_file, size)(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = classification_head(x, n_classes)
+    return keras.Model(inputs, outputs, name="image_classifier")
+
+
+def _small_cnn(x: Any) -> Any:
+    """Four conv + pool blocks. No batch normalization: with a few hundred pictures its
+    moving statistics lag behind and make validation scores jump (measured)."""
+    from keras import layers
+
+    for index, filters in enumerate((32, 64, 128, 128)):
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"conv_{index}"
+        )(x)
+        x = layers.MaxPooling2D(name=f"pool_{index}")(x)
+    return layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+def _pretrained(backbone: str, weights_file: str, size: int) -> Any:
+    import keras
+
+    factory = getattr(keras.applications, BACKBONES[backbone][0])
+    model = factory(
+        include_top=False,
+        weights=weights_file,
+        input_shape=(size, size, 3),
+        pooling="avg",
+    )
+    model.trainable = False  # keep the pre-trained features; train the new head
+    return model
+
+
+def _class_weight(y_train: np.ndarray) -> dict[int, float] | None:
+    counts = np.bincount(y_train)
+    if counts.min() / counts.max() >= images.IMBALANCE_RATIO:
+        return None
+    balanced = len(y_train) / (len(counts) * counts)
+    return {int(c): float(w) for c, w in enumerate(balanced)}
+
+
+def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
+    """The JSON-ready test report: scores beside the majority baseline, and examples."""
+    from core import evaluation
+
+    info, test = prepared.info, prepared.test
+    names, y_true = list(info["class_names"]), np.asarray(test.targets)
+    majority = int(np.bincount(prepared.train.raw["y"], minlength=len(names)).argmax())
+    baseline = np.zeros_like(proba)
+    baseline[:, majority] = 1.0
+    y_pred = proba.argmax(axis=1)
+    examples = _examples(test.raw, proba, names)
+    report = {
+        "task": "classification",
+        "data_kind": "images",
+        "metrics": evaluation.classification_metrics(y_true, proba),
+        "baseline": evaluation.classification_metrics(y_true, baseline),
+        "baseline_answer": names[majority],
+        "class_names": names,
+        "confusion_matrix": _confusion(y_true, y_pred, len(names)),
+        "per_class": evaluation._per_class(y_true, y_pred, names),
+        "curves": evaluation._curves(y_true, proba, names),
+        "examples": examples[:MAX_TEST_EXAMPLES],
+        "misclassified": _misclassified(examples),
+        "dataset_id": info["dataset_id"],
+        "model_note": info["model_note"],
+        "n_test": len(y_true),
+    }
+    report["summary"] = summarize(report)
+    return report
+
+
+def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> list[list[int]]:
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix.tolist()
+
+
+def _examples(raw: pd.DataFrame, proba: np.ndarray, names: list[str]) -> list[dict]:
+    rows = []
+    for row, p in zip(raw.itertuples(), proba, strict=True):
+        rows.append(
+            {
+                "file": row.file,
+                "path": row.path,
+                "actual": names[int(row.y)],
+                "predicted": names[int(p.argmax())],
+                "probabilities": {
+                    n: round(float(v), 4) for n, v in zip(names, p, strict=True)
+                },
+            }
+        )
+    return rows
+
+
+def _misclassified(examples: list[dict]) -> dict[str, list[dict]]:
+    """Wrong answers per confusion-matrix cell, keyed "actual → predicted"."""
+    cells: dict[str, list[dict]] = {}
+    for example in examples:
+        if example["actual"] != example["predicted"]:
+            key = f"{example['actual']} → {example['predicted']}"
+            if len(cells.setdefault(key, [])) < MAX_LISTED_PER_CELL:
+                cells[key].append(example)
+    return cells
+
+
+def summarize(report: Mapping[str, Any]) -> list[str]:
+    """Plain sentences: the result beside the baseline, the weakest class, the network."""
+    ours, base, n = report["metrics"], report["baseline"], report["n_test"]
+    lines = [
+        f"On {n} pictures the model never saw, it is right {ours['accuracy']:.0%} of "
+        f"the time; always answering the most common class "
+        f"(`{report['baseline_answer']}`) is right {base['accuracy']:.0%} of the time."
+    ]
+    weakest = min(report["per_class"], key=lambda c: c["recall"])
+    if weakest["support"]:
+        lines.append(
+            f"It recognises `{weakest['class']}` least well: {weakest['recall']:.0%} of "
+            f"those test pictures were found (recall)."
+        )
+    lines.append(report["model_note"])
+    return lines
