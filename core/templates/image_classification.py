@@ -99,7 +99,8 @@ class ImageClassification:
         "`python predict.py FOLDER -o predictions.csv` classifies every picture in a "
         "folder. In Python: `keras.saving.load_model('model.keras')` takes RGB pictures "
         "as a float array of shape (n, height, width, 3) with values 0-255, any size "
-        "(the model resizes and rescales them itself); see `load_image` in predict.py."
+        "(the model resizes and rescales them itself); see `load_image` in predict.py. "
+        "predict.py also needs `pip install pillow`."
     )
 
     def store_input(self, path: Path) -> str:
@@ -155,6 +156,7 @@ class ImageClassification:
         info = {
             "task": self.task,
             "target": None,
+            "schema": [{"name": "image", "kind": "image"}],
             "class_names": class_names,
             "image_size": size,
             "dataset_id": data_.dataset_id,
