@@ -1,0 +1,349 @@
+"""Forecast the next steps of a dated series (e.g. tomorrow's weather), with a range."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import bundle_forecast, data, timeseries
+from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
+from core.templates.registry import register
+
+META_KEYS = ("time_column", "time_format", "utc", "freq", "step_seconds", "columns")
+FORECAST_PARAMS = (
+    Param(
+        "time_column",
+        "Time column (empty = detect)",
+        "",
+        help="The column with dates or times; left empty, the first date-like column.",
+    ),
+    Param(
+        "horizon",
+        "Horizon (steps to forecast, 0 = auto)",
+        0,
+        min_value=0,
+        max_value=1000,
+        help="How many steps ahead to forecast; 0 picks one from the frequency "
+        "(daily: 7, hourly: 24, weekly: 4, monthly: 3).",
+    ),
+    Param(
+        "lookback",
+        "Lookback (steps the model sees, 0 = auto)",
+        0,
+        min_value=0,
+        max_value=5000,
+        help="How many past steps each forecast looks at; 0 picks one from the "
+        "frequency (daily: 14, hourly: 72, weekly: 26, monthly: 24).",
+    ),
+    Param(
+        "architecture",
+        "Network",
+        "dense",
+        choices=("dense", "lstm", "gru", "conv1d"),
+        help="dense: fast and strong on short series; lstm/gru: recurrent; conv1d: "
+        "1-D convolutions over the window.",
+    ),
+    Param(
+        "covariates",
+        "Other numeric columns",
+        "all",
+        choices=("all", "none"),
+        help="Use the past values of the other numeric columns as extra inputs.",
+    ),
+    Param(
+        "fill_gaps",
+        "Missing time steps",
+        "interpolate",
+        choices=("interpolate", "leave"),
+        help="interpolate: fill gaps with a straight line; leave: skip forecasts "
+        "that would need them.",
+    ),
+    Param(
+        "coverage",
+        "Forecast range",
+        0.8,
+        choices=(0.5, 0.8, 0.9, 0.95),
+        help="How often the actual value should fall inside the shaded range.",
+    ),
+    Param(
+        "units",
+        "Network width",
+        32,
+        min_value=4,
+        max_value=1024,
+        help="Neurons in the learned layer; more can learn more but overfit.",
+        advanced=True,
+    ),
+    Param(
+        "dropout",
+        "Dropout",
+        0.3,
+        min_value=0.0,
+        max_value=0.9,
+        help="Share of features switched off while learning, against overfitting.",
+        advanced=True,
+    ),
+) + TRAINING_PARAMS
+
+
+@register
+class TimeseriesForecasting:
+    """Direct multi-step forecasts with quantile ranges, from a raw window of the past."""
+
+    name = "timeseries_forecasting"
+    title = "Forecast a time series"
+    description = (
+        "Learns from dated measurements, e.g. daily weather or sales, to forecast the "
+        "next steps with a range, next to the simple rules a forecaster must beat."
+    )
+    task = "forecasting"
+    data_kind = "time_series"
+    params = FORECAST_PARAMS
+    bundle_script = "core.bundle_forecast"
+    predict_input = "history.csv"
+    limitations = (
+        "It forecasts from the past only: other columns are used up to the last known "
+        "step, never their future values.",
+        "Patterns it never saw (a new climate, a new trend, a break in the data) are "
+        "not foreseen; the range only covers the usual uncertainty.",
+        "The range's coverage was measured on the test period; in other periods it "
+        "may hold the actual value more or less often.",
+    )
+    usage = (
+        "In Python: `keras.saving.load_model('model.keras', compile=False)` takes a "
+        "float32 array of shape (1, lookback, features): per step the target, the other "
+        "columns in metadata.json `columns`, then the calendar features; it returns "
+        "(1, horizon, 3) = lower, forecast, upper. See `feature_matrix` in predict.py."
+    )
+
+    def store_input(self, path: Path) -> str:
+        """Stores a CSV file given on the command line; returns its dataset id."""
+        return data.store_upload(path.name, path.read_bytes())
+
+    def load_data(self, dataset_id: str) -> pd.DataFrame:
+        """Loads the stored CSV."""
+        return data.load_table(dataset_id)
+
+    def check(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Returns the problems that block a forecast, in plain words."""
+        try:
+            series = timeseries.load_series(frame, target, params)
+            lookback, horizon = timeseries.resolve_window(params, series.frequency)
+            timeseries.check_length(len(series.regular), lookback, horizon, params)
+        except data.DataError as err:
+            return [str(err)]
+        return []
+
+    def preflight(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """What was handled (gaps, duplicates, zones) and any strong trend or season."""
+        try:
+            series = timeseries.load_series(frame, target, params)
+        except data.DataError:
+            return []  # `check` reports it
+        y = series.regular[target].to_numpy("float64")
+        return series.notes + pattern_sentences(y, target, series.frequency)
+
+    def prepare(
+        self,
+        frame: pd.DataFrame,
+        target: str | None,
+        params: Mapping[str, Any],
+        seed: int,
+    ) -> Prepared:
+        """Cleans the series, splits it by time and cuts the windows of each segment."""
+        series = timeseries.load_series(frame, target, params)
+        lookback, horizon = timeseries.resolve_window(params, series.frequency)
+        n_steps = len(series.regular)
+        timeseries.check_length(n_steps, lookback, horizon, params)
+        val_start, test_start = timeseries.segment_bounds(
+            n_steps, params["val_fraction"], params["test_fraction"]
+        )
+        meta = {**series.meta, "lookback": lookback, "horizon": horizon}
+        block = bundle_forecast.feature_matrix(series.regular, meta)
+        cuts = [
+            timeseries.windows(block, start, stop, lookback, horizon)
+            for start, stop in (
+                (0, val_start),
+                (val_start, test_start),
+                (test_start, n_steps),
+            )
+        ]
+        history = series.regular.reset_index()
+        raws = (history.iloc[:val_start], history.iloc[val_start:test_start], history)
+        info = self.describe(series, meta, frame, params, block, cuts, val_start)
+        info["segments"] = {"val_start": val_start, "test_start": test_start}
+        splits = [Split(x, y, raw) for (x, y, _), raw in zip(cuts, raws, strict=True)]
+        return Prepared(*splits, info=info)
+
+    def describe(
+        self,
+        series: timeseries.Series,
+        meta: Mapping[str, Any],
+        frame: pd.DataFrame,
+        params: Mapping[str, Any],
+        block: np.ndarray,
+        cuts: list,
+        val_start: int,
+    ) -> dict[str, Any]:
+        """Returns the run's JSON-ready info: what the bundle needs and what the UI shows."""
+        target = meta["columns"][0]
+        train_y = block[:val_start, 0].astype("float64")
+        season, strength = timeseries.choose_season(train_y, series.frequency)
+        calendar = bundle_forecast.calendar_features(
+            series.regular.index[:1], meta["step_seconds"]
+        )
+        coverage = float(params["coverage"])
+        return {
+            "task": self.task,
+            "target": target,
+            **meta,
+            "fill_gaps": params["fill_gaps"],
+            "covariates": meta["columns"][1:],
+            "features": [*meta["columns"], *calendar.columns],
+            "frequency": series.frequency.label,
+            "unit": series.frequency.unit,
+            "coverage": coverage,
+            "quantiles": [
+                round((1 - coverage) / 2, 4),
+                0.5,
+                round((1 + coverage) / 2, 4),
+            ],
+            "season": season,
+            "season_strength": strength,
+            "moving_average_window": min(meta["lookback"], series.frequency.horizon),
+            "scale": timeseries.naive_scale(train_y),
+            "schema": [
+                {"name": meta["time_column"], "kind": "date"},
+                *({"name": c, "kind": "number"} for c in meta["columns"]),
+            ],
+            "excluded": timeseries.excluded_columns(frame, meta),
+            "notes": series.notes,
+            "first_time": series.regular.index[0].isoformat(),
+            "last_time": series.regular.index[-1].isoformat(),
+            "n_rows": len(series.regular),
+            "n_train": len(cuts[0][0]),
+            "n_val": len(cuts[1][0]),
+            "n_test": len(cuts[2][0]),
+        }
+
+    def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """Returns the compiled forecaster; normalization is adapted on training steps."""
+        from core import forecast_model, models
+
+        info = prepared.info
+        train = prepared.train.raw.set_index(info["time_column"])
+        model = forecast_model.build_forecaster(
+            bundle_forecast.feature_matrix(train, info),
+            info["lookback"],
+            info["horizon"],
+            params["architecture"],
+            int(params["units"]),
+            float(params["dropout"]),
+        )
+        spe = models.steps_per_execution_for(info["n_train"], params["batch_size"])
+        return forecast_model.compile_forecaster(
+            model, info["quantiles"], params["learning_rate"], spe
+        )
+
+    def evaluate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> dict:
+        """The model beside persistence, seasonal naive and moving average on the test period."""
+        from core import forecast_report
+
+        info = prepared.info
+        history = prepared.test.raw
+        block = bundle_forecast.feature_matrix(
+            history.set_index(info["time_column"]), info
+        )
+        inputs, actual, origins = timeseries.windows(
+            block,
+            info["segments"]["test_start"],
+            len(history),
+            info["lookback"],
+            info["horizon"],
+        )
+        forecasts = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
+        return forecast_report.build_report(forecasts, actual, origins, history, info)
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        """Writes the end of the series, as a user would, for the bundle to forecast from."""
+        info = prepared.info
+        tail = prepared.test.raw.tail(info["lookback"] + 5).copy()
+        tail[info["time_column"]] = format_times(tail[info["time_column"]], info)
+        path = folder / "history.csv"
+        tail.to_csv(path, index=False)
+        return path
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Forecasts the next `horizon` steps after the end of a CSV."""
+        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        return forecast_from(model, frame, info)
+
+
+def format_times(times: pd.Series, info: Mapping[str, Any]) -> pd.Series:
+    """Writes times the way the training file did (ISO 8601 with zones converted to UTC)."""
+    if info["utc"]:
+        return times.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    if info.get("time_format"):
+        return times.dt.strftime(info["time_format"])
+    return times.dt.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def forecast_from(
+    model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Checks a history table against the model's columns, then forecasts from its end.
+
+    Returns:
+        The forecast table and warnings in plain words.
+
+    Raises:
+        DataError: if the table has other columns, unreadable dates or too little history.
+    """
+    missing = bundle_forecast.missing_columns(frame, dict(info))
+    if missing:
+        raise data.DataError(
+            f"This file has different columns from the training data: it lacks "
+            f"{missing}. Upload a CSV with the columns {[info['time_column'], *info['columns']]} "
+            "(newer rows of the same table)."
+        )
+    timeseries.parse_time_column(frame[info["time_column"]])
+    try:
+        table = bundle_forecast.forecast_frame(model, frame, dict(info))
+    except bundle_forecast.ForecastInputError as err:
+        raise data.DataError(str(err)) from None
+    used = {info["time_column"], *info["columns"]}
+    extra = [c for c in frame.columns if c not in used]
+    return table, [f"Ignored columns the model does not use: {extra}."] if extra else []
+
+
+def pattern_sentences(
+    y: np.ndarray, target: str, frequency: timeseries.Frequency
+) -> list[str]:
+    """States a strong trend or season in words (they are learned, not blocking)."""
+    lines = []
+    share, slope = timeseries.trend_share(y)
+    if share >= 0.5:
+        direction = "rises" if slope > 0 else "falls"
+        lines.append(
+            f"`{target}` has a strong trend: it {direction} by about {abs(slope):.3g} per "
+            f"{frequency.unit} ({share:.0%} of its variation). Forecasts assume it goes on."
+        )
+    season, strength = timeseries.choose_season(y, frequency)
+    if strength >= 0.3:
+        lines.append(
+            f"`{target}` repeats a pattern every {season} {frequency.unit}s "
+            f"({strength:.0%} of its variation); the seasonal-naive baseline uses it."
+        )
+    return lines
