@@ -34,6 +34,7 @@ SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
 SAMPLES = {
     "heart.csv": ("Heart disease (Cleveland clinic)", "target"),
     "auto_mpg.csv": ("Car fuel economy (Auto MPG)", "mpg"),
+    "seattle_weather.csv": ("Seattle daily weather 2012-2015", "temp_max"),
 }
 MISSING_MARKERS = [
     "",

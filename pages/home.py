@@ -8,6 +8,7 @@ from pages import _ui
 SAMPLE_CARDS = {
     "heart.csv": "Classification: predict whether a patient has heart disease.",
     "auto_mpg.csv": "Regression: predict a car's fuel economy in miles per gallon.",
+    "seattle_weather.csv": "Forecasting: the next week's highest temperature in Seattle.",
 }
 
 st.title("Predictive Studio")
@@ -19,7 +20,9 @@ st.markdown(
 )
 
 st.subheader("Start from a sample")
-for column, (file_name, pitch) in zip(st.columns(2), SAMPLE_CARDS.items(), strict=True):
+for column, (file_name, pitch) in zip(
+    st.columns(len(SAMPLE_CARDS)), SAMPLE_CARDS.items(), strict=True
+):
     title, target = data.SAMPLES[file_name]
     with column, st.container(border=True):
         st.markdown(f"**{title}**")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import data, runs
+from core import data, runs, timeseries
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
 from pages import _ui
@@ -34,12 +34,15 @@ target = st.selectbox(
 _ui.remember(_ui.TARGET_COLUMN, target)
 
 # 2. Templates as cards, the suggested one preselected.
-suggested, reason = data.suggest_template(frame, target)
+suggested, reason = timeseries.suggest(frame, target) or data.suggest_template(
+    frame, target
+)
 st.info(
     f"Suggested: **{get_template(suggested).title}**. {reason}",
     icon=":material/lightbulb:",
 )
-templates = {t.name: t for t in list_templates() if t.data_kind == "table"}
+kinds = ("table", "time_series")
+templates = {t.name: t for t in list_templates() if t.data_kind in kinds}
 for column, template in zip(
     st.columns(len(templates)), templates.values(), strict=True
 ):
