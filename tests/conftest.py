@@ -46,3 +46,19 @@ def tiny_regression_table(tiny_table) -> pd.DataFrame:
 
 
 FAST_PARAMS = {"epochs": 2, "batch_size": 8, "patience": 2}
+
+
+def tiny_series(n: int = 200) -> pd.DataFrame:
+    """`n` daily steps: y = sine + trend + noise, a covariate and a text column."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(n)
+    return pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=n, freq="D").strftime(
+                "%Y-%m-%d"
+            ),
+            "y": 10 * np.sin(2 * np.pi * steps / 7) + 0.05 * steps + rng.normal(size=n),
+            "x": rng.normal(size=n),
+            "note": rng.choice(["a", "b"], size=n),
+        }
+    )

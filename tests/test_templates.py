@@ -15,13 +15,30 @@ import pytest
 from core.bundle_predict import frame_to_inputs
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
-from tests.conftest import FAST_PARAMS
+from tests.conftest import FAST_PARAMS, tiny_series
 
 
 def _table_for(template, tiny_table, tiny_regression_table):
+    if template.data_kind == "time_series":
+        return tiny_series(), "y"
     if template.task == "regression":
         return tiny_regression_table, "y"
     return tiny_table, "label"
+
+
+def _model_inputs(template, prepared):
+    """A few raw inputs the model takes: typed-in rows, or windows of the series."""
+    if template.data_kind == "time_series":
+        return prepared.test.inputs[:3]
+    return frame_to_inputs(_raw_rows(), prepared.info["schema"])
+
+
+def _output_shape(template, prepared) -> tuple[int, ...]:
+    if template.task == "classification":
+        return (3, len(prepared.info["class_names"]))
+    if template.task == "forecasting":
+        return (3, prepared.info["horizon"], 3)  # lower, forecast, upper per step
+    return (3, 1)
 
 
 def _raw_rows() -> pd.DataFrame:
@@ -43,7 +60,7 @@ def test_template_contract(template, tiny_table, tiny_regression_table, tmp_path
     assert template.check(frame, target, params) == []
     prepared = template.prepare(frame, target, params, seed=0)
     n = prepared.info["n_train"] + prepared.info["n_val"] + prepared.info["n_test"]
-    assert n == len(frame)
+    assert n == len(frame) or template.data_kind == "time_series"  # series: windows
     model = template.build_model(prepared, params)
     history = model.fit(
         prepared.train.inputs,
@@ -59,17 +76,13 @@ def test_template_contract(template, tiny_table, tiny_regression_table, tmp_path
     model.save(path)
     loaded = keras.saving.load_model(path)  # default safe_mode=True
 
-    raw = _raw_rows()
-    outputs = np.asarray(loaded(frame_to_inputs(raw, prepared.info["schema"])))
-    width = (
-        len(prepared.info["class_names"]) if template.task == "classification" else 1
-    )
-    assert outputs.shape == (len(raw), width)
+    outputs = np.asarray(loaded(_model_inputs(template, prepared)))
+    assert outputs.shape == _output_shape(template, prepared)
     assert np.isfinite(outputs).all()
     if template.task == "classification":
         np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
     # The reloaded model answers exactly like the one that was trained.
-    original = np.asarray(model(frame_to_inputs(raw, prepared.info["schema"])))
+    original = np.asarray(model(_model_inputs(template, prepared)))
     np.testing.assert_allclose(outputs, original, rtol=1e-5, atol=1e-6)
 
 
@@ -93,7 +106,10 @@ def test_saved_model_has_no_lambda_layer(
     loaded = keras.saving.load_model(path, compile=False)
     layer_types = {type(layer).__name__ for layer in loaded.layers}
     assert "Lambda" not in layer_types
-    assert {"Normalization", "StringLookup"} <= layer_types
+    expected = {"Normalization", "StringLookup"}
+    if template.data_kind == "time_series":
+        expected = {"Normalization", "Rescaling"}
+    assert expected <= layer_types
 
 
 def test_normalization_is_adapted_on_train_rows_only(tiny_table):
