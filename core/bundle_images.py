@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -61,8 +62,10 @@ def decode_image(data: bytes, draft_size: int | None = None) -> np.ndarray:
                 if draft_size and image.format == "JPEG":
                     image.draft("RGB", (draft_size, draft_size))
                 return _to_rgb(ImageOps.exif_transpose(image))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageDecodeError(_too_large_reason()) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        shown = f"{int(pixels.group(1)):,} pixels" if pixels else None
+        raise ImageDecodeError(_too_large_reason(shown)) from None
     except UnidentifiedImageError:
         raise ImageDecodeError(
             "not a picture: its content is not JPEG, PNG, GIF, BMP, TIFF or WebP"
@@ -77,17 +80,17 @@ def decode_image(data: bytes, draft_size: int | None = None) -> np.ndarray:
         raise ImageDecodeError(f"damaged picture data ({err})") from None
 
 
-def _too_large_reason(size: tuple[int, int] | None = None) -> str:
-    shown = f"{size[0]}×{size[1]} pixels, " if size else ""
+def _too_large_reason(shown: str | None = None) -> str:
     return (
-        f"the picture is too large ({shown}over the {MAX_PIXELS // 1_000_000}-megapixel "
-        "limit that guards against 'decompression bombs'); shrink it first"
+        f"the picture is too large ({shown + ', ' if shown else ''}over the "
+        f"{MAX_PIXELS // 1_000_000}-megapixel limit that guards against "
+        "'decompression bombs'); shrink it first"
     )
 
 
 def _check_pixels(size: tuple[int, int]) -> None:
     if size[0] * size[1] > MAX_PIXELS:
-        raise ImageDecodeError(_too_large_reason(size))
+        raise ImageDecodeError(_too_large_reason(f"{size[0]}×{size[1]} pixels"))
     if min(size) < 1:
         raise ImageDecodeError("the picture has no pixels")
 
