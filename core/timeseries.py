@@ -25,6 +25,11 @@ TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)$"
 MIN_TRAIN_WINDOWS = 10
 REGULAR_SHARE = 0.9
 DAY = 86400.0
+CALENDAR_STEPS = {  # step lengths (seconds) that count as one calendar step
+    "monthly": (28 * DAY, 31 * DAY),
+    "quarterly": (89 * DAY, 92 * DAY),
+    "yearly": (365 * DAY, 366 * DAY),
+}
 
 
 @dataclass(frozen=True)
@@ -163,8 +168,10 @@ def infer_frequency(times: pd.Series) -> tuple[Frequency, float]:
         )
     steps = pd.Series(unique).diff().dt.total_seconds().dropna()
     usual = float(steps.round().mode().iloc[0])
-    share = float((steps.round() == usual).mean())
-    return _frequency(usual, unique), share
+    frequency = _frequency(usual, unique)
+    low, high = CALENDAR_STEPS.get(frequency.label, (usual, usual))
+    share = float(steps.round().between(low, high).mean())
+    return frequency, share
 
 
 def _frequency(seconds: float, times: pd.DatetimeIndex) -> Frequency:

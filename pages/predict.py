@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import data, export, runs
-from pages import _charts, _ui
+from pages import _charts, _forecast, _ui
 
 st.title("Predict")
 
@@ -15,6 +15,9 @@ if not run_id:
     st.stop()
 info = runs.read_info(run_id)
 target = info.get("target", "target")
+if info.get("task") == "forecasting":
+    _forecast.render_predict(run_id, info)
+    st.stop()
 
 # 2. One row, from a form generated from the model's input schema.
 st.subheader("One row")

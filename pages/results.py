@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import runs
-from pages import _charts, _ui
+from pages import _charts, _forecast, _ui
 
 st.title("Results")
 
@@ -25,6 +25,9 @@ if not evaluation:
     else:
         st.info(f"This run is {status.state}; its report appears when training ends.")
         _ui.live_progress(run_id)
+    st.stop()
+if evaluation.get("task") == "forecasting":
+    _forecast.render_results(run_id, evaluation)
     st.stop()
 
 # 3. The verdict in plain words first.

@@ -347,3 +347,11 @@ def pattern_sentences(
             f"({strength:.0%} of its variation); the seasonal-naive baseline uses it."
         )
     return lines
+
+
+def recent_history(
+    frame: pd.DataFrame, info: Mapping[str, Any], steps: int
+) -> pd.DataFrame:
+    """Returns the last `steps` regular steps of the target, the time column first."""
+    regular = bundle_forecast.regular_series(frame, dict(info))
+    return regular[[info["target"]]].tail(steps).reset_index()

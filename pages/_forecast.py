@@ -1,0 +1,242 @@
+"""UI for forecasting runs: the Results report and the Predict page's forecast section.
+
+Never shown as a page. The figure builders are plain plotly; the render functions draw
+widgets and call core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import data, forecast_report, runs
+from core.templates import timeseries_forecasting as forecasting
+from pages import _charts, _ui
+
+COLOURS = {
+    "model": "#2563eb",
+    "persistence": "#f97316",
+    "seasonal_naive": "#16a34a",
+    "moving_average": "#9333ea",
+}
+BAND = "rgba(37, 99, 235, 0.18)"
+METRIC_NAMES = {"mae": "Mean absolute error", "rmse": "Root mean squared error"}
+METRIC_NAMES["mase"] = "MASE (error / naive one-step error)"
+HISTORY_STEPS = 90
+
+
+# --- figures ----------------------------------------------------------------------------
+
+
+def band_figure(
+    title: str, time: list, lower: list, forecast: list, upper: list
+) -> go.Figure:
+    """A forecast line inside its shaded range."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=time, y=upper, line={"width": 0}, showlegend=False))
+    fig.add_trace(
+        go.Scatter(
+            x=time, y=lower, fill="tonexty", fillcolor=BAND, line={"width": 0},
+            name="forecast range",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=time, y=forecast, name="forecast", line={"color": COLOURS["model"]}
+        )
+    )
+    fig.update_layout(title=title, **_charts.LAYOUT)
+    fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0})
+    return fig
+
+
+def test_period_figure(
+    evaluation: Mapping[str, Any], step: int, target: str
+) -> go.Figure:
+    """Actual test values against the forecasts made `step` steps ahead, with the range."""
+    plot = evaluation["test_plot"]
+    chosen = plot["steps"][step - 1]
+    fig = band_figure(
+        f"Test period: `{target}` forecast {step} step(s) ahead vs actual",
+        chosen["time"], chosen["lower"], chosen["forecast"], chosen["upper"],
+    )  # fmt: skip
+    actual = plot["actual"]
+    fig.add_trace(
+        go.Scatter(
+            x=actual["time"],
+            y=actual["value"],
+            name="actual",
+            line={"color": "#111827"},
+        )
+    )
+    return fig
+
+
+def per_step_figure(evaluation: Mapping[str, Any], unit: str) -> go.Figure:
+    """Mean absolute error per horizon step, the model beside each baseline."""
+    rows = pd.DataFrame(evaluation["per_step"])
+    fig = go.Figure()
+    for name, colour in COLOURS.items():
+        fig.add_trace(
+            go.Scatter(
+                x=rows["step"], y=rows[name], name=name.replace("_", " "),
+                mode="lines+markers", line={"color": colour},
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        title="Error by horizon step (lower is better)",
+        xaxis_title=f"{unit}s ahead",
+        yaxis_title="mean absolute error",
+        **_charts.LAYOUT,
+    )
+    return fig
+
+
+def forecast_figure(
+    history: pd.DataFrame, table: pd.DataFrame, target: str
+) -> go.Figure:
+    """The recent history, then the forecast with its range."""
+    time = table.columns[0]
+    fig = band_figure(
+        f"Forecast of `{target}`",
+        table[time], table["lower"], table["forecast"], table["upper"],
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=history.iloc[:, 0], y=history[target], name="history",
+            line={"color": "#111827"},
+        )
+    )  # fmt: skip
+    return fig
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
+    """The model and the three baselines side by side, one row per metric."""
+    columns = {"this model": evaluation["metrics"], **evaluation["baselines"]}
+    table = pd.DataFrame(columns)
+    table.columns = [c.replace("_", " ") for c in table.columns]
+    table.index = [METRIC_NAMES.get(m, m) for m in table.index]
+    return table
+
+
+def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
+    """The forecasting report: verdict, scores, test-period plot, horizon, backtest."""
+    info = runs.read_info(run_id)
+    summary = evaluation.get("summary", [])
+    st.success(summary[0], icon=":material/check_circle:")
+    for sentence in summary[1:]:
+        alert = st.warning if sentence.startswith("Honest note") else st.info
+        alert(sentence, icon=":material/balance:")
+
+    st.subheader("Scores on the test period")
+    rules = forecast_report.describe_baselines(info)
+    st.caption(
+        "Baselines: " + "; ".join(f"**{k.replace('_', ' ')}** = {v}" for k, v in rules.items())
+        + f". Errors are in `{info['target']}`'s units; MASE below 1 beats the naive "
+        "one-step forecast."
+    )  # fmt: skip
+    st.dataframe(scores_table(evaluation).style.format("{:.3f}", na_rep="–"))
+
+    step = st.slider(
+        "Horizon step to plot", 1, int(info["horizon"]), 1, key="_w_forecast_step"
+    )
+    st.plotly_chart(test_period_figure(evaluation, step, info["target"]))
+    coverage = evaluation["coverage"]
+    st.caption(
+        f"Shaded: the {coverage['nominal']:.0%} range. It held the actual value "
+        f"{coverage['per_step'][step - 1]:.0%} of the time at this step, "
+        f"{coverage['observed']:.0%} over all steps."
+    )
+    st.plotly_chart(per_step_figure(evaluation, info["unit"]))
+    _render_backtest(evaluation)
+    with st.expander("How the data was prepared"):
+        for note in info.get("notes", []):
+            st.markdown(f"- {note}")
+        st.markdown(
+            f"- Inputs per step: {', '.join(f'`{f}`' for f in info['features'])}; "
+            f"{info['lookback']} steps in, {info['horizon']} out."
+        )
+    metrics = runs.read_metrics(run_id)
+    if not metrics.empty:
+        st.plotly_chart(_charts.learning_curves(metrics))
+
+
+def _render_backtest(evaluation: Mapping[str, Any]) -> None:
+    st.markdown("**Backtest from several starting points in the test period**")
+    st.caption(
+        "Each row is one forecast of the whole horizon; the model is not retrained "
+        "between them. The average error of each."
+    )
+    table = pd.DataFrame(evaluation["backtest"])
+    table.columns = [c.replace("_", " ") for c in table.columns]
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={c: number for c in table.columns if c != "origin"},
+    )
+
+
+# --- predict ----------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=8, show_spinner="Forecasting…")
+def forecast_cached(
+    run_id: str, content: bytes | None, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Forecasts from the end of an uploaded CSV, or of the run's own data if none."""
+    info = runs.read_info(run_id)
+    if content is None:
+        frame = data.load_table(runs.read_spec(run_id)["dataset_id"])
+    else:
+        frame = data.read_csv_bytes(content, name)
+    model = _ui.load_model_cached(run_id)
+    table, warnings = forecasting.forecast_from(model, frame, info)
+    history = forecasting.recent_history(frame, info, HISTORY_STEPS)
+    return history, table, warnings
+
+
+def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
+    """Forecast the next steps after the training data, or after a newer CSV."""
+    columns = [info["time_column"], *info["columns"]]
+    st.subheader(f"Forecast the next {info['horizon']} {info['unit']}s")
+    st.caption(
+        f"Upload a newer CSV with the columns {columns} to forecast from its end; "
+        "without one, the forecast starts after the training data."
+    )
+    upload = st.file_uploader(
+        "Newer data (CSV)", type=["csv"], key="_w_forecast_upload"
+    )
+    has_data = bool(runs.read_spec(run_id).get("dataset_id"))
+    if upload is None and not has_data:
+        st.info("This model was imported; upload a CSV with its history to forecast.")
+        return
+    content, name = (upload.getvalue(), upload.name) if upload else (None, "")
+    try:
+        history, table, warnings = forecast_cached(run_id, content, name)
+    except (data.DataError, runs.RunError) as err:
+        st.error(str(err))
+        return
+    for warning in warnings:
+        st.warning(warning)
+    st.plotly_chart(forecast_figure(history, table, info["target"]))
+    st.caption(
+        f"The shaded range should hold the actual value {info['coverage']:.0%} of the "
+        "time (see Results for how often it did on the test period)."
+    )
+    st.dataframe(table, hide_index=True)
+    st.download_button(
+        "Download forecast (CSV)",
+        table.to_csv(index=False).encode(),
+        file_name="forecast.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )

@@ -1,0 +1,293 @@
+"""Time-series forecasting: series cleaning, bad inputs, windows, baselines, runs and pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import bundle_forecast, data, export, runs, timeseries, workspace
+from core.templates import get_template
+from core.templates.base import resolve_params
+from tests.conftest import FAST_PARAMS, tiny_series
+
+APP = Path(__file__).parents[1] / "app.py"
+TEMPLATE = get_template("timeseries_forecasting")
+
+
+def params(**overrides):
+    return resolve_params(TEMPLATE, {**FAST_PARAMS, **overrides})
+
+
+def problems(frame, target="y", **overrides) -> str:
+    return " ".join(TEMPLATE.check(frame, target, params(**overrides)))
+
+
+# --- bad input: each gets a specific message ----------------------------------------------
+
+
+def test_no_date_column():
+    frame = tiny_series().drop(columns="date")
+    assert "No column looks like dates or times" in problems(frame)
+
+
+def test_unparseable_dates():
+    frame = tiny_series()
+    frame.loc[5, "date"] = "not a date"
+    assert "values that are not dates: line(s) 7" in problems(frame)
+
+
+def test_mixed_date_formats():
+    frame = tiny_series()
+    frame.loc[10, "date"] = "01/12/2021"
+    assert "mixes date formats" in problems(frame)
+
+
+def test_all_timestamps_equal():
+    frame = tiny_series()
+    frame["date"] = "2021-01-01"
+    assert "Every row has the same time" in problems(frame)
+
+
+def test_series_shorter_than_lookback_and_horizon():
+    frame = tiny_series(40)
+    message = problems(frame, lookback=30, horizon=7)
+    assert "too short for a lookback of 30 and a horizon of 7" in message
+
+
+def test_text_target():
+    assert "holds text" in problems(tiny_series(), target="note")
+
+
+def test_all_missing_target():
+    frame = tiny_series()
+    frame["y"] = np.nan
+    assert "empty in every row" in problems(frame)
+
+
+def test_constant_series():
+    frame = tiny_series()
+    frame["y"] = 3.0
+    assert "same value at every time step" in problems(frame)
+
+
+def test_unknown_time_column():
+    assert "Invalid value for argument `time_column`" in problems(
+        tiny_series(), time_column="when"
+    )
+
+
+def test_forecast_csv_with_different_columns(forecast_run):
+    model = export.load_model(forecast_run)
+    other = tiny_series().rename(columns={"x": "pressure"})
+    path = workspace.root() / "other.csv"
+    other.to_csv(path, index=False)
+    with pytest.raises(data.DataError, match="different columns.*lacks \\['x'\\]"):
+        TEMPLATE.predict_file(model, path, runs.read_info(forecast_run))
+
+
+# --- cleaning -------------------------------------------------------------------------------
+
+
+def test_clean_series_is_detected_and_needs_no_notes_beyond_frequency():
+    frame = tiny_series().sample(frac=1, random_state=0)  # shuffled rows get sorted
+    series = timeseries.load_series(frame, "y", params())
+    assert series.meta["time_column"] == "date"
+    assert series.frequency.label == "daily"
+    assert series.regular.index.is_monotonic_increasing
+    assert series.meta["columns"] == ["y", "x"]  # the text column is not a covariate
+    assert series.notes == ["The data is daily: one row per day."]
+
+
+def test_gaps_duplicates_and_missing_values_are_reported_and_filled():
+    frame = tiny_series().drop(index=[20, 21, 22])
+    frame = pd.concat([frame, frame.iloc[[50]]])
+    frame.loc[60, "y"] = np.nan
+    series = timeseries.load_series(frame, "y", params())
+    text = " ".join(series.notes)
+    assert "3 of 200 day steps have no row" in text and "longest 3" in text
+    assert "1 rows repeat a timestamp" in text
+    assert "1 rows have no `y` value" in text
+    assert series.regular["y"].notna().all()
+    assert len(series.regular) == 200
+
+
+def test_leave_gaps_skips_windows_that_need_them():
+    frame = tiny_series().drop(index=[30])
+    prepared = TEMPLATE.prepare(frame, "y", params(fill_gaps="leave"), seed=0)
+    assert np.isfinite(prepared.train.inputs).all()
+    full = TEMPLATE.prepare(tiny_series(), "y", params(), seed=0)
+    assert prepared.info["n_train"] < full.info["n_train"]
+
+
+def test_time_zones_are_converted_to_utc():
+    frame = tiny_series(60)
+    times = pd.date_range("2021-03-20", periods=60, freq="h", tz="Europe/Berlin")
+    frame["date"] = [t.isoformat() for t in times]
+    series = timeseries.load_series(frame, "y", params())
+    assert series.frequency.label == "hourly"
+    assert series.meta["utc"] is True
+    assert "converted to UTC" in " ".join(series.notes)
+    assert series.regular.index[0] == pd.Timestamp("2021-03-19 23:00")
+
+
+@pytest.mark.parametrize(
+    ("freq", "label", "horizon"),
+    [("h", "hourly", 24), ("W-MON", "weekly", 4), ("MS", "monthly", 3)],
+)
+def test_frequency_and_defaults(freq, label, horizon):
+    times = pd.Series(pd.date_range("2020-01-06", periods=50, freq=freq))
+    frequency, share = timeseries.infer_frequency(times)
+    assert (frequency.label, frequency.horizon, share) == (label, horizon, 1.0)
+
+
+def test_irregular_spacing_is_reported():
+    frame = tiny_series()
+    frame = frame.drop(index=range(1, 200, 3))
+    series = timeseries.load_series(frame, "y", params())
+    assert "irregularly spaced" in " ".join(series.notes)
+
+
+def test_calendar_features_follow_the_step():
+    times = pd.date_range("2021-01-01", periods=3, freq="D")
+    names = list(bundle_forecast.calendar_features(times, 86400.0).columns)
+    assert names == ["weekday_sin", "weekday_cos", "year_sin", "year_cos"]
+
+
+# --- split, windows, baselines ------------------------------------------------------------
+
+
+def test_windows_never_cross_the_split_and_normalization_uses_train_only():
+    frame = tiny_series()
+    frame.loc[150:, "y"] += 1000.0  # the later segments sit far away
+    prepared = TEMPLATE.prepare(frame, "y", params(lookback=10, horizon=3), seed=0)
+    info = prepared.info
+    val_start = info["segments"]["val_start"]
+    assert len(prepared.train.raw) == val_start
+    assert prepared.train.targets.max() < 500  # no target from val/test in training
+    assert prepared.test.targets.min() > 500
+    model = TEMPLATE.build_model(prepared, params(lookback=10, horizon=3))
+    mean = float(np.ravel(model.get_layer("normalization").mean)[0])
+    assert mean == pytest.approx(prepared.train.raw["y"].mean(), rel=1e-4)
+
+
+def test_baselines_on_a_known_series():
+    y = np.arange(20, dtype="float64")
+    result = timeseries.baseline_forecasts(
+        y, np.array([9]), horizon=3, season=5, window=4
+    )
+    np.testing.assert_allclose(result["persistence"], [[9, 9, 9]])
+    np.testing.assert_allclose(result["seasonal_naive"], [[5, 6, 7]])
+    np.testing.assert_allclose(result["moving_average"], [[7.5, 7.5, 7.5]])
+
+
+def test_metrics_and_mase():
+    scores = timeseries.forecast_metrics(
+        np.array([1.0, 3.0]), np.array([2.0, 2.0]), 2.0
+    )
+    assert scores == {"mae": 1.0, "rmse": 1.0, "mase": 0.5}
+
+
+def test_strong_season_is_stated():
+    warnings = TEMPLATE.preflight(tiny_series(), "y", params())
+    assert any("repeats a pattern every 7 days" in w for w in warnings)
+
+
+# --- a real run: report, CLI-level predict, bundle, pages -------------------------------
+
+
+@pytest.fixture(scope="module")
+def forecast_root(tmp_path_factory) -> Path:
+    from core import training
+
+    root = tmp_path_factory.mktemp("forecast") / "workspace"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(workspace.WORKSPACE_ENV, str(root))
+        csv = tiny_series().to_csv(index=False).encode()
+        spec = runs.RunSpec(
+            TEMPLATE.name,
+            data.store_upload("series.csv", csv),
+            "y",
+            {"epochs": 3, "patience": 2, "batch_size": 16},
+            dataset_name="series.csv",
+        )
+        run_id = runs.create_run(spec)
+        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+    return root
+
+
+@pytest.fixture
+def forecast_run(forecast_root, monkeypatch) -> str:
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(forecast_root))
+    return runs.list_runs()[0]
+
+
+def test_report_has_metrics_baselines_and_plot_data(forecast_run):
+    report = runs.read_evaluation(forecast_run)
+    assert report["task"] == "forecasting"
+    assert set(report["metrics"]) == {"mae", "rmse", "mase"}
+    assert set(report["baselines"]) == {
+        "persistence",
+        "seasonal_naive",
+        "moving_average",
+    }
+    horizon = runs.read_info(forecast_run)["horizon"]
+    assert [row["step"] for row in report["per_step"]] == list(range(1, horizon + 1))
+    assert 0 <= report["coverage"]["observed"] <= 1
+    assert len(report["backtest"]) >= 2
+    assert len(report["test_plot"]["steps"]) == horizon
+    assert any("persistence" in s for s in report["summary"])
+
+
+def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
+    path = tmp_path / "newer.csv"
+    tiny_series(120).to_csv(path, index=False)
+    table, warnings = export.predict_path(forecast_run, path)
+    assert list(table.columns) == ["date", "step", "forecast", "lower", "upper"]
+    assert str(table["date"].iloc[0].date()) == "2021-05-01"  # the day after row 120
+    assert (table["lower"] <= table["forecast"]).all()
+    assert (table["forecast"] <= table["upper"]).all()
+    assert warnings == ["Ignored columns the model does not use: ['note']."]
+
+
+def test_bundle_is_verified_in_a_fresh_process(forecast_run):
+    check = export.build_bundle(forecast_run)
+    assert check["ok"], check["message"]
+
+
+def open_page(page: str, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    return at
+
+
+def test_results_page_shows_the_forecast_report(forecast_run):
+    at = open_page("pages/results.py", active_run_id=forecast_run)
+    assert "persistence" in at.success[0].value
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "this model",
+        "persistence",
+        "seasonal naive",
+        "moving average",
+    ]
+    assert len(at.get("plotly_chart")) >= 3
+    at.slider(key="_w_forecast_step").set_value(2).run()
+    assert not at.exception
+
+
+def test_predict_page_forecasts_and_refuses_other_columns(forecast_run):
+    at = open_page("pages/predict.py", active_run_id=forecast_run)
+    assert "Forecast the next" in at.subheader[0].value
+    assert len(at.dataframe[0].value) == runs.read_info(forecast_run)["horizon"]
+    other = tiny_series().rename(columns={"x": "pressure"}).to_csv(index=False)
+    at.file_uploader[0].set_value(("other.csv", other.encode(), "text/csv")).run()
+    assert not at.exception
+    assert "different columns" in at.error[0].value
