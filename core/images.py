@@ -62,6 +62,9 @@ class ImageSet:
     skipped: pd.DataFrame  # file, reason
     notes: list[str] = field(default_factory=list)
 
+    def __len__(self) -> int:
+        return len(self.table)
+
     def paths(self) -> list[str]:
         """Absolute paths of the stored pictures, in table order."""
         return [str(self.folder / p) for p in self.table["path"]]

@@ -16,9 +16,12 @@ from core.bundle_predict import frame_to_inputs
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS, tiny_series
+from tests.test_images import raw_pictures, tiny_image_set
 
 
 def _table_for(template, tiny_table, tiny_regression_table):
+    if template.data_kind == "image_folder":
+        return tiny_image_set(), None
     if template.data_kind == "time_series":
         return tiny_series(), "y"
     if template.task == "regression":
@@ -30,6 +33,8 @@ def _model_inputs(template, prepared):
     """A few raw inputs the model takes: typed-in rows, or windows of the series."""
     if template.data_kind == "time_series":
         return prepared.test.inputs[:3]
+    if template.data_kind == "image_folder":
+        return raw_pictures(3)
     return frame_to_inputs(_raw_rows(), prepared.info["schema"])
 
 
@@ -100,7 +105,7 @@ def test_saved_model_has_no_lambda_layer(
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     class_names = set(re.findall(r'"class_name": "(\w+)"', json.dumps(config)))
-    assert "Normalization" in class_names  # the walk below does see layers
+    assert class_names & {"Normalization", "Rescaling"}  # the walk does see layers
     assert "Lambda" not in class_names
 
     loaded = keras.saving.load_model(path, compile=False)
@@ -109,6 +114,8 @@ def test_saved_model_has_no_lambda_layer(
     expected = {"Normalization", "StringLookup"}
     if template.data_kind == "time_series":
         expected = {"Normalization", "Rescaling"}
+    if template.data_kind == "image_folder":
+        expected = {"Resizing", "Rescaling"}
     assert expected <= layer_types
 
 

@@ -149,7 +149,11 @@ class ImageClassification:
         paths = np.array(data_.paths())
         splits = []
         for index, part in enumerate(parts):
-            dataset = make_dataset(paths[part], y[part], size, batch, seed, index == 0)
+            train = index == 0
+            augment = train and bool(params["augment"])
+            dataset = make_dataset(
+                paths[part], y[part], size, batch, seed, train, augment
+            )
             raw = table.iloc[part].assign(y=y[part])
             splits.append(Split(dataset, None if index < 2 else y[part], raw))
         backbone, weights, note = resolve_backbone(params)
@@ -181,7 +185,6 @@ class ImageClassification:
             int(info["image_size"]),
             info["backbone"],
             info["weights_file"],
-            bool(params["augment"]),
             float(params["dropout"]),
         )
         return models.compile_for(model, "classification", params["learning_rate"])
@@ -274,8 +277,15 @@ def make_dataset(
     batch: int,
     seed: int,
     shuffle: bool,
+    augment: bool = False,
 ) -> Any:
-    """A tf.data pipeline: decode each picture once (robustly), cache, shuffle, prefetch."""
+    """A tf.data pipeline: decode each picture once (robustly), cache, shuffle, prefetch.
+
+    Augmentation (random flips, turns, zooms, contrast) runs after the cache, so each
+    epoch sees new variations. It lives in the pipeline, not in the saved model: Keras'
+    random layers augment whenever a model is called without `training=False`, and a
+    saved model must answer the same way every time.
+    """
     import tensorflow as tf
 
     def _load(path: bytes) -> np.ndarray:
@@ -290,7 +300,30 @@ def make_dataset(
     dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch)
+    if augment:
+        augmenter = build_augmenter(seed)
+        dataset = dataset.map(
+            lambda x, y: (augmenter(x, training=True), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def build_augmenter(seed: int) -> Any:
+    """Random flips, turns, zooms and contrast changes (active only while training)."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed, dtype="float32"),
+            layers.RandomRotation(0.08, seed=seed, dtype="float32"),
+            layers.RandomZoom(0.1, seed=seed, dtype="float32"),
+            layers.RandomContrast(0.2, seed=seed, dtype="float32"),
+        ],
+        name="augment",
+    )
 
 
 def build_image_model(
@@ -298,10 +331,9 @@ def build_image_model(
     size: int,
     backbone: str,
     weights_file: str,
-    augment: bool,
     dropout: float,
 ) -> Any:
-    """Builds the network: resize → augment → (rescale →) body → softmax.
+    """Builds the network: resize → (rescale →) body → softmax.
 
     The small CNN rescales to [0, 1] itself; the keras.applications backbones include
     their own preprocessing and take 0-255 values.
@@ -313,11 +345,6 @@ def build_image_model(
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
     x = layers.Resizing(size, size, name="resize")(inputs)
-    if augment:
-        x = layers.RandomFlip("horizontal", name="augment_flip")(x)
-        x = layers.RandomRotation(0.08, name="augment_rotate")(x)
-        x = layers.RandomZoom(0.1, name="augment_zoom")(x)
-        x = layers.RandomContrast(0.2, name="augment_contrast")(x)
     if backbone == "small_cnn":
         x = _small_cnn(layers.Rescaling(1.0 / 255, name="rescale")(x))
     else:
