@@ -596,6 +596,16 @@ def thumbnail(path: Path, size: int = 96) -> np.ndarray:
     return np.asarray(image)
 
 
+def thumbnail_bytes(content: bytes, size: int = 96) -> np.ndarray | None:
+    """Thumbnail of picture bytes; None if they cannot be read."""
+    try:
+        image = Image.fromarray(bundle_images.decode_image(content, size))
+    except ImageDecodeError:
+        return None
+    image.thumbnail((size, size))
+    return np.asarray(image)
+
+
 def stored_thumbnail(dataset_id: str, stored: str, size: int = 96) -> np.ndarray | None:
     """Thumbnail of a stored picture by its `path` in labels.csv; None if it is gone."""
     try:

@@ -3,13 +3,16 @@
 import streamlit as st
 
 from core import data
-from pages import _charts, _ui
+from pages import _charts, _images, _ui
 
 st.title("Data")
 
 # 1. Where the data comes from: an upload wins over a sample.
 upload = st.file_uploader("Upload a CSV file", type=["csv"], key="_w_upload")
-if upload is not None:
+image_dataset = _images.render_upload()
+if image_dataset:
+    _ui.use_dataset(image_dataset)
+elif upload is not None:
     try:
         dataset_id = data.store_upload(upload.name, upload.getvalue())
         _ui.load_table_cached(dataset_id)  # refuse unusable files before using them
@@ -32,6 +35,9 @@ else:
 dataset_id = _ui.get(_ui.DATASET_ID)
 if not dataset_id:
     st.info("Upload a CSV file or choose a sample to begin.")
+    st.stop()
+if _images.is_image_dataset(dataset_id):
+    _images.render_dataset(dataset_id)
     st.stop()
 
 # 2. Load it (cached) and show a preview.

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import data
+from core import data, images
 from pages import _ui
 
 SAMPLE_CARDS = {
@@ -32,4 +32,18 @@ for column, (file_name, pitch) in zip(
             st.session_state[_ui.TARGET_COLUMN] = target
             st.switch_page("pages/data.py")
 
-st.page_link("pages/data.py", label="Or upload your own CSV", icon=":material/upload:")
+with st.container(border=True):
+    st.markdown(f"**{images.SAMPLE_NAME}**")
+    st.caption(
+        "Image classification: tell faces with a mask from faces without one, then try "
+        "it on your camera or a video."
+    )
+    if st.button("Use this sample", key="_w_sample_face_mask", type="primary"):
+        _ui.use_dataset(images.store_sample())
+        st.switch_page("pages/data.py")
+
+st.page_link(
+    "pages/data.py",
+    label="Or upload your own CSV, zip or folder of pictures",
+    icon=":material/upload:",
+)

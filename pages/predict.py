@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import data, export, runs
-from pages import _charts, _forecast, _ui
+from pages import _charts, _forecast, _images, _ui
 
 st.title("Predict")
 
@@ -17,6 +17,9 @@ info = runs.read_info(run_id)
 target = info.get("target", "target")
 if info.get("task") == "forecasting":
     _forecast.render_predict(run_id, info)
+    st.stop()
+if _images.is_image_run(run_id):
+    _images.render_predict(run_id)
     st.stop()
 
 # 2. One row, from a form generated from the model's input schema.

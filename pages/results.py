@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import runs
-from pages import _charts, _forecast, _ui
+from pages import _charts, _forecast, _images, _ui
 
 st.title("Results")
 
@@ -28,6 +28,9 @@ if not evaluation:
     st.stop()
 if evaluation.get("task") == "forecasting":
     _forecast.render_results(run_id, evaluation)
+    st.stop()
+if evaluation.get("data_kind") == "images":
+    _images.render_results(run_id, evaluation)
     st.stop()
 
 # 3. The verdict in plain words first.

@@ -5,7 +5,7 @@ import streamlit as st
 from core import data, runs, timeseries
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
-from pages import _ui
+from pages import _images, _ui
 
 st.title("Train")
 
@@ -14,6 +14,9 @@ dataset_id = _ui.get(_ui.DATASET_ID)
 if not dataset_id:
     st.info("Choose a data set first.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
+    st.stop()
+if _images.is_image_dataset(dataset_id):
+    _images.render_train(dataset_id)
     st.stop()
 try:
     frame = _ui.load_table_cached(dataset_id)

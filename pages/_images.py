@@ -1,0 +1,384 @@
+"""UI helpers for pictures: upload, thumbnails, training, results and predictions.
+
+Never shown as a page. The Data, Train, Results and Predict pages hand over to these
+functions when the data set or run holds pictures, so those pages stay short.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import data, images, runs, video
+from core.bundle_images import IMAGE_EXTENSIONS
+from core.templates import list_templates
+from core.templates.base import resolve_params
+from pages import _charts, _ui
+
+PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
+VIDEO_TYPES = [e.lstrip(".") for e in video.VIDEO_EXTENSIONS]
+GRID_COLUMNS = 6
+
+
+# Cached wrappers (STYLE C3).
+load_images_cached = st.cache_data(
+    images.load_images, max_entries=4, show_spinner=False
+)
+thumbnails_cached = st.cache_data(images.thumbnails, max_entries=8, show_spinner=False)
+stored_thumbnail_cached = st.cache_data(
+    images.stored_thumbnail, max_entries=256, show_spinner=False
+)
+
+
+def is_image_dataset(dataset_id: str | None) -> bool:
+    return bool(dataset_id) and data.dataset_kind(dataset_id) == images.KIND
+
+
+def is_image_run(run_id: str) -> bool:
+    return runs.read_info(run_id).get("image_size") is not None
+
+
+# --- Data page -------------------------------------------------------------------------
+
+
+def render_upload() -> str | None:
+    """Image uploads: a zip, a folder, or pictures plus a labels CSV; or the sample."""
+    with st.expander("…or pictures: a zip, a folder, or photos with a labels CSV"):
+        st.caption(
+            "Put the pictures of each class in their own folder (e.g. `with_mask/`, "
+            "`without_mask/`), or add a CSV with the columns `filename,label`."
+        )
+        files = st.file_uploader(
+            "A zip, or pictures + a labels CSV",
+            type=["zip", "csv", *PICTURE_TYPES],
+            accept_multiple_files=True,
+            key="_w_image_files",
+        )
+        folder = st.file_uploader(
+            "A folder of class folders",
+            accept_multiple_files="directory",
+            key="_w_image_folder",
+        )
+        sample = st.button("Use the face-mask sample photos", key="_w_face_mask")
+    try:
+        if folder:
+            return images.store_files(
+                "folder", [(f.name, f.getvalue()) for f in folder]
+            )
+        if files:
+            return _store_uploads(files)
+        if sample:
+            return images.store_sample()
+    except data.DataError as err:
+        st.error(str(err))
+        st.stop()
+    return None
+
+
+def _store_uploads(files: list) -> str:
+    zips = [f for f in files if f.name.lower().endswith(".zip")]
+    if zips:
+        return images.store_zip(zips[0].name, zips[0].getvalue())
+    return images.store_files("pictures", [(f.name, f.getvalue()) for f in files])
+
+
+def render_dataset(dataset_id: str) -> None:
+    """Counts per class, the preflight in plain words, skipped files, thumbnails."""
+    try:
+        image_set = load_images_cached(dataset_id)
+    except data.DataError as err:
+        st.error(str(err))
+        st.stop()
+    counts = images.class_counts(image_set)
+    st.subheader(data.dataset_name(dataset_id))
+    st.caption(f"{len(image_set.table):,} pictures · {len(counts)} classes")
+    labels = image_set.table["label"].rename("class")
+    st.plotly_chart(_charts.target_distribution(labels, "category"))
+    st.subheader("Data check")
+    problems = images.check(image_set)
+    for problem in problems:
+        st.error(problem, icon=":material/error:")
+    _ui.show_findings(images.preflight(image_set))
+    if not problems and not images.preflight(image_set):
+        st.success("No data-quality problems found.", icon=":material/check_circle:")
+    if len(image_set.skipped):
+        with st.expander(f"Skipped files ({len(image_set.skipped)})"):
+            st.dataframe(image_set.skipped, hide_index=True)
+    st.subheader("Sample pictures")
+    for label, shown in thumbnails_cached(dataset_id).items():
+        st.markdown(f"**{label}** ({counts[label]} pictures)")
+        grid([pixels for _, pixels in shown], [name for name, _ in shown])
+    st.page_link(
+        "pages/train.py", label="Next: train a model", icon=":material/arrow_forward:"
+    )
+
+
+def grid(pictures: list, captions: list[str]) -> None:
+    """Pictures in rows of `GRID_COLUMNS`."""
+    columns = st.columns(GRID_COLUMNS)
+    for index, (pixels, caption) in enumerate(zip(pictures, captions, strict=True)):
+        columns[index % GRID_COLUMNS].image(pixels, caption=caption)
+
+
+# --- Train page ------------------------------------------------------------------------
+
+
+def render_train(dataset_id: str) -> None:
+    """Picture templates, their parameters, one Train button, live progress."""
+    templates = {t.name: t for t in list_templates() if t.data_kind == "image_folder"}
+    name = st.radio(
+        f"Template for the pictures in {data.dataset_name(dataset_id)}",
+        list(templates),
+        format_func=_ui.template_title,
+        horizontal=True,
+        key="_w_image_template",
+    )
+    template = templates[_ui.remember(_ui.TEMPLATE_NAME, name)]
+    st.caption(template.description)
+    with st.form("_w_image_train_form"):
+        values = _ui.param_form(template)
+        submitted = st.form_submit_button(
+            "Train", type="primary", icon=":material/play_arrow:"
+        )
+    if submitted:
+        _start(template, dataset_id, values)
+    run_id = _ui.get(_ui.ACTIVE_RUN_ID)
+    if run_id:
+        st.subheader("Progress")
+        _ui.live_progress(run_id)
+
+
+def _start(template, dataset_id: str, values: dict) -> None:
+    try:
+        params = resolve_params(template, values)
+        problems = template.check(load_images_cached(dataset_id), None, params)
+        if not problems:
+            spec = runs.RunSpec(
+                template.name,
+                dataset_id,
+                None,
+                params,
+                seed=int(params["seed"]),
+                dataset_name=data.dataset_name(dataset_id),
+            )
+            _ui.remember(_ui.ACTIVE_RUN_ID, runs.start_run(spec))
+    except (data.DataError, runs.RunError) as err:
+        problems = [str(err)]
+    for problem in problems:
+        st.error(problem)
+
+
+# --- Results page ----------------------------------------------------------------------
+
+
+def render_results(run_id: str, evaluation: dict) -> None:
+    """Verdict, scores beside the baseline, confusion cells with their pictures, saliency."""
+    summary = evaluation.get("summary", [])
+    if summary:
+        st.success(summary[0], icon=":material/check_circle:")
+    for sentence in summary[1:]:
+        st.info(sentence, icon=":material/info:")
+    st.subheader("Scores on the test pictures")
+    table = _ui.metrics_table(evaluation).drop(
+        columns="gradient boosting reference", errors="ignore"
+    )
+    st.dataframe(table.style.format("{:.3f}", na_rep="–"))
+    left, right = st.columns(2)
+    left.plotly_chart(_charts.confusion_matrix(evaluation))
+    with right:
+        st.markdown("**Per class**")
+        st.dataframe(evaluation.get("per_class", []), hide_index=True)
+    _misclassified_section(evaluation)
+    _saliency_section(run_id, evaluation)
+    metrics = runs.read_metrics(run_id)
+    if not metrics.empty:
+        st.plotly_chart(_charts.learning_curves(metrics))
+
+
+def _misclassified_section(evaluation: dict) -> None:
+    st.subheader("Mistakes")
+    cells = evaluation.get("misclassified", {})
+    if not cells:
+        st.success("Every test picture was classified correctly.")
+        return
+    labels = {f"{key} ({len(shown)} pictures)": key for key, shown in cells.items()}
+    cell = st.selectbox(
+        "Confusion-matrix cell (actual → predicted)", list(labels), key="_w_cell"
+    )
+    shown = cells[labels[cell]]
+    pictures = [
+        stored_thumbnail_cached(evaluation["dataset_id"], e["path"]) for e in shown
+    ]
+    captions = [_caption(e) for e in shown]
+    kept = [(p, c) for p, c in zip(pictures, captions, strict=True) if p is not None]
+    if kept:
+        grid([p for p, _ in kept], [c for _, c in kept])
+    st.dataframe(
+        pd.DataFrame([{"file": e["file"], **e["probabilities"]} for e in shown]),
+        hide_index=True,
+    )
+
+
+def _caption(example: dict) -> str:
+    top = example["probabilities"][example["predicted"]]
+    return f"{example['file']} · {example['predicted']} {top:.0%}"
+
+
+def _saliency_section(run_id: str, evaluation: dict) -> None:
+    st.subheader("Where the model looked")
+    examples = evaluation.get("examples", [])
+    if not examples:
+        return
+    files = [e["file"] for e in examples]
+    chosen = st.selectbox("Test picture", files, key="_w_saliency_file")
+    example = examples[files.index(chosen)]
+    if st.button("Show where the model looked", key="_w_saliency"):
+        try:
+            folder = images.dataset_folder(evaluation["dataset_id"])
+        except data.DataError as err:
+            st.error(str(err))
+            return
+        content = (folder / example["path"]).read_bytes()
+        size = int(runs.read_info(run_id)["image_size"])
+        model = _ui.load_model_cached(run_id)
+        left, right = st.columns(2)
+        left.image(images.thumbnail(folder / example["path"], 256), caption=chosen)
+        right.image(
+            images.explain(model, content, size),
+            caption=f"red = pixels that moved the answer ({example['predicted']}) most",
+        )
+
+
+# --- Predict page ----------------------------------------------------------------------
+
+
+def render_predict(run_id: str) -> None:
+    """Pictures, a camera snapshot, or a video, classified by the chosen run."""
+    info = runs.read_info(run_id)
+    st.caption(f"Classes: {', '.join(info['class_names'])}.")
+    picture_tab, camera_tab, video_tab = st.tabs(["Pictures", "Camera", "Video"])
+    with picture_tab:
+        _pictures_section(run_id, info)
+    with camera_tab:
+        _camera_section(run_id, info)
+    with video_tab:
+        _video_section(run_id, info)
+
+
+def _pictures_section(run_id: str, info: dict) -> None:
+    uploads = st.file_uploader(
+        "Pictures to classify",
+        type=PICTURE_TYPES,
+        accept_multiple_files=True,
+        key="_w_predict_pictures",
+    )
+    if not uploads:
+        return
+    named = [(f.name, f.getvalue()) for f in uploads]
+    table = images.predict_uploads(_ui.load_model_cached(run_id), named, info)
+    for _, row in table[table["problem"] != ""].iterrows():
+        st.warning(f"`{row['file']}` was skipped: {row['problem']}.")
+    readable = table[table["problem"] == ""]
+    pictures = [
+        images.thumbnail_bytes(content, 160)
+        for (name, content), ok in zip(named, table["problem"] == "", strict=True)
+        if ok
+    ]
+    grid(pictures, [_top(row, info) for _, row in readable.iterrows()])
+    st.dataframe(table, hide_index=True)
+    _download(table, "predictions.csv", "_w_download_pictures")
+
+
+def _top(row: pd.Series, info: dict) -> str:
+    return f"{row['file']} · {row['prediction']} {row[f'probability_{row.prediction}']:.0%}"
+
+
+def _camera_section(run_id: str, info: dict) -> None:
+    snapshot = st.camera_input("Take a picture", key="_w_camera")
+    if snapshot is None:
+        return
+    content = snapshot.getvalue()
+    model = _ui.load_model_cached(run_id)
+    table = images.predict_uploads(model, [("camera.jpg", content)], info)
+    row = table.iloc[0]
+    if row["problem"]:
+        st.error(f"The snapshot could not be read: {row['problem']}.")
+        return
+    st.metric("Prediction", row["prediction"])
+    probabilities = {c: float(row[f"probability_{c}"]) for c in info["class_names"]}
+    left, right = st.columns(2)
+    left.plotly_chart(_charts.class_probabilities(probabilities))
+    right.image(
+        images.explain(model, content, int(info["image_size"])),
+        caption="Where the model looked (red)",
+    )
+
+
+def _video_section(run_id: str, info: dict) -> None:
+    upload = st.file_uploader(
+        "A short video (mp4, webm, mov)", type=VIDEO_TYPES, key="_w_predict_video"
+    )
+    every_s = st.select_slider(
+        "Classify one frame every … seconds",
+        options=[0.1, 0.25, 0.5, 1.0, 2.0],
+        value=0.5,
+        key="_w_video_rate",
+    )
+    if upload is None:
+        return
+    try:
+        with st.spinner("Decoding and classifying frames…"):
+            table, frames = video.predict_video(
+                _ui.load_model_cached(run_id),
+                upload.getvalue(),
+                upload.name,
+                info,
+                every_s,
+            )
+    except data.DataError as err:
+        st.error(str(err))
+        return
+    st.plotly_chart(probability_timeline(table, info["class_names"]))
+    step = max(1, len(frames) // GRID_COLUMNS)
+    picked = list(range(0, len(frames), step))[:GRID_COLUMNS]
+    annotated = [
+        video.annotate(frames[i][1], f"{frames[i][0]:.1f}s {table['prediction'][i]}")
+        for i in picked
+    ]
+    grid(annotated, [f"{frames[i][0]:.1f} s" for i in picked])
+    _download(table, "frame_predictions.csv", "_w_download_video")
+
+
+def probability_timeline(table: pd.DataFrame, classes: list[str]) -> go.Figure:
+    """One line per class: its probability in each sampled frame over time."""
+    fig = go.Figure()
+    for name in classes:
+        fig.add_trace(
+            go.Scatter(
+                x=table["time_s"],
+                y=table[f"probability_{name}"],
+                mode="lines+markers",
+                name=name,
+            )
+        )
+    fig.update_layout(
+        title="Class probabilities over time",
+        xaxis_title="seconds",
+        yaxis_title="probability",
+        **_charts.LAYOUT,
+    )
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return fig
+
+
+def _download(table: pd.DataFrame, file_name: str, key: str) -> None:
+    st.download_button(
+        "Download predictions (CSV)",
+        table.to_csv(index=False).encode(),
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=key,
+    )
