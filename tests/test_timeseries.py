@@ -291,3 +291,11 @@ def test_predict_page_forecasts_and_refuses_other_columns(forecast_run):
     at.file_uploader[0].set_value(("other.csv", other.encode(), "text/csv")).run()
     assert not at.exception
     assert "different columns" in at.error[0].value
+
+
+def test_train_page_suggests_forecasting_for_the_weather_sample():
+    dataset_id = data.store_sample("seattle_weather.csv")
+    at = open_page("pages/train.py", dataset_id=dataset_id, target_column="temp_max")
+    assert at.radio(key="_w_template_temp_max").value == TEMPLATE.name
+    assert "holds daily times" in at.info[0].value
+    assert at.text_input(key="_w_param_time_column").value == ""
