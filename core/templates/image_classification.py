@@ -294,13 +294,15 @@ def make_dataset(
     def _decode(path: Any, label: Any) -> tuple[Any, Any]:
         pixels = tf.numpy_function(_load, [path], tf.uint8)
         pixels.set_shape((size, size, 3))
-        return tf.cast(pixels, tf.float32), label
+        return pixels, label  # cached as uint8: a quarter of the memory of floats
 
     dataset = tf.data.Dataset.from_tensor_slices((paths.astype(str), labels))
     dataset = dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch)
+    dataset = dataset.batch(batch).map(
+        lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE
+    )
     if augment:
         augmenter = build_augmenter(seed)
         dataset = dataset.map(
