@@ -123,7 +123,9 @@ def test_upload_train_predict_download(page, tmp_path):
 
     _open(page, "Data")
     with page.expect_file_chooser() as chooser:
-        page.get_by_test_id("stFileUploaderDropzone").click()
+        page.locator(
+            '[data-testid="stFileUploaderDropzone"][aria-label="Upload a CSV file"]'
+        ).click()
     chooser.value.set_files(str(ROOT / "sample_data" / "heart.csv"))
     expect(page.get_by_text("303 rows · 14 columns")).to_be_visible()
     expect(page.get_by_text("Data check")).to_be_visible()
