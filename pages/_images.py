@@ -13,7 +13,6 @@ import streamlit as st
 from core import data, images, runs, video
 from core.bundle_images import IMAGE_EXTENSIONS
 from core.templates import list_templates
-from core.templates.base import resolve_params
 from pages import _charts, _ui
 
 PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
@@ -142,31 +141,13 @@ def render_train(dataset_id: str) -> None:
             "Train", type="primary", icon=":material/play_arrow:"
         )
     if submitted:
-        _start(template, dataset_id, values)
+        dataset = load_images_cached(dataset_id)
+        for problem in _ui.start_training(template, dataset_id, dataset, None, values):
+            st.error(problem)
     run_id = _ui.get(_ui.ACTIVE_RUN_ID)
     if run_id:
         st.subheader("Progress")
         _ui.live_progress(run_id)
-
-
-def _start(template, dataset_id: str, values: dict) -> None:
-    try:
-        params = resolve_params(template, values)
-        problems = template.check(load_images_cached(dataset_id), None, params)
-        if not problems:
-            spec = runs.RunSpec(
-                template.name,
-                dataset_id,
-                None,
-                params,
-                seed=int(params["seed"]),
-                dataset_name=data.dataset_name(dataset_id),
-            )
-            _ui.remember(_ui.ACTIVE_RUN_ID, runs.start_run(spec))
-    except (data.DataError, runs.RunError) as err:
-        problems = [str(err)]
-    for problem in problems:
-        st.error(problem)
 
 
 # --- Results page ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core import data, runs
+from core.templates.base import resolve_params
 from pages import _charts
 
 # Session State keys: small, serializable values only (STYLE §3.4).
@@ -295,6 +296,32 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
                     name, value=feature.get("default", ""), key=key
                 )
     return row
+
+
+def start_training(
+    template: Any, dataset_id: str, dataset: Any, target: str | None, values: dict
+) -> list[str]:
+    """Checks the settings and the data, then starts a run and makes it the active one.
+
+    Returns:
+        The problems that blocked training, in plain words (`[]` when a run started).
+    """
+    try:
+        params = resolve_params(template, values)
+        problems = template.check(dataset, target, params)
+        if not problems:
+            spec = runs.RunSpec(
+                template.name,
+                dataset_id,
+                target,
+                params,
+                seed=int(params["seed"]),
+                dataset_name=data.dataset_name(dataset_id),
+            )
+            remember(ACTIVE_RUN_ID, runs.start_run(spec))
+    except (data.DataError, runs.RunError) as err:
+        problems = [str(err)]
+    return problems
 
 
 # Live progress (STYLE §3.5).

@@ -4,7 +4,6 @@ import streamlit as st
 
 from core import data, runs, timeseries
 from core.templates import get_template, list_templates
-from core.templates.base import resolve_params
 from pages import _images, _ui
 
 st.title("Train")
@@ -71,23 +70,8 @@ with st.form("_w_train_form"):
         "Train", type="primary", icon=":material/play_arrow:"
     )
 if submitted:
-    overrides = _ui.get(_ui.COLUMN_KINDS, {})
-    try:
-        params = resolve_params(template, {**values, "column_kinds": overrides})
-        problems = template.check(frame, target, params)
-        if not problems:
-            spec = runs.RunSpec(
-                template.name,
-                dataset_id,
-                target,
-                params,
-                seed=int(params["seed"]),
-                dataset_name=data.dataset_name(dataset_id),
-            )
-            _ui.remember(_ui.ACTIVE_RUN_ID, runs.start_run(spec))
-    except (data.DataError, runs.RunError) as err:
-        problems = [str(err)]
-    for problem in problems:
+    values["column_kinds"] = _ui.get(_ui.COLUMN_KINDS, {})
+    for problem in _ui.start_training(template, dataset_id, frame, target, values):
         st.error(problem)
 
 # 4. Live progress of the active run.
