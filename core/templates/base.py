@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
+from core import data
 from core.data import DataError
 
 
@@ -102,6 +103,18 @@ class TaskTemplate(Protocol):
         self, model: Any, path: Path, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:
         """Scores a file or folder of raw inputs; returns predictions and warnings."""
+
+
+class CsvInput:
+    """Mixin for templates whose data is one stored CSV table."""
+
+    def store_input(self, path: Path) -> str:
+        """Stores a CSV file given on the command line; returns its dataset id."""
+        return data.store_upload(path.name, path.read_bytes())
+
+    def load_data(self, dataset_id: str) -> pd.DataFrame:
+        """Loads the stored CSV."""
+        return data.load_table(dataset_id)
 
 
 TRAINING_PARAMS = (

@@ -11,7 +11,7 @@ import pandas as pd
 
 from core import bundle_predict, data
 from core.bundle_predict import format_value
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
+from core.templates.base import TRAINING_PARAMS, CsvInput, Param, Prepared, Split
 
 MIN_ROWS = 20
 MAX_CHOICES = 50
@@ -35,7 +35,7 @@ TABLE_PARAMS = TRAINING_PARAMS + (
 )
 
 
-class TableTemplate:
+class TableTemplate(CsvInput):
     """Base for templates that predict one column of a table from the others."""
 
     data_kind = "table"
@@ -154,14 +154,6 @@ class TableTemplate:
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """Returns the output tensor for this task."""
         raise NotImplementedError
-
-    def store_input(self, path: Path) -> str:
-        """Stores a CSV file given on the command line; returns its dataset id."""
-        return data.store_upload(path.name, path.read_bytes())
-
-    def load_data(self, dataset_id: str) -> pd.DataFrame:
-        """Loads the stored CSV."""
-        return data.load_table(dataset_id)
 
     def preflight(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]

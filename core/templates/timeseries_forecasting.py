@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core import bundle_forecast, data, timeseries
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
+from core.templates.base import TRAINING_PARAMS, CsvInput, Param, Prepared, Split
 from core.templates.registry import register
 
 META_KEYS = ("time_column", "time_format", "utc", "freq", "step_seconds", "columns")
@@ -91,7 +91,7 @@ FORECAST_PARAMS = (
 
 
 @register
-class TimeseriesForecasting:
+class TimeseriesForecasting(CsvInput):
     """Direct multi-step forecasts with quantile ranges, from a raw window of the past."""
 
     name = "timeseries_forecasting"
@@ -119,14 +119,6 @@ class TimeseriesForecasting:
         "columns in metadata.json `columns`, then the calendar features; it returns "
         "(1, horizon, 3) = lower, forecast, upper. See `feature_matrix` in predict.py."
     )
-
-    def store_input(self, path: Path) -> str:
-        """Stores a CSV file given on the command line; returns its dataset id."""
-        return data.store_upload(path.name, path.read_bytes())
-
-    def load_data(self, dataset_id: str) -> pd.DataFrame:
-        """Loads the stored CSV."""
-        return data.load_table(dataset_id)
 
     def check(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
