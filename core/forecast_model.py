@@ -83,8 +83,12 @@ def quantile_head(x: Any, horizon: int, mean: float, std: float) -> Any:
     never cross it.
     """
     median = layers.Dense(horizon, dtype="float32", name="median")(x)
-    below = layers.Dense(horizon, "softplus", dtype="float32", name="gap_below")(x)
-    above = layers.Dense(horizon, "softplus", dtype="float32", name="gap_above")(x)
+    below = _calibration(horizon, "below")(
+        layers.Dense(horizon, "softplus", dtype="float32", name="gap_below")(x)
+    )
+    above = _calibration(horizon, "above")(
+        layers.Dense(horizon, "softplus", dtype="float32", name="gap_above")(x)
+    )
     lower = layers.Subtract(dtype="float32", name="lower")([median, below])
     upper = layers.Add(dtype="float32", name="upper")([median, above])
     parts = [
@@ -95,6 +99,47 @@ def quantile_head(x: Any, horizon: int, mean: float, std: float) -> Any:
     return layers.Rescaling(scale=std, offset=mean, dtype="float32", name="forecast")(
         stacked
     )
+
+
+def _calibration(horizon: int, side: str) -> layers.Dense:
+    """A fixed diagonal scale per step for one side's gap: identity until calibrated."""
+    return layers.Dense(
+        horizon,
+        use_bias=False,
+        trainable=False,
+        kernel_initializer="identity",
+        dtype="float32",
+        name=f"calibrate_{side}",
+    )
+
+
+def calibrate_intervals(
+    model: keras.Model, windows: np.ndarray, targets: np.ndarray, coverage: float
+) -> dict[str, list[float]]:
+    """Rescales each step's range so it holds `coverage` of the validation targets.
+
+    Split-conformal calibration: for each horizon step and side, the factor is the
+    empirical quantile of how far the actual value fell from the median, measured in
+    units of the predicted gap. Stored as the fixed diagonal `calibrate_*` kernels, so
+    the saved model carries it.
+
+    Returns:
+        The factor per step for each side (1.0 means the quantile loss was right).
+    """
+    outputs = np.asarray(model.predict(windows, verbose=0), "float64")
+    lower, median, upper = (outputs[..., i] for i in range(3))
+    level = min(1.0, (1 + coverage) / 2 * (1 + 1 / max(len(targets), 1)))
+    factors = {}
+    for side, distance, gap in (
+        ("below", median - targets, median - lower),
+        ("above", targets - median, upper - median),
+    ):
+        ratio = distance / np.maximum(gap, 1e-9)
+        scale = np.clip(np.nanquantile(ratio, level, axis=0), 0.05, 20.0)
+        layer = model.get_layer(f"calibrate_{side}")
+        layer.set_weights([np.diag(scale * np.diag(layer.get_weights()[0]))])
+        factors[side] = [round(float(v), 4) for v in scale]
+    return factors
 
 
 def build_forecaster(

@@ -163,6 +163,7 @@ def _train(run_id: str) -> None:
     runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, dict(prepared.info))
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params)
+    template.calibrate(model, prepared, params)
     model.save(runs.run_dir(run_id) / runs.MODEL_FILE)
     export.record_check(run_id, model, prepared)
     runs.write_status(run_id, message="Evaluating on the test rows.")

@@ -299,3 +299,21 @@ def test_train_page_suggests_forecasting_for_the_weather_sample():
     assert at.radio(key="_w_template_temp_max").value == TEMPLATE.name
     assert "holds daily times" in at.info[0].value
     assert at.text_input(key="_w_param_time_column").value == ""
+
+
+def test_calibration_makes_ranges_hold_their_coverage_on_validation():
+    from core import forecast_model
+
+    rng = np.random.default_rng(0)
+    steps = rng.normal(size=(300, 2)).astype("float32")
+    model = forecast_model.build_forecaster(steps, 5, 3, "dense", 8)
+    windows = rng.normal(size=(400, 5, 2)).astype("float32")
+    targets = rng.normal(scale=3.0, size=(400, 3))
+    factors = forecast_model.calibrate_intervals(model, windows, targets, 0.8)
+    outputs = model.predict(windows, verbose=0)
+    held = (outputs[..., 0] <= targets) & (targets <= outputs[..., 2])
+    assert 0.75 <= held.mean() <= 0.9
+    assert len(factors["below"]) == len(factors["above"]) == 3
+    assert not np.allclose(
+        model.get_layer("calibrate_below").get_weights()[0], np.eye(3)
+    )

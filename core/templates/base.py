@@ -91,6 +91,14 @@ class TaskTemplate(Protocol):
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
 
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Adjusts the trained model on validation data before it is saved (most do nothing).
+
+        E.g. forecasting rescales its ranges so they hold their stated coverage.
+        """
+
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:

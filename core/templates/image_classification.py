@@ -189,6 +189,11 @@ class ImageClassification:
         )
         return models.compile_for(model, "classification", params["learning_rate"])
 
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Nothing to adjust: class probabilities are used as trained."""
+
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:

@@ -162,6 +162,11 @@ class TableTemplate(CsvInput):
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         return [f.message for f in data.preflight(frame, target, kinds)]
 
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Nothing to adjust: class probabilities and numbers are used as trained."""
+
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:

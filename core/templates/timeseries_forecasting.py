@@ -245,6 +245,16 @@ class TimeseriesForecasting(CsvInput):
             model, info["quantiles"], params["learning_rate"], spe
         )
 
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Rescales each step's range so it holds the stated share of validation values."""
+        from core import forecast_model
+
+        forecast_model.calibrate_intervals(
+            model, prepared.val.inputs, prepared.val.targets, float(params["coverage"])
+        )
+
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
