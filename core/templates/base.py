@@ -207,6 +207,19 @@ _KIND_NAMES = {
 }
 
 
+def dropout_param(default: float) -> Param:
+    """The dropout knob every template offers, with its own default."""
+    return Param(
+        "dropout",
+        "Dropout",
+        default,
+        min_value=0.0,
+        max_value=0.9,
+        help="Share of features switched off while learning, against overfitting.",
+        advanced=True,
+    )
+
+
 def resolve_params(
     template: TaskTemplate, overrides: Mapping[str, Any] | None
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core import bundle_images, data, images, video
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split
+from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, dropout_param
 from core.templates.registry import register
 
 MAX_LISTED_PER_CELL = 40
@@ -65,15 +65,7 @@ IMAGE_PARAMS = tuple(
         "learn the exact pictures by heart.",
         advanced=True,
     ),
-    Param(
-        "dropout",
-        "Dropout",
-        0.3,
-        min_value=0.0,
-        max_value=0.9,
-        help="Share of features switched off while learning, against overfitting.",
-        advanced=True,
-    ),
+    dropout_param(0.3),
 )
 
 

@@ -11,7 +11,14 @@ import pandas as pd
 
 from core import bundle_predict, data
 from core.bundle_predict import format_value
-from core.templates.base import TRAINING_PARAMS, CsvInput, Param, Prepared, Split
+from core.templates.base import (
+    TRAINING_PARAMS,
+    CsvInput,
+    Param,
+    Prepared,
+    Split,
+    dropout_param,
+)
 
 MIN_ROWS = 20
 MAX_CHOICES = 50
@@ -23,15 +30,7 @@ TABLE_PARAMS = TRAINING_PARAMS + (
         help="Neurons per hidden layer, comma-separated; more can learn more but overfit.",
         advanced=True,
     ),
-    Param(
-        "dropout",
-        "Dropout",
-        0.1,
-        min_value=0.0,
-        max_value=0.9,
-        help="Share of neurons switched off while learning, against overfitting.",
-        advanced=True,
-    ),
+    dropout_param(0.1),
 )
 
 

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from core import bundle_forecast, data, timeseries
-from core.templates.base import TRAINING_PARAMS, CsvInput, Param, Prepared, Split
+from core.templates.base import (
+    TRAINING_PARAMS,
+    CsvInput,
+    Param,
+    Prepared,
+    Split,
+    dropout_param,
+)
 from core.templates.registry import register
 
 META_KEYS = ("time_column", "time_format", "utc", "freq", "step_seconds", "columns")
@@ -78,15 +85,7 @@ FORECAST_PARAMS = (
         help="Neurons in the learned layer; more can learn more but overfit.",
         advanced=True,
     ),
-    Param(
-        "dropout",
-        "Dropout",
-        0.3,
-        min_value=0.0,
-        max_value=0.9,
-        help="Share of features switched off while learning, against overfitting.",
-        advanced=True,
-    ),
+    dropout_param(0.3),
 ) + TRAINING_PARAMS
 
 
