@@ -16,6 +16,23 @@ from core import data, runs
 from core.templates.base import resolve_params
 from pages import _charts
 
+
+def leave_pages_directory_mode() -> None:
+    """Reruns through app.py's navigation when Streamlit ran a page file directly.
+
+    Until some session has run app.py, Streamlit treats `pages/` as an old-style
+    pages folder, so a deep link such as /results on a fresh server runs that file
+    alone and lists every file of `pages/` (helpers included) in the sidebar.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets
+        st.rerun()
+
+
+leave_pages_directory_mode()
+
 # Session State keys: small, serializable values only (STYLE §3.4).
 DATASET_ID = "dataset_id"
 TARGET_COLUMN = "target_column"
