@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core import data, runs
+from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
 
@@ -69,6 +70,19 @@ def inferred_kinds(dataset_id: str) -> dict[str, str]:
 def column_stats_cached(dataset_id: str, overrides: dict[str, str]) -> pd.DataFrame:
     frame = data.load_table(dataset_id)
     return data.column_stats(frame, data.resolve_kinds(frame, overrides))
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking the data for this template…")
+def template_notes_cached(
+    template_name: str, dataset_id: str, target: str, overrides: dict[str, str]
+) -> list[str]:
+    """The chosen template's own data check (what it will fix or warn about)."""
+    template = get_template(template_name)
+    try:
+        params = resolve_params(template, {"column_kinds": overrides})
+        return template.preflight(template.load_data(dataset_id), target, params)
+    except data.DataError as err:
+        return [str(err)]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")

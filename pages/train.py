@@ -62,6 +62,11 @@ name = st.radio(
     key=f"_w_template_{target}",
 )
 template = templates[_ui.remember(_ui.TEMPLATE_NAME, name)]
+overrides = _ui.get(_ui.COLUMN_KINDS, {})
+notes = _ui.template_notes_cached(template.name, dataset_id, target, overrides)
+with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)"):
+    for note in notes:
+        st.markdown(f"- {note}")
 
 # 3. Parameters in one form; one Train button.
 with st.form("_w_train_form"):
@@ -70,7 +75,7 @@ with st.form("_w_train_form"):
         "Train", type="primary", icon=":material/play_arrow:"
     )
 if submitted:
-    values["column_kinds"] = _ui.get(_ui.COLUMN_KINDS, {})
+    values["column_kinds"] = overrides
     for problem in _ui.start_training(template, dataset_id, frame, target, values):
         st.error(problem)
 

@@ -165,6 +165,16 @@ def test_train_page_shows_cards_and_suggested_template():
     assert at.session_state[_ui.TEMPLATE_NAME] == "tabular_regression"
 
 
+def test_train_page_lists_the_chosen_templates_data_notes():
+    dataset_id = data.store_sample("seattle_weather.csv")
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "temp_max"}
+    )
+    assert at.radio(key="_w_template_temp_max").value == "timeseries_forecasting"
+    assert "will see" in at.expander[0].label
+    assert "daily" in texts(at.expander[0].markdown)
+
+
 def test_train_page_blocking_problem_is_an_error_not_a_run():
     frame = pd.DataFrame({"x": range(30), "y": [0] * 29 + [1]})
     dataset_id = data.store_upload("one_b.csv", frame.to_csv(index=False).encode())
