@@ -14,9 +14,8 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -664,8 +663,3 @@ def _single_feature_score(
             target,
         )
     return float(cross_val_score(model, x, y, cv=3, scoring=scoring).mean())
-
-
-def findings_as_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
-    """Returns findings as JSON-ready dicts."""
-    return [asdict(f) for f in findings]
