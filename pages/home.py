@@ -13,10 +13,11 @@ SAMPLE_CARDS = {
 
 st.title("Predictive Studio")
 st.markdown(
-    "Predictive Studio turns a table of examples into a model that predicts one of its "
-    "columns from the others. Pick or upload a CSV, choose what to predict, and train a "
-    "neural network with sensible defaults while you watch it learn. Then read an honest "
-    "report next to simple baselines, try predictions, and download the model."
+    "Predictive Studio turns examples you already have (a table, a dated series or "
+    "folders of photos) into a model that predicts a column, forecasts the next days or "
+    "tells pictures apart. Pick a sample or upload your own, press one button, and a "
+    "neural network trains with sensible defaults while you watch it learn. Then read an "
+    "honest report next to simple baselines, try predictions, and download the model."
 )
 
 st.subheader("Start from a sample")

@@ -119,7 +119,7 @@ def _open(page, title: str) -> None:
 def test_upload_train_predict_download(page, tmp_path):
     from playwright.sync_api import expect
 
-    expect(page.get_by_text("Predictive Studio turns a table")).to_be_visible()
+    expect(page.get_by_text("Predictive Studio turns examples")).to_be_visible()
 
     _open(page, "Data")
     with page.expect_file_chooser() as chooser:
