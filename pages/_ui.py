@@ -66,6 +66,15 @@ def inferred_kinds(dataset_id: str) -> dict[str, str]:
     return data.infer_column_kinds(data.load_table(dataset_id))
 
 
+def table_or_stop(dataset_id: str) -> pd.DataFrame:
+    """Loads a dataset's table, or shows why it cannot be used and stops the page."""
+    try:
+        return load_table_cached(dataset_id)
+    except data.DataError as err:
+        st.error(str(err))
+        st.stop()
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def column_stats_cached(dataset_id: str, overrides: dict[str, str]) -> pd.DataFrame:
     frame = data.load_table(dataset_id)

@@ -41,11 +41,7 @@ if _images.is_image_dataset(dataset_id):
     st.stop()
 
 # 2. Load it (cached) and show a preview.
-try:
-    frame = _ui.load_table_cached(dataset_id)
-except data.DataError as err:
-    st.error(str(err))
-    st.stop()
+frame = _ui.table_or_stop(dataset_id)
 st.subheader(data.dataset_name(dataset_id))
 st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
 st.dataframe(frame.head(20), hide_index=True)

@@ -17,11 +17,7 @@ if not dataset_id:
 if _images.is_image_dataset(dataset_id):
     _images.render_train(dataset_id)
     st.stop()
-try:
-    frame = _ui.load_table_cached(dataset_id)
-except data.DataError as err:
-    st.error(str(err))
-    st.stop()
+frame = _ui.table_or_stop(dataset_id)
 columns = list(frame.columns)
 target = st.selectbox(
     f"Column to predict in {data.dataset_name(dataset_id)}",
