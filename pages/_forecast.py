@@ -129,11 +129,7 @@ def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
 def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
     """The forecasting report: verdict, scores, test-period plot, horizon, backtest."""
     info = runs.read_info(run_id)
-    summary = evaluation.get("summary", [])
-    st.success(summary[0], icon=":material/check_circle:")
-    for sentence in summary[1:]:
-        alert = st.warning if sentence.startswith("Honest note") else st.info
-        alert(sentence, icon=":material/balance:")
+    _ui.show_summary(evaluation.get("summary", []))
 
     st.subheader("Scores on the test period")
     rules = forecast_report.describe_baselines(info)
@@ -232,11 +228,4 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
         "time (see Results for how often it did on the test period)."
     )
     st.dataframe(table, hide_index=True)
-    st.download_button(
-        "Download forecast (CSV)",
-        table.to_csv(index=False).encode(),
-        file_name="forecast.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    _ui.csv_download(table, "forecast.csv", "Download forecast (CSV)")

@@ -155,11 +155,7 @@ def render_train(dataset_id: str) -> None:
 
 def render_results(run_id: str, evaluation: dict) -> None:
     """Verdict, scores beside the baseline, confusion cells with their pictures, saliency."""
-    summary = evaluation.get("summary", [])
-    if summary:
-        st.success(summary[0], icon=":material/check_circle:")
-    for sentence in summary[1:]:
-        st.info(sentence, icon=":material/info:")
+    _ui.show_summary(evaluation.get("summary", []), icon=":material/info:")
     st.subheader("Scores on the test pictures")
     table = _ui.metrics_table(evaluation).drop(
         columns="gradient boosting reference", errors="ignore"
@@ -268,7 +264,9 @@ def _pictures_section(run_id: str, info: dict) -> None:
     ]
     grid(pictures, [_top(row, info) for _, row in readable.iterrows()])
     st.dataframe(table, hide_index=True)
-    _download(table, "predictions.csv", "_w_download_pictures")
+    _ui.csv_download(
+        table, "predictions.csv", "Download predictions (CSV)", "_w_download_pictures"
+    )
 
 
 def _top(row: pd.Series, info: dict) -> str:
@@ -328,7 +326,12 @@ def _video_section(run_id: str, info: dict) -> None:
         for i in picked
     ]
     grid(annotated, [f"{frames[i][0]:.1f} s" for i in picked])
-    _download(table, "frame_predictions.csv", "_w_download_video")
+    _ui.csv_download(
+        table,
+        "frame_predictions.csv",
+        "Download predictions (CSV)",
+        "_w_download_video",
+    )
 
 
 def probability_timeline(table: pd.DataFrame, classes: list[str]) -> go.Figure:
@@ -351,15 +354,3 @@ def probability_timeline(table: pd.DataFrame, classes: list[str]) -> go.Figure:
     )
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     return fig
-
-
-def _download(table: pd.DataFrame, file_name: str, key: str) -> None:
-    st.download_button(
-        "Download predictions (CSV)",
-        table.to_csv(index=False).encode(),
-        file_name=file_name,
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-        key=key,
-    )

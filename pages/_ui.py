@@ -338,6 +338,30 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
+def show_summary(summary: list[str], icon: str = ":material/balance:") -> None:
+    """The verdict first (success), then the comparisons; an honest note is a warning."""
+    if summary:
+        st.success(summary[0], icon=":material/check_circle:")
+    for sentence in summary[1:]:
+        alert = st.warning if sentence.startswith("Honest note") else st.info
+        alert(sentence, icon=icon)
+
+
+def csv_download(
+    table: pd.DataFrame, file_name: str, label: str, key: str | None = None
+) -> None:
+    """A download button for a table as CSV; no rerun on click."""
+    st.download_button(
+        label,
+        table.to_csv(index=False).encode(),
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=key,
+    )
+
+
 def start_training(
     template: Any, dataset_id: str, dataset: Any, target: str | None, values: dict
 ) -> list[str]:

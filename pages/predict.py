@@ -65,11 +65,4 @@ if upload is not None:
         st.warning(warning)
     st.caption(f"{len(scored):,} rows scored. First rows:")
     st.dataframe(scored.head(20), hide_index=True)
-    st.download_button(
-        "Download predictions (CSV)",
-        scored.to_csv(index=False).encode(),
-        file_name="predictions.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    _ui.csv_download(scored, "predictions.csv", "Download predictions (CSV)")

@@ -34,11 +34,7 @@ if evaluation.get("data_kind") == "images":
     st.stop()
 
 # 3. The verdict in plain words first.
-summary = evaluation.get("summary", [])
-if summary:
-    st.success(summary[0], icon=":material/check_circle:")
-for sentence in summary[1:]:
-    st.info(sentence, icon=":material/balance:")
+_ui.show_summary(evaluation.get("summary", []))
 
 st.subheader("Scores on the test rows")
 st.caption(
