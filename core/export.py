@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import archive, runs
+from core import archive, runs, safe_csv
 from core.data import DataError
 from core.templates import get_template
 
@@ -103,7 +103,8 @@ def record_check(run_id: str, model: Any, prepared: Any) -> None:
     folder.mkdir(exist_ok=True)
     path = template.write_check_input(prepared, folder)
     outputs, _ = template.predict_file(model, path, dict(prepared.info))
-    outputs.to_csv(runs.run_dir(run_id) / CHECK_OUTPUTS_FILE, index=False)
+    # Written as the bundle's predict.py writes it, so headers compare equal.
+    safe_csv.to_csv(outputs, runs.run_dir(run_id) / CHECK_OUTPUTS_FILE)
     runs.write_json_atomic(folder / "input.json", {"name": path.name})
 
 

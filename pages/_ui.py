@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs
+from core import data, runs, safe_csv
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
@@ -353,7 +353,7 @@ def csv_download(
     """A download button for a table as CSV; no rerun on click."""
     st.download_button(
         label,
-        table.to_csv(index=False).encode(),
+        safe_csv.to_csv(table).encode(),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
