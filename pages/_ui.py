@@ -16,6 +16,7 @@ from core import data, runs, safe_csv
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
+from pages._text import plain
 
 
 def leave_pages_directory_mode() -> None:
@@ -71,7 +72,7 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
     try:
         return load_table_cached(dataset_id)
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
 
 
@@ -160,7 +161,7 @@ def show_findings(findings: list[data.Finding]) -> None:
     """Lists preflight findings as error/warning/info boxes: message, then the fix."""
     for finding in findings:
         alert, icon = LEVEL_ALERTS[finding.level]
-        alert(f"**{finding.message}**  \n{finding.fix}", icon=icon)
+        alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
 
 
 # Runs.
@@ -321,7 +322,7 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
             if feature["kind"] == "number":
                 seen = f"Seen in training: {feature['min']:g} to {feature['max']:g}."
                 row[name] = st.number_input(
-                    name,
+                    plain(name),
                     value=float(feature["default"]),
                     format="%g",
                     help=seen,
@@ -330,10 +331,10 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
             elif feature["kind"] == "category":
                 options = list(feature["choices"])
                 index = index_of(options, feature["default"])
-                row[name] = st.selectbox(name, options, index=index, key=key)
+                row[name] = st.selectbox(plain(name), options, index=index, key=key)
             else:
                 row[name] = st.text_input(
-                    name, value=feature.get("default", ""), key=key
+                    plain(name), value=feature.get("default", ""), key=key
                 )
     return row
 
@@ -341,10 +342,10 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
 def show_summary(summary: list[str], icon: str = ":material/balance:") -> None:
     """The verdict first (success), then the comparisons; an honest note is a warning."""
     if summary:
-        st.success(summary[0], icon=":material/check_circle:")
+        st.success(plain(summary[0]), icon=":material/check_circle:")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
-        alert(sentence, icon=icon)
+        alert(plain(sentence), icon=icon)
 
 
 def csv_download(
@@ -423,11 +424,13 @@ def live_progress(run_id: str) -> None:
 
 def _status_message(status: runs.RunStatus) -> None:
     if status.state == "failed":
-        st.error(status.error or "Training failed. See train.log in the run folder.")
+        st.error(
+            plain(status.error or "Training failed. See train.log in the run folder.")
+        )
     elif status.state == "queued":
-        st.info(status.message or "Waiting for the training process to start.")
+        st.info(plain(status.message or "Waiting for the training process to start."))
     elif status.state == "running" and status.message:
-        st.caption(status.message)
+        st.caption(plain(status.message))
     elif status.state == "completed":
         st.success("Training finished. The model was tested on rows it never saw.")
         st.page_link(

@@ -5,6 +5,7 @@ import streamlit as st
 from core import data, runs, timeseries
 from core.templates import get_template, list_templates
 from pages import _images, _ui
+from pages._text import plain
 
 st.title("Train")
 
@@ -20,7 +21,7 @@ if _images.is_image_dataset(dataset_id):
 frame = _ui.table_or_stop(dataset_id)
 columns = list(frame.columns)
 target = st.selectbox(
-    f"Column to predict in {data.dataset_name(dataset_id)}",
+    f"Column to predict in {plain(data.dataset_name(dataset_id))}",
     columns,
     index=_ui.index_of(
         columns,
@@ -36,7 +37,7 @@ suggested, reason = timeseries.suggest(frame, target) or data.suggest_template(
     frame, target
 )
 st.info(
-    f"Suggested: **{get_template(suggested).title}**. {reason}",
+    f"Suggested: **{get_template(suggested).title}**. {plain(reason)}",
     icon=":material/lightbulb:",
 )
 kinds = ("table", "time_series")
@@ -62,7 +63,7 @@ overrides = _ui.get(_ui.COLUMN_KINDS, {})
 notes = _ui.template_notes_cached(template.name, dataset_id, target, overrides)
 with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)"):
     for note in notes:
-        st.markdown(f"- {note}")
+        st.markdown(f"- {plain(note)}")
 
 # 3. Parameters in one form; one Train button.
 with st.form("_w_train_form"):
@@ -73,7 +74,7 @@ with st.form("_w_train_form"):
 if submitted:
     values["column_kinds"] = overrides
     for problem in _ui.start_training(template, dataset_id, frame, target, values):
-        st.error(problem)
+        st.error(plain(problem))
 
 # 4. Live progress of the active run.
 run_id = _ui.get(_ui.ACTIVE_RUN_ID)
@@ -82,4 +83,4 @@ if run_id:
     try:
         _ui.live_progress(run_id)
     except runs.RunError as err:
-        st.error(str(err))
+        st.error(plain(err))

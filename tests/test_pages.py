@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def open_page(page: str | None = None, **state) -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The text a viewer sees: Markdown escapes (pages/_text.plain) removed."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
 # Real trained run, shared by the results, predict and models tests.
