@@ -532,26 +532,32 @@ def _are_classes(value: Any) -> bool:
     return _are_names(value) and len(value) >= 2
 
 
-def _is_feature(value: Any) -> bool:
+def _is_feature(value: Any, form: bool) -> bool:
+    """One schema entry; `form`: it also feeds the Predict form (range, choices)."""
     if not isinstance(value, dict) or not _is_text(value.get("name")):
         return False
     kind = value.get("kind")
     if kind == "number":
-        return all(_is_number(value.get(k)) for k in ("default", "min", "max"))
-    if kind == "category":
+        keys = [k for k in ("default", "min", "max") if form or k in value]
+        return all(_is_number(value.get(k)) for k in keys)
+    if kind == "category" and (form or "choices" in value):
         return _is_text(value.get("default")) and _are_names(value.get("choices"))
-    return kind in ("text", "boolean", "date", "image") and _is_text(
+    return kind in ("category", "text", "boolean", "date", "image") and _is_text(
         value.get("default", "")
     )
 
 
-def _are_features(value: Any) -> bool:
+def _are_features(value: Any, form: bool = False) -> bool:
     return (
         isinstance(value, list)
         and len(value) >= 1
-        and all(_is_feature(v) for v in value)
+        and all(_is_feature(v, form) for v in value)
         and len({v["name"] for v in value}) == len(value)
     )
+
+
+def _are_form_features(value: Any) -> bool:
+    return _are_features(value, form=True)
 
 
 def _is_frequency(value: Any) -> bool:
@@ -571,12 +577,18 @@ _COMMON_SCHEMA = {
     "schema": (_are_features, "a list of input columns, each with a name and kind"),
     "params": (lambda v: isinstance(v, dict), "an object of training settings"),
 }
+_FORM_SCHEMA = (
+    "a list of input columns, each with a name, kind and default (numbers: min "
+    "and max; categories: choices)"
+)
 _TEMPLATE_SCHEMAS = {
     "tabular_classification": {
+        "schema": (_are_form_features, _FORM_SCHEMA),
         "target": (_is_text, "the target column's name"),
         "class_names": (_are_classes, "a list of 2 or more distinct class names"),
     },
     "tabular_regression": {
+        "schema": (_are_form_features, _FORM_SCHEMA),
         "target": (_is_text, "the target column's name"),
         "target_mean": (_is_number, "a number"),
         "target_std": (_is_number, "a number"),
