@@ -80,6 +80,15 @@ def to_decimal_years(times: pd.Series) -> pd.Series:
     return (times.dt.year + (times - starts) / length).round(4)
 
 
+def as_numbers(times: pd.Series, time_format: str | None) -> pd.Series:
+    """Writes times as numbers the way the training file did, if it did (19580329)."""
+    if time_format == DECIMAL_YEAR:
+        return to_decimal_years(times)
+    if time_format in NUMBER_FORMATS:
+        return times.dt.strftime(time_format).astype("int64")
+    return times
+
+
 def regular_series(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
     """Returns the numeric columns on a regular time grid, indexed by time.
 
@@ -126,7 +135,7 @@ def calendar_features(times: pd.DatetimeIndex, step_seconds: float) -> pd.DataFr
     if step_seconds < 7 * DAY:
         cycles["weekday"] = (times.dayofweek + hours / 24) / 7
     if step_seconds < 180 * DAY:
-        cycles["year"] = (times.dayofyear - 1 + hours / 24) / 365.25
+        cycles["year"] = (times.day_of_year - 1 + hours / 24) / 365.25
     columns = {}
     for name, phase in cycles.items():
         angle = 2 * np.pi * np.asarray(phase, dtype="float64")
@@ -236,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     except ForecastInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    time_column = meta["time_column"]
+    table[time_column] = as_numbers(table[time_column], meta.get("time_format"))
     table.to_csv(args.output, index=False)
     print(f"Wrote a {len(table)}-step forecast to {args.output}")
     return 0

@@ -34,6 +34,7 @@ MONTHS = "January February March April May June July August September October No
 TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)$"
 NINES = r"^-?9+\.?9*$"  # how missing-value markers such as -99.99 are written
 MIN_TRAIN_WINDOWS = 10
+MIN_LOOKBACK = 2
 REGULAR_SHARE = 0.9
 DAY = 86400.0
 CALENDAR_STEPS = {  # step lengths (seconds) that count as one calendar step, ± a day
@@ -99,6 +100,12 @@ def detect_time_column(
     for column in named + [c for c in frame.columns if c not in named]:
         if _looks_like_times(frame[column], column in named, date_format):
             return column
+    if date_format in NUMBER_FORMATS:
+        raise DataError(
+            f"No column holds dates written as {date_format}. Set `date_format` to "
+            "auto or to how the dates are written, or name the column with "
+            f"`time_column`. Columns: {list(frame.columns)}."
+        )
     raise DataError(
         "No column looks like dates or times (e.g. 2024-01-31, 2024-01-31 14:00, or "
         "numbers such as 19580329, 195803, 1958 or 1958.21 in a column named like "
@@ -184,7 +191,11 @@ def parse_time_column(
     if date_format == "auto" and numeric:
         date_format = guess_number_format(column) or "text"
     if date_format in NUMBER_FORMATS:
-        return _parse_number_dates(column, date_format), NUMBER_FORMATS[date_format], False
+        return (
+            _parse_number_dates(column, date_format),
+            NUMBER_FORMATS[date_format],
+            False,
+        )
     if numeric:
         raise DataError(
             f"Column `{column.name}` holds numbers, not dates: e.g. "
@@ -217,7 +228,9 @@ def _parse_number_dates(column: pd.Series, date_format: str) -> pd.Series:
             f"are written ({', '.join(DATE_FORMATS[1:])})."
         )
     if column.dropna().empty:
-        raise DataError(f"Column `{column.name}` is empty; it cannot give the time order.")
+        raise DataError(
+            f"Column `{column.name}` is empty; it cannot give the time order."
+        )
     return times
 
 
@@ -544,7 +557,7 @@ def resolve_window(params: Mapping[str, Any], series: Series) -> tuple[int, int]
     lookback = int(params.get("lookback") or 0)
     if not lookback:
         room = val_start - horizon + 1 - MIN_TRAIN_WINDOWS
-        lookback = max(min(frequency.lookback, room), min(horizon, frequency.lookback))
+        lookback = max(MIN_LOOKBACK, min(frequency.lookback, room))
     return lookback, horizon
 
 

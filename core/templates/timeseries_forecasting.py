@@ -304,9 +304,9 @@ class TimeseriesForecasting(CsvInput):
 
 
 def format_times(times: pd.Series, info: Mapping[str, Any]) -> pd.Series:
-    """Writes times the way the training file did (ISO 8601 with zones converted to UTC)."""
-    if info.get("time_format") == bundle_forecast.DECIMAL_YEAR:
-        return bundle_forecast.to_decimal_years(times)
+    """Writes times the way the training file did (numbers stay numbers, zones UTC)."""
+    if info.get("time_format") in bundle_forecast.NUMBER_FORMATS:
+        return bundle_forecast.as_numbers(times, info["time_format"])
     if info["utc"]:
         return times.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     if info.get("time_format"):
