@@ -224,6 +224,17 @@ def test_integer_years_forecast_with_yearly_defaults():
     assert TEMPLATE.check(sunspots_yearly(1971), "sunspots", params()) == []
 
 
+def test_mid_year_decimal_years_are_yearly_steps():
+    frame = sunspots_yearly().assign(year=lambda f: f["year"] + 0.5)  # SILSO's 1700.5
+    series = timeseries.load_series(frame, "sunspots", params())
+    assert (series.meta["time_format"], series.frequency.label) == (
+        "decimal_year",
+        "yearly",
+    )
+    assert series.regular.index[0] == pd.Timestamp("1700-01-01")
+    assert len(series.regular) == 301
+
+
 def test_monthly_default_horizon_covers_the_yearly_season():
     plan = timeseries.window_plan(co2_monthly(), "average", params())
     assert (plan["lookback"], plan["horizon"]) == (24, 12)
