@@ -55,7 +55,7 @@ def parse_times(column: pd.Series, time_format: str | None, utc: bool) -> pd.Ser
 
 
 def _as_text(column: pd.Series) -> pd.Series:
-    """The values as text; whole numbers lose the `.0` a blank cell gives them."""
+    """The values as text; whole numbers without the `.0` that blank cells bring."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         numbers = pd.to_numeric(column, errors="coerce").astype("float64")
         whole = numbers.where(np.isfinite(numbers) & (numbers % 1 == 0))

@@ -592,6 +592,12 @@ def window_plan(
 ) -> dict[str, Any]:
     """The lookback and horizon a run with `params` would use, for a form to show.
 
+    Args:
+        frame: the raw table.
+        target: the numeric column to forecast.
+        params: the template's params, complete (`templates.base.resolve_params`);
+            horizon and lookback at 0 get the defaults.
+
     Returns:
         {"lookback", "horizon", "unit", "frequency", "sentence"}, e.g. for monthly data
         with horizon and lookback left at 0: 24, 12, "month", "monthly", "Forecasts the
