@@ -72,9 +72,7 @@ frequency = (
 )
 decided = {"horizon": _ui.horizon_widget(frequency)} if frequency else {}
 with form_slot:
-    st.caption(
-        f"Trains **{template.title}** with the settings that suit most data."
-    )
+    st.caption(f"Trains **{template.title}** with the settings that suit most data.")
     submitted, values = _ui.train_form(template, "_w_train_form", decided)
 if submitted:
     values["column_kinds"] = overrides

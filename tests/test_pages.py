@@ -337,9 +337,8 @@ def test_live_progress_shows_failed_error_and_queue_position():
         _render_progress, args=(queued,), default_timeout=30
     ).run()
     assert not at.exception
-    assert (
-        "Waiting: 2 trainings ahead of this one (heart.csv, started 10:31)"
-        in texts(at.info)
+    assert "Waiting: 2 trainings ahead of this one (heart.csv, started 10:31)" in texts(
+        at.info
     )
     assert at.get("progress")[0].proto.text == "Waiting to start"
 
