@@ -288,7 +288,7 @@ def format_value(value: Any, digits: int = 4) -> str:
     """
     if value is None or value is pd.NaT:
         return "–"
-    if isinstance(value, datetime | date | pd.Timestamp):
+    if isinstance(value, date):  # datetime and pd.Timestamp included
         return _format_time(pd.Timestamp(value))
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
@@ -527,9 +527,8 @@ def progress_text(status: runs.RunStatus) -> str:
 
 def progress_fraction(status: runs.RunStatus) -> float:
     """The share done; the epochs count as done once the worker moves past them."""
-    return (
-        1.0 if status.phase in ("saving", "checking", "evaluating") else status.fraction
-    )
+    after_epochs = status.phase in ("saving", "checking", "evaluating")
+    return 1.0 if status.is_active and after_epochs else status.fraction
 
 
 def queue_message(run_id: str) -> str:
@@ -566,8 +565,11 @@ def run_belongs_to(
 
 
 def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
-    """The active run's progress if it trains this data; another data set's run only
-    while it is still going, and labelled as such."""
+    """Shows the active run's progress if it trains this data, template and target.
+
+    Another data set's run is shown only while it is still going, labelled as such,
+    so switching data never leaves the previous run's curves on screen.
+    """
     run_id = get(ACTIVE_RUN_ID)
     try:
         if not run_id:
@@ -615,6 +617,8 @@ def _status_message(status: runs.RunStatus) -> None:
         st.error(status.error or "Training failed. See train.log in the run folder.")
     elif status.state == "queued" and not status.phase:
         st.info(queue_message(status.run_id), icon=":material/hourglass_top:")
+    elif status.state == "running" and status.message and status.phase not in PHASES:
+        st.caption(status.message)
     elif status.state == "completed":
         st.success("Training finished. The model was tested on rows it never saw.")
         st.page_link(
