@@ -418,7 +418,8 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
         name, key = feature["name"], f"_w_input_{feature['name']}"
         with columns[i % 3]:
             if feature["kind"] == "number":
-                seen = f"Seen in training: {feature['min']:g} to {feature['max']:g}."
+                low, high = format_value(feature["min"]), format_value(feature["max"])
+                seen = f"Seen in training: {low} to {high}."
                 row[name] = st.number_input(
                     name,
                     value=float(feature["default"]),

@@ -62,7 +62,7 @@ edited = st.data_editor(
             "kind", options=list(data.KINDS), required=True
         ),
         **{
-            c: st.column_config.NumberColumn(format="%.4g")
+            c: st.column_config.NumberColumn(format="localized")  # 14,250 not 1.425e+04
             for c in ("mean", "min", "max")
         },
     },
