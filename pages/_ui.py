@@ -79,16 +79,24 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def series_frequency(dataset_id: str) -> timeseries.Frequency | None:
-    """How often a table's rows are measured, or None when it has no time column."""
-    frame = data.load_table(dataset_id)
+def window_plan(dataset_id: str, target: str) -> dict[str, Any] | None:
+    """The forecast horizon a run would start from, in the series' own steps.
+
+    Returns:
+        {"horizon", "unit", "frequency"} (e.g. 7, "day", "daily"), or None when the
+        table is not a series of `target`. The horizon is the frequency's default.
+    """
+    params = resolve_params(get_template("timeseries_forecasting"), {})
     try:
-        column = timeseries.detect_time_column(frame)
-        return timeseries.infer_frequency(
-            timeseries.parse_time_column(frame[column])[0]
-        )[0]
+        series = timeseries.load_series(data.load_table(dataset_id), target, params)
     except data.DataError:
         return None
+    frequency = series.frequency
+    return {
+        "horizon": frequency.horizon,
+        "unit": frequency.unit,
+        "frequency": frequency.label,
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -354,10 +362,14 @@ def param_form(template: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
     return values
 
 
-def horizon_widget(frequency: timeseries.Frequency) -> Callable[[Any], int]:
-    """The forecast horizon in the series' own steps ("Forecast the next … months")."""
-    steps = frequency.unit if frequency.unit.endswith("s") else f"{frequency.unit}s"
-    suggested = timeseries.resolve_window({}, frequency)[1]
+def horizon_widget(plan: dict[str, Any]) -> Callable[[Any], int]:
+    """The forecast horizon in the series' own steps ("Forecast the next … months").
+
+    Args:
+        plan: the suggested horizon with its unit and frequency (see `window_plan`).
+    """
+    unit, suggested = plan["unit"], int(plan["horizon"])
+    steps = unit if unit.endswith("s") else f"{unit}s"
 
     def widget(param: Any) -> int:
         return st.number_input(
@@ -366,10 +378,10 @@ def horizon_widget(frequency: timeseries.Frequency) -> Callable[[Any], int]:
             max_value=int(param.max_value or 1000),
             value=suggested,
             step=1,
-            help=f"Your data has one value per {frequency.unit}. The model forecasts "
-            f"this many {steps} after the last row; {suggested} is the usual choice "
-            f"for {frequency.label} data. Further ahead is harder to get right.",
-            key=f"_w_param_horizon_{frequency.alias}",
+            help=f"Your data has one value per {unit}. The model forecasts this many "
+            f"{steps} after the last row; {suggested} suits {plan['frequency']} data. "
+            "Further ahead is harder to get right.",
+            key=f"_w_param_horizon_{unit.replace(' ', '_')}",
         )
 
     return widget

@@ -67,10 +67,9 @@ with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)")
         st.markdown(f"- {note}")
 
 # 3. One Train button, then what a person must decide, then the rest collapsed.
-frequency = (
-    _ui.series_frequency(dataset_id) if template.data_kind == "time_series" else None
-)
-decided = {"horizon": _ui.horizon_widget(frequency)} if frequency else {}
+is_series = template.data_kind == "time_series"
+plan = _ui.window_plan(dataset_id, target) if is_series else None
+decided = {"horizon": _ui.horizon_widget(plan)} if plan else {}
 with form_slot:
     st.caption(f"Trains **{template.title}** with the settings that suit most data.")
     submitted, values = _ui.train_form(template, "_w_train_form", decided)

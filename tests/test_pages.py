@@ -238,11 +238,11 @@ def test_train_page_asks_the_forecast_horizon_in_the_datas_units(monkeypatch):
     at = open_page(
         "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "temp_max"}
     )
-    horizon = at.number_input(key="_w_param_horizon_D")
+    horizon = at.number_input(key="_w_param_horizon_day")
     assert horizon.label == "Forecast the next … days" and horizon.value == 7
     assert "one value per day" in horizon.help
     settings = next(e for e in at.expander if e.label.startswith("More settings"))
-    assert "_w_param_horizon_D" not in {n.key for n in settings.number_input}
+    assert "_w_param_horizon_day" not in {n.key for n in settings.number_input}
     horizon.set_value(10)
     at.form_submit_button[0].click().run()
     assert not at.exception
