@@ -11,6 +11,7 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import math
 import platform
 import re
 import shutil
@@ -419,12 +420,16 @@ def model_mismatch(model: Any, metadata: dict[str, Any]) -> str:
         missing = [f["name"] for f in metadata["schema"] if f["name"] not in inputs]
         if missing:
             return f"it has no inputs for the columns {missing}."
+    window = model.inputs[0].shape
     if metadata["template"] == "timeseries_forecasting" and (
-        len(outputs) != 3 or outputs[1] != metadata["horizon"]
+        len(outputs) != 3
+        or outputs[1] != metadata["horizon"]
+        or window[1] not in (None, metadata["lookback"])
     ):
         return (
-            f"its output shape {tuple(outputs)} is not (steps, horizon="
-            f"{metadata['horizon']}, 3)."
+            f"its input shape {tuple(window)} and output shape {tuple(outputs)} do "
+            f"not fit lookback={metadata['lookback']} and horizon="
+            f"{metadata['horizon']}."
         )
     return ""
 
@@ -508,11 +513,9 @@ def _is_text(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and bool(np.isfinite(value))
-    )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _is_count(value: Any) -> bool:
