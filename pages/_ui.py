@@ -147,9 +147,8 @@ def template_title(name: str) -> str:
 
 
 def default_target(kinds: dict[str, str]) -> str:
-    """The last column that could be predicted (not an ID, date or free text)."""
-    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
-    return (usable or list(kinds))[-1]
+    """The column to predict that the data suggests (see `core.data.suggest_target`)."""
+    return data.suggest_target(kinds)
 
 
 def index_of(options: list, value: Any, fallback: int | None = 0) -> int | None:
