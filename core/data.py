@@ -57,22 +57,22 @@ MISSING_MARKERS = [
 ZERO_GAP_STEPS = 5  # zeros this many typical steps below the lowest value: impossible
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
-# Column names that usually hold what to predict, most telling first (lower case, letters
-# and digits only, so `Sale Price` matches `saleprice`).
+# Column names that usually hold what to predict: the explicit ones, then the specific
+# ones, then the generic ones (lower case, letters and digits only: `Sale Price` is
+# `saleprice`). Titanic has a `class` column but predicts `survived`; diamonds has `y`.
 TARGET_NAMES = (
     "target",
     "label",
-    "class",
     "outcome",
-    "diagnosis",
     "survived",
     "churn",
-    "default",
-    "fraud",
+    "diagnosis",
     "isfraud",
+    "fraud",
     "spam",
     "sentiment",
     "species",
+    "class",
     "quality",
     "price",
     "saleprice",
@@ -220,10 +220,20 @@ def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
             f"The file `{name}` is empty. Choose a CSV file with a header row."
         )
     sep = _sniff_delimiter(text)
+    frame = _read_csv_text(text, sep, name)
+    if sep == ";" and _says_decimal_comma(text):
+        frame = _dotted_thousands(frame, _read_csv_text(text, sep, name, dtype=str))
+    return _validate_shape(_clean_columns(frame, sep), name)
+
+
+def _read_csv_text(
+    text: str, sep: str, name: str, dtype: type | None = None
+) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(
+        return pd.read_csv(
             io.StringIO(text),
             sep=sep,
+            dtype=dtype,
             na_values=MISSING_MARKERS,
             keep_default_na=True,
             skipinitialspace=True,
@@ -236,7 +246,22 @@ def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
         ) from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"`{name}` could not be read as a table: {err}.") from None
-    return _validate_shape(_clean_columns(frame, sep), name)
+
+
+def _says_decimal_comma(text: str) -> bool:
+    """True if a `;`-separated file writes a number with a decimal comma somewhere."""
+    return (
+        re.search(r"(^|;)\s*[+-]?[\d.]*\d,\d+\s*(;|$)", text, re.MULTILINE) is not None
+    )
+
+
+def _dotted_thousands(frame: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Re-reads number columns written as 1.234 / 56.789 in a decimal-comma file as 1234."""
+    for column in frame.select_dtypes("float").columns:
+        values = raw[column].dropna().str.strip()
+        if len(values) and values.str.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+").all():
+            frame[column] = _to_float(raw[column].astype("string").str.strip(), "comma")
+    return frame
 
 
 def _decode(data: bytes, name: str) -> str:

@@ -224,9 +224,17 @@ def test_european_numbers_in_a_semicolon_file_are_numbers():
     assert "Preis" not in _messages(_check(frame, "Zimmer"))
 
 
+def test_thousands_dots_in_a_decimal_comma_file_are_thousands():
+    raw = b"Stadt;Einwohner;Fl\xe4che\nA;1.234;12,5\nB;56.789;3,25\nC;123.456;7\n"
+    frame = data.read_csv_bytes(raw, "staedte.csv")
+    assert frame["Einwohner"].tolist() == [1234, 56789, 123456]
+    assert frame["Fläche"].tolist() == [12.5, 3.25, 7.0]
+
+
 def test_semicolon_file_with_decimal_points_stays_numeric():
-    frame = data.read_csv_bytes(b"a;b;y\n1.5;2,000.25;0\n3.5;4.75;1\n")
+    frame = data.read_csv_bytes(b"a;b;y;n\n1.5;2,000.25;0;1.234\n3.5;4.75;1;5.678\n")
     assert frame["a"].tolist() == [1.5, 3.5]
+    assert frame["n"].tolist() == [1.234, 5.678]  # no decimal comma: points are points
     assert frame["b"].tolist() == [2000.25, 4.75]
 
 
@@ -310,6 +318,16 @@ def test_default_target_for_diamonds_is_price():
             "Outcome",
         ),
         ({"Class": "boolean", "V1": "number", "Amount": "number"}, "Class"),
+        ({"survived": "boolean", "pclass": "number", "class": "category"}, "survived"),
+        (
+            {
+                "age": "number",
+                "default": "boolean",
+                "balance": "number",
+                "y": "boolean",
+            },
+            "y",
+        ),
         ({"Sale Price": "number", "rooms": "number", "city": "category"}, "Sale Price"),
         ({"label": "text", "a": "number", "b": "category"}, "b"),  # text: no target
         ({"a": "number", "c": "category", "id": "identifier", "when": "date"}, "c"),
