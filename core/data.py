@@ -221,7 +221,8 @@ def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
         )
     sep = _sniff_delimiter(text)
     frame = _read_csv_text(text, sep, name)
-    if sep == ";" and _says_decimal_comma(text):
+    floats = list(frame.select_dtypes("float").columns)
+    if sep == ";" and floats and _says_decimal_comma(text):
         frame = _dotted_thousands(frame, _read_csv_text(text, sep, name, dtype=str))
     return _validate_shape(_clean_columns(frame, sep), name)
 

@@ -7,12 +7,14 @@ European spreadsheet export and the bundled samples.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core import data
 
+APP = Path(__file__).parents[1] / "app.py"
 # The first 80 rows of the Pima Indians diabetes table (UCI / Kaggle): 0 stands for
 # "not measured" in Glucose, BloodPressure, SkinThickness, Insulin and BMI.
 PIMA = b"""Pregnancies,Glucose,BloodPressure,SkinThickness,Insulin,BMI,\
@@ -160,7 +162,7 @@ def test_one_column_table_is_refused_for_training_by_the_data_check():
 
 def _with_cells(cells: dict[int, str], column: str = "x") -> bytes:
     rows = ["x,w,price"] + [
-        f"{i % 7 + 0.5},{(i * 13) % 11},{100 + 37 * i}" for i in range(30)
+        f"{i % 7 + 0.5},{(i * 13) % 11},{100 + (37 * i) % 97 * 3.5}" for i in range(30)
     ]
     for row, cell in cells.items():
         values = rows[row].split(",")
@@ -348,3 +350,27 @@ def test_suggest_target_on_samples(sample):
     assert kinds[suggested] in ("number", "category", "boolean")
     if sample == "heart.csv":
         assert suggested == "target"
+
+
+# --- the Data page on these files ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, target, shown",
+    [
+        (_with_cells({3: "1e309", 20: "inf"}), "price", "infinite or too large"),
+        (PIMA, "Outcome", "probably mean 'missing'"),
+        (b"Glucose\n148\n85\n183\n", "Glucose", "only one column"),
+    ],
+    ids=["huge-values", "pima-zeros", "one-column"],
+)
+def test_data_page_shows_the_findings_without_crashing(raw, target, shown):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader[0].set_value(("upload.csv", raw, "text/csv")).run()
+    assert not at.exception
+    assert at.selectbox(key="_w_target").value == target
+    boxes = [*at.error, *at.warning]
+    assert any(shown in str(box.value) for box in boxes)
