@@ -641,12 +641,17 @@ def find_infinite(frame: pd.DataFrame) -> list[Finding]:
 
 
 def mask_infinite(frame: pd.DataFrame) -> pd.DataFrame:
-    """Returns `frame` with the values `find_infinite` reports set to missing (NaN)."""
+    """Returns `frame` with the values `find_infinite` reports set to missing (NaN).
+
+    `frame` itself is left as it was; without such values it is returned as is.
+    """
+    masks = {column: _infinite_mask(frame[column]) for column in frame.columns}
+    changed = [column for column, mask in masks.items() if mask.any()]
+    if not changed:
+        return frame
     masked = frame.copy()
-    for column in frame.columns:
-        mask = _infinite_mask(frame[column])
-        if mask.any():
-            masked[column] = frame[column].mask(mask)
+    for column in changed:
+        masked[column] = frame[column].mask(masks[column])
     return masked
 
 
