@@ -16,6 +16,11 @@ st.dataframe(
 )
 if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
+for damaged in filter(runs.run_problem, run_ids):
+    st.warning(
+        f"Run {damaged} is damaged: {runs.run_problem(damaged)}. Delete it below.",
+        icon=":material/broken_image:",
+    )
 
 # 2. Compare two runs side by side.
 if len(run_ids) >= 2:
