@@ -276,11 +276,16 @@ def has_worker(run_id: str) -> bool:
 
 
 def _is_lost(run_id: str, data: Mapping[str, Any]) -> bool:
-    """An unfinished run with no worker is lost, except a just-created, unlaunched one."""
+    """An unfinished run with no worker is lost, except a just-created one.
+
+    Between `create_run` and its worker taking the lock (milliseconds) a run is queued
+    with no process id; once a worker wrote its id, losing the lock means it died.
+    """
     if data.get("state") in FINAL_STATES or has_worker(run_id):
         return False
     age = time.time() - _number(data.get("updated_at"), float, 0.0)
-    return not (data.get("state") == "queued" and 0 <= age < UNLAUNCHED_SECONDS)
+    unclaimed = data.get("state") == "queued" and "pid" not in data
+    return not (unclaimed and 0 <= age < UNLAUNCHED_SECONDS)
 
 
 def _mark_lost(run_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
