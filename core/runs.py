@@ -232,7 +232,10 @@ def _inherited_lock(run_id: str) -> int | None:
         same = os.path.samestat(os.fstat(int(value)), _lock_path(run_id).stat())
     except OSError:
         return None
-    return int(value) if same else None
+    if not same:
+        return None
+    os.set_inheritable(int(value), False)  # no helper process may keep the run alive
+    return int(value)
 
 
 def hold_worker_lock(run_id: str) -> bool:
@@ -284,7 +287,7 @@ def _is_lost(run_id: str, data: Mapping[str, Any]) -> bool:
     if data.get("state") in FINAL_STATES or has_worker(run_id):
         return False
     age = time.time() - _number(data.get("updated_at"), float, 0.0)
-    unclaimed = data.get("state") == "queued" and "pid" not in data
+    unclaimed = data.get("state") == "queued" and data.get("pid") is None
     return not (unclaimed and 0 <= age < UNLAUNCHED_SECONDS)
 
 

@@ -29,13 +29,6 @@ from tests.conftest import FAST_PARAMS
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _release_locks():
-    yield
-    for run_id in list(runs._held_locks):
-        runs.release_worker_lock(run_id)
-
-
 @pytest.fixture
 def dataset_id(tiny_table) -> str:
     return data.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())

@@ -218,6 +218,8 @@ def test_train_button_starts_a_run(monkeypatch):
 def _hand_written_run(state: str, **status) -> str:
     spec = runs.RunSpec("tabular_classification", "0" * 16, "label", {"epochs": 10})
     run_id = runs.create_run(spec)
+    if state in runs.ACTIVE_STATES:
+        assert runs.hold_worker_lock(run_id)  # this test process is its worker
     runs.write_status(run_id, state=state, epochs=10, **status)
     return run_id
 

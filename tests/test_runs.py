@@ -28,14 +28,6 @@ def _spec(**changes) -> RunSpec:
     return RunSpec(**{**fields, **changes})
 
 
-@pytest.fixture(autouse=True)
-def _release_locks():
-    """Locks a test takes as a pretend worker are dropped after it."""
-    yield
-    for run_id in list(runs._held_locks):
-        runs.release_worker_lock(run_id)
-
-
 def _complete(run_id: str, metrics: dict | None = None) -> None:
     """Writes what a finished run holds: status, info, evaluation and a model archive."""
     folder = runs.run_dir(run_id)
