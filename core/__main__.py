@@ -112,6 +112,8 @@ def train(args: argparse.Namespace) -> int:
 
     run_id = runs.create_run(spec)
     state = training.train_run(run_id)
+    if runs.is_folder_gone(run_id):
+        raise runs.RunError(f"Run `{run_id}` was deleted while it trained.")
     if state == "failed":
         raise data.DataError(runs.read_status(run_id).error or runs.LOST_MESSAGE)
     if state == "stopped":

@@ -154,18 +154,22 @@ def _run_to_end(run_id: str) -> str:
         if not wait_for_turn(run_id):
             return _finish(run_id, "stopped", message="Stopped before it started.")
         _train(run_id)
-    except BaseException as err:  # noqa: BLE001  every ending is recorded, never raised
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Stop, keeping what was saved
         if runs.is_folder_gone(run_id):
-            logger.warning("Run %s: its folder was deleted, so training ended.", run_id)
-            return "failed"
-        if isinstance(err, KeyboardInterrupt):
-            return _finish(run_id, "stopped", message=_stopped_message(run_id))
-        if not isinstance(err, Exception):
-            raise
+            return _folder_gone(run_id)
+        return _finish(run_id, "stopped", message=_stopped_message(run_id))
+    except Exception as err:  # noqa: BLE001  any bug must still end the run as failed
+        if runs.is_folder_gone(run_id):
+            return _folder_gone(run_id)
         _log_traceback(run_id)
         return _finish(run_id, "failed", error=failure_message(run_id, err))
     state = "stopped" if runs.is_stop_requested(run_id) else "completed"
     return _finish(run_id, state, message="")
+
+
+def _folder_gone(run_id: str) -> str:
+    logger.info("Run %s: its folder was deleted, so training ended.", run_id)
+    return "failed"
 
 
 def _stopped_message(run_id: str) -> str:

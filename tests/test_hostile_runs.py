@@ -450,6 +450,20 @@ def test_deleting_the_folder_while_training_ends_quietly(
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_cli_says_a_run_deleted_while_training_was_deleted(
+    table_csv, monkeypatch, capsys
+):
+    def on_epoch_end(self, epoch, logs=None):
+        shutil.rmtree(runs.runs_root() / self.run_id)
+        raise training.RunFolderGone(self.run_id)
+
+    monkeypatch.setattr(training.RunDirLogger, "on_epoch_end", on_epoch_end)
+    assert main(_train_argv(table_csv)) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"error: Run `[\w-]+` was deleted while it trained\.\n", err)
+    assert runs.list_runs() == []
+
+
 def test_deleting_the_folder_while_queued_ends_quietly(monkeypatch):
     earlier = runs.create_run(_spec())
     time.sleep(0.002)
