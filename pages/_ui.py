@@ -80,23 +80,17 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def window_plan(dataset_id: str, target: str) -> dict[str, Any] | None:
-    """The forecast horizon a run would start from, in the series' own steps.
+    """The forecast window a run would start from (see `timeseries.window_plan`).
 
     Returns:
-        {"horizon", "unit", "frequency"} (e.g. 7, "day", "daily"), or None when the
-        table is not a series of `target`. The horizon is the frequency's default.
+        {"lookback", "horizon", "unit", "frequency", "sentence"}, or None when the
+        table is not a series of `target`.
     """
     params = resolve_params(get_template("timeseries_forecasting"), {})
     try:
-        series = timeseries.load_series(data.load_table(dataset_id), target, params)
+        return timeseries.window_plan(data.load_table(dataset_id), target, params)
     except data.DataError:
         return None
-    frequency = series.frequency
-    return {
-        "horizon": frequency.horizon,
-        "unit": frequency.unit,
-        "frequency": frequency.label,
-    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
