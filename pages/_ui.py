@@ -182,13 +182,8 @@ def show_findings(findings: list[data.Finding]) -> None:
 
 # Runs.
 def usable_runs() -> list[str]:
-    """Finished runs that have a saved model, newest first."""
-    return [
-        r
-        for r in runs.list_runs()
-        if not runs.read_status(r).is_active
-        and (runs.runs_root() / r / runs.MODEL_FILE).is_file()
-    ]
+    """Finished runs whose model is sound and checked, newest first."""
+    return runs.usable_runs()
 
 
 def run_label(run_id: str) -> str:

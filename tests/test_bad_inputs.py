@@ -193,7 +193,7 @@ def test_unknown_template_name():
     ("params", "words"),
     [
         ({"epochs": -1}, "`epochs`. Expected a value between 1 and 5000"),
-        ({"epochs": "many"}, "`epochs`. Expected a int"),
+        ({"epochs": "many"}, "`epochs`. Expected a whole number"),
         ({"learning_rate": 5.0}, "`learning_rate`. Expected a value between"),
         ({"batch_size": 7}, "`batch_size`. Expected one of [8, 16"),
         ({"colour": "red"}, "Unknown parameter `colour`"),

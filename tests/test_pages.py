@@ -271,6 +271,8 @@ def _hand_written_run(
         dataset_name=dataset_name,
     )
     run_id = runs.create_run(spec)
+    if state in runs.ACTIVE_STATES:
+        assert runs.hold_worker_lock(run_id)  # this test process is its worker
     runs.write_status(run_id, state=state, epochs=10, **status)
     return run_id
 
