@@ -15,7 +15,9 @@ if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
 for damaged in filter(runs.run_problem, run_ids):
     st.warning(
-        f"Run {damaged} is damaged: {runs.run_problem(damaged)}. Delete it below.",
+        plain(
+            f"Run {damaged} is damaged: {runs.run_problem(damaged)}. Delete it below."
+        ),
         icon=":material/broken_image:",
     )
 

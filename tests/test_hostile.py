@@ -118,6 +118,7 @@ def test_valid_bundle_of_each_template_imports_and_predicts(made, template, tmp_
     model, metadata = made[template]
     run_id = export.import_bundle(_bundle(model, metadata), "ok.zip")
     assert runs.read_status(run_id).state == "completed"
+    assert run_id in runs.usable_runs() and runs.run_problem(run_id) == ""
     if template == "image_classification":
         (tmp_path / "pics").mkdir()
         (tmp_path / "pics" / "a.png").write_bytes(picture())
