@@ -19,7 +19,7 @@ from sklearn.ensemble import (
 )
 from sklearn.inspection import permutation_importance
 
-from core.bundle_predict import format_value, predict_outputs
+from core.tables.bundle import format_value, predict_outputs
 from core.templates.base import Prepared
 
 MAX_CURVE_POINTS = 200

@@ -13,8 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import data, forecast_report, runs
-from core.templates import timeseries_forecasting as forecasting
+from core import data, runs
+from core.series import report as forecast_report
+from core.series import template as forecasting
 from pages import _charts, _ui
 from pages._text import plain, plot_text
 

@@ -10,9 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import data, images, runs, video
-from core.bundle_images import IMAGE_EXTENSIONS
+from core import data, runs
 from core.templates import list_templates
+from core.vision import ingest as images
+from core.vision import video
+from core.vision.bundle import IMAGE_EXTENSIONS
 from pages import _charts, _ui
 from pages._text import plain, plot_text
 

@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs, safe_csv, timeseries
+from core import data, runs, safe_csv
+from core.series import cleaning as timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core import data, timeseries
+from core import data
+from core.series import cleaning as timeseries
 from core.templates import get_template, list_templates
 from pages import _images, _ui
 from pages._text import plain

@@ -21,10 +21,11 @@ import pytest
 from PIL import Image
 
 from core import __main__ as cli
-from core import archive, data, export, images, runs, safe_csv, workspace
+from core import archive, data, export, runs, safe_csv, workspace
 from core.data import DataError
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
+from core.vision import ingest as images
 from pages import _ui
 from pages._text import plain, plot_text
 from tests.conftest import FAST_PARAMS, tiny_series
@@ -641,7 +642,7 @@ FORMULA_CASES = [
     ("safe text", "safe text"),
     (" =1+1", " =1+1"),  # a leading space is not a formula
 ]
-BUNDLE_SCRIPTS = ["core.bundle_predict", "core.bundle_forecast", "core.bundle_images"]
+BUNDLE_SCRIPTS = ["core.tables.bundle", "core.series.bundle", "core.vision.bundle"]
 
 
 @pytest.mark.parametrize(("cell", "written"), FORMULA_CASES)
@@ -692,7 +693,7 @@ def test_cli_prediction_csv_is_injection_safe(made, tmp_path):
 
 
 def test_bundle_predict_script_writes_an_injection_safe_csv(made, tmp_path):
-    from core import bundle_predict
+    from core.tables import bundle as bundle_predict
 
     model, metadata = made["tabular_classification"]
     (tmp_path / "model.keras").write_bytes(model)

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data, images, runs, video, workspace
+from core import data, runs, workspace
+from core.vision import ingest as images
+from core.vision import video
 from pages import _images, _ui
 from tests.test_images import class_files, make_zip, picture
 from tests.test_pages import open_page, texts

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.bundle_predict import frame_to_inputs
+from core.tables.bundle import frame_to_inputs
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS, tiny_series

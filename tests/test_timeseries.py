@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import bundle_forecast, data, export, runs, timeseries, workspace
+from core import data, export, runs, workspace
+from core.series import bundle as bundle_forecast
+from core.series import cleaning as timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS, tiny_series
@@ -467,7 +469,7 @@ def test_yearly_series_trains_evaluates_exports_and_predicts(
 
 
 def test_calibration_makes_ranges_hold_their_coverage_on_validation():
-    from core import forecast_model
+    from core.series import model as forecast_model
 
     rng = np.random.default_rng(0)
     steps = rng.normal(size=(300, 2)).astype("float32")

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from core import bundle_forecast
 from core.data import DataError
+from core.series import bundle as bundle_forecast
 
 TIME_NAME = re.compile(
     r"date|time|timestamp|year|yyyy|^yr$|^ds$|^day$|^period$|^month$|^week$", re.I

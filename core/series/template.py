@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_forecast, data, timeseries
+from core import data
+from core.series import bundle as bundle_forecast
+from core.series import cleaning as timeseries
 from core.templates.base import (
     TRAINING_PARAMS,
     CsvInput,
@@ -113,7 +115,7 @@ class TimeseriesForecasting(CsvInput):
     task = "forecasting"
     data_kind = "time_series"
     params = FORECAST_PARAMS
-    bundle_script = "core.bundle_forecast"
+    bundle_script = "core.series.bundle"
     predict_input = "history.csv"
     limitations = (
         "It forecasts from the past only: other columns are used up to the last known "
@@ -238,7 +240,8 @@ class TimeseriesForecasting(CsvInput):
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled forecaster; normalization is adapted on training steps."""
-        from core import forecast_model, models
+        from core.series import model as forecast_model
+        from core.tables import model as models
 
         info = prepared.info
         train = prepared.train.raw.set_index(info["time_column"])
@@ -259,7 +262,7 @@ class TimeseriesForecasting(CsvInput):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
         """Rescales each step's range so it holds the stated share of validation values."""
-        from core import forecast_model
+        from core.series import model as forecast_model
 
         forecast_model.calibrate_intervals(
             model, prepared.val.inputs, prepared.val.targets, float(params["coverage"])
@@ -269,7 +272,7 @@ class TimeseriesForecasting(CsvInput):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
         """The model beside persistence, seasonal naive and moving average on the test period."""
-        from core import forecast_report
+        from core.series import report as forecast_report
 
         info = prepared.info
         history = prepared.test.raw

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.bundle_predict import format_value
+from core.tables.bundle import format_value
+from core.tables.template import TableTemplate
 from core.templates.registry import register
-from core.templates.table import TableTemplate
 
 MAX_CLASSES = 50
 IMBALANCE_RATIO = 0.5
@@ -79,7 +79,7 @@ class TabularClassification(TableTemplate):
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """Softmax over the classes."""
-        from core.models import classification_head
+        from core.tables.model import classification_head
 
         return classification_head(body, len(info["class_names"]))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 
-from core.bundle_predict import format_value
+from core.tables.bundle import format_value
 
 MAX_CATEGORIES = 100
 MAX_TEXT_TOKENS = 5000

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.tables.template import TableTemplate
 from core.templates.registry import register
-from core.templates.table import TableTemplate
 
 
 @register
@@ -48,6 +48,6 @@ class TabularRegression(TableTemplate):
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """One number on the target's own scale."""
-        from core.models import regression_head
+        from core.tables.model import regression_head
 
         return regression_head(body, info["target_mean"], info["target_std"])

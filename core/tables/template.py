@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_predict, data
-from core.bundle_predict import format_value
+from core import data
+from core.tables import bundle as bundle_predict
+from core.tables.bundle import format_value
 from core.templates.base import (
     TRAINING_PARAMS,
     CsvInput,
@@ -38,7 +39,7 @@ class TableTemplate(CsvInput):
     """Base for templates that predict one column of a table from the others."""
 
     data_kind = "table"
-    bundle_script = "core.bundle_predict"
+    bundle_script = "core.tables.bundle"
     predict_input = "your_rows.csv"
     limitations = ("Categories never seen in training are treated as 'unknown'.",)
     usage = (
@@ -97,7 +98,7 @@ class TableTemplate(CsvInput):
         seed: int,
     ) -> Prepared:
         """Splits rows (stratified for classes) and builds model inputs for each part."""
-        from core.bundle_predict import frame_to_inputs
+        from core.tables.bundle import frame_to_inputs
 
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
@@ -138,7 +139,7 @@ class TableTemplate(CsvInput):
         """Returns the compiled end-to-end model: raw columns in, predictions out."""
         import keras
 
-        from core import models
+        from core.tables import model as models
 
         inputs, features = models.build_table_inputs(
             prepared.train.raw, prepared.info["schema"]

@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_images, data, images, video
+from core import data
 from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, dropout_param
 from core.templates.registry import register
+from core.vision import bundle as bundle_images
+from core.vision import ingest as images
+from core.vision import video
 
 MAX_LISTED_PER_CELL = 40
 MAX_TEST_EXAMPLES = 300
@@ -84,7 +87,7 @@ class ImageClassification:
     task = "classification"
     data_kind = "image_folder"
     params = IMAGE_PARAMS
-    bundle_script = "core.bundle_images"
+    bundle_script = "core.vision.bundle"
     predict_input = "your_photo.jpg"
     limitations = (
         "It knows only the classes it was trained on: any other picture still gets one "
@@ -173,7 +176,7 @@ class ImageClassification:
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled end-to-end model: raw RGB pictures of any size in."""
-        from core import models
+        from core.tables import model as models
 
         info = prepared.info
         model = build_image_model(
@@ -346,7 +349,7 @@ def build_image_model(
     import keras
     from keras import layers
 
-    from core.models import classification_head
+    from core.tables.model import classification_head
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
     x = layers.Resizing(size, size, name="resize")(inputs)
