@@ -227,7 +227,8 @@ def _train(run_id: str) -> None:
         raise data.DataError(" ".join(problems))
     keras.utils.set_random_seed(int(params["seed"]))
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
-    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, dict(prepared.info))
+    info = {**prepared.info, "data_kind": template.data_kind, "template": template.name}
+    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, info)
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params)
     runs.write_status(run_id, phase="saving")

@@ -14,10 +14,10 @@ from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
 from core.templates.base import (
     TRAINING_PARAMS,
-    CsvInput,
     Param,
     Prepared,
     Split,
+    Template,
     dropout_param,
 )
 from core.templates.registry import register
@@ -103,7 +103,7 @@ FORECAST_PARAMS = (
 
 
 @register
-class TimeseriesForecasting(CsvInput):
+class TimeseriesForecasting(Template):
     """Direct multi-step forecasts with quantile ranges, from a raw window of the past."""
 
     name = "timeseries_forecasting"
@@ -113,7 +113,8 @@ class TimeseriesForecasting(CsvInput):
         "next steps with a range, next to the simple rules a forecaster must beat."
     )
     task = "forecasting"
-    data_kind = "time_series"
+    data_kind = "series"
+    sources = ("table",)
     params = FORECAST_PARAMS
     bundle_script = "core.series.bundle"
     predict_input = "history.csv"
@@ -131,6 +132,41 @@ class TimeseriesForecasting(CsvInput):
         "columns in metadata.json `columns`, then the calendar features; it returns "
         "(1, horizon, 3) = lower, forecast, upper. See `feature_matrix` in predict.py."
     )
+
+    def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
+        """Fits best when rows are regular measurements over time of a number."""
+        if target not in frame.columns or not pd.api.types.is_numeric_dtype(
+            frame[target]
+        ):
+            return 0.0, ""
+        try:
+            column = timeseries.detect_time_column(frame)
+            times, _, _ = timeseries.parse_time_column(frame[column])
+            frequency, share = timeseries.infer_frequency(times)
+        except data.DataError:
+            return 0.0, ""
+        regular = timeseries.REGULAR_SHARE
+        if share < regular or times.duplicated().mean() > 1 - regular:
+            return 0.0, ""
+        return 0.8, (
+            f"`{column}` holds {frequency.label} times, so the app can forecast "
+            f"`{target}` ahead in time."
+        )
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """200 daily steps: y = weekly sine + trend + noise, a covariate and a text column."""
+        rng = np.random.default_rng(0)
+        steps = np.arange(200)
+        frame = pd.DataFrame(
+            {
+                "date": pd.date_range("2021-01-01", periods=200, freq="D"),
+                "y": 10 * np.sin(2 * np.pi * steps / 7) + 0.05 * steps + rng.normal(size=200),
+                "x": rng.normal(size=200),
+                "note": rng.choice(["a", "b"], size=200),
+            }
+        )
+        frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+        return frame, "y"
 
     def check(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
@@ -298,11 +334,10 @@ class TimeseriesForecasting(CsvInput):
         tail.to_csv(path, index=False)
         return path
 
-    def predict_file(
-        self, model: Any, path: Path, info: Mapping[str, Any]
+    def predict_frame(
+        self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:
-        """Forecasts the next `horizon` steps after the end of a CSV."""
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        """Forecasts the next `horizon` steps after the end of a history table."""
         return forecast_from(model, frame, info)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.tables.bundle import format_value
-from core.tables.template import TableTemplate
+from core.tables.template import TableTemplate, example_rows
 from core.templates.registry import register
 
 MAX_CLASSES = 50
@@ -27,6 +27,19 @@ class TabularClassification(TableTemplate):
         "risk, a customer will leave, or a transaction is fraud."
     )
     task = "classification"
+
+    def suggest_reason(self, target: pd.Series) -> str:
+        """Few distinct values: each row belongs to one of them."""
+        return (
+            f"`{target.name}` has {target.nunique()} distinct values, so the app "
+            "predicts which one applies to each row (classification)."
+        )
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """40 rows: two numbers (one with gaps), a category and a yes/no target."""
+        frame = example_rows()
+        frame["label"] = np.where(frame["x"] > 0, "yes", "no")
+        return frame, "label"
 
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Needs 2 to 50 classes, each with at least 2 rows; free text is refused."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.tables.template import TableTemplate
+from core.tables.template import TableTemplate, example_rows
 from core.templates.registry import register
 
 
@@ -23,6 +23,20 @@ class TabularRegression(TableTemplate):
         "consumption, a duration or a risk score."
     )
     task = "regression"
+
+    def suggest_reason(self, target: pd.Series) -> str:
+        """Many different numbers: a quantity to estimate."""
+        return (
+            f"`{target.name}` holds numbers with {target.nunique()} different values, "
+            "so the app predicts a number (regression)."
+        )
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """40 rows: two numbers (one with gaps), a category and `y` = 3x + noise."""
+        frame = example_rows()
+        noise = np.random.default_rng(1).normal(scale=0.1, size=len(frame))
+        frame["y"] = 3 * frame["x"] + noise
+        return frame, "y"
 
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Needs a numeric, non-constant target."""

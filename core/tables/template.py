@@ -14,10 +14,10 @@ from core.tables import bundle as bundle_predict
 from core.tables.bundle import format_value
 from core.templates.base import (
     TRAINING_PARAMS,
-    CsvInput,
     Param,
     Prepared,
     Split,
+    Template,
     dropout_param,
 )
 
@@ -35,7 +35,7 @@ TABLE_PARAMS = TRAINING_PARAMS + (
 )
 
 
-class TableTemplate(CsvInput):
+class TableTemplate(Template):
     """Base for templates that predict one column of a table from the others."""
 
     data_kind = "table"
@@ -81,6 +81,16 @@ class TableTemplate(CsvInput):
                 "IDs, dates or constant). Add columns or change their kinds."
             )
         return problems
+
+    def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
+        """Fits when the target asks for this task (see `core.data.target_task`)."""
+        if target is None or data.target_task(frame, target) != self.task:
+            return 0.0, ""
+        return 0.6, self.suggest_reason(frame[target].dropna())
+
+    def suggest_reason(self, target: pd.Series) -> str:
+        """Says in plain words why this template suits the target column."""
+        raise NotImplementedError
 
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Returns problems with the target column itself (task specific)."""
@@ -162,11 +172,6 @@ class TableTemplate(CsvInput):
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         return [f.message for f in data.preflight(frame, target, kinds)]
 
-    def calibrate(
-        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> None:
-        """Nothing to adjust: class probabilities and numbers are used as trained."""
-
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
@@ -190,13 +195,6 @@ class TableTemplate(CsvInput):
         outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
         return bundle_predict.add_predictions(frame, outputs, dict(info)), warnings
 
-    def predict_file(
-        self, model: Any, path: Path, info: Mapping[str, Any]
-    ) -> tuple[pd.DataFrame, list[str]]:
-        """Reads a CSV the robust way the app does and scores its rows."""
-        return self.predict_frame(
-            model, data.read_csv_bytes(path.read_bytes(), path.name), info
-        )
 
 
 def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
@@ -296,3 +294,15 @@ def build_schema(
                 }
             )
     return schema
+
+
+def example_rows(n: int = 40) -> pd.DataFrame:
+    """Tiny input columns for `example_data`: two numbers (one with gaps), a category."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "z": np.where(np.arange(n) % 7 == 0, np.nan, rng.normal(size=n)),
+            "color": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )

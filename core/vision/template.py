@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import shutil
 from collections.abc import Mapping
@@ -13,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from core import data
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, dropout_param
+from core.templates.base import (
+    TRAINING_PARAMS,
+    Param,
+    Prepared,
+    Split,
+    Template,
+    dropout_param,
+)
 from core.templates.registry import register
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
@@ -74,7 +82,7 @@ IMAGE_PARAMS = tuple(
 
 
 @register
-class ImageClassification:
+class ImageClassification(Template):
     """Classify pictures: a small CNN from scratch, or a pre-trained backbone if present."""
 
     name = "image_classification"
@@ -85,7 +93,7 @@ class ImageClassification:
         "snapshots and the frames of a video."
     )
     task = "classification"
-    data_kind = "image_folder"
+    data_kind = "images"
     params = IMAGE_PARAMS
     bundle_script = "core.vision.bundle"
     predict_input = "your_photo.jpg"
@@ -109,6 +117,23 @@ class ImageClassification:
     def load_data(self, dataset_id: str) -> images.ImageSet:
         """Loads the stored picture index."""
         return images.load_images(dataset_id)
+
+    def suggest(self, data_: images.ImageSet, target: str | None) -> tuple[float, str]:
+        """Pictures in class folders: learn which class a picture shows."""
+        counts = images.class_counts(data_)
+        return 0.9, (
+            f"{int(counts.sum())} pictures in {len(counts)} classes, so the app learns "
+            "which class a picture shows."
+        )
+
+    def example_data(self) -> tuple[images.ImageSet, None]:
+        """2 classes × 6 small pictures of two colours, stored in the workspace."""
+        files = [
+            (f"{label}/{label}_{i}.png", _example_picture(color, seed=i))
+            for label, color in (("red", (200, 50, 50)), ("blue", (50, 50, 200)))
+            for i in range(6)
+        ]
+        return images.load_images(images.store_files("example", files)), None
 
     def preflight(
         self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
@@ -190,11 +215,6 @@ class ImageClassification:
             return models.compile_for(model, "classification", params["learning_rate"])
         return _compile_from_scratch(model, params, int(info["n_train"]))
 
-    def calibrate(
-        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> None:
-        """Nothing to adjust: class probabilities are used as trained."""
-
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
@@ -236,6 +256,18 @@ class ImageClassification:
             [f"Could not read {len(bad)} pictures, e.g. `{bad[0]}`."] if bad else []
         )
         return result, warnings
+
+
+def _example_picture(color: tuple[int, int, int], seed: int) -> bytes:
+    """A 16×16 PNG of one colour with a little noise."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-20, 20, (16, 16, 3))
+    pixels = np.clip(np.array(color) + noise, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -445,8 +477,8 @@ def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
         "baseline_answer": names[majority],
         "class_names": names,
         "confusion_matrix": _confusion(y_true, y_pred, len(names)),
-        "per_class": evaluation._per_class(y_true, y_pred, names),
-        "curves": evaluation._curves(y_true, proba, names),
+        "per_class": evaluation.per_class(y_true, y_pred, names),
+        "curves": evaluation.curves(y_true, proba, names),
         "examples": examples[:MAX_TEST_EXAMPLES],
         "misclassified": _misclassified(examples),
         "dataset_id": info["dataset_id"],
