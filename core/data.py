@@ -888,9 +888,7 @@ def _leakage_findings(
     return findings
 
 
-def _single_feature_score(
-    feature: pd.Series, target: pd.Series, task: str
-) -> float:
+def _single_feature_score(feature: pd.Series, target: pd.Series, task: str) -> float:
     from sklearn.model_selection import cross_val_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import data, runs
-from core.templates import list_templates
+from core.templates import templates_for
 from core.vision import ingest as images
 from core.vision import video
 from core.vision.bundle import IMAGE_EXTENSIONS
@@ -128,7 +128,7 @@ def grid(pictures: list, captions: list[str]) -> None:
 
 def render_train(dataset_id: str) -> None:
     """Picture templates, their parameters, one Train button, live progress."""
-    templates = {t.name: t for t in list_templates() if t.data_kind == "image_folder"}
+    templates = {t.name: t for t in templates_for("images")}
     name = st.radio(
         f"Template for the pictures in {plain(data.dataset_name(dataset_id))}",
         list(templates),
@@ -140,8 +140,7 @@ def render_train(dataset_id: str) -> None:
     st.caption(template.description)
     submitted, values = _ui.train_form(template, "_w_image_train_form")
     if submitted:
-        dataset = load_images_cached(dataset_id)
-        for problem in _ui.start_training(template, dataset_id, dataset, None, values):
+        for problem in _ui.start_training(template, dataset_id, None, values):
             st.error(plain(problem))
     _ui.show_active_run(dataset_id, None, template.name)
 

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core import data, runs, safe_csv
+from core.errors import UserError
 from core.series import cleaning as timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
@@ -465,29 +466,19 @@ def csv_download(
 
 
 def start_training(
-    template: Any, dataset_id: str, dataset: Any, target: str | None, values: dict
+    template: Any, dataset_id: str, target: str | None, values: dict
 ) -> list[str]:
-    """Checks the settings and the data, then starts a run and makes it the active one.
+    """Starts a run (`core.runs.start_training`) and makes it the active one.
 
     Returns:
         The problems that blocked training, in plain words (`[]` when a run started).
     """
     try:
-        params = resolve_params(template, values)
-        problems = template.check(dataset, target, params)
-        if not problems:
-            spec = runs.RunSpec(
-                template.name,
-                dataset_id,
-                target,
-                params,
-                seed=int(params["seed"]),
-                dataset_name=data.dataset_name(dataset_id),
-            )
-            remember(ACTIVE_RUN_ID, runs.start_run(spec))
-    except (data.DataError, runs.RunError) as err:
-        problems = [str(err)]
-    return problems
+        run_id = runs.start_training(template.name, dataset_id, target, values)
+    except UserError as err:
+        return str(err).splitlines()
+    remember(ACTIVE_RUN_ID, run_id)
+    return []
 
 
 # Live progress (STYLE §3.5).

@@ -3,8 +3,7 @@
 import streamlit as st
 
 from core import data
-from core.series import cleaning as timeseries
-from core.templates import get_template, list_templates
+from core.templates import suggest, templates_for
 from pages import _images, _ui
 from pages._text import plain
 
@@ -32,18 +31,16 @@ target = st.selectbox(
     key="_w_train_target",
 )
 _ui.remember(_ui.TARGET_COLUMN, target)
-suggested, reason = timeseries.suggest(frame, target) or data.suggest_template(
-    frame, target
-)
+best, reason = suggest(frame, target, "table")
+suggested = best.name
 st.info(
-    f"Suggested: **{get_template(suggested).title}**. {plain(reason)}",
+    f"Suggested: **{best.title}**. {plain(reason)}",
     icon=":material/lightbulb:",
 )
 form_slot = st.container()  # the Train button comes first, the template choice below
 
 # 2. Another template, for those who want one (the suggested one is preselected).
-kinds = ("table", "time_series")
-templates = {t.name: t for t in list_templates() if t.data_kind in kinds}
+templates = {t.name: t for t in templates_for("table")}
 names = list(templates)
 with st.expander("Template: choose another kind of model"):
     for column, option in zip(
@@ -69,7 +66,7 @@ with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)")
         st.markdown(f"- {plain(note)}")
 
 # 3. One Train button, then what a person must decide, then the rest collapsed.
-is_series = template.data_kind == "time_series"
+is_series = template.data_kind == "series"
 plan = _ui.window_plan(dataset_id, target) if is_series else None
 decided = {"horizon": _ui.horizon_widget(plan)} if plan else {}
 with form_slot:
@@ -77,7 +74,7 @@ with form_slot:
     submitted, values = _ui.train_form(template, "_w_train_form", decided)
 if submitted:
     values["column_kinds"] = overrides
-    problems = _ui.start_training(template, dataset_id, frame, target, values)
+    problems = _ui.start_training(template, dataset_id, target, values)
     for problem in problems:
         form_slot.error(plain(problem))
 

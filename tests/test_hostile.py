@@ -29,7 +29,7 @@ from core.vision import ingest as images
 from pages import _ui
 from pages._text import plain, plot_text
 from tests.conftest import FAST_PARAMS, tiny_series
-from tests.test_images import class_files, picture, tiny_image_set
+from tests.test_images import class_files, picture
 from tests.test_pages import open_page, texts
 
 TEMPLATES = [t.name for t in list_templates()]
@@ -37,17 +37,6 @@ MISSING = object()
 
 
 # --- one tiny untrained model and its metadata per template, built once ---------------
-
-
-def _frame_for(template, seed_table: pd.DataFrame):
-    if template.data_kind == "image_folder":
-        return tiny_image_set(), None
-    if template.data_kind == "time_series":
-        return tiny_series(), "y"
-    if template.task == "regression":
-        frame = seed_table.drop(columns="label")
-        return frame.assign(y=3 * frame["x"]), "y"
-    return seed_table, "label"
 
 
 def _seed_table() -> pd.DataFrame:
@@ -70,7 +59,7 @@ def made(tmp_path_factory) -> dict[str, tuple[bytes, dict]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(workspace.WORKSPACE_ENV, str(root / "workspace"))
         for template in list_templates():
-            frame, target = _frame_for(template, _seed_table())
+            frame, target = template.example_data()
             params = resolve_params(template, {**FAST_PARAMS, "batch_size": 8})
             prepared = template.prepare(frame, target, params, seed=0)
             model = template.build_model(prepared, params)

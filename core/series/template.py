@@ -160,7 +160,9 @@ class TimeseriesForecasting(Template):
         frame = pd.DataFrame(
             {
                 "date": pd.date_range("2021-01-01", periods=200, freq="D"),
-                "y": 10 * np.sin(2 * np.pi * steps / 7) + 0.05 * steps + rng.normal(size=200),
+                "y": 10 * np.sin(2 * np.pi * steps / 7)
+                + 0.05 * steps
+                + rng.normal(size=200),
                 "x": rng.normal(size=200),
                 "note": rng.choice(["a", "b"], size=200),
             }

@@ -196,7 +196,6 @@ class TableTemplate(Template):
         return bundle_predict.add_predictions(frame, outputs, dict(info)), warnings
 
 
-
 def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
     """Checks raw rows against the model's schema; returns warnings.
 

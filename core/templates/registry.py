@@ -42,8 +42,7 @@ def get_template(name: str) -> Template:
         return _registry()[name]
     except KeyError:
         raise TemplateError(
-            f"Invalid value for argument `template`. Expected one of "
-            f"{sorted(_REGISTRY)}. Received: template={name!r}"
+            f"Unknown template `{name}`. Expected one of {sorted(_REGISTRY)}."
         ) from None
 
 
