@@ -43,6 +43,8 @@ METADATA_ONLY_KEYS = (
     "reference",
     "baselines",
     "summary",
+    "verdict",
+    "reference_comparison",
     "versions",
     "exported_at",
 )
@@ -180,6 +182,8 @@ def bundle_metadata(run_id: str) -> dict[str, Any]:
         "reference": report.get("reference", {}),
         "baselines": report.get("baselines", {}),
         "summary": report.get("summary", []),
+        "verdict": report.get("verdict", {}),
+        "reference_comparison": report.get("reference_comparison", {}),
         "versions": {
             "python": platform.python_version(),
             "keras": _package_version("keras"),
@@ -194,6 +198,18 @@ def _package_version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _verdict_lines(verdict: dict[str, Any] | None) -> list[str]:
+    """The headline of the card: does the model beat the baseline beyond the noise?"""
+    if not verdict:
+        return []
+    answer = "yes" if verdict.get("beats_baseline") else "no"
+    return [
+        f"**Beats the baseline beyond the noise of the test set: {answer}** "
+        f"({verdict.get('headline', '')}; {verdict.get('method', '')}).",
+        "",
+    ]
 
 
 def model_card(metadata: dict[str, Any]) -> str:
@@ -224,6 +240,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "expert's judgement.",
         "",
         "## Test results",
+        *_verdict_lines(metadata.get("verdict")),
         *metadata.get("summary", []),
         "",
         *_metrics_table(metadata),
@@ -360,7 +377,15 @@ def import_bundle(data: bytes, name: str) -> str:
         folder / runs.EVALUATION_FILE,
         {
             k: metadata.get(k, {})
-            for k in ("metrics", "baseline", "reference", "baselines", "summary")
+            for k in (
+                "metrics",
+                "baseline",
+                "reference",
+                "baselines",
+                "summary",
+                "verdict",
+                "reference_comparison",
+            )
         },
     )
     runs.write_status(run_id, state="completed", message="Imported bundle.")
