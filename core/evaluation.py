@@ -102,7 +102,11 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
     answer = names[int(dummy.classes_[np.argmax(dummy.class_prior_)])]
     right = {
         name: (p.argmax(axis=1) == test.targets).astype(float)
-        for name, p in (("ours", proba), ("base", baseline_proba), ("ref", reference_proba))
+        for name, p in (
+            ("ours", proba),
+            ("base", baseline_proba),
+            ("ref", reference_proba),
+        )
     }
     return {
         "task": "classification",
@@ -198,7 +202,11 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
     answer = float(dummy.constant_[0][0])
     error = {
         name: np.abs(test.targets - p)
-        for name, p in (("ours", y_pred), ("base", baseline_pred), ("ref", reference_pred))
+        for name, p in (
+            ("ours", y_pred),
+            ("base", baseline_pred),
+            ("ref", reference_pred),
+        )
     }
     shown = slice(0, MAX_SCATTER_POINTS)
     return {
@@ -460,7 +468,9 @@ def _method(metric: str, block: int) -> str:
         if block > 1
         else "a paired bootstrap over the same test rows"
     )
-    exact = "an exact binomial interval for accuracy and " if metric == "accuracy" else ""
+    exact = (
+        "an exact binomial interval for accuracy and " if metric == "accuracy" else ""
+    )
     return f"{CONFIDENCE:.0%} intervals: {exact}{how}"
 
 
@@ -469,7 +479,7 @@ def _score_text(metric: str, value: float) -> str:
 
 
 def _range_text(metric: str, interval: list[float]) -> str:
-    """"40–66%" for accuracy, "2.6–3.7" for errors."""
+    """Formats an interval: 40–66% for accuracy, 2.6–3.7 for errors."""
     low, high = interval
     if metric == "accuracy":
         return f"{low * 100:.0f}–{high:.0%}"

@@ -281,7 +281,10 @@ def test_live_progress_shows_failed_error_and_queued_message():
 # Results, Predict, Models on a real trained run
 def test_results_page_on_a_trained_run(trained_run):
     at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: trained_run})
-    assert "rows the model never saw" in texts(at.success)
+    verdict = runs.read_evaluation(trained_run)["verdict"]
+    headline = at.success if verdict["beats_baseline"] else at.warning
+    assert verdict["sentence"] in texts(headline)
+    assert "How sure: 95% intervals" in texts(at.caption)
     table = at.dataframe[0].value
     assert list(table.columns) == ["ours", "baseline", "gradient boosting reference"]
     assert "Accuracy" in table.index
@@ -289,6 +292,18 @@ def test_results_page_on_a_trained_run(trained_run):
     assert set(per_class["class"]) == {"0", "1"}
     # confusion matrix, ROC, PR, importance, learning curves
     assert len(at.get("plotly_chart")) == 5
+
+
+def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
+    trained_run, monkeypatch
+):
+    report = runs.read_evaluation(trained_run)
+    report["verdict"] = {**report["verdict"], "beats_baseline": False}
+    report["summary"][0] = "53% (40–66%) — no better than guessing"
+    monkeypatch.setattr(runs, "read_evaluation", lambda run_id: report)
+    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    assert "no better than guessing" in texts(at.warning)
+    assert "no better than guessing" not in texts(at.success)
 
 
 def test_results_page_without_runs():
@@ -332,6 +347,9 @@ def test_models_page_lists_and_exports_the_run(trained_run):
     table = at.dataframe[0].value
     assert table["run_id"].tolist() == [trained_run]
     assert table["state"].tolist() == ["completed"]
+    verdict = runs.read_evaluation(trained_run)["verdict"]
+    mark = "✅" if verdict["beats_baseline"] else "⚠️"
+    assert table["verdict"].tolist() == [f"{mark} {verdict['headline']}"]
     next(b for b in at.button if b.label == "Prepare download").click().run(timeout=120)
     assert not at.exception
     assert "match the live model" in texts(at.success)
