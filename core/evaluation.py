@@ -343,7 +343,7 @@ def verdict(
     """
     ours, baseline = _paired_scores(ours, baseline, metric)
     n = len(ours)
-    value, base = float(np.mean(ours)) if n else float("nan"), float(np.mean(baseline))
+    value, base = (float(np.mean(v)) if n else 0.0 for v in (ours, baseline))
     sign = 1.0 if metric == "accuracy" else -1.0
     gain = _bootstrap_interval(sign * (ours - baseline), block, seed)
     if metric == "accuracy":
@@ -399,11 +399,12 @@ def compare_with_reference(
     sign = 1.0 if metric == "accuracy" else -1.0
     gap = _bootstrap_interval(sign * (reference - ours), block, seed)
     winner = "reference" if gap[0] > 0 else "ours" if gap[1] < 0 else "same"
+    theirs, mine = (float(np.mean(v)) if len(v) else 0.0 for v in (reference, ours))
     result = {
         "winner": winner,
         "difference": gap,
-        "value": float(np.mean(reference)),
-        "ours": float(np.mean(ours)),
+        "value": theirs,
+        "ours": mine,
         "metric": metric,
     }
     result["sentence"] = _reference_words(result, reference_text)
@@ -434,11 +435,14 @@ def _binomial_interval(successes: int, n: int) -> list[float]:
 
 
 def _bootstrap_interval(values: np.ndarray, block: int, seed: int) -> list[float]:
-    """Percentile interval of the mean of `values` under a (block) bootstrap."""
+    """Percentile interval of the mean of `values` under a (block) bootstrap.
+
+    With fewer than two rows nothing is known: the interval spans 0 and the mean.
+    """
     n = len(values)
     if n < 2:
         mean = float(values.mean()) if n else 0.0
-        return [mean if n else -np.inf, mean if n else np.inf]
+        return [min(0.0, mean), max(0.0, mean)]
     means = _bootstrap_means(values, max(1, min(block, n)), seed)
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
