@@ -518,7 +518,8 @@ def _verdict_words(
         f"{score} (likely {spread}, from {result['n']} {rows}) — {judged} "
         f"{baseline_name}: {base_score}{noise}."
     )
-    return sentence, f"{value} ({spread}) — {judged} {baseline_name}"
+    shown = value if metric == "accuracy" else f"off by {value}"
+    return sentence, f"{shown} ({spread}) — {judged} {baseline_name}"
 
 
 def _reference_words(result: Mapping[str, Any], reference_text: str) -> str:

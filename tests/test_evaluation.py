@@ -180,7 +180,7 @@ def test_verdict_says_worse_when_the_baseline_clearly_wins():
     )
     assert result["beats_baseline"] is False
     assert result["outcome"] == "worse"
-    assert result["headline"] == "5 (5–5) — worse than guessing"
+    assert result["headline"] == "off by 5 (5–5) — worse than guessing"
 
 
 def test_verdict_block_bootstrap_is_wider_for_overlapping_windows():
