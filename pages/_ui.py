@@ -80,23 +80,17 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def window_plan(dataset_id: str, target: str) -> dict[str, Any] | None:
-    """The forecast horizon a run would start from, in the series' own steps.
+    """The forecast window a run would start from (see `timeseries.window_plan`).
 
     Returns:
-        {"horizon", "unit", "frequency"} (e.g. 7, "day", "daily"), or None when the
-        table is not a series of `target`. The horizon is the frequency's default.
+        {"lookback", "horizon", "unit", "frequency", "sentence"}, or None when the
+        table is not a series of `target`.
     """
     params = resolve_params(get_template("timeseries_forecasting"), {})
     try:
-        series = timeseries.load_series(data.load_table(dataset_id), target, params)
+        return timeseries.window_plan(data.load_table(dataset_id), target, params)
     except data.DataError:
         return None
-    frequency = series.frequency
-    return {
-        "horizon": frequency.horizon,
-        "unit": frequency.unit,
-        "frequency": frequency.label,
-    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -171,9 +165,8 @@ def template_title(name: str) -> str:
 
 
 def default_target(kinds: dict[str, str]) -> str:
-    """The last column that could be predicted (not an ID, date or free text)."""
-    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
-    return (usable or list(kinds))[-1]
+    """The column to predict that the data suggests (see `core.data.suggest_target`)."""
+    return data.suggest_target(kinds)
 
 
 def index_of(options: list, value: Any, fallback: int | None = 0) -> int | None:
@@ -189,13 +182,8 @@ def show_findings(findings: list[data.Finding]) -> None:
 
 # Runs.
 def usable_runs() -> list[str]:
-    """Finished runs that have a saved model, newest first."""
-    return [
-        r
-        for r in runs.list_runs()
-        if not runs.read_status(r).is_active
-        and (runs.runs_root() / r / runs.MODEL_FILE).is_file()
-    ]
+    """Finished runs whose model is sound and checked, newest first."""
+    return runs.usable_runs()
 
 
 def run_label(run_id: str) -> str:

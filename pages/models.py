@@ -12,6 +12,11 @@ run_ids = runs.list_runs()
 st.dataframe(_ui.people_table(_ui.runs_table(run_ids)), hide_index=True)
 if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
+for damaged in filter(runs.run_problem, run_ids):
+    st.warning(
+        f"Run {damaged} is damaged: {runs.run_problem(damaged)}. Delete it below.",
+        icon=":material/broken_image:",
+    )
 
 # 2. Compare two runs side by side.
 if len(run_ids) >= 2:

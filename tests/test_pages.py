@@ -271,6 +271,8 @@ def _hand_written_run(
         dataset_name=dataset_name,
     )
     run_id = runs.create_run(spec)
+    if state in runs.ACTIVE_STATES:
+        assert runs.hold_worker_lock(run_id)  # this test process is its worker
     runs.write_status(run_id, state=state, epochs=10, **status)
     return run_id
 
@@ -661,7 +663,7 @@ def test_results_and_predict_for_a_regression_run(regression_run):
 
 
 def test_default_target_skips_ids_dates_and_text():
-    kinds = {"y": "number", "c": "category", "id": "identifier", "when": "date"}
+    kinds = {"x": "number", "c": "category", "id": "identifier", "when": "date"}
     assert _ui.default_target(kinds) == "c"
     many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
     fig = _charts.target_distribution(many, "category")
