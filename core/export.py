@@ -200,9 +200,9 @@ def _package_version(name: str) -> str:
         return "not installed"
 
 
-def _verdict_lines(verdict: dict[str, Any] | None) -> list[str]:
+def _verdict_lines(verdict: Any) -> list[str]:
     """The headline of the card: does the model beat the baseline beyond the noise?"""
-    if not verdict:
+    if not isinstance(verdict, dict) or not verdict:
         return []
     answer = "yes" if verdict.get("beats_baseline") else "no"
     return [

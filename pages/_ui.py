@@ -242,7 +242,7 @@ def runs_table(run_ids: list[str]) -> pd.DataFrame:
 def verdict_label(evaluation: dict[str, Any]) -> str:
     """The verdict in a few words for lists: a check only when it beats the baseline."""
     verdict = evaluation.get("verdict")
-    if not verdict:
+    if not isinstance(verdict, dict) or not verdict:
         return ""
     mark = "✅" if verdict.get("beats_baseline") else "⚠️"
     return f"{mark} {verdict.get('headline', '')}"
@@ -459,16 +459,18 @@ def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -
     the test set; anything else is a warning (or neutral, for reports without one).
     """
     summary = evaluation.get("summary", [])
+    verdict = evaluation.get("verdict")
+    verdict = verdict if isinstance(verdict, dict) else {}
     if summary:
-        beats = evaluation.get("verdict", {}).get("beats_baseline")
-        if beats:
+        beats = verdict.get("beats_baseline")
+        if beats is True:
             st.success(summary[0], icon=":material/check_circle:")
         elif beats is None:
             st.info(summary[0], icon=icon)
         else:
             st.warning(summary[0], icon=":material/help:")
-        if "method" in evaluation.get("verdict", {}):
-            st.caption(f"How sure: {evaluation['verdict']['method']}.")
+        if verdict.get("method"):
+            st.caption(f"How sure: {verdict['method']}.")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
         alert(sentence, icon=icon)
