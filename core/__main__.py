@@ -22,7 +22,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core import data, runs  # noqa: E402
+from core import data, runs, safe_csv  # noqa: E402
 from core.templates import get_template, list_templates  # noqa: E402
 from core.templates.base import resolve_params  # noqa: E402
 
@@ -183,7 +183,7 @@ def predict(args: argparse.Namespace) -> int:
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
     result, warnings = export.predict_path(run_id, args.data)
-    result.to_csv(args.output, index=False)
+    safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print(f"Wrote {len(result)} predictions to {args.output}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -221,6 +222,33 @@ def missing_columns(frame: pd.DataFrame, meta: dict) -> list[str]:
     return [c for c in needed if c not in frame.columns]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns `frame` safe to open in a spreadsheet (no formula injection).
+
+    Text cells and headers that start like a formula (`= + - @`, tab, CR) get a
+    leading `'` (OWASP); numbers are kept. A copy of core.safe_csv.neutralise, so
+    this script runs alone.
+    """
+    number = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+    def safe(value: object) -> object:
+        if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+            return value
+        return value if number.fullmatch(value) else "'" + value
+
+    result = frame.rename(columns=lambda name: safe(str(name)))
+    for column in range(result.shape[1]):
+        values = result.iloc[:, column]
+        if isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+            getattr(values.dtype, "kind", "") in "OSU"
+        ):
+            result.isetitem(column, values.astype(object).map(safe))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: forecasts from the end of a CSV and writes a CSV."""
     parser = argparse.ArgumentParser(description="Forecast with the bundled model.")
@@ -247,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     time_column = meta["time_column"]
     table[time_column] = as_numbers(table[time_column], meta.get("time_format"))
-    table.to_csv(args.output, index=False)
+    neutralise(table).to_csv(args.output, index=False)
     print(f"Wrote a {len(table)}-step forecast to {args.output}")
     return 0
 

@@ -39,6 +39,7 @@ INFO_FILE = "info.json"
 BUNDLE_FILE = "bundle.zip"
 EXPORT_CHECK_FILE = "export_check.json"
 STOP_FILE = "STOP"
+MAX_RUN_ID_LENGTH = 200  # ours are ~60 characters; file systems allow 255 bytes
 LOCK_FILE = "worker.lock"  # flock-ed by the worker for its whole life
 LOCK_FD_ENV = "PREDICTIVE_STUDIO_LOCK_FD"  # the lock `launch` hands to the worker
 
@@ -130,7 +131,12 @@ def run_dir(run_id: str) -> Path:
     Raises:
         RunError: if `run_id` is not a plain name of an existing run.
     """
-    if not run_id or Path(run_id).name != run_id or run_id.startswith("."):
+    if (
+        not run_id
+        or Path(run_id).name != run_id
+        or run_id.startswith(".")
+        or len(run_id) > MAX_RUN_ID_LENGTH
+    ):
         raise RunError(f"Invalid value for argument `run_id`. Received: {run_id!r}")
     path = runs_root() / run_id
     if not (path / SPEC_FILE).is_file():

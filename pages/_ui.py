@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs, timeseries
+from core import data, runs, safe_csv, timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
+from pages._text import plain
 
 
 def leave_pages_directory_mode() -> None:
@@ -74,7 +75,7 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
     try:
         return load_table_cached(dataset_id)
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
 
 
@@ -177,7 +178,7 @@ def show_findings(findings: list[data.Finding]) -> None:
     """Lists preflight findings as error/warning/info boxes: message, then the fix."""
     for finding in findings:
         alert, icon = LEVEL_ALERTS[finding.level]
-        alert(f"**{finding.message}**  \n{finding.fix}", icon=icon)
+        alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
 
 
 # Runs.
@@ -435,7 +436,7 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
                 low, high = format_value(feature["min"]), format_value(feature["max"])
                 seen = f"Seen in training: {low} to {high}."
                 row[name] = st.number_input(
-                    name,
+                    plain(name),
                     value=float(feature["default"]),
                     format="%g",
                     help=seen,
@@ -444,10 +445,10 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
             elif feature["kind"] == "category":
                 options = list(feature["choices"])
                 index = index_of(options, feature["default"])
-                row[name] = st.selectbox(name, options, index=index, key=key)
+                row[name] = st.selectbox(plain(name), options, index=index, key=key)
             else:
                 row[name] = st.text_input(
-                    name, value=feature.get("default", ""), key=key
+                    plain(name), value=feature.get("default", ""), key=key
                 )
     return row
 
@@ -464,16 +465,16 @@ def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -
     if summary:
         beats = verdict.get("beats_baseline")
         if beats is True:
-            st.success(summary[0], icon=":material/check_circle:")
+            st.success(plain(summary[0]), icon=":material/check_circle:")
         elif beats is None:
-            st.info(summary[0], icon=icon)
+            st.info(plain(summary[0]), icon=icon)
         else:
-            st.warning(summary[0], icon=":material/help:")
+            st.warning(plain(summary[0]), icon=":material/help:")
         if verdict.get("method"):
-            st.caption(f"How sure: {verdict['method']}.")
+            st.caption(f"How sure: {plain(verdict['method'])}.")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
-        alert(sentence, icon=icon)
+        alert(plain(sentence), icon=icon)
 
 
 def csv_download(
@@ -482,7 +483,7 @@ def csv_download(
     """A download button for a table as CSV; no rerun on click."""
     st.download_button(
         label,
-        table.to_csv(index=False).encode(),
+        safe_csv.to_csv(table).encode(),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
@@ -615,7 +616,7 @@ def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
             return
         live_progress(run_id)
     except runs.RunError as err:
-        st.error(str(err))
+        st.error(plain(err))
 
 
 def live_progress(run_id: str) -> None:
@@ -626,7 +627,7 @@ def live_progress(run_id: str) -> None:
     @st.fragment(run_every=POLL_SECONDS if is_active else None)
     def _panel(was_active: bool) -> None:
         status = runs.read_status(run_id)
-        st.caption(heading)
+        st.caption(plain(heading))
         st.progress(progress_fraction(status), text=progress_text(status))
         if status.device:
             st.caption(f"Device: {status.device}")
@@ -644,11 +645,13 @@ def live_progress(run_id: str) -> None:
 
 def _status_message(status: runs.RunStatus) -> None:
     if status.state == "failed":
-        st.error(status.error or "Training failed. See train.log in the run folder.")
+        st.error(
+            plain(status.error or "Training failed. See train.log in the run folder.")
+        )
     elif status.state == "queued" and not status.phase:
-        st.info(queue_message(status.run_id), icon=":material/hourglass_top:")
+        st.info(plain(queue_message(status.run_id)), icon=":material/hourglass_top:")
     elif status.state == "running" and status.message and status.phase not in PHASES:
-        st.caption(status.message)
+        st.caption(plain(status.message))
     elif status.state == "completed":
         st.success("Training finished. The model was tested on rows it never saw.")
         st.page_link(
