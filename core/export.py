@@ -251,7 +251,8 @@ def model_card(metadata: dict[str, Any]) -> str:
         "## Limitations",
         "- It only knows the examples it was trained on; new kinds of data (other places, "
         "times or populations) may get confident but wrong answers.",
-        "- The test set is small, so the scores above are estimates with real spread.",
+        "- The test set is small, so the scores above are estimates; the verdict's "
+        "interval shows how far they could be off.",
         *[f"- {line}" for line in template.limitations],
         "",
         "## Use it",
