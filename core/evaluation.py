@@ -292,7 +292,7 @@ def _reference_frame(prepared: Prepared, split: Any) -> pd.DataFrame:
 class _KerasScorer:
     """Adapter so scikit-learn's permutation_importance can call the Keras model."""
 
-    def __init__(self, model: Any, info: Mapping[str, Any]):
+    def __init__(self, model: Any, info: Mapping[str, Any]) -> None:
         self.model, self.info = model, info
 
     def fit(

@@ -47,7 +47,7 @@ class RunFolderGone(RuntimeError):
 class RunDirLogger(keras.callbacks.Callback):
     """Writes progress to the run directory each epoch and honours the STOP flag."""
 
-    def __init__(self, run_id: str, epochs: int):
+    def __init__(self, run_id: str, epochs: int) -> None:
         super().__init__()
         self.run_id = run_id
         self.epochs = epochs
@@ -84,7 +84,7 @@ class RunDirLogger(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once `seconds` have passed (0 means no limit)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
         self.started = 0.0

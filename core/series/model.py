@@ -31,7 +31,7 @@ class PinballLoss(keras.losses.Loss):
         name: str = "pinball",
         reduction: str = "sum_over_batch_size",
         dtype: Any = None,
-    ):
+    ) -> None:
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.quantiles = tuple(float(q) for q in quantiles)
 
