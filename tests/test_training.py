@@ -55,6 +55,11 @@ def _assert_completed(run_id: str, epochs: int) -> None:
     report = runs.read_evaluation(run_id)
     assert report["n_test"] == runs.read_info(run_id)["n_test"]
     assert report["summary"]
+    info = runs.read_info(run_id)
+    assert (info["data_kind"], info["template"]) == (
+        "table",
+        runs.read_spec(run_id)["template"],
+    )
 
 
 @pytest.mark.parametrize(
