@@ -389,7 +389,7 @@ def _windows(n: int, horizon: int) -> np.ndarray:
 
 @pytest.mark.parametrize(("noise", "beats"), [(0.0, True), (1.0, False)])
 def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
-    from core import forecast_report
+    from core.series import report as forecast_report
 
     actual = _windows(60, 4)
     persistence = np.repeat(actual[:, :1] - 1.0, 4, axis=1)  # always off by 1
