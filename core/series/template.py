@@ -155,19 +155,17 @@ class TimeseriesForecasting(Template):
 
     def example_data(self) -> tuple[pd.DataFrame, str]:
         """200 daily steps: y = weekly sine + trend + noise, a covariate and a text column."""
-        rng = np.random.default_rng(0)
-        steps = np.arange(200)
+        rng, steps = np.random.default_rng(0), np.arange(200)
+        season = 10 * np.sin(2 * np.pi * steps / 7)
+        dates = pd.date_range("2021-01-01", periods=200, freq="D")
         frame = pd.DataFrame(
             {
-                "date": pd.date_range("2021-01-01", periods=200, freq="D"),
-                "y": 10 * np.sin(2 * np.pi * steps / 7)
-                + 0.05 * steps
-                + rng.normal(size=200),
+                "date": dates.strftime("%Y-%m-%d"),
+                "y": season + 0.05 * steps + rng.normal(size=200),
                 "x": rng.normal(size=200),
                 "note": rng.choice(["a", "b"], size=200),
             }
         )
-        frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
         return frame, "y"
 
     def check(
