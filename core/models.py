@@ -22,8 +22,9 @@ def build_table_inputs(
 ) -> tuple[dict[str, Any], Any]:
     """Creates one named input per column and its preprocessing, adapted on `train` only.
 
-    Numbers get missing-value filling (training mean), a 'was missing' flag when the
-    training rows had gaps, and normalization. Categories and booleans get a string
+    Numbers get missing-value filling (training mean), normalization, a piecewise-linear
+    encoding over up to `NUMBER_BINS` quantile bins of the training values, and a 'was
+    missing' flag when the training rows had gaps. Categories and booleans get a string
     lookup (one-hot, with an out-of-vocabulary slot); free text gets TF-IDF bag of words.
 
     Args:
