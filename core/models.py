@@ -35,13 +35,12 @@ def build_table_inputs(
         The inputs dict (for `keras.Model`) and the concatenated encoded tensor.
     """
     inputs, encoded = {}, []
-    for feature in schema:
+    for position, feature in enumerate(schema):
         name, kind = feature["name"], feature["kind"]
         if kind == "number":
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
-            encoded += _encode_number(
-                inputs[name], pd.to_numeric(train[name], errors="coerce"), name
-            )
+            values = pd.to_numeric(train[name], errors="coerce")
+            encoded += _encode_number(inputs[name], values, f"bins_{position}")
         else:
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
             text = np.array([format_value(v) for v in train[name]], dtype=str).reshape(
@@ -60,7 +59,7 @@ def build_table_inputs(
     return inputs, joined
 
 
-def _encode_number(tensor: Any, values: pd.Series, name: str) -> list[Any]:
+def _encode_number(tensor: Any, values: pd.Series, bins_name: str) -> list[Any]:
     mean = float(values.mean()) if values.notna().any() else 0.0
     is_missing = ops.isnan(tensor)
     filled = ops.where(is_missing, ops.full_like(tensor, mean), tensor)
@@ -69,7 +68,7 @@ def _encode_number(tensor: Any, values: pd.Series, name: str) -> list[Any]:
     encoded = [normalizer(filled)]
     edges = quantile_edges(values.dropna().to_numpy("float64"), NUMBER_BINS)
     if len(edges) > 2:
-        encoded.append(piecewise_linear(filled, edges, name=f"{name}_bins"))
+        encoded.append(piecewise_linear(filled, edges, name=bins_name))
     if values.isna().any():
         encoded.append(ops.cast(is_missing, "float32"))
     return encoded

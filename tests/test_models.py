@@ -53,6 +53,23 @@ def test_number_column_gets_value_bins_and_missing_flag():
     assert out[2, 1 + models.NUMBER_BINS] == 1  # the blank is flagged
 
 
+def test_number_columns_with_spaces_and_symbols_train(tmp_path):
+    # Real headers: breast cancer's "worst fractal dimension", a unit in brackets.
+    train = pd.DataFrame(
+        {"worst fractal dimension": np.linspace(0.05, 0.2, 12), "Temp (C)": CHOL[:12]}
+    )
+    schema = [{"name": c, "kind": "number"} for c in train.columns]
+    inputs, features = models.build_table_inputs(train, schema)
+    model = keras.Model(inputs, keras.layers.Dense(1)(features))
+    model.compile(optimizer="adam", loss="mse")
+
+    history = model.fit(
+        frame_to_inputs(train, schema), np.ones(12), epochs=1, verbose=0
+    )
+
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_encoder_with_bins_saves_and_loads_without_custom_objects(tmp_path):
     train = pd.DataFrame({"chol": CHOL})
     schema = [{"name": "chol", "kind": "number"}]
