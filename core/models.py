@@ -14,7 +14,6 @@ from core.bundle_predict import format_value
 
 MAX_CATEGORIES = 100
 MAX_TEXT_TOKENS = 5000
-NUMBER_BINS = 8
 
 
 def build_table_inputs(
@@ -22,9 +21,8 @@ def build_table_inputs(
 ) -> tuple[dict[str, Any], Any]:
     """Creates one named input per column and its preprocessing, adapted on `train` only.
 
-    Numbers get missing-value filling (training mean), normalization, a piecewise-linear
-    encoding over up to `NUMBER_BINS` quantile bins of the training values, and a 'was
-    missing' flag when the training rows had gaps. Categories and booleans get a string
+    Numbers get missing-value filling (training mean), a 'was missing' flag when the
+    training rows had gaps, and normalization. Categories and booleans get a string
     lookup (one-hot, with an out-of-vocabulary slot); free text gets TF-IDF bag of words.
 
     Args:
@@ -35,12 +33,13 @@ def build_table_inputs(
         The inputs dict (for `keras.Model`) and the concatenated encoded tensor.
     """
     inputs, encoded = {}, []
-    for position, feature in enumerate(schema):
+    for feature in schema:
         name, kind = feature["name"], feature["kind"]
         if kind == "number":
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
-            values = pd.to_numeric(train[name], errors="coerce")
-            encoded += _encode_number(inputs[name], values, f"bins_{position}")
+            encoded += _encode_number(
+                inputs[name], pd.to_numeric(train[name], errors="coerce")
+            )
         else:
             inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
             text = np.array([format_value(v) for v in train[name]], dtype=str).reshape(
@@ -59,50 +58,16 @@ def build_table_inputs(
     return inputs, joined
 
 
-def _encode_number(tensor: Any, values: pd.Series, bins_name: str) -> list[Any]:
+def _encode_number(tensor: Any, values: pd.Series) -> list[Any]:
     mean = float(values.mean()) if values.notna().any() else 0.0
     is_missing = ops.isnan(tensor)
     filled = ops.where(is_missing, ops.full_like(tensor, mean), tensor)
     normalizer = layers.Normalization()
     normalizer.adapt(values.fillna(mean).to_numpy("float32").reshape(-1, 1))
     encoded = [normalizer(filled)]
-    edges = quantile_edges(values.dropna().to_numpy("float64"), NUMBER_BINS)
-    if len(edges) > 2:
-        encoded.append(piecewise_linear(filled, edges, name=bins_name))
     if values.isna().any():
         encoded.append(ops.cast(is_missing, "float32"))
     return encoded
-
-
-def quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Returns the distinct quantile bin edges of `values` (at most `n_bins` + 1).
-
-    Edges are values seen in training, so a yes/no column (two values) gets no bins.
-    """
-    if n_bins < 2 or not len(values):
-        return np.array([])
-    quantiles = np.linspace(0.0, 1.0, n_bins + 1)
-    return np.unique(np.quantile(values, quantiles, method="nearest"))
-
-
-def piecewise_linear(x: Any, edges: np.ndarray, name: str) -> Any:
-    """Piecewise-linear encoding of a (rows, 1) number over bins with these edges.
-
-    Output t is 0 below bin t, 1 above it and rises linearly inside it (Gorishniy et
-    al., 2022, "On Embeddings for Numerical Features in Tabular Deep Learning"), so the
-    network can bend its response at the data's quantiles. Built from a frozen Dense and
-    a capped ReLU, so saved models load without custom code.
-    """
-    widths = np.diff(edges)
-    scale = layers.Dense(len(widths), trainable=False, name=name)
-    scaled = scale(x)
-    scale.set_weights(
-        [
-            (1.0 / widths).reshape(1, -1).astype("float32"),
-            (-edges[:-1] / widths).astype("float32"),
-        ]
-    )
-    return layers.ReLU(max_value=1.0)(scaled)
 
 
 def _encode_category(tensor: Any, text: np.ndarray) -> Any:

@@ -71,8 +71,8 @@ class TabularClassification(TableTemplate):
 
         Each class gets the square root of its 'balanced' weight: rare classes still
         count more, but not so much that the model gives up accuracy on the common ones
-        (fully balanced weights cost 2-5 accuracy points on UCI heart disease and Seattle
-        weather in `bench/tables.py`).
+        (fully balanced weights cost 2 accuracy points on UCI heart disease and 14 on
+        Seattle weather in `bench/tables.py`).
         """
         counts = np.bincount(y_train)
         if counts.min() / counts.max() >= IMBALANCE_RATIO:
