@@ -29,7 +29,11 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent.parent / "shared" / "data"
+# The team's shared data folder sits beside the main checkout (worktrees are one deeper).
+SHARED = next(
+    (p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+    ROOT / "shared" / "data",
+)
 RESULTS_FILE = ROOT / "bench" / "results" / "tables.json"
 SEEDS = (1, 2, 3)
 BOOTSTRAP_DRAWS = 2000
