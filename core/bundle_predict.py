@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -86,6 +87,33 @@ def add_predictions(
     return result
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns `frame` safe to open in a spreadsheet (no formula injection).
+
+    Text cells and headers that start like a formula (`= + - @`, tab, CR) get a
+    leading `'` (OWASP); numbers are kept. A copy of core.safe_csv.neutralise, so
+    this script runs alone.
+    """
+    number = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+    def safe(value: object) -> object:
+        if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+            return value
+        return value if number.fullmatch(value) else "'" + value
+
+    result = frame.rename(columns=lambda name: safe(str(name)))
+    for column in range(result.shape[1]):
+        values = result.iloc[:, column]
+        if isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+            getattr(values.dtype, "kind", "") in "OSU"
+        ):
+            result.isetitem(column, values.astype(object).map(safe))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: scores a CSV and writes the predictions CSV."""
     parser = argparse.ArgumentParser(description="Score a CSV with the bundled model.")
@@ -109,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         args.model
     )  # safe_mode=True: no code is run on load
     outputs = predict_outputs(model, frame, metadata["schema"])
-    add_predictions(frame, outputs, metadata).to_csv(args.output, index=False)
+    neutralise(add_predictions(frame, outputs, metadata)).to_csv(
+        args.output, index=False
+    )
     print(f"Wrote {len(frame)} predictions to {args.output}")
     return 0
 

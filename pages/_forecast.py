@@ -16,6 +16,7 @@ import streamlit as st
 from core import data, forecast_report, runs
 from core.templates import timeseries_forecasting as forecasting
 from pages import _charts, _ui
+from pages._text import plain, plot_text
 
 COLOURS = {
     "model": "#2563eb",
@@ -51,7 +52,7 @@ def band_figure(
     )
     fig.update_layout(title=title, **_charts.LAYOUT)
     fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0})
-    return fig
+    return _charts.people_hover(fig, numeric_x=False)
 
 
 def test_period_figure(
@@ -61,7 +62,7 @@ def test_period_figure(
     plot = evaluation["test_plot"]
     chosen = plot["steps"][step - 1]
     fig = band_figure(
-        f"Test period: `{target}` forecast {step} step(s) ahead vs actual",
+        f"Test period: {plot_text(target)} forecast {step} step(s) ahead vs actual",
         chosen["time"], chosen["lower"], chosen["forecast"], chosen["upper"],
     )  # fmt: skip
     actual = plot["actual"]
@@ -93,7 +94,7 @@ def per_step_figure(evaluation: Mapping[str, Any], unit: str) -> go.Figure:
         yaxis_title="mean absolute error",
         **_charts.LAYOUT,
     )
-    return fig
+    return _charts.people_hover(fig)
 
 
 def forecast_figure(
@@ -102,7 +103,7 @@ def forecast_figure(
     """The recent history, then the forecast with its range."""
     time = table.columns[0]
     fig = band_figure(
-        f"Forecast of `{target}`",
+        f"Forecast of {plot_text(target)}",
         table[time], table["lower"], table["forecast"], table["upper"],
     )  # fmt: skip
     fig.add_trace(
@@ -129,16 +130,16 @@ def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
 def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
     """The forecasting report: verdict, scores, test-period plot, horizon, backtest."""
     info = runs.read_info(run_id)
-    _ui.show_summary(evaluation.get("summary", []))
+    _ui.show_summary(evaluation)
 
     st.subheader("Scores on the test period")
     rules = forecast_report.describe_baselines(info)
     st.caption(
         "Baselines: " + "; ".join(f"**{k.replace('_', ' ')}** = {v}" for k, v in rules.items())
-        + f". Errors are in `{info['target']}`'s units; MASE below 1 beats the naive "
+        + f". Errors are in {plain(info['target'])}'s units; MASE below 1 beats the naive "
         "one-step forecast."
     )  # fmt: skip
-    st.dataframe(scores_table(evaluation).style.format("{:.3f}", na_rep="–"))
+    st.dataframe(_ui.people_table(scores_table(evaluation)))
 
     step = st.slider(
         "Horizon step to plot", 1, int(info["horizon"]), 1, key="_w_forecast_step"
@@ -154,9 +155,9 @@ def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
     _render_backtest(evaluation)
     with st.expander("How the data was prepared"):
         for note in info.get("notes", []):
-            st.markdown(f"- {note}")
+            st.markdown(f"- {plain(note)}")
         st.markdown(
-            f"- Inputs per step: {', '.join(f'`{f}`' for f in info['features'])}; "
+            f"- Inputs per step: {plain(', '.join(info['features']))}; "
             f"{info['lookback']} steps in, {info['horizon']} out."
         )
     metrics = runs.read_metrics(run_id)
@@ -171,13 +172,9 @@ def _render_backtest(evaluation: Mapping[str, Any]) -> None:
         "between them. The average error of each."
     )
     table = pd.DataFrame(evaluation["backtest"])
+    table["origin"] = pd.to_datetime(table["origin"])  # ISO text in the JSON report
     table.columns = [c.replace("_", " ") for c in table.columns]
-    number = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={c: number for c in table.columns if c != "origin"},
-    )
+    st.dataframe(_ui.people_table(table), hide_index=True)
 
 
 # --- predict ----------------------------------------------------------------------------
@@ -204,7 +201,8 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
     columns = [info["time_column"], *info["columns"]]
     st.subheader(f"Forecast the next {info['horizon']} {info['unit']}s")
     st.caption(
-        f"Upload a newer CSV with the columns {columns} to forecast from its end; "
+        f"Upload a newer CSV with the columns {plain(', '.join(columns))} to forecast "
+        "from its end; "
         "without one, the forecast starts after the training data."
     )
     upload = st.file_uploader(
@@ -218,14 +216,14 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
     try:
         history, table, warnings = forecast_cached(run_id, content, name)
     except (data.DataError, runs.RunError) as err:
-        st.error(str(err))
+        st.error(plain(err))
         return
     for warning in warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
     st.plotly_chart(forecast_figure(history, table, info["target"]))
     st.caption(
         f"The shaded range should hold the actual value {info['coverage']:.0%} of the "
         "time (see Results for how often it did on the test period)."
     )
-    st.dataframe(table, hide_index=True)
+    st.dataframe(_ui.people_table(table), hide_index=True)
     _ui.csv_download(table, "forecast.csv", "Download forecast (CSV)")

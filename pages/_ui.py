@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core import data, runs
+from core import data, runs, safe_csv, timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
+from pages._text import plain
 
 
 def leave_pages_directory_mode() -> None:
@@ -71,8 +75,23 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
     try:
         return load_table_cached(dataset_id)
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def window_plan(dataset_id: str, target: str) -> dict[str, Any] | None:
+    """The forecast window a run would start from (see `timeseries.window_plan`).
+
+    Returns:
+        {"lookback", "horizon", "unit", "frequency", "sentence"}, or None when the
+        table is not a series of `target`.
+    """
+    params = resolve_params(get_template("timeseries_forecasting"), {})
+    try:
+        return timeseries.window_plan(data.load_table(dataset_id), target, params)
+    except data.DataError:
+        return None
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -147,9 +166,8 @@ def template_title(name: str) -> str:
 
 
 def default_target(kinds: dict[str, str]) -> str:
-    """The last column that could be predicted (not an ID, date or free text)."""
-    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
-    return (usable or list(kinds))[-1]
+    """The column to predict that the data suggests (see `core.data.suggest_target`)."""
+    return data.suggest_target(kinds)
 
 
 def index_of(options: list, value: Any, fallback: int | None = 0) -> int | None:
@@ -160,25 +178,20 @@ def show_findings(findings: list[data.Finding]) -> None:
     """Lists preflight findings as error/warning/info boxes: message, then the fix."""
     for finding in findings:
         alert, icon = LEVEL_ALERTS[finding.level]
-        alert(f"**{finding.message}**  \n{finding.fix}", icon=icon)
+        alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
 
 
 # Runs.
 def usable_runs() -> list[str]:
-    """Finished runs that have a saved model, newest first."""
-    return [
-        r
-        for r in runs.list_runs()
-        if not runs.read_status(r).is_active
-        and (runs.runs_root() / r / runs.MODEL_FILE).is_file()
-    ]
+    """Finished runs whose model is sound and checked, newest first."""
+    return runs.usable_runs()
 
 
 def run_label(run_id: str) -> str:
     row = runs.summarize_run(run_id)
     label = f"{row['created']} · {row['dataset']} → {row['target']} · {row['state']}"
     if row["value"] is not None:
-        label += f" · {row['metric']} {row['value']:.3g}"
+        label += f" · {row['metric']} {format_value(row['value'], 3)}"
     return f"{label} · #{run_id[-4:]}"
 
 
@@ -208,7 +221,7 @@ def copy_widget(widget_key: str, key: str) -> None:
 
 
 def runs_table(run_ids: list[str]) -> pd.DataFrame:
-    """One row per run: template, dataset, target, key metric, state, date."""
+    """One row per run: template, dataset, target, key metric, verdict, state, date."""
     columns = [
         "run_id",
         "template",
@@ -216,10 +229,24 @@ def runs_table(run_ids: list[str]) -> pd.DataFrame:
         "target",
         "metric",
         "value",
+        "verdict",
         "state",
         "created",
     ]
-    return pd.DataFrame([runs.summarize_run(r) for r in run_ids], columns=columns)
+    rows = [
+        {**runs.summarize_run(r), "verdict": verdict_label(runs.read_evaluation(r))}
+        for r in run_ids
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict_label(evaluation: dict[str, Any]) -> str:
+    """The verdict in a few words for lists: a check only when it beats the baseline."""
+    verdict = evaluation.get("verdict")
+    if not isinstance(verdict, dict) or not verdict:
+        return ""
+    mark = "✅" if verdict.get("beats_baseline") else "⚠️"
+    return f"{mark} {verdict.get('headline', '')}"
 
 
 def download_buttons(run_id: str) -> None:
@@ -260,20 +287,107 @@ def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
 
 
 def show_metrics(evaluation: dict[str, Any], key: str | None = None) -> None:
-    table = metrics_table(evaluation).style.format("{:.3f}", na_rep="–")
-    st.dataframe(table, key=key)
+    st.dataframe(people_table(metrics_table(evaluation)), key=key)
+
+
+# Numbers and dates for people.
+def format_value(value: Any, digits: int = 4) -> str:
+    """A number or date as people write it: `14,250`, `32.35`, `0.0123`, `1961-01-01`.
+
+    Numbers keep `digits` significant digits (whole numbers of `digits` or more digits
+    are rounded to the unit) with thousands separators; dates drop a midnight time.
+    """
+    if value is None or value is pd.NaT:
+        return "–"
+    if isinstance(value, date):  # datetime and pd.Timestamp included
+        return _format_time(pd.Timestamp(value))
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if not math.isfinite(value):
+        return "–" if math.isnan(value) else str(value)
+    if abs(value) >= 10**digits:
+        return f"{round(value):,}"
+    return f"{value:,.{digits}g}"
+
+
+def _format_time(stamp: pd.Timestamp) -> str:
+    if stamp == stamp.normalize():
+        return stamp.strftime("%Y-%m-%d")
+    return stamp.strftime("%Y-%m-%d %H:%M" if stamp.second == 0 else "%Y-%m-%d %X")
+
+
+def people_table(table: pd.DataFrame) -> Any:
+    """A small table styled with `format_value` (its values stay sortable numbers)."""
+    if not (table.index.is_unique and table.columns.is_unique):
+        return table  # pandas cannot style repeated labels
+    return table.style.format(format_value).format_index(format_value)
 
 
 # Generic forms.
-def param_form(template: Any) -> dict[str, Any]:
-    """Renders a template's params (basic ones, then an expander with the advanced ones).
+def train_form(
+    template: Any, key: str, decided: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """The Train button first, then every setting in one collapsed expander.
+
+    Args:
+        template: the template to train.
+        key: the form's widget key.
+        decided: a function per parameter a person must decide (shown under the
+            button, e.g. the forecast horizon), called inside the form with the Param.
+
+    Returns:
+        Whether Train was clicked, and the chosen values by parameter name.
+    """
+    decided = decided or {}
+    with st.form(key, border=False):
+        submitted = st.form_submit_button(
+            "Train", type="primary", icon=":material/play_arrow:"
+        )
+        values = {
+            p.name: decided[p.name](p) for p in template.params if p.name in decided
+        }
+        values |= param_form(template, skip=set(decided))
+    return submitted, values
+
+
+def param_form(template: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
+    """Renders a template's params in one expander: basic ones, then advanced ones.
 
     Call it inside an `st.form`. Returns the chosen values by parameter name.
     """
-    values = {p.name: _param_widget(p) for p in template.params if not p.advanced}
-    with st.expander("Advanced settings"):
-        values |= {p.name: _param_widget(p) for p in template.params if p.advanced}
+    shown = [p for p in template.params if p.name not in skip]
+    with st.expander("More settings (the defaults suit most data)"):
+        values = {p.name: _param_widget(p) for p in shown if not p.advanced}
+        st.markdown("**Advanced**")
+        values |= {p.name: _param_widget(p) for p in shown if p.advanced}
     return values
+
+
+def horizon_widget(plan: dict[str, Any]) -> Callable[[Any], int]:
+    """The forecast horizon in the series' own steps ("Forecast the next … months").
+
+    Args:
+        plan: the suggested horizon with its unit and frequency (see `window_plan`).
+    """
+    unit, suggested = plan["unit"], int(plan["horizon"])
+    steps = unit if unit.endswith("s") else f"{unit}s"
+
+    def widget(param: Any) -> int:
+        return st.number_input(
+            f"Forecast the next … {steps}",
+            min_value=1,
+            max_value=int(param.max_value or 1000),
+            value=suggested,
+            step=1,
+            help=f"Your data has one value per {unit}. The model forecasts this many "
+            f"{steps} after the last row; {suggested} suits {plan['frequency']} data. "
+            "Further ahead is harder to get right.",
+            key=f"_w_param_horizon_{unit.replace(' ', '_')}",
+        )
+
+    return widget
 
 
 def _param_widget(param: Any) -> Any:
@@ -319,9 +433,10 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
         name, key = feature["name"], f"_w_input_{feature['name']}"
         with columns[i % 3]:
             if feature["kind"] == "number":
-                seen = f"Seen in training: {feature['min']:g} to {feature['max']:g}."
+                low, high = format_value(feature["min"]), format_value(feature["max"])
+                seen = f"Seen in training: {low} to {high}."
                 row[name] = st.number_input(
-                    name,
+                    plain(name),
                     value=float(feature["default"]),
                     format="%g",
                     help=seen,
@@ -330,21 +445,36 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
             elif feature["kind"] == "category":
                 options = list(feature["choices"])
                 index = index_of(options, feature["default"])
-                row[name] = st.selectbox(name, options, index=index, key=key)
+                row[name] = st.selectbox(plain(name), options, index=index, key=key)
             else:
                 row[name] = st.text_input(
-                    name, value=feature.get("default", ""), key=key
+                    plain(name), value=feature.get("default", ""), key=key
                 )
     return row
 
 
-def show_summary(summary: list[str], icon: str = ":material/balance:") -> None:
-    """The verdict first (success), then the comparisons; an honest note is a warning."""
+def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -> None:
+    """The verdict first, then the comparisons; an honest note is a warning.
+
+    The green check is kept for a model that beats its baseline beyond the noise of
+    the test set; anything else is a warning (or neutral, for reports without one).
+    """
+    summary = evaluation.get("summary", [])
+    verdict = evaluation.get("verdict")
+    verdict = verdict if isinstance(verdict, dict) else {}
     if summary:
-        st.success(summary[0], icon=":material/check_circle:")
+        beats = verdict.get("beats_baseline")
+        if beats is True:
+            st.success(plain(summary[0]), icon=":material/check_circle:")
+        elif beats is None:
+            st.info(plain(summary[0]), icon=icon)
+        else:
+            st.warning(plain(summary[0]), icon=":material/help:")
+        if verdict.get("method"):
+            st.caption(f"How sure: {plain(verdict['method'])}.")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
-        alert(sentence, icon=icon)
+        alert(plain(sentence), icon=icon)
 
 
 def csv_download(
@@ -353,7 +483,7 @@ def csv_download(
     """A download button for a table as CSV; no rerun on click."""
     st.download_button(
         label,
-        table.to_csv(index=False).encode(),
+        safe_csv.to_csv(table).encode(),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
@@ -389,24 +519,116 @@ def start_training(
 
 
 # Live progress (STYLE §3.5).
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "ETA --:--"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"ETA {minutes:02d}:{secs:02d}"
+PHASES = {  # status.json's phase after the epochs: what the worker is doing now
+    "preparing": "Preparing the data…",
+    "saving": "Saving the best model…",
+    "checking": "Checking the downloadable model…",
+    "evaluating": "Evaluating on the test rows…",
+}
+
+
+def format_duration(seconds: float) -> str:
+    """About how long, in words: `40 s`, `3 min`, `1 h 5 min`."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def clock(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp or 0).strftime("%H:%M")
+
+
+def progress_text(status: runs.RunStatus) -> str:
+    """The run's phase in words, with the epoch and time left while it trains."""
+    if status.is_active and status.phase in PHASES:
+        return PHASES[status.phase]
+    if status.state == "queued":
+        return "Waiting to start"
+    if status.state != "running":
+        return f"Epoch {status.epoch}/{status.epochs} · {status.state}"
+    text = f"Training: epoch {status.epoch}/{status.epochs}"
+    if status.eta_seconds is not None:
+        text += f", about {format_duration(status.eta_seconds)} left"
+    return text
+
+
+def progress_fraction(status: runs.RunStatus) -> float:
+    """The share done; the epochs count as done once the worker moves past them."""
+    after_epochs = status.phase in ("saving", "checking", "evaluating")
+    return 1.0 if status.is_active and after_epochs else status.fraction
+
+
+def queue_message(run_id: str) -> str:
+    """Where a queued run stands: how many trainings are ahead, and the one running."""
+    ahead = runs.runs_ahead_of(run_id)
+    if not ahead:
+        return "Starting the training process…"
+    first, status = runs.read_spec(ahead[0]), runs.read_status(ahead[0])
+    name = first.get("dataset_name") or first.get("dataset_id", "")
+    started = clock(status.started_at or first.get("created_at"))
+    trainings = "training" if len(ahead) == 1 else "trainings"
+    return f"Waiting: {len(ahead)} {trainings} ahead of this one ({name}, started {started})"
+
+
+def run_heading(run_id: str) -> str:
+    """Which run this is: data set, target, template and start time."""
+    spec = runs.read_spec(run_id)
+    name = spec.get("dataset_name") or spec.get("dataset_id", "")
+    target = f" → {spec['target']}" if spec.get("target") else ""
+    template = template_title(spec["template"]) if spec.get("template") else ""
+    return f"{name}{target} · {template} · started {clock(spec.get('created_at'))}"
+
+
+def run_belongs_to(
+    run_id: str, dataset_id: str, target: str | None, template: str
+) -> bool:
+    """Tells whether a run trains this dataset, target and template."""
+    spec = runs.read_spec(run_id)
+    return (spec.get("dataset_id"), spec.get("target"), spec.get("template")) == (
+        dataset_id,
+        target,
+        template,
+    )
+
+
+def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
+    """Shows the active run's progress if it trains this data, template and target.
+
+    Another data set's run is shown only while it is still going, labelled as such,
+    so switching data never leaves the previous run's curves on screen.
+    """
+    run_id = get(ACTIVE_RUN_ID)
+    try:
+        if not run_id:
+            return
+        if run_belongs_to(run_id, dataset_id, target, template):
+            st.subheader("Progress")
+        elif runs.read_status(run_id).is_active:
+            st.subheader("Another training in progress")
+            st.caption(
+                "It trains on other data or another template than the one above."
+            )
+        else:
+            return
+        live_progress(run_id)
+    except runs.RunError as err:
+        st.error(plain(err))
 
 
 def live_progress(run_id: str) -> None:
     """Shows a run's progress, polling once a second only while it is active."""
     is_active = runs.read_status(run_id).is_active  # decided at full-run time
+    heading = run_heading(run_id)
 
     @st.fragment(run_every=POLL_SECONDS if is_active else None)
     def _panel(was_active: bool) -> None:
         status = runs.read_status(run_id)
-        text = f"Epoch {status.epoch}/{status.epochs} · {status.state}"
-        if status.is_active:
-            text += f" · {format_eta(status.eta_seconds)}"
-        st.progress(status.fraction, text=text)
+        st.caption(plain(heading))
+        st.progress(progress_fraction(status), text=progress_text(status))
         if status.device:
             st.caption(f"Device: {status.device}")
         _status_message(status)
@@ -423,11 +645,13 @@ def live_progress(run_id: str) -> None:
 
 def _status_message(status: runs.RunStatus) -> None:
     if status.state == "failed":
-        st.error(status.error or "Training failed. See train.log in the run folder.")
-    elif status.state == "queued":
-        st.info(status.message or "Waiting for the training process to start.")
-    elif status.state == "running" and status.message:
-        st.caption(status.message)
+        st.error(
+            plain(status.error or "Training failed. See train.log in the run folder.")
+        )
+    elif status.state == "queued" and not status.phase:
+        st.info(plain(queue_message(status.run_id)), icon=":material/hourglass_top:")
+    elif status.state == "running" and status.message and status.phase not in PHASES:
+        st.caption(plain(status.message))
     elif status.state == "completed":
         st.success("Training finished. The model was tested on rows it never saw.")
         st.page_link(

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import runs
 from pages import _charts, _forecast, _images, _ui
+from pages._text import plain
 
 st.title("Results")
 
@@ -21,7 +22,7 @@ evaluation = runs.read_evaluation(run_id)
 if not evaluation:
     status = runs.read_status(run_id)
     if status.state == "failed":
-        st.error(status.error)
+        st.error(plain(status.error))
     else:
         st.info(f"This run is {status.state}; its report appears when training ends.")
         _ui.live_progress(run_id)
@@ -34,11 +35,11 @@ if evaluation.get("data_kind") == "images":
     st.stop()
 
 # 3. The verdict in plain words first.
-_ui.show_summary(evaluation.get("summary", []))
+_ui.show_summary(evaluation)
 
 st.subheader("Scores on the test rows")
 st.caption(
-    f"{evaluation.get('n_test', 0)} rows held out from training. The baseline always "
+    f"{evaluation.get('n_test', 0):,} rows held out from training. The baseline always "
     "gives the most common answer (or the average); the gradient-boosting reference "
     f"took {evaluation.get('reference_fit_seconds', 0):.1f} s to train on the same rows."
 )
