@@ -15,7 +15,6 @@ import struct
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -37,18 +36,6 @@ MISSING = object()
 
 
 # --- one tiny untrained model and its metadata per template, built once ---------------
-
-
-def _seed_table() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=40)
-    return pd.DataFrame(
-        {
-            "x": x,
-            "color": rng.choice(["red", "green", "blue"], size=40),
-            "label": np.where(x > 0, "yes", "no"),
-        }
-    )
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +107,8 @@ def test_valid_bundle_of_each_template_imports_and_predicts(made, template, tmp_
         assert len(table) == metadata["horizon"]
         assert {"forecast", "lower", "upper"} <= set(table.columns)
     else:
-        rows = _seed_table().head(3).drop(columns="label")
+        frame, target = get_template(template).example_data()
+        rows = frame.head(3).drop(columns=target)
         table, _ = export.predict_frame(run_id, rows)
         assert len(table) == 3 and table["prediction"].notna().all()
 

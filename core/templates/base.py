@@ -1,4 +1,4 @@
-"""The template contract: parameters as data, and the datasets a template prepares."""
+"""The template contract: parameters as data, the datasets a template prepares, `Template`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,80 @@ class Prepared:
     class_weight: Mapping[int, float] | None = field(default=None)
 
 
+TRAINING_PARAMS = (
+    Param(
+        "epochs",
+        "Maximum epochs",
+        200,
+        min_value=1,
+        max_value=5000,
+        help="Passes over the training data; training stops earlier when it stops improving.",
+    ),
+    Param(
+        "time_budget_s",
+        "Time budget (seconds, 0 = none)",
+        0,
+        min_value=0,
+        max_value=86400,
+        help="Stop after this many seconds and keep the best model so far.",
+        advanced=True,
+    ),
+    Param(
+        "batch_size",
+        "Batch size",
+        32,
+        choices=(8, 16, 32, 64, 128, 256, 512),
+        help="Rows the model looks at per step.",
+        advanced=True,
+    ),
+    Param(
+        "learning_rate",
+        "Learning rate",
+        0.001,
+        min_value=1e-6,
+        max_value=1.0,
+        help="How big each learning step is; lower it if training diverges.",
+        advanced=True,
+    ),
+    Param(
+        "patience",
+        "Patience (epochs)",
+        20,
+        min_value=1,
+        max_value=500,
+        help="Stop after this many epochs without improvement.",
+        advanced=True,
+    ),
+    Param(
+        "val_fraction",
+        "Validation share",
+        0.2,
+        min_value=0.05,
+        max_value=0.5,
+        help="Share of rows used to decide when to stop.",
+        advanced=True,
+    ),
+    Param(
+        "test_fraction",
+        "Test share",
+        0.2,
+        min_value=0.05,
+        max_value=0.5,
+        help="Share of rows kept aside to measure the final model honestly.",
+        advanced=True,
+    ),
+    Param(
+        "seed",
+        "Random seed",
+        1337,
+        min_value=0,
+        max_value=2**31 - 1,
+        help="The same seed gives the same split and the same model.",
+        advanced=True,
+    ),
+)
+
+
 class Template:
     """Base of every registered, stateless blueprint for one kind of task.
 
@@ -61,7 +135,7 @@ class Template:
     script that ships in the bundle as predict.py. The defaults here serve a template
     whose data is one stored CSV table, so a template implements only what differs.
     Training, export, the CLI and the pages stay generic: adding a template is one
-    module plus one import line in `core/templates/__init__.py`.
+    module plus one import line in `core/templates/builtins.py`.
 
     Attributes:
         name: the registry key, persisted in runs (never rename it).
@@ -71,7 +145,7 @@ class Template:
         data_kind: the kind of data the template models: "table", "series",
             "images" (later "text", "corpus"); pages look its views up by it.
         sources: the stored dataset kinds it trains on (default: `(data_kind,)`).
-        params: the knobs the generic form renders.
+        params: the knobs the generic form renders (default: the training knobs).
         bundle_script: module whose file is the bundle's predict.py (standalone).
         predict_input: what the bundle's predict.py takes, e.g. "your_rows.csv".
         limitations: model-card lines specific to this template.
@@ -83,7 +157,7 @@ class Template:
     description: str = ""
     task: str = ""
     data_kind: str = "table"
-    params: tuple[Param, ...] = ()
+    params: tuple[Param, ...] = TRAINING_PARAMS
     bundle_script: str = ""
     predict_input: str = "your_rows.csv"
     limitations: tuple[str, ...] = ()
@@ -178,80 +252,6 @@ class Template:
             f"The template `{self.name}` predicts from files ({self.predict_input}), "
             "not from table rows."
         )
-
-
-TRAINING_PARAMS = (
-    Param(
-        "epochs",
-        "Maximum epochs",
-        200,
-        min_value=1,
-        max_value=5000,
-        help="Passes over the training data; training stops earlier when it stops improving.",
-    ),
-    Param(
-        "time_budget_s",
-        "Time budget (seconds, 0 = none)",
-        0,
-        min_value=0,
-        max_value=86400,
-        help="Stop after this many seconds and keep the best model so far.",
-        advanced=True,
-    ),
-    Param(
-        "batch_size",
-        "Batch size",
-        32,
-        choices=(8, 16, 32, 64, 128, 256, 512),
-        help="Rows the model looks at per step.",
-        advanced=True,
-    ),
-    Param(
-        "learning_rate",
-        "Learning rate",
-        0.001,
-        min_value=1e-6,
-        max_value=1.0,
-        help="How big each learning step is; lower it if training diverges.",
-        advanced=True,
-    ),
-    Param(
-        "patience",
-        "Patience (epochs)",
-        20,
-        min_value=1,
-        max_value=500,
-        help="Stop after this many epochs without improvement.",
-        advanced=True,
-    ),
-    Param(
-        "val_fraction",
-        "Validation share",
-        0.2,
-        min_value=0.05,
-        max_value=0.5,
-        help="Share of rows used to decide when to stop.",
-        advanced=True,
-    ),
-    Param(
-        "test_fraction",
-        "Test share",
-        0.2,
-        min_value=0.05,
-        max_value=0.5,
-        help="Share of rows kept aside to measure the final model honestly.",
-        advanced=True,
-    ),
-    Param(
-        "seed",
-        "Random seed",
-        1337,
-        min_value=0,
-        max_value=2**31 - 1,
-        help="The same seed gives the same split and the same model.",
-        advanced=True,
-    ),
-)
 
 
 _KIND_NAMES = {
