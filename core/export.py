@@ -29,6 +29,7 @@ import pandas as pd
 
 from core import archive, runs, safe_csv
 from core.data import DataError
+from core.errors import TemplateError
 from core.templates import get_template
 
 BUNDLE_FORMAT = "predictive-studio-bundle"
@@ -529,7 +530,10 @@ def _parse_metadata(raw: bytes, name: str) -> dict[str, Any]:
         )
     if not isinstance(metadata["template"], str):
         raise DataError(_bad_key(name, "template", "a template name"))
-    get_template(metadata["template"])  # DataError for names we do not know
+    try:
+        get_template(metadata["template"])
+    except TemplateError as err:  # the bundle, not a setting, is what is wrong
+        raise DataError(f"`{name}` was made by another app: {err}") from None
     check_metadata(metadata, name)
     return metadata
 
