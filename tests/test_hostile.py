@@ -657,7 +657,9 @@ def test_cli_prediction_csv_is_injection_safe(made, tmp_path):
     model, metadata = made["tabular_classification"]
     metadata = {**metadata, "class_names": ["=1+1", "@SUM(A1)"]}
     (tmp_path / "bundle.zip").write_bytes(_bundle(model, metadata))
-    rows = pd.DataFrame({"x": [0.5, -1.0], "color": ["=cmd|' /C calc'!A0", "red"]})
+    rows = pd.DataFrame(
+        {"x": [0.5, -1.0], "z": [0.1, 0.2], "color": ["=cmd|' /C calc'!A0", "red"]}
+    )
     rows.to_csv(tmp_path / "rows.csv", index=False)
     out = tmp_path / "out.csv"
     argv = ["predict", str(tmp_path / "bundle.zip"), str(tmp_path / "rows.csv")]
@@ -677,7 +679,7 @@ def test_bundle_predict_script_writes_an_injection_safe_csv(made, tmp_path):
     (tmp_path / "metadata.json").write_text(
         json.dumps({**metadata, "class_names": ["=1+1", "b"]})
     )
-    pd.DataFrame({"x": [1.0], "color": ["@SUM(A1)"]}).to_csv(
+    pd.DataFrame({"x": [1.0], "z": [0.1], "color": ["@SUM(A1)"]}).to_csv(
         tmp_path / "rows.csv", index=False
     )
     argv = [str(tmp_path / "rows.csv"), "-o", str(tmp_path / "out.csv")]
