@@ -177,11 +177,19 @@ def load_table(dataset_id: str) -> pd.DataFrame:
     )
 
 
-def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
+def read_csv_bytes(
+    data: bytes, name: str = "the file", min_columns: int = 2
+) -> pd.DataFrame:
     """Parses CSV bytes, detecting encoding, delimiter and missing-value markers.
 
+    Args:
+        data: the file's bytes.
+        name: the file's name, for messages.
+        min_columns: 2 for a table to train on; 1 for rows to score with a model
+            that has a single input column.
+
     Raises:
-        DataError: if the bytes are empty, binary, ragged or hold fewer than 2 columns.
+        DataError: if the bytes are empty, binary, ragged or hold too few columns.
     """
     text = _decode(data, name)
     if not text.strip():
@@ -206,7 +214,7 @@ def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
         ) from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"`{name}` could not be read as a table: {err}.") from None
-    return _validate_shape(_clean_columns(frame), name)
+    return _validate_shape(_clean_columns(frame), name, min_columns)
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -274,7 +282,9 @@ def _parse_separated_numbers(series: pd.Series) -> pd.Series:
     return to_numbers(series)
 
 
-def _validate_shape(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+def _validate_shape(
+    frame: pd.DataFrame, name: str, min_columns: int = 2
+) -> pd.DataFrame:
     if frame.shape[1] > MAX_COLUMNS:
         raise DataError(
             f"`{name}` has {frame.shape[1]} columns; the limit is {MAX_COLUMNS}."
@@ -283,7 +293,7 @@ def _validate_shape(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         raise DataError(
             f"`{name}` has a header but no data rows. Add rows below the header."
         )
-    if frame.shape[1] < 2:
+    if frame.shape[1] < min_columns:
         raise DataError(
             f"`{name}` has only one column ({frame.columns[0]!r}). A model needs a target "
             "column and at least one input column. If your file uses a separator other "

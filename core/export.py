@@ -203,7 +203,8 @@ def model_card(metadata: dict[str, Any]) -> str:
     """
     template = get_template(metadata["template"])
     features = ", ".join(
-        f"`{f['name']}` ({f['kind']})" for f in metadata.get("schema", [])
+        f"`{f['name']}` ({f['kind']}, model input `{f.get('input', f['name'])}`)"
+        for f in metadata.get("schema", [])
     )
     classes = metadata.get("class_names")
     lines = [

@@ -111,7 +111,7 @@ def score_csv_cached(
     """Reads CSV bytes and appends the run's predictions (see `core.export`)."""
     from core import export
 
-    frame = data.read_csv_bytes(content, name)
+    frame = data.read_csv_bytes(content, name, min_columns=1)
     return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
 
 
