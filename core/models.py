@@ -71,8 +71,9 @@ def _encode_number(tensor: Any, values: pd.Series) -> list[Any]:
 def _encode_category(tensor: Any, text: np.ndarray) -> Any:
     # A vocabulary given as a list is saved in the model's config, so any category
     # ("", "nan", a line break) reloads as it was; an adapted one is saved as lines.
-    vocabulary = pd.Series(text).value_counts().index[:MAX_CATEGORIES]
-    lookup = layers.StringLookup(vocabulary=list(vocabulary), output_mode="one_hot")
+    counts = pd.Series(text).value_counts()
+    vocabulary = [v for v in counts.index if v != "[UNK]"][:MAX_CATEGORIES]
+    lookup = layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot")
     return lookup(tensor)
 
 
