@@ -23,7 +23,7 @@ from core.bundle_predict import format_value, predict_outputs
 from core.templates.base import Prepared
 
 MAX_CURVE_POINTS = 200
-MAX_SCATTER_POINTS = 2000
+MAX_SCATTER_POINTS = 20_000  # per chart; WebGL draws this many at ease
 IMPORTANCE_REPEATS = 5
 
 
@@ -173,7 +173,7 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
         np.zeros((len(train.targets), 1)), train.targets
     )
     reference, seconds = _reference(prepared, HistGradientBoostingRegressor, seed)
-    shown = slice(0, MAX_SCATTER_POINTS)
+    shown = spread_sample(test.targets, MAX_SCATTER_POINTS)
     return {
         "task": "regression",
         "metrics": regression_metrics(test.targets, y_pred),
@@ -188,6 +188,18 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
         "actual": [float(v) for v in test.targets[shown]],
         "predicted": [float(v) for v in y_pred[shown]],
     }
+
+
+def spread_sample(values: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of at most `limit` values spread evenly over their sorted range.
+
+    The smallest and the largest value are always kept, so a chart of the sample
+    spans the same range as all the values. The positions come back in file order.
+    """
+    order = np.argsort(np.asarray(values), kind="stable")
+    if len(order) <= limit:
+        return np.arange(len(order))
+    return np.sort(order[np.linspace(0, len(order) - 1, limit).round().astype(int)])
 
 
 def _reference(prepared: Prepared, estimator: type, seed: int) -> tuple[Any, float]:

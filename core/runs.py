@@ -76,6 +76,7 @@ class RunStatus:
     started_at: float | None = None
     updated_at: float | None = None
     message: str = ""
+    phase: str = ""  # "preparing", "training", "saving", "checking" or "evaluating"
 
     @property
     def is_active(self) -> bool:
@@ -89,8 +90,13 @@ class RunStatus:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds left if every remaining epoch takes as long as the average one."""
-        if self.state != "running" or not self.epoch or not self.started_at:
+        """Seconds left if every remaining epoch takes as long as the average one.
+
+        None outside the training phase: the epochs left no longer run.
+        """
+        if self.state != "running" or self.phase not in ("", "training"):
+            return None
+        if not self.epoch or not self.started_at:
             return None
         per_epoch = ((self.updated_at or time.time()) - self.started_at) / self.epoch
         return max(0.0, per_epoch * (self.epochs - self.epoch))

@@ -52,6 +52,7 @@ class RunDirLogger(keras.callbacks.Callback):
             epochs=self.epochs,
             started_at=time.time(),
             message="",
+            phase="training",
         )
         self.path.unlink(missing_ok=True)
 
@@ -151,7 +152,9 @@ def _train(run_id: str) -> None:
     from core import export
 
     spec = runs.read_spec(run_id)
-    runs.write_status(run_id, device=configure_device(), message="Preparing data.")
+    runs.write_status(
+        run_id, device=configure_device(), message="Preparing data.", phase="preparing"
+    )
     template = get_template(spec["template"])
     params = resolve_params(template, spec["params"])
     frame = template.load_data(spec["dataset_id"])
@@ -163,10 +166,14 @@ def _train(run_id: str) -> None:
     runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, dict(prepared.info))
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params)
+    runs.write_status(run_id, phase="saving")
     template.calibrate(model, prepared, params)
     model.save(runs.run_dir(run_id) / runs.MODEL_FILE)
+    runs.write_status(run_id, phase="checking")
     export.record_check(run_id, model, prepared)
-    runs.write_status(run_id, message="Evaluating on the test rows.")
+    runs.write_status(
+        run_id, message="Evaluating on the test rows.", phase="evaluating"
+    )
     report = template.evaluate(model, prepared, params)
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
 

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
+NUMBER_HOVER = ",.4~r"  # d3: 4 significant digits, thousands separators, no 1e+04
 MAX_BARS = 30
 METRIC_COLUMNS = ("accuracy", "mae", "auc", "rmse", "mse")
 SPLIT_STYLES = {  # the same colour per split in every panel
@@ -22,8 +23,20 @@ SPLIT_STYLES = {  # the same colour per split in every panel
 
 
 def _figure(title: str, x: str, y: str) -> go.Figure:
+    """An empty figure whose number axes show hover values for people."""
     fig = go.Figure()
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, **LAYOUT)
+    return people_hover(fig)
+
+
+def people_hover(fig: go.Figure, numeric_x: bool = True) -> go.Figure:
+    """Hover values like `14,250` and `32.35` on the y axes, and x unless it holds dates.
+
+    Category axes ignore the format.
+    """
+    fig.update_yaxes(hoverformat=NUMBER_HOVER)
+    if numeric_x:
+        fig.update_xaxes(hoverformat=NUMBER_HOVER)
     return fig
 
 
@@ -69,7 +82,7 @@ def learning_curves(metrics: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(title_text="epoch", row=1, col=col)
     fig.update_layout(title="Learning curves", height=360, **LAYOUT)
     fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-    return fig
+    return people_hover(fig)
 
 
 def confusion_matrix(evaluation: Mapping[str, Any]) -> go.Figure:
@@ -120,11 +133,25 @@ def _diagonal(span: list[float], name: str) -> go.Scatter:
     )
 
 
+def _points(x: list[float], y: list[float], name: str) -> go.Scattergl:
+    """Many points drawn with WebGL, so every test row fits in the browser."""
+    marker = {"size": 5, "opacity": 0.5 if len(x) > 1000 else 0.8}
+    return go.Scattergl(x=x, y=y, mode="markers", name=name, marker=marker)
+
+
+def _rows_title(title: str, evaluation: Mapping[str, Any]) -> str:
+    shown, total = len(evaluation["actual"]), evaluation.get("n_test", 0)
+    if total > shown:
+        return f"{title} ({shown:,} of {total:,} test rows, spread over the range)"
+    return f"{title} (test rows)"
+
+
 def predicted_vs_actual(evaluation: Mapping[str, Any]) -> go.Figure:
     """Each test row as a point; perfect predictions lie on the diagonal."""
     actual, predicted = evaluation["actual"], evaluation["predicted"]
-    fig = _figure("Predicted vs actual (test rows)", "actual", "predicted")
-    fig.add_trace(go.Scatter(x=actual, y=predicted, mode="markers", name="test rows"))
+    title = _rows_title("Predicted vs actual", evaluation)
+    fig = _figure(title, "actual", "predicted")
+    fig.add_trace(_points(actual, predicted, "test rows"))
     values = actual + predicted
     fig.add_trace(_diagonal([min(values), max(values)], "perfect prediction"))
     return fig
@@ -134,8 +161,9 @@ def residuals(evaluation: Mapping[str, Any]) -> go.Figure:
     """Prediction error (predicted − actual) against the prediction."""
     predicted = evaluation["predicted"]
     errors = [p - a for p, a in zip(predicted, evaluation["actual"], strict=True)]
-    fig = _figure("Residuals (test rows)", "predicted", "predicted − actual")
-    fig.add_trace(go.Scatter(x=predicted, y=errors, mode="markers", name="error"))
+    title = _rows_title("Residuals", evaluation)
+    fig = _figure(title, "predicted", "predicted − actual")
+    fig.add_trace(_points(predicted, errors, "error"))
     fig.add_hline(y=0, line_dash="dash", line_color="gray")
     return fig
 
@@ -167,5 +195,5 @@ def class_probabilities(probabilities: Mapping[str, float]) -> go.Figure:
         )
     )
     fig.update_xaxes(type="category")
-    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", hoverformat=".1%")
     return fig

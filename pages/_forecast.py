@@ -51,7 +51,7 @@ def band_figure(
     )
     fig.update_layout(title=title, **_charts.LAYOUT)
     fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0})
-    return fig
+    return _charts.people_hover(fig, numeric_x=False)
 
 
 def test_period_figure(
@@ -93,7 +93,7 @@ def per_step_figure(evaluation: Mapping[str, Any], unit: str) -> go.Figure:
         yaxis_title="mean absolute error",
         **_charts.LAYOUT,
     )
-    return fig
+    return _charts.people_hover(fig)
 
 
 def forecast_figure(
@@ -138,7 +138,7 @@ def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
         + f". Errors are in `{info['target']}`'s units; MASE below 1 beats the naive "
         "one-step forecast."
     )  # fmt: skip
-    st.dataframe(scores_table(evaluation).style.format("{:.3f}", na_rep="–"))
+    st.dataframe(_ui.people_table(scores_table(evaluation)))
 
     step = st.slider(
         "Horizon step to plot", 1, int(info["horizon"]), 1, key="_w_forecast_step"
@@ -171,13 +171,9 @@ def _render_backtest(evaluation: Mapping[str, Any]) -> None:
         "between them. The average error of each."
     )
     table = pd.DataFrame(evaluation["backtest"])
+    table["origin"] = pd.to_datetime(table["origin"])  # ISO text in the JSON report
     table.columns = [c.replace("_", " ") for c in table.columns]
-    number = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={c: number for c in table.columns if c != "origin"},
-    )
+    st.dataframe(_ui.people_table(table), hide_index=True)
 
 
 # --- predict ----------------------------------------------------------------------------
@@ -227,5 +223,5 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
         f"The shaded range should hold the actual value {info['coverage']:.0%} of the "
         "time (see Results for how often it did on the test period)."
     )
-    st.dataframe(table, hide_index=True)
+    st.dataframe(_ui.people_table(table), hide_index=True)
     _ui.csv_download(table, "forecast.csv", "Download forecast (CSV)")

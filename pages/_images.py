@@ -135,19 +135,12 @@ def render_train(dataset_id: str) -> None:
     )
     template = templates[_ui.remember(_ui.TEMPLATE_NAME, name)]
     st.caption(template.description)
-    with st.form("_w_image_train_form"):
-        values = _ui.param_form(template)
-        submitted = st.form_submit_button(
-            "Train", type="primary", icon=":material/play_arrow:"
-        )
+    submitted, values = _ui.train_form(template, "_w_image_train_form")
     if submitted:
         dataset = load_images_cached(dataset_id)
         for problem in _ui.start_training(template, dataset_id, dataset, None, values):
             st.error(problem)
-    run_id = _ui.get(_ui.ACTIVE_RUN_ID)
-    if run_id:
-        st.subheader("Progress")
-        _ui.live_progress(run_id)
+    _ui.show_active_run(dataset_id, None, template.name)
 
 
 # --- Results page ----------------------------------------------------------------------
@@ -160,7 +153,7 @@ def render_results(run_id: str, evaluation: dict) -> None:
     table = _ui.metrics_table(evaluation).drop(
         columns="gradient boosting reference", errors="ignore"
     )
-    st.dataframe(table.style.format("{:.3f}", na_rep="–"))
+    st.dataframe(_ui.people_table(table))
     left, right = st.columns(2)
     left.plotly_chart(_charts.confusion_matrix(evaluation))
     with right:

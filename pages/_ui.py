@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core import data, runs
+from core import data, runs, timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
@@ -73,6 +76,27 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
     except data.DataError as err:
         st.error(str(err))
         st.stop()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def window_plan(dataset_id: str, target: str) -> dict[str, Any] | None:
+    """The forecast horizon a run would start from, in the series' own steps.
+
+    Returns:
+        {"horizon", "unit", "frequency"} (e.g. 7, "day", "daily"), or None when the
+        table is not a series of `target`. The horizon is the frequency's default.
+    """
+    params = resolve_params(get_template("timeseries_forecasting"), {})
+    try:
+        series = timeseries.load_series(data.load_table(dataset_id), target, params)
+    except data.DataError:
+        return None
+    frequency = series.frequency
+    return {
+        "horizon": frequency.horizon,
+        "unit": frequency.unit,
+        "frequency": frequency.label,
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -178,7 +202,7 @@ def run_label(run_id: str) -> str:
     row = runs.summarize_run(run_id)
     label = f"{row['created']} · {row['dataset']} → {row['target']} · {row['state']}"
     if row["value"] is not None:
-        label += f" · {row['metric']} {row['value']:.3g}"
+        label += f" · {row['metric']} {format_value(row['value'], 3)}"
     return f"{label} · #{run_id[-4:]}"
 
 
@@ -260,20 +284,107 @@ def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
 
 
 def show_metrics(evaluation: dict[str, Any], key: str | None = None) -> None:
-    table = metrics_table(evaluation).style.format("{:.3f}", na_rep="–")
-    st.dataframe(table, key=key)
+    st.dataframe(people_table(metrics_table(evaluation)), key=key)
+
+
+# Numbers and dates for people.
+def format_value(value: Any, digits: int = 4) -> str:
+    """A number or date as people write it: `14,250`, `32.35`, `0.0123`, `1961-01-01`.
+
+    Numbers keep `digits` significant digits (whole numbers of `digits` or more digits
+    are rounded to the unit) with thousands separators; dates drop a midnight time.
+    """
+    if value is None or value is pd.NaT:
+        return "–"
+    if isinstance(value, date):  # datetime and pd.Timestamp included
+        return _format_time(pd.Timestamp(value))
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if not math.isfinite(value):
+        return "–" if math.isnan(value) else str(value)
+    if abs(value) >= 10**digits:
+        return f"{round(value):,}"
+    return f"{value:,.{digits}g}"
+
+
+def _format_time(stamp: pd.Timestamp) -> str:
+    if stamp == stamp.normalize():
+        return stamp.strftime("%Y-%m-%d")
+    return stamp.strftime("%Y-%m-%d %H:%M" if stamp.second == 0 else "%Y-%m-%d %X")
+
+
+def people_table(table: pd.DataFrame) -> Any:
+    """A small table styled with `format_value` (its values stay sortable numbers)."""
+    if not (table.index.is_unique and table.columns.is_unique):
+        return table  # pandas cannot style repeated labels
+    return table.style.format(format_value).format_index(format_value)
 
 
 # Generic forms.
-def param_form(template: Any) -> dict[str, Any]:
-    """Renders a template's params (basic ones, then an expander with the advanced ones).
+def train_form(
+    template: Any, key: str, decided: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """The Train button first, then every setting in one collapsed expander.
+
+    Args:
+        template: the template to train.
+        key: the form's widget key.
+        decided: a function per parameter a person must decide (shown under the
+            button, e.g. the forecast horizon), called inside the form with the Param.
+
+    Returns:
+        Whether Train was clicked, and the chosen values by parameter name.
+    """
+    decided = decided or {}
+    with st.form(key, border=False):
+        submitted = st.form_submit_button(
+            "Train", type="primary", icon=":material/play_arrow:"
+        )
+        values = {
+            p.name: decided[p.name](p) for p in template.params if p.name in decided
+        }
+        values |= param_form(template, skip=set(decided))
+    return submitted, values
+
+
+def param_form(template: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
+    """Renders a template's params in one expander: basic ones, then advanced ones.
 
     Call it inside an `st.form`. Returns the chosen values by parameter name.
     """
-    values = {p.name: _param_widget(p) for p in template.params if not p.advanced}
-    with st.expander("Advanced settings"):
-        values |= {p.name: _param_widget(p) for p in template.params if p.advanced}
+    shown = [p for p in template.params if p.name not in skip]
+    with st.expander("More settings (the defaults suit most data)"):
+        values = {p.name: _param_widget(p) for p in shown if not p.advanced}
+        st.markdown("**Advanced**")
+        values |= {p.name: _param_widget(p) for p in shown if p.advanced}
     return values
+
+
+def horizon_widget(plan: dict[str, Any]) -> Callable[[Any], int]:
+    """The forecast horizon in the series' own steps ("Forecast the next … months").
+
+    Args:
+        plan: the suggested horizon with its unit and frequency (see `window_plan`).
+    """
+    unit, suggested = plan["unit"], int(plan["horizon"])
+    steps = unit if unit.endswith("s") else f"{unit}s"
+
+    def widget(param: Any) -> int:
+        return st.number_input(
+            f"Forecast the next … {steps}",
+            min_value=1,
+            max_value=int(param.max_value or 1000),
+            value=suggested,
+            step=1,
+            help=f"Your data has one value per {unit}. The model forecasts this many "
+            f"{steps} after the last row; {suggested} suits {plan['frequency']} data. "
+            "Further ahead is harder to get right.",
+            key=f"_w_param_horizon_{unit.replace(' ', '_')}",
+        )
+
+    return widget
 
 
 def _param_widget(param: Any) -> Any:
@@ -319,7 +430,8 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
         name, key = feature["name"], f"_w_input_{feature['name']}"
         with columns[i % 3]:
             if feature["kind"] == "number":
-                seen = f"Seen in training: {feature['min']:g} to {feature['max']:g}."
+                low, high = format_value(feature["min"]), format_value(feature["max"])
+                seen = f"Seen in training: {low} to {high}."
                 row[name] = st.number_input(
                     name,
                     value=float(feature["default"]),
@@ -389,24 +501,116 @@ def start_training(
 
 
 # Live progress (STYLE §3.5).
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "ETA --:--"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"ETA {minutes:02d}:{secs:02d}"
+PHASES = {  # status.json's phase after the epochs: what the worker is doing now
+    "preparing": "Preparing the data…",
+    "saving": "Saving the best model…",
+    "checking": "Checking the downloadable model…",
+    "evaluating": "Evaluating on the test rows…",
+}
+
+
+def format_duration(seconds: float) -> str:
+    """About how long, in words: `40 s`, `3 min`, `1 h 5 min`."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def clock(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp or 0).strftime("%H:%M")
+
+
+def progress_text(status: runs.RunStatus) -> str:
+    """The run's phase in words, with the epoch and time left while it trains."""
+    if status.is_active and status.phase in PHASES:
+        return PHASES[status.phase]
+    if status.state == "queued":
+        return "Waiting to start"
+    if status.state != "running":
+        return f"Epoch {status.epoch}/{status.epochs} · {status.state}"
+    text = f"Training: epoch {status.epoch}/{status.epochs}"
+    if status.eta_seconds is not None:
+        text += f", about {format_duration(status.eta_seconds)} left"
+    return text
+
+
+def progress_fraction(status: runs.RunStatus) -> float:
+    """The share done; the epochs count as done once the worker moves past them."""
+    after_epochs = status.phase in ("saving", "checking", "evaluating")
+    return 1.0 if status.is_active and after_epochs else status.fraction
+
+
+def queue_message(run_id: str) -> str:
+    """Where a queued run stands: how many trainings are ahead, and the one running."""
+    ahead = runs.runs_ahead_of(run_id)
+    if not ahead:
+        return "Starting the training process…"
+    first, status = runs.read_spec(ahead[0]), runs.read_status(ahead[0])
+    name = first.get("dataset_name") or first.get("dataset_id", "")
+    started = clock(status.started_at or first.get("created_at"))
+    trainings = "training" if len(ahead) == 1 else "trainings"
+    return f"Waiting: {len(ahead)} {trainings} ahead of this one ({name}, started {started})"
+
+
+def run_heading(run_id: str) -> str:
+    """Which run this is: data set, target, template and start time."""
+    spec = runs.read_spec(run_id)
+    name = spec.get("dataset_name") or spec.get("dataset_id", "")
+    target = f" → {spec['target']}" if spec.get("target") else ""
+    template = template_title(spec["template"]) if spec.get("template") else ""
+    return f"{name}{target} · {template} · started {clock(spec.get('created_at'))}"
+
+
+def run_belongs_to(
+    run_id: str, dataset_id: str, target: str | None, template: str
+) -> bool:
+    """Tells whether a run trains this dataset, target and template."""
+    spec = runs.read_spec(run_id)
+    return (spec.get("dataset_id"), spec.get("target"), spec.get("template")) == (
+        dataset_id,
+        target,
+        template,
+    )
+
+
+def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
+    """Shows the active run's progress if it trains this data, template and target.
+
+    Another data set's run is shown only while it is still going, labelled as such,
+    so switching data never leaves the previous run's curves on screen.
+    """
+    run_id = get(ACTIVE_RUN_ID)
+    try:
+        if not run_id:
+            return
+        if run_belongs_to(run_id, dataset_id, target, template):
+            st.subheader("Progress")
+        elif runs.read_status(run_id).is_active:
+            st.subheader("Another training in progress")
+            st.caption(
+                "It trains on other data or another template than the one above."
+            )
+        else:
+            return
+        live_progress(run_id)
+    except runs.RunError as err:
+        st.error(str(err))
 
 
 def live_progress(run_id: str) -> None:
     """Shows a run's progress, polling once a second only while it is active."""
     is_active = runs.read_status(run_id).is_active  # decided at full-run time
+    heading = run_heading(run_id)
 
     @st.fragment(run_every=POLL_SECONDS if is_active else None)
     def _panel(was_active: bool) -> None:
         status = runs.read_status(run_id)
-        text = f"Epoch {status.epoch}/{status.epochs} · {status.state}"
-        if status.is_active:
-            text += f" · {format_eta(status.eta_seconds)}"
-        st.progress(status.fraction, text=text)
+        st.caption(heading)
+        st.progress(progress_fraction(status), text=progress_text(status))
         if status.device:
             st.caption(f"Device: {status.device}")
         _status_message(status)
@@ -424,9 +628,9 @@ def live_progress(run_id: str) -> None:
 def _status_message(status: runs.RunStatus) -> None:
     if status.state == "failed":
         st.error(status.error or "Training failed. See train.log in the run folder.")
-    elif status.state == "queued":
-        st.info(status.message or "Waiting for the training process to start.")
-    elif status.state == "running" and status.message:
+    elif status.state == "queued" and not status.phase:
+        st.info(queue_message(status.run_id), icon=":material/hourglass_top:")
+    elif status.state == "running" and status.message and status.phase not in PHASES:
         st.caption(status.message)
     elif status.state == "completed":
         st.success("Training finished. The model was tested on rows it never saw.")

@@ -44,7 +44,7 @@ if _images.is_image_dataset(dataset_id):
 frame = _ui.table_or_stop(dataset_id)
 st.subheader(data.dataset_name(dataset_id))
 st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
-st.dataframe(frame.head(20), hide_index=True)
+st.dataframe(_ui.people_table(frame.head(20)), hide_index=True)
 
 # 3. Column kinds: guessed, editable in the stats table.
 st.subheader("Columns")
@@ -62,7 +62,7 @@ edited = st.data_editor(
             "kind", options=list(data.KINDS), required=True
         ),
         **{
-            c: st.column_config.NumberColumn(format="%.4g")
+            c: st.column_config.NumberColumn(format="localized")  # 14,250 not 1.425e+04
             for c in ("mean", "min", "max")
         },
     },

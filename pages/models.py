@@ -9,11 +9,7 @@ st.title("Models")
 
 # 1. All runs.
 run_ids = runs.list_runs()
-st.dataframe(
-    _ui.runs_table(run_ids),
-    column_config={"value": st.column_config.NumberColumn(format="%.3f")},
-    hide_index=True,
-)
+st.dataframe(_ui.people_table(_ui.runs_table(run_ids)), hide_index=True)
 if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
 

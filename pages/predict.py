@@ -39,8 +39,7 @@ if submitted:
         for warning in warnings:
             st.warning(warning)
         value = result["prediction"].iloc[0]
-        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        st.metric(f"Predicted {target}", shown)
+        st.metric(f"Predicted {target}", _ui.format_value(value))
         probabilities = {
             column.removeprefix("probability_"): float(result[column].iloc[0])
             for column in result.columns
@@ -64,5 +63,5 @@ if upload is not None:
     for warning in warnings:
         st.warning(warning)
     st.caption(f"{len(scored):,} rows scored. First rows:")
-    st.dataframe(scored.head(20), hide_index=True)
+    st.dataframe(_ui.people_table(scored.head(20)), hide_index=True)
     _ui.csv_download(scored, "predictions.csv", "Download predictions (CSV)")

@@ -38,7 +38,7 @@ _ui.show_summary(evaluation.get("summary", []))
 
 st.subheader("Scores on the test rows")
 st.caption(
-    f"{evaluation.get('n_test', 0)} rows held out from training. The baseline always "
+    f"{evaluation.get('n_test', 0):,} rows held out from training. The baseline always "
     "gives the most common answer (or the average); the gradient-boosting reference "
     f"took {evaluation.get('reference_fit_seconds', 0):.1f} s to train on the same rows."
 )

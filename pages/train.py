@@ -1,8 +1,8 @@
-"""Train: choose the target and a template, set parameters, and watch the model learn."""
+"""Train: one click trains the suggested template with its defaults; watch it learn."""
 
 import streamlit as st
 
-from core import data, runs, timeseries
+from core import data, timeseries
 from core.templates import get_template, list_templates
 from pages import _images, _ui
 
@@ -30,8 +30,6 @@ target = st.selectbox(
     key="_w_train_target",
 )
 _ui.remember(_ui.TARGET_COLUMN, target)
-
-# 2. Templates as cards, the suggested one preselected.
 suggested, reason = timeseries.suggest(frame, target) or data.suggest_template(
     frame, target
 )
@@ -39,24 +37,28 @@ st.info(
     f"Suggested: **{get_template(suggested).title}**. {reason}",
     icon=":material/lightbulb:",
 )
+form_slot = st.container()  # the Train button comes first, the template choice below
+
+# 2. Another template, for those who want one (the suggested one is preselected).
 kinds = ("table", "time_series")
 templates = {t.name: t for t in list_templates() if t.data_kind in kinds}
-for column, template in zip(
-    st.columns(len(templates)), templates.values(), strict=True
-):
-    with column, st.container(border=True):
-        badge = " :blue-badge[suggested]" if template.name == suggested else ""
-        st.markdown(f"**{template.title}**{badge}")
-        st.caption(template.description)
 names = list(templates)
-name = st.radio(
-    "Template",
-    names,
-    index=names.index(suggested),
-    format_func=_ui.template_title,
-    horizontal=True,
-    key=f"_w_template_{target}",
-)
+with st.expander("Template: choose another kind of model"):
+    for column, option in zip(
+        st.columns(len(templates)), templates.values(), strict=True
+    ):
+        with column, st.container(border=True):
+            badge = " :blue-badge[suggested]" if option.name == suggested else ""
+            st.markdown(f"**{option.title}**{badge}")
+            st.caption(option.description)
+    name = st.radio(
+        "Template",
+        names,
+        index=names.index(suggested),
+        format_func=_ui.template_title,
+        horizontal=True,
+        key=f"_w_template_{target}",
+    )
 template = templates[_ui.remember(_ui.TEMPLATE_NAME, name)]
 overrides = _ui.get(_ui.COLUMN_KINDS, {})
 notes = _ui.template_notes_cached(template.name, dataset_id, target, overrides)
@@ -64,22 +66,18 @@ with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)")
     for note in notes:
         st.markdown(f"- {note}")
 
-# 3. Parameters in one form; one Train button.
-with st.form("_w_train_form"):
-    values = _ui.param_form(template)
-    submitted = st.form_submit_button(
-        "Train", type="primary", icon=":material/play_arrow:"
-    )
+# 3. One Train button, then what a person must decide, then the rest collapsed.
+is_series = template.data_kind == "time_series"
+plan = _ui.window_plan(dataset_id, target) if is_series else None
+decided = {"horizon": _ui.horizon_widget(plan)} if plan else {}
+with form_slot:
+    st.caption(f"Trains **{template.title}** with the settings that suit most data.")
+    submitted, values = _ui.train_form(template, "_w_train_form", decided)
 if submitted:
     values["column_kinds"] = overrides
-    for problem in _ui.start_training(template, dataset_id, frame, target, values):
-        st.error(problem)
+    problems = _ui.start_training(template, dataset_id, frame, target, values)
+    for problem in problems:
+        form_slot.error(problem)
 
-# 4. Live progress of the active run.
-run_id = _ui.get(_ui.ACTIVE_RUN_ID)
-if run_id:
-    st.subheader("Progress")
-    try:
-        _ui.live_progress(run_id)
-    except runs.RunError as err:
-        st.error(str(err))
+# 4. Live progress of the active run (another data set's run is labelled).
+_ui.show_active_run(dataset_id, target, template.name)

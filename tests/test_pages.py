@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -171,8 +172,8 @@ def test_train_page_lists_the_chosen_templates_data_notes():
         "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "temp_max"}
     )
     assert at.radio(key="_w_template_temp_max").value == "timeseries_forecasting"
-    assert "will see" in at.expander[0].label
-    assert "daily" in texts(at.expander[0].markdown)
+    notes = next(e for e in at.expander if "will see" in e.label)
+    assert "daily" in texts(notes.markdown)
 
 
 def test_train_page_blocking_problem_is_an_error_not_a_run():
@@ -212,19 +213,74 @@ def test_train_button_starts_a_run(monkeypatch):
     assert launched == runs.list_runs() == [at.session_state[_ui.ACTIVE_RUN_ID]]
     spec = runs.read_spec(launched[0])
     assert spec["params"]["epochs"] == 3 and spec["target"] == "target"
-    assert "Epoch 0/3 · queued" in at.get("progress")[0].proto.text
+    assert at.get("progress")[0].proto.text == "Waiting to start"
+    assert "heart.csv → target" in texts(at.caption)
 
 
-def _hand_written_run(state: str, **status) -> str:
-    spec = runs.RunSpec("tabular_classification", "0" * 16, "label", {"epochs": 10})
+def test_train_button_comes_first_and_settings_are_collapsed():
+    dataset_id = data.store_sample("heart.csv")
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "target"}
+    )
+    position = {id(e): i for i, e in enumerate(_walk(at.main))}
+    train = position[id(at.form_submit_button[0])]
+    assert at.form_submit_button[0].label == "Train"
+    assert all(train < position[id(n)] for n in at.number_input)
+    assert train < position[id(at.radio(key="_w_template_target"))]
+    settings = next(e for e in at.expander if e.label.startswith("More settings"))
+    assert {n.key for n in settings.number_input} == {n.key for n in at.number_input}
+    assert at.number_input(key="_w_param_epochs").help  # plain help on each setting
+
+
+def test_train_page_asks_the_forecast_horizon_in_the_datas_units(monkeypatch):
+    monkeypatch.setattr(runs, "launch", lambda run_id: 0)
+    dataset_id = data.store_sample("seattle_weather.csv")
+    at = open_page(
+        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "temp_max"}
+    )
+    horizon = at.number_input(key="_w_param_horizon_day")
+    assert horizon.label == "Forecast the next … days" and horizon.value == 7
+    assert "one value per day" in horizon.help
+    settings = next(e for e in at.expander if e.label.startswith("More settings"))
+    assert "_w_param_horizon_day" not in {n.key for n in settings.number_input}
+    horizon.set_value(10)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    spec = runs.read_spec(at.session_state[_ui.ACTIVE_RUN_ID])
+    assert spec["params"]["horizon"] == 10 and spec["params"]["lookback"] == 0
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def _hand_written_run(
+    state: str,
+    dataset_id: str = "0" * 16,
+    dataset_name: str = "",
+    target: str = "label",
+    **status,
+) -> str:
+    spec = runs.RunSpec(
+        "tabular_classification",
+        dataset_id,
+        target,
+        {"epochs": 10},
+        dataset_name=dataset_name,
+    )
     run_id = runs.create_run(spec)
     runs.write_status(run_id, state=state, epochs=10, **status)
     return run_id
 
 
 def test_live_progress_follows_the_run_directory():
+    heart = data.store_sample("heart.csv")
     run_id = _hand_written_run(
         "running",
+        dataset_id=heart,
+        target="target",
         epoch=2,
         pid=os.getpid(),
         device="CPU (2 cores)",
@@ -238,10 +294,11 @@ def test_live_progress_follows_the_run_directory():
             "accuracy": [0.5, 0.6],
         }
     ).to_csv(runs.runs_root() / run_id / runs.METRICS_FILE, index=False)
-    state = {_ui.ACTIVE_RUN_ID: run_id, _ui.DATASET_ID: data.store_sample("heart.csv")}
+    state = {_ui.ACTIVE_RUN_ID: run_id, _ui.DATASET_ID: heart}
     at = open_page("pages/train.py", **state)
+    assert texts(at.subheader) == "Progress"
     progress = at.get("progress")
-    assert progress[0].proto.text.startswith("Epoch 2/10 · running · ETA 00:")
+    assert progress[0].proto.text.startswith("Training: epoch 2/10, about ")
     assert "Device: CPU (2 cores)" in texts(at.caption)
     assert at.button(key="_w_stop")
     assert len(at.get("plotly_chart")) == 1
@@ -262,20 +319,71 @@ def _render_progress(run_id: str) -> None:
     _ui.live_progress(run_id)
 
 
-def test_live_progress_shows_failed_error_and_queued_message():
+def test_live_progress_shows_failed_error_and_queue_position():
     failed = _hand_written_run("failed", error="Training diverged: lower the rate.")
-    queued = _hand_written_run(
-        "queued", pid=None, message="Waiting for run X to finish."
-    )
     at = AppTest.from_function(
         _render_progress, args=(failed,), default_timeout=30
     ).run()
     assert "Training diverged" in texts(at.error)
+    started = time.mktime((2026, 1, 2, 10, 31, 0, 0, 0, -1))
+    _hand_written_run(
+        "running", dataset_name="heart.csv", pid=os.getpid(), started_at=started
+    )
+    _hand_written_run("queued", pid=os.getpid())
+    queued = _hand_written_run(
+        "queued", pid=os.getpid(), message="Waiting for run X to finish."
+    )
     at = AppTest.from_function(
         _render_progress, args=(queued,), default_timeout=30
     ).run()
     assert not at.exception
-    assert "Waiting for run X to finish." in texts(at.info)
+    assert "Waiting: 2 trainings ahead of this one (heart.csv, started 10:31)" in texts(
+        at.info
+    )
+    assert at.get("progress")[0].proto.text == "Waiting to start"
+
+
+def test_live_progress_names_the_phase_after_the_epochs():
+    run_id = _hand_written_run(
+        "running",
+        epoch=12,
+        pid=os.getpid(),
+        phase="training",
+        started_at=time.time() - 12,
+    )
+    runs.write_status(run_id, epochs=200)
+    at = AppTest.from_function(
+        _render_progress, args=(run_id,), default_timeout=30
+    ).run()
+    text = at.get("progress")[0].proto.text
+    assert text.startswith("Training: epoch 12/200, about ") and text.endswith(" left")
+    for phase, shown in [
+        ("preparing", "Preparing the data…"),
+        ("checking", "Checking the downloadable model…"),
+        ("evaluating", "Evaluating on the test rows…"),
+    ]:
+        runs.write_status(run_id, phase=phase)
+        assert runs.read_status(run_id).eta_seconds is None
+        at.run()  # AppTest does not tick run_every: rerun after each status write
+        assert at.get("progress")[0].proto.text == shown
+    assert at.get("progress")[0].proto.value == 100  # the epochs are behind it
+
+
+def test_train_page_hides_or_labels_another_datasets_run():
+    heart = data.store_sample("heart.csv")
+    done = _hand_written_run("completed", dataset_id=heart, dataset_name="heart.csv")
+    mpg = data.store_sample("auto_mpg.csv")
+    state = {_ui.DATASET_ID: mpg, _ui.TARGET_COLUMN: "mpg", _ui.ACTIVE_RUN_ID: done}
+    at = open_page("pages/train.py", **state)
+    assert not at.get("progress") and not at.subheader  # no stale curves
+    busy = _hand_written_run(
+        "running", dataset_id=heart, dataset_name="heart.csv", pid=os.getpid()
+    )
+    at.session_state[_ui.ACTIVE_RUN_ID] = busy
+    at.run()
+    assert texts(at.subheader) == "Another training in progress"
+    assert "heart.csv → label" in texts(at.caption)
+    assert at.get("progress")
 
 
 # Results, Predict, Models on a real trained run
@@ -415,6 +523,65 @@ def test_regression_charts_from_an_evaluation():
     assert list(diagonal.x) == [1.0, 3.0]
 
 
+def test_regression_charts_span_every_price_with_webgl():
+    from core import evaluation as core_evaluation
+
+    # Diamonds-shaped: 10,788 test prices in file order, cheap ones first.
+    rng = np.random.default_rng(0)
+    prices = np.sort(rng.lognormal(7.8, 1.0, 10_788).clip(326, 18_820))
+    prices[-1] = 18_820.0
+    shown = core_evaluation.spread_sample(prices, 2_000)
+    assert len(shown) == 2_000 and list(shown) == sorted(shown)
+    assert prices[shown].min() == prices.min() and prices[shown].max() == 18_820.0
+    report = {
+        "actual": prices.tolist(),
+        "predicted": (prices * 1.01).tolist(),
+        "n_test": len(prices),
+    }
+    fig = _charts.predicted_vs_actual(report)
+    assert fig.data[0].type == "scattergl" and len(fig.data[0].x) == len(prices)
+    assert fig.layout.xaxis.hoverformat == _charts.NUMBER_HOVER
+    assert _charts.residuals(report).data[0].type == "scattergl"
+    assert fig.layout.title.text == "Predicted vs actual (test rows)"
+    report["n_test"] = 50_000  # a sampled report says so in the title
+    title = _charts.residuals(report).layout.title.text
+    assert "10,788 of 50,000 test rows, spread over the range" in title
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (14250.0, "14,250"),
+        (32.349999999999994, "32.35"),
+        (0.76623, "0.7662"),
+        (1_234_567.8, "1,234,568"),
+        (np.int64(303), "303"),
+        (float("nan"), "–"),
+        (pd.Timestamp("1961-01-01 00:00:00"), "1961-01-01"),
+        (pd.Timestamp("2024-03-05 14:30:00"), "2024-03-05 14:30"),
+        ("red", "red"),
+    ],
+)
+def test_format_value_writes_numbers_and_dates_for_people(value, shown):
+    assert _ui.format_value(value) == shown
+
+
+def test_people_table_formats_cells_but_keeps_numbers():
+    table = pd.DataFrame(
+        {"month": pd.to_datetime(["1961-01-01", "1961-02-01"]), "co2": [14250.0, 1.5]}
+    )
+    html = _ui.people_table(table).to_html()
+    assert "1961-01-01<" in html and "00:00:00" not in html and "14,250" in html
+    assert _ui.people_table(table).data["co2"].dtype == float
+
+
+def test_streamlit_toolbar_hides_the_deploy_button():
+    import tomllib
+
+    config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] == "minimal"
+
+
 def test_metrics_table_puts_models_side_by_side():
     table = _ui.metrics_table(
         {"metrics": {"mae": 1.0}, "baseline": {"mae": 3.0}, "reference": {"mae": 0.9}}
@@ -451,7 +618,7 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     assert at.session_state[_ui.ACTIVE_RUN_ID] == training
     at.switch_page("pages/results.py").run()
     assert not at.exception
-    assert at.get("progress")[0].proto.text.startswith("Epoch 1/10 · running")
+    assert at.get("progress")[0].proto.text.startswith("Training: epoch 1/10")
     at.selectbox(key="_w_results_run").set_value(trained_run).run()
     assert at.session_state[_ui.ACTIVE_RUN_ID] == trained_run
     assert "rows the model never saw" in texts(at.success)

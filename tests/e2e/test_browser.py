@@ -132,6 +132,7 @@ def test_upload_train_predict_download(page, tmp_path):
 
     _open(page, "Train")
     expect(page.get_by_text("Suggested:")).to_be_visible()
+    page.get_by_text("More settings").click()  # the settings start collapsed
     epochs = page.get_by_role("spinbutton", name="Maximum epochs")
     epochs.fill("3")
     epochs.press("Tab")
