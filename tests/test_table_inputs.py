@@ -16,6 +16,7 @@ from core import bundle_predict, data, export, runs, training
 from core.__main__ import main
 from core.templates import get_template
 from core.templates.base import resolve_params
+from core.templates.table import input_names
 from tests.conftest import FAST_PARAMS
 
 ODD_NAMES = [
@@ -234,3 +235,14 @@ def test_training_with_inf_in_an_input_finishes(tmp_path):
     run_id = runs.create_run(spec)
     assert training.train_run(run_id) == "completed", runs.read_status(run_id)
     assert np.isfinite(runs.read_evaluation(run_id)["metrics"]["accuracy"])
+
+
+def test_models_saved_before_input_names_still_get_their_columns_by_name():
+    schema = [{"name": "Glucose", "kind": "number"}]  # an older bundle's schema
+    inputs = bundle_predict.frame_to_inputs(pd.DataFrame({"Glucose": [85.0]}), schema)
+    assert list(inputs) == ["Glucose"]
+
+
+def test_input_names_are_safe_unique_and_readable():
+    names = input_names(["a/b", "a b", "価格", "BMI (kg/m²)", "1st"])
+    assert names == ["c0_a_b", "c1_a_b", "c2", "c3_BMI_kg_m", "c4_1st"]
