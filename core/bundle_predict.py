@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+_LINE_BREAKS = re.compile("[\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def format_value(value: object) -> str:
@@ -30,6 +32,18 @@ def format_value(value: object) -> str:
         number = float(value)
         return str(int(number)) if number.is_integer() else repr(number)
     return str(value).strip()
+
+
+def model_strings(column: pd.Series) -> np.ndarray:
+    """Returns a column as the text the model's lookups take, one Python string per row.
+
+    Rare line separators (U+0085, U+2028, ...) become spaces: the model splits text into
+    words at spaces and common line breaks only, and Keras saves its word list as lines,
+    so a word holding one of them would make the saved model fail to load.
+    """
+    return np.array(
+        [_LINE_BREAKS.sub(" ", format_value(v)) for v in column], dtype=object
+    )
 
 
 def missing_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
@@ -58,7 +72,7 @@ def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
             values = np.where(np.isfinite(values), values, np.float32("nan"))
             dtype = tf.float32
         else:
-            values = np.array([format_value(v) for v in column], dtype=object)
+            values = model_strings(column)
             dtype = tf.string
         inputs[input_name(feature)] = tf.constant(values.reshape(-1, 1), dtype=dtype)
     return inputs

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 
-from core.bundle_predict import format_value, input_name
+from core.bundle_predict import input_name, model_strings
 
 MAX_CATEGORIES = 100
 MAX_TEXT_TOKENS = 5000
@@ -42,7 +42,7 @@ def build_table_inputs(
             )
         else:
             inputs[key] = keras.Input(shape=(1,), name=key, dtype="string")
-            text = np.array([format_value(v) for v in train[name]], dtype=object)
+            text = model_strings(train[name])
             encoded.append(
                 _encode_text(inputs[key], text)
                 if kind == "text"

@@ -148,6 +148,10 @@ def test_infinite_target_is_refused_naming_column_and_rows():
 AWKWARD_CATEGORIES = ["", "nan", "None", None, np.nan, 1, 2.0, "x\ny", "[UNK]", "Dream"]
 
 
+# Real reviews hold U+0085 ("worth seeing\x85 it's ..."); Keras reads words back as lines.
+NOTES = ["Definitely worth seeing\x85 it's moving", "dull\u2028plot", "seeing it twice"]
+
+
 def test_models_with_awkward_categories_reload_in_a_fresh_process(tmp_path):
     rng = np.random.default_rng(3)
     n = 60
@@ -155,18 +159,18 @@ def test_models_with_awkward_categories_reload_in_a_fresh_process(tmp_path):
         {
             "island": [AWKWARD_CATEGORIES[i % 9] for i in range(n)],
             "bill": rng.normal(size=n),
+            "note": [NOTES[i % 3] for i in range(n)],
         }
     )
     frame["species"] = np.where(frame["bill"] > 0, "Adelie", "Chinstrap")
     template = get_template("tabular_classification")
-    params = resolve_params(
-        template, {**FAST_PARAMS, "column_kinds": {"island": "category"}}
-    )
+    kinds = {"island": "category", "note": "text"}
+    params = resolve_params(template, {**FAST_PARAMS, "column_kinds": kinds})
     prepared = template.prepare(frame, "species", params, seed=0)
     model = template.build_model(prepared, params)
     path = tmp_path / "model.keras"
     model.save(path)
-    rows = pd.DataFrame({"island": AWKWARD_CATEGORIES, "bill": 0.5})
+    rows = pd.DataFrame({"island": AWKWARD_CATEGORIES, "bill": 0.5, "note": "seeing"})
     expected = bundle_predict.predict_outputs(model, rows, prepared.info["schema"])
     (tmp_path / "schema.json").write_text(json.dumps(prepared.info["schema"]))
     rows.to_pickle(tmp_path / "rows.pkl")
