@@ -22,4 +22,12 @@ pages = {
         st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
     ],
 }
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except Exception:  # a bug: our sentence, then Streamlit's redacted box (no traceback)
+    st.error(
+        "Something went wrong on this page. The details were written to the log in "
+        "the terminal that runs the app. Reload the page, or go back one step.",
+        icon=":material/error:",
+    )
+    raise

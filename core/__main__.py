@@ -4,6 +4,8 @@ python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
 python -m core runs [--json]
+python -m core stop RUN_ID
+python -m core delete RUN_ID
 python -m core templates
 python -m core export RUN_ID -o BUNDLE.zip
 """
@@ -20,11 +22,12 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core import data, runs  # noqa: E402
+from core import data, runs, safe_csv  # noqa: E402
 from core.templates import get_template, list_templates  # noqa: E402
 from core.templates.base import resolve_params  # noqa: E402
 
 USER_ERRORS = (data.DataError, runs.RunError, OSError)
+INTERRUPTED = 130  # the shell's exit status for Ctrl-C
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", type=Path, required=True)
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
+    stop = commands.add_parser(
+        "stop", help="stop a run after its current epoch, keeping the best model"
+    )
+    stop.add_argument("run_id")
+    delete = commands.add_parser("delete", help="delete a finished or dead run")
+    delete.add_argument("run_id")
     commands.add_parser("templates", help="list task templates")
     export = commands.add_parser("export", help="write a run's verified bundle zip")
     export.add_argument("run_id")
@@ -102,10 +111,23 @@ def train(args: argparse.Namespace) -> int:
     from core import training
 
     run_id = runs.create_run(spec)
-    if training.train_run(run_id) == "failed":
-        raise data.DataError(runs.read_status(run_id).error)
+    state = training.train_run(run_id)
+    if runs.is_folder_gone(run_id):
+        raise runs.RunError(f"Run `{run_id}` was deleted while it trained.")
+    if state == "failed":
+        raise data.DataError(runs.read_status(run_id).error or runs.LOST_MESSAGE)
+    if state == "stopped":
+        print(f"Run {run_id} stopped. {_stopped_note(run_id)}", file=sys.stderr)
+        return INTERRUPTED
     _print_train_result(args, run_id, template.name, warnings)
     return 0
+
+
+def _stopped_note(run_id: str) -> str:
+    model = runs.run_dir(run_id) / runs.MODEL_FILE
+    if model.is_file():
+        return f"The best model so far was kept: {model}"
+    return runs.read_status(run_id).message or "No model was kept."
 
 
 def _param_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -160,7 +182,7 @@ def predict(args: argparse.Namespace) -> int:
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
     result, warnings = export.predict_path(run_id, args.data)
-    result.to_csv(args.output, index=False)
+    safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print(f"Wrote {len(result)} predictions to {args.output}")
@@ -175,7 +197,25 @@ def list_runs(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         value = "" if row["value"] is None else f"{row['metric']}={row['value']:.3f}"
-        print(f"{row['run_id']}  {row['state']:<9} {row['target'] or '':<12} {value}")
+        note = f"({row['problem']})" if row["problem"] else value
+        print(f"{row['run_id']}  {row['state']:<9} {row['target'] or '':<12} {note}")
+    return 0
+
+
+def stop_run(args: argparse.Namespace) -> int:
+    """Asks a run to stop; a run with no training process is marked stopped at once."""
+    state = runs.request_stop(args.run_id)
+    if state in runs.ACTIVE_STATES:
+        print(f"Asked run {args.run_id} to stop after its current epoch.")
+    else:
+        print(f"Run {args.run_id} is {state}.")
+    return 0
+
+
+def delete_run(args: argparse.Namespace) -> int:
+    """Deletes a run that is not training."""
+    runs.delete_run(args.run_id)
+    print(f"Deleted run {args.run_id}.")
     return 0
 
 
@@ -207,19 +247,27 @@ COMMANDS = {
     "train": train,
     "predict": predict,
     "runs": list_runs,
+    "stop": stop_run,
+    "delete": delete_run,
     "templates": list_template_names,
     "export": export_bundle,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs one CLI command; user errors print one line and exit with status 1."""
+    """Runs one CLI command; user errors print one line and exit with status 1.
+
+    Ctrl-C prints one line and exits with 130 (a training keeps its best model).
+    """
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

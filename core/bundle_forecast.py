@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 DAY = 86400.0
 TICK_FREQS = ("h", "D", "min", "s")  # fixed-length steps: bins start at the first row
+DECIMAL_YEAR = "decimal_year"
+NUMBER_FORMATS = ("%Y%m%d", "%Y%m", "%Y", DECIMAL_YEAR)  # dates written as numbers
+YEAR_RANGE = (1000, 2999)  # numbers read as years
 
 
 class ForecastInputError(ValueError):
@@ -31,13 +35,19 @@ class ForecastInputError(ValueError):
 def parse_times(column: pd.Series, time_format: str | None, utc: bool) -> pd.Series:
     """Parses a time column as in training: the recorded format first, then ISO 8601.
 
-    Time zones are converted to UTC and dropped, so daylight-saving changes create
-    neither duplicates nor gaps. Values that cannot be read become NaT.
+    Dates written as numbers are read with their format: `%Y%m%d` (19580329), `%Y%m`
+    (195803), `%Y` (1958) or `decimal_year` (1958.2027). Time zones are converted to
+    UTC and dropped, so daylight-saving changes create neither duplicates nor gaps.
+    Values that cannot be read become NaT.
     """
-    text = column.astype("string").str.strip()
+    if time_format == DECIMAL_YEAR:
+        return decimal_years(column)
+    text = _as_text(column)
     times = pd.to_datetime(
         text, format=time_format or "ISO8601", errors="coerce", utc=utc
     )
+    if time_format in NUMBER_FORMATS:
+        return times
     if time_format and (times.isna() & text.notna()).any():
         times = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=utc)
     if utc:
@@ -45,12 +55,48 @@ def parse_times(column: pd.Series, time_format: str | None, utc: bool) -> pd.Ser
     return times
 
 
+def _as_text(column: pd.Series) -> pd.Series:
+    """The values as text; whole numbers without the `.0` that blank cells bring."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+        whole = numbers.where(np.isfinite(numbers) & (numbers % 1 == 0))
+        return whole.astype("Int64").astype("string")
+    return column.astype("string").str.strip()
+
+
+def decimal_years(column: pd.Series) -> pd.Series:
+    """Reads decimal years (1958.2027 = 15 March 1958), to the nearest day."""
+    values = pd.to_numeric(column, errors="coerce").astype("float64")
+    values = values.where(values.between(*YEAR_RANGE))
+    years = np.floor(values)
+    starts = pd.to_datetime(_as_text(years), format="%Y", errors="coerce")
+    length = (starts + pd.offsets.YearBegin(1)) - starts
+    return (starts + length * (values - years)).dt.round("D")
+
+
+def to_decimal_years(times: pd.Series) -> pd.Series:
+    """Writes times as decimal years, the inverse of `decimal_years`."""
+    starts = pd.to_datetime(_as_text(times.dt.year), format="%Y")
+    length = (starts + pd.offsets.YearBegin(1)) - starts
+    return (times.dt.year + (times - starts) / length).round(4)
+
+
+def as_numbers(times: pd.Series, time_format: str | None) -> pd.Series:
+    """Writes times as numbers the way the training file did, if it did (19580329)."""
+    if time_format == DECIMAL_YEAR:
+        return to_decimal_years(times)
+    if time_format in NUMBER_FORMATS:
+        return times.dt.strftime(time_format).astype("int64")
+    return times
+
+
 def regular_series(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
     """Returns the numeric columns on a regular time grid, indexed by time.
 
-    Rows are sorted by time; rows sharing a time step are averaged; missing steps
-    and values are filled by straight-line interpolation when `meta["fill_gaps"]`
-    is "interpolate", else left empty.
+    Values the data uses to mark a missing measurement (`meta["missing_markers"]`,
+    e.g. -99.99) are treated as missing. Rows are sorted by time; rows sharing a time
+    step are averaged; missing steps and values are filled by straight-line
+    interpolation when `meta["fill_gaps"]` is "interpolate", else left empty.
 
     Args:
         frame: raw rows with the time column and `meta["columns"]`.
@@ -60,6 +106,8 @@ def regular_series(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
         frame[meta["time_column"]], meta.get("time_format"), meta["utc"]
     )
     values = frame[meta["columns"]].apply(pd.to_numeric, errors="coerce")
+    for column, markers in meta.get("missing_markers", {}).items():
+        values[column] = values[column].mask(values[column].isin(markers))
     values.index = pd.DatetimeIndex(times, name=meta["time_column"])
     values = values[values.index.notna()].sort_index()
     regular = time_bins(values, meta["freq"]).mean()
@@ -88,7 +136,7 @@ def calendar_features(times: pd.DatetimeIndex, step_seconds: float) -> pd.DataFr
     if step_seconds < 7 * DAY:
         cycles["weekday"] = (times.dayofweek + hours / 24) / 7
     if step_seconds < 180 * DAY:
-        cycles["year"] = (times.dayofyear - 1 + hours / 24) / 365.25
+        cycles["year"] = (times.day_of_year - 1 + hours / 24) / 365.25
     columns = {}
     for name, phase in cycles.items():
         angle = 2 * np.pi * np.asarray(phase, dtype="float64")
@@ -174,6 +222,33 @@ def missing_columns(frame: pd.DataFrame, meta: dict) -> list[str]:
     return [c for c in needed if c not in frame.columns]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns `frame` safe to open in a spreadsheet (no formula injection).
+
+    Text cells and headers that start like a formula (`= + - @`, tab, CR) get a
+    leading `'` (OWASP); numbers are kept. A copy of core.safe_csv.neutralise, so
+    this script runs alone.
+    """
+    number = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+    def safe(value: object) -> object:
+        if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+            return value
+        return value if number.fullmatch(value) else "'" + value
+
+    result = frame.rename(columns=lambda name: safe(str(name)))
+    for column in range(result.shape[1]):
+        values = result.iloc[:, column]
+        if isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+            getattr(values.dtype, "kind", "") in "OSU"
+        ):
+            result.isetitem(column, values.astype(object).map(safe))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: forecasts from the end of a CSV and writes a CSV."""
     parser = argparse.ArgumentParser(description="Forecast with the bundled model.")
@@ -198,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     except ForecastInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    table.to_csv(args.output, index=False)
+    time_column = meta["time_column"]
+    table[time_column] = as_numbers(table[time_column], meta.get("time_format"))
+    neutralise(table).to_csv(args.output, index=False)
     print(f"Wrote a {len(table)}-step forecast to {args.output}")
     return 0
 

@@ -196,6 +196,33 @@ def read_named(path: Path) -> list[tuple[str, bytes]]:
     return [(path.name, path.read_bytes())]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns `frame` safe to open in a spreadsheet (no formula injection).
+
+    Text cells and headers that start like a formula (`= + - @`, tab, CR) get a
+    leading `'` (OWASP); numbers are kept. A copy of core.safe_csv.neutralise, so
+    this script runs alone.
+    """
+    number = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+    def safe(value: object) -> object:
+        if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+            return value
+        return value if number.fullmatch(value) else "'" + value
+
+    result = frame.rename(columns=lambda name: safe(str(name)))
+    for column in range(result.shape[1]):
+        values = result.iloc[:, column]
+        if isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+            getattr(values.dtype, "kind", "") in "OSU"
+        ):
+            result.isetitem(column, values.astype(object).map(safe))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: classifies a picture or a folder and writes a CSV."""
     parser = argparse.ArgumentParser(description="Classify pictures with the model.")
@@ -217,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata = json.loads(args.metadata.read_text())
     model = keras.saving.load_model(args.model)  # safe_mode=True: no code runs on load
     result = predict_images(model, named, metadata)
-    result.to_csv(args.output, index=False)
+    neutralise(result).to_csv(args.output, index=False)
     print(f"Wrote {len(result)} predictions to {args.output}")
     return 0
 

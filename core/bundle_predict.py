@@ -79,18 +79,22 @@ def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
 
 
 def infinite_cells(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
-    """Returns one warning per number column holding infinite values, naming the rows."""
+    """Returns one warning per number column holding infinite values, naming the rows.
+
+    Values beyond 3.4e38 count too: the model computes in float32, where they are
+    infinite.
+    """
     warnings = []
     for feature in (f for f in schema if f["kind"] == "number"):
         values = to_numbers(frame[feature["name"]]).to_numpy("float64")
-        rows = np.flatnonzero(np.isinf(values)) + 1
+        rows = np.flatnonzero(np.abs(values) > np.finfo("float32").max) + 1
         if len(rows):
             shown = ", ".join(str(r) for r in rows[:5]) + (
                 ", ..." if len(rows) > 5 else ""
             )
             warnings.append(
-                f"Column `{feature['name']}` holds an infinite number in row(s) {shown}; "
-                "the model treated those cells as missing."
+                f"Column `{feature['name']}` holds an infinite or too large number in "
+                f"row(s) {shown}; the model treated those cells as missing."
             )
     return warnings
 
@@ -128,6 +132,33 @@ def add_predictions(
     return result
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns `frame` safe to open in a spreadsheet (no formula injection).
+
+    Text cells and headers that start like a formula (`= + - @`, tab, CR) get a
+    leading `'` (OWASP); numbers are kept. A copy of core.safe_csv.neutralise, so
+    this script runs alone.
+    """
+    number = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+    def safe(value: object) -> object:
+        if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+            return value
+        return value if number.fullmatch(value) else "'" + value
+
+    result = frame.rename(columns=lambda name: safe(str(name)))
+    for column in range(result.shape[1]):
+        values = result.iloc[:, column]
+        if isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)) or (
+            getattr(values.dtype, "kind", "") in "OSU"
+        ):
+            result.isetitem(column, values.astype(object).map(safe))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: scores a CSV and writes the predictions CSV."""
     parser = argparse.ArgumentParser(description="Score a CSV with the bundled model.")
@@ -153,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         args.model
     )  # safe_mode=True: no code is run on load
     outputs = predict_outputs(model, frame, metadata["schema"])
-    add_predictions(frame, outputs, metadata).to_csv(args.output, index=False)
+    neutralise(add_predictions(frame, outputs, metadata)).to_csv(
+        args.output, index=False
+    )
     print(f"Wrote {len(frame)} predictions to {args.output}")
     return 0
 

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from core import workspace
-from core.bundle_predict import to_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +54,39 @@ MISSING_MARKERS = [
     "Missing",
     "#N/A",
 ]
+ZERO_GAP_STEPS = 5  # zeros this many typical steps below the lowest value: impossible
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
+# Column names that usually hold what to predict: the explicit ones, then the specific
+# ones, then the generic ones (lower case, letters and digits only: `Sale Price` is
+# `saleprice`). Titanic has a `class` column but predicts `survived`; diamonds has `y`.
+TARGET_NAMES = (
+    "target",
+    "label",
+    "outcome",
+    "survived",
+    "churn",
+    "diagnosis",
+    "isfraud",
+    "fraud",
+    "spam",
+    "sentiment",
+    "species",
+    "class",
+    "quality",
+    "price",
+    "saleprice",
+    "response",
+    "result",
+    "y",
+)
 KINDS = ("number", "category", "boolean", "date", "text", "identifier")
 FEATURE_KINDS = ("number", "category", "boolean", "text")
-_SEPARATED_NUMBER = r"[+-]?\d{1,3}([,'\u00a0 ]\d{3})+(\.\d+)?"
-_PLAIN_NUMBER = r"[+-]?\d+(\.\d+)?"
+DELIMITERS = ",;\t|"
+# Numbers as people write them: 1,234.5 / 1234.5 (point decimal) or 1.234,5 / 1234,5 (comma).
+_POINT_NUMBER = r"[+-]?(\d{1,3}([,'\u00a0 ]\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?"
+_COMMA_NUMBER = r"[+-]?(\d{1,3}([.'\u00a0 ]\d{3})+|\d+)(,\d+)?"
+_NUMBER_LIKE = r"[\s$€£¥%+-]*\d[\d.,'\u00a0 ]*[\s$€£¥%]*"
 
 
 class DataError(ValueError):
@@ -177,19 +204,15 @@ def load_table(dataset_id: str) -> pd.DataFrame:
     )
 
 
-def read_csv_bytes(
-    data: bytes, name: str = "the file", min_columns: int = 2
-) -> pd.DataFrame:
-    """Parses CSV bytes, detecting encoding, delimiter and missing-value markers.
+def read_csv_bytes(data: bytes, name: str = "the file") -> pd.DataFrame:
+    """Parses CSV bytes, detecting encoding, delimiter, number format and missing values.
 
-    Args:
-        data: the file's bytes.
-        name: the file's name, for messages.
-        min_columns: 2 for a table to train on; 1 for rows to score with a model
-            that has a single input column.
+    A file with a single column is a valid table (e.g. the one input column to score).
+    Numbers written with thousands separators (`1,234.5`) or, in a file separated by `;`,
+    with a decimal comma (`50.088,83`) are parsed as numbers.
 
     Raises:
-        DataError: if the bytes are empty, binary, ragged or hold too few columns.
+        DataError: if the bytes are empty, binary or ragged.
     """
     text = _decode(data, name)
     if not text.strip():
@@ -197,13 +220,23 @@ def read_csv_bytes(
             f"The file `{name}` is empty. Choose a CSV file with a header row."
         )
     sep = _sniff_delimiter(text)
+    frame = _read_csv_text(text, sep, name)
+    floats = list(frame.select_dtypes("float").columns)
+    if sep == ";" and floats and _says_decimal_comma(text):
+        frame = _dotted_thousands(frame, _read_csv_text(text, sep, name, dtype=str))
+    return _validate_shape(_clean_columns(frame, sep), name)
+
+
+def _read_csv_text(
+    text: str, sep: str, name: str, dtype: type | None = None
+) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(
+        return pd.read_csv(
             io.StringIO(text),
             sep=sep,
+            dtype=dtype,
             na_values=MISSING_MARKERS,
             keep_default_na=True,
-            decimal="," if sep == ";" else ".",
             skipinitialspace=True,
             low_memory=False,
         )
@@ -214,7 +247,22 @@ def read_csv_bytes(
         ) from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"`{name}` could not be read as a table: {err}.") from None
-    return _validate_shape(_clean_columns(frame), name, min_columns)
+
+
+def _says_decimal_comma(text: str) -> bool:
+    """True if a `;`-separated file writes a number with a decimal comma somewhere."""
+    return (
+        re.search(r"(^|;)\s*[+-]?[\d.]*\d,\d+\s*(;|$)", text, re.MULTILINE) is not None
+    )
+
+
+def _dotted_thousands(frame: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Re-reads number columns written as 1.234 / 56.789 in a decimal-comma file as 1234."""
+    for column in frame.select_dtypes("float").columns:
+        values = raw[column].dropna().str.strip()
+        if len(values) and values.str.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+").all():
+            frame[column] = _to_float(raw[column].astype("string").str.strip(), "comma")
+    return frame
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -234,11 +282,20 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+    """The delimiter the header row uses; "," for a one-column file."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        sep = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:
-        return ","
+        sep = ","
+    if _header_width(lines[0], sep) > 1:
+        return sep
+    best = max(DELIMITERS, key=lambda d: _header_width(lines[0], d))
+    return best if _header_width(lines[0], best) > 1 else ","
+
+
+def _header_width(line: str, sep: str) -> int:
+    return len(next(csv.reader([line], delimiter=sep), []))
 
 
 def _ragged_detail(err: Exception) -> str:
@@ -249,7 +306,7 @@ def _ragged_detail(err: Exception) -> str:
     return f"line {line} has {saw} values but the header has {expected}."
 
 
-def _clean_columns(frame: pd.DataFrame) -> pd.DataFrame:
+def _clean_columns(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
     frame.columns = [
         f"column_{i + 1}"
         if not str(c).strip() or str(c).startswith("Unnamed: ")
@@ -259,7 +316,7 @@ def _clean_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.shape[1] > 1:  # in a one-column file an empty cell is a missing value
         frame = frame.dropna(how="all")
     for column in _text_columns(frame):
-        frame[column] = _parse_separated_numbers(frame[column])
+        frame[column] = _parse_written_numbers(frame[column], sep)
     return frame.reset_index(drop=True)
 
 
@@ -272,20 +329,33 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def _parse_separated_numbers(series: pd.Series) -> pd.Series:
+def _parse_written_numbers(series: pd.Series, sep: str) -> pd.Series:
+    """Parses a text column whose every value is a number in one consistent format.
+
+    A `;`-separated file (the European spreadsheet export) tries the decimal comma
+    first, so `1,234` is 1.234 there; other files try the decimal point first, so
+    `1,234` is 1234 there. A column with values of both formats stays text.
+    """
     values = series.dropna().astype(str).str.strip()
-    separated = values.str.fullmatch(_SEPARATED_NUMBER)
-    if (
-        not separated.any()
-        or not (separated | values.str.fullmatch(_PLAIN_NUMBER)).all()
-    ):
+    if values.str.fullmatch(r"[+-]?\d+").all():  # empty, or IDs too long for int64
         return series
-    return to_numbers(series)
+    formats = ("comma", "point") if sep == ";" else ("point", "comma")
+    for decimal in formats:
+        pattern = _COMMA_NUMBER if decimal == "comma" else _POINT_NUMBER
+        if values.str.fullmatch(pattern).all():
+            return _to_float(series.astype("string").str.strip(), decimal)
+    return series
 
 
-def _validate_shape(
-    frame: pd.DataFrame, name: str, min_columns: int = 2
-) -> pd.DataFrame:
+def _to_float(text: pd.Series, decimal: str) -> pd.Series:
+    if decimal == "comma":
+        text = text.str.replace(r"[.'\u00a0 ]", "", regex=True).str.replace(",", ".")
+    else:
+        text = text.str.replace(r"[,'\u00a0 ]", "", regex=True)
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _validate_shape(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if frame.shape[1] > MAX_COLUMNS:
         raise DataError(
             f"`{name}` has {frame.shape[1]} columns; the limit is {MAX_COLUMNS}."
@@ -293,12 +363,6 @@ def _validate_shape(
     if frame.empty:
         raise DataError(
             f"`{name}` has a header but no data rows. Add rows below the header."
-        )
-    if frame.shape[1] < min_columns:
-        raise DataError(
-            f"`{name}` has only one column ({frame.columns[0]!r}). A model needs a target "
-            "column and at least one input column. If your file uses a separator other "
-            "than , ; tab or |, save it again as a comma-separated CSV."
         )
     return frame
 
@@ -394,7 +458,11 @@ def resolve_kinds(
 
 
 def column_stats(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
-    """Returns one row per column: kind, missing values, distinct values, summary."""
+    """Returns one row per column: kind, missing values, distinct values, summary.
+
+    Infinite values count as missing (see `find_infinite`), so the summary stays finite.
+    """
+    frame = mask_infinite(frame)
     rows = []
     for column in frame.columns:
         series = frame[column]
@@ -414,6 +482,28 @@ def column_stats(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def suggest_target(kinds: Mapping[str, str]) -> str:
+    """Suggests the column to predict from the column names and kinds.
+
+    A usable column (a number, category or yes/no, not an ID, date or free text) named
+    like a target wins, in the order of `TARGET_NAMES` (diamonds: `price`, not `y`);
+    otherwise the last usable column.
+
+    Args:
+        kinds: column name to kind, in file order (see `infer_column_kinds`).
+
+    Returns:
+        A column name.
+    """
+    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
+    candidates = usable or list(kinds)
+    normalized = {re.sub(r"[^a-z0-9]", "", str(c).lower()): c for c in candidates}
+    for name in TARGET_NAMES:
+        if name in normalized:
+            return normalized[name]
+    return candidates[-1]
 
 
 def suggest_template(frame: pd.DataFrame, target: str) -> tuple[str, str]:
@@ -494,12 +584,83 @@ def preflight(
     Returns:
         Findings, most important first.
     """
-    findings = _missing_findings(frame, target) + _column_findings(frame, target, kinds)
+    findings = _width_findings(frame) + find_infinite(frame)
+    frame = mask_infinite(frame)
+    findings += _missing_findings(frame, target)
+    findings += _column_findings(frame, target, kinds) + _zero_findings(frame, kinds)
     findings += _duplicate_findings(frame)
     if target in frame.columns:
         findings += _target_findings(frame, target, kinds)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: order[f.level])
+
+
+def _width_findings(frame: pd.DataFrame) -> list[Finding]:
+    if frame.shape[1] > 1:
+        return []
+    return [
+        Finding(
+            "error",
+            f"The table has only one column ({frame.columns[0]!r}).",
+            "A model needs a target column and at least one input column. If your file "
+            "uses a separator other than , ; tab or |, save it again as a "
+            "comma-separated CSV.",
+        )
+    ]
+
+
+def find_infinite(frame: pd.DataFrame) -> list[Finding]:
+    """Finds infinite numbers and numbers too large to compute with, per column.
+
+    `inf`, `-inf`, `Infinity` and values beyond 1.8e308 are read as infinite; values
+    beyond 3.4e38 become infinite inside a model (it computes in float32).
+
+    Args:
+        frame: raw rows, e.g. a loaded table or rows to score.
+
+    Returns:
+        One warning per column that holds such values, naming the column and the first
+        data rows (1 is the first row below the header); empty if there are none.
+    """
+    findings = []
+    for column in frame.columns:
+        rows = np.flatnonzero(_infinite_mask(frame[column]))
+        if not len(rows):
+            continue
+        shown = ", ".join(str(row + 1) for row in rows[:5])
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        findings.append(
+            Finding(
+                "warning",
+                f"`{column}` holds {_count(len(rows), 'infinite or too large value')} "
+                f"(row {shown}{more}).",
+                "They are treated as missing values. If they are errors, fix them in "
+                "your file.",
+            )
+        )
+    return findings
+
+
+def mask_infinite(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns `frame` with the values `find_infinite` reports set to missing (NaN).
+
+    `frame` itself is left as it was; without such values it is returned as is.
+    """
+    masks = {column: _infinite_mask(frame[column]) for column in frame.columns}
+    changed = [column for column, mask in masks.items() if mask.any()]
+    if not changed:
+        return frame
+    masked = frame.copy()
+    for column in changed:
+        masked[column] = frame[column].mask(masks[column])
+    return masked
+
+
+def _infinite_mask(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return np.zeros(len(series), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.abs(series.to_numpy("float64", na_value=np.nan)) > FLOAT32_MAX
 
 
 def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
@@ -531,9 +692,10 @@ def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
 def _column_findings(
     frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
 ) -> list[Finding]:
-    findings = []
+    unread = _unread_numbers(frame, target, kinds)
+    findings = _unread_number_findings(unread, kinds)
     for column in frame.columns:
-        if column == target:
+        if column == target or column in unread:
             continue
         if frame[column].nunique(dropna=False) <= 1:
             findings.append(
@@ -571,6 +733,87 @@ def _column_findings(
             )
         )
     return findings
+
+
+def _unread_number_findings(
+    unread: Mapping[str, str], kinds: Mapping[str, str]
+) -> list[Finding]:
+    use = {"identifier": "left out as an ID", "category": "treated as categories"}
+    return [
+        Finding(
+            "warning",
+            f"`{column}` looks like numbers (e.g. {example!r}), but not in one format "
+            f"the app can read, so it is {use.get(kinds.get(column), 'not used as numbers')}.",
+            "If it holds amounts, write every value in one format, e.g. 50088.83 or (in "
+            "a file separated by ;) 50.088,83, without units or currency signs. If it is "
+            "a code (phone number, postcode), ignore this.",
+        )
+        for column, example in unread.items()
+    ]
+
+
+def _unread_numbers(
+    frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
+) -> dict[str, str]:
+    """Text columns that look like numbers the loader could not read: column -> example."""
+    found = {}
+    for column in _text_columns(frame):
+        values = frame[column].dropna().astype(str).str.strip()
+        if column != target and kinds.get(column) != "date" and _number_like(values):
+            found[column] = values.iloc[0]
+    return found
+
+
+def _number_like(values: pd.Series) -> bool:
+    """Mostly number-shaped text (digits, separators, signs) that is not plain numbers."""
+    if values.empty or values.str.fullmatch(_NUMBER_LIKE).mean() < 0.9:
+        return False
+    return pd.to_numeric(values, errors="coerce").notna().mean() < 0.5
+
+
+def _zero_findings(frame: pd.DataFrame, kinds: Mapping[str, str]) -> list[Finding]:
+    findings = []
+    for column in frame.columns:
+        if kinds.get(column) != "number" or not _has_impossible_zeros(frame[column]):
+            continue
+        values = frame[column]
+        zeros = int((values == 0).sum())
+        smallest = values[values > 0].min()
+        findings.append(
+            Finding(
+                "warning",
+                f"`{column}`: {_count(zeros, 'row')} {'is' if zeros == 1 else 'are'} 0, "
+                f"far below every other value (the smallest is {smallest:g}). For a "
+                "measurement like this, 0 is impossible; they probably mean 'missing'.",
+                "If 0 means 'not measured', leave those cells empty in your file: the "
+                "app then fills them and adds a 'was missing' signal. If 0 is a real "
+                "value, ignore this.",
+            )
+        )
+    return findings
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _has_impossible_zeros(series: pd.Series) -> bool:
+    """True for a measurement that is positive apart from zeros far below its range.
+
+    A count such as `Pregnancies` (0, 1, 2, ...) or a flag is not flagged: there the
+    smallest positive value is one step away from 0. A measurement such as insulin
+    (0, then 14, 15, 16, 18, ...) is: 0 lies many steps below its lowest values.
+    """
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    values = series.dropna()
+    if not (values == 0).any() or (values < 0).any():
+        return False
+    lowest = np.sort(values[values > 0].unique())[:11]
+    if len(lowest) < 11:  # too few distinct values for a measurement
+        return False
+    step = float(np.median(np.diff(lowest)))
+    return bool(lowest[0] >= ZERO_GAP_STEPS * step)
 
 
 def _duplicate_findings(frame: pd.DataFrame) -> list[Finding]:

@@ -11,7 +11,9 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import math
 import platform
+import re
 import shutil
 import stat
 import subprocess
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import runs
+from core import archive, runs, safe_csv
 from core.data import DataError
 from core.templates import get_template
 
@@ -102,7 +104,8 @@ def record_check(run_id: str, model: Any, prepared: Any) -> None:
     folder.mkdir(exist_ok=True)
     path = template.write_check_input(prepared, folder)
     outputs, _ = template.predict_file(model, path, dict(prepared.info))
-    outputs.to_csv(runs.run_dir(run_id) / CHECK_OUTPUTS_FILE, index=False)
+    # Written as the bundle's predict.py writes it, so headers compare equal.
+    safe_csv.to_csv(outputs, runs.run_dir(run_id) / CHECK_OUTPUTS_FILE)
     runs.write_json_atomic(folder / "input.json", {"name": path.name})
 
 
@@ -348,13 +351,19 @@ def import_bundle(data: bytes, name: str) -> str:
     folder = runs.run_dir(run_id)
     try:
         (folder / runs.MODEL_FILE).write_bytes(members["model.keras"])
-        load_model(run_id)
+        model = load_model(run_id)
     except Exception as err:  # noqa: BLE001  whatever the file holds, refuse it cleanly
         shutil.rmtree(folder)
         raise DataError(
-            f"The model in `{name}` cannot be loaded safely ({_first_line(err)}). "
-            "Models with Lambda layers or custom code are refused."
+            f"The model in `{name}` is refused: {refusal_reason(err)}"
         ) from None
+    mismatch = model_mismatch(model, metadata)
+    if mismatch:
+        shutil.rmtree(folder)
+        raise DataError(
+            f"The model in `{name}` does not fit its metadata.json: {mismatch} "
+            "Export the bundle again from Predictive Studio."
+        )
     info = {k: v for k, v in metadata.items() if k not in METADATA_ONLY_KEYS}
     runs.write_json_atomic(folder / runs.INFO_FILE, info)
     runs.write_json_atomic(
@@ -372,22 +381,79 @@ def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
+def refusal_reason(err: Exception) -> str:
+    """Says in plain words why Keras (in safe mode) would not load a model file."""
+    text = str(err)
+    custom = re.search(
+        r"[Cc]ould not (?:locate|deserialize) (?:class|function) '?([\w.]+)", text
+    )
+    if "Lambda" in text:
+        return (
+            "it contains a Lambda layer, which could run code; only models without "
+            "custom code are accepted."
+        )
+    if custom:
+        return (
+            f"it uses `{custom.group(1)}`, which is not part of Keras (custom code); "
+            "only models without custom code are accepted."
+        )
+    if "safe_mode" in text or "arbitrary code" in text:
+        return (
+            "it asks to run code while loading, which safe mode forbids; only models "
+            "without custom code are accepted."
+        )
+    if "File not found" in text or "zip" in text.lower() or isinstance(err, OSError):
+        return "its model.keras is damaged or not a Keras model file."
+    return f"it cannot be loaded in safe mode ({_first_line(err)})."
+
+
+def model_mismatch(model: Any, metadata: dict[str, Any]) -> str:
+    """Returns what in the model's shape contradicts the metadata ("" if it fits)."""
+    try:
+        inputs = {t.name for t in model.inputs}
+        outputs = model.outputs[0].shape
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return "it has no defined inputs and outputs."
+    classes = metadata.get("class_names")
+    if classes is not None and outputs[-1] != len(classes):
+        return f"it gives {outputs[-1]} outputs for {len(classes)} classes."
+    if metadata["template"].startswith("tabular_"):
+        missing = [f["name"] for f in metadata["schema"] if f["name"] not in inputs]
+        if missing:
+            return f"it has no inputs for the columns {missing}."
+    window = model.inputs[0].shape
+    if metadata["template"] == "timeseries_forecasting" and (
+        len(outputs) != 3
+        or outputs[1] != metadata["horizon"]
+        or window[1] not in (None, metadata["lookback"])
+    ):
+        return (
+            f"its input shape {tuple(window)} and output shape {tuple(outputs)} do "
+            f"not fit lookback={metadata['lookback']} and horizon="
+            f"{metadata['horizon']}."
+        )
+    return ""
+
+
 def _read_bundle_members(data: bytes, name: str) -> dict[str, bytes]:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DataError(
             f"`{name}` is not a zip file. Upload the bundle .zip exported "
             "from Predictive Studio."
         )
-    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+    with archive.open_zip(data, name) as bundle:
         entries = bundle.infolist()
         _check_entries(entries, name)
-        present = {e.filename for e in entries}
+        present = {e.filename: e for e in entries}
         missing = [m for m in ("model.keras", "metadata.json") if m not in present]
         if missing:
             raise DataError(
                 f"`{name}` is not a Predictive Studio bundle: it lacks {missing}."
             )
-        return {m: bundle.read(m) for m in ("model.keras", "metadata.json")}
+        return {
+            m: archive.read_entry(bundle, present[m], name)
+            for m in ("model.keras", "metadata.json")
+        }
 
 
 def _check_entries(entries: list[zipfile.ZipInfo], name: str) -> None:
@@ -409,6 +475,7 @@ def _check_entries(entries: list[zipfile.ZipInfo], name: str) -> None:
                 f"`{name}` contains a symbolic link ({entry.filename!r}); "
                 "refusing the whole file."
             )
+        archive.check_readable(entry, name)
         ratio = entry.file_size / max(entry.compress_size, 1)
         total += entry.file_size
         if total > MAX_BUNDLE_UNPACKED_BYTES or (
@@ -423,7 +490,7 @@ def _check_entries(entries: list[zipfile.ZipInfo], name: str) -> None:
 def _parse_metadata(raw: bytes, name: str) -> dict[str, Any]:
     try:
         metadata = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise DataError(f"`{name}` has an unreadable metadata.json.") from None
     required = ("format", "template", "task", "schema")
     if (
@@ -435,5 +502,153 @@ def _parse_metadata(raw: bytes, name: str) -> dict[str, Any]:
             f"`{name}` is not a Predictive Studio bundle (metadata.json lacks "
             f"{list(required)})."
         )
-    get_template(str(metadata["template"]))  # DataError for names we do not know
+    if not isinstance(metadata["template"], str):
+        raise DataError(_bad_key(name, "template", "a template name"))
+    get_template(metadata["template"])  # DataError for names we do not know
+    check_metadata(metadata, name)
     return metadata
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _are_names(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(isinstance(v, str) for v in value)
+        and len(set(value)) == len(value)
+    )
+
+
+def _are_classes(value: Any) -> bool:
+    return _are_names(value) and len(value) >= 2
+
+
+def _is_feature(value: Any, form: bool) -> bool:
+    """One schema entry; `form`: it also feeds the Predict form (range, choices)."""
+    if not isinstance(value, dict) or not _is_text(value.get("name")):
+        return False
+    kind = value.get("kind")
+    if kind == "number":
+        keys = [k for k in ("default", "min", "max") if form or k in value]
+        return all(_is_number(value.get(k)) for k in keys)
+    if kind == "category" and (form or "choices" in value):
+        return _is_text(value.get("default")) and _are_names(value.get("choices"))
+    return kind in ("category", "text", "boolean", "date", "image") and _is_text(
+        value.get("default", "")
+    )
+
+
+def _are_features(value: Any, form: bool = False) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(_is_feature(v, form) for v in value)
+        and len({v["name"] for v in value}) == len(value)
+    )
+
+
+def _are_form_features(value: Any) -> bool:
+    return _are_features(value, form=True)
+
+
+def _is_frequency(value: Any) -> bool:
+    if not _is_text(value):
+        return False
+    try:
+        pd.tseries.frequencies.to_offset(value)
+    except ValueError:
+        return False
+    return True
+
+
+# Every key a template's predict path (app, CLI and the bundle's predict.py) reads,
+# with its check and the words that say what was expected.
+_COMMON_SCHEMA = {
+    "task": (_is_text, "a task name"),
+    "schema": (_are_features, "a list of input columns, each with a name and kind"),
+    "params": (lambda v: isinstance(v, dict), "an object of training settings"),
+}
+_FORM_SCHEMA = (
+    "a list of input columns, each with a name, kind and default (numbers: min "
+    "and max; categories: choices)"
+)
+_TEMPLATE_SCHEMAS = {
+    "tabular_classification": {
+        "schema": (_are_form_features, _FORM_SCHEMA),
+        "target": (_is_text, "the target column's name"),
+        "class_names": (_are_classes, "a list of 2 or more distinct class names"),
+    },
+    "tabular_regression": {
+        "schema": (_are_form_features, _FORM_SCHEMA),
+        "target": (_is_text, "the target column's name"),
+        "target_mean": (_is_number, "a number"),
+        "target_std": (_is_number, "a number"),
+    },
+    "image_classification": {
+        "class_names": (_are_classes, "a list of 2 or more distinct class names"),
+        "image_size": (lambda v: _is_count(v) and v <= 1024, "a size of 1 to 1024"),
+    },
+    "timeseries_forecasting": {
+        "target": (_is_text, "the target column's name"),
+        "time_column": (_is_text, "the time column's name"),
+        "time_format": (lambda v: v is None or _is_text(v), "a time format or null"),
+        "utc": (lambda v: isinstance(v, bool), "true or false"),
+        "freq": (_is_frequency, "a pandas frequency such as '1h' or 'D'"),
+        "step_seconds": (lambda v: _is_number(v) and v > 0, "a positive number"),
+        "columns": (_are_names, "a list of column names, the target first"),
+        "fill_gaps": (_is_text, "a gap-filling choice"),
+        "lookback": (_is_count, "a whole number of steps, 1 or more"),
+        "horizon": (_is_count, "a whole number of steps, 1 or more"),
+        "unit": (_is_text, "a time unit's name"),
+    },
+}
+
+
+def check_metadata(metadata: dict[str, Any], name: str) -> None:
+    """Checks every metadata key the template's predict path reads, with its type.
+
+    Raises:
+        DataError: naming the first missing or wrong key, and what was expected.
+    """
+    template = get_template(metadata["template"])
+    if metadata["task"] != template.task:
+        raise DataError(_bad_key(name, "task", f"{template.task!r}"))
+    schema = {**_COMMON_SCHEMA, **_TEMPLATE_SCHEMAS.get(template.name, {})}
+    for key, (is_valid, expected) in schema.items():
+        if key not in metadata:
+            raise DataError(
+                f"`{name}` has an incomplete metadata.json: `{key}` is missing "
+                f"(expected {expected}). Export the bundle again from Predictive Studio."
+            )
+        if not is_valid(metadata[key]):
+            raise DataError(_bad_key(name, key, expected, metadata[key]))
+    if template.name == "timeseries_forecasting" and (
+        metadata["columns"][0] != metadata["target"]
+    ):
+        raise DataError(_bad_key(name, "columns", "the target column first"))
+
+
+def _bad_key(name: str, key: str, expected: str, received: Any = None) -> str:
+    shown = "" if received is None else f" Received: {key}={_short(received)}."
+    return (
+        f"`{name}` has a wrong metadata.json: `{key}` should be {expected}.{shown} "
+        "Export the bundle again from Predictive Studio."
+    )
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from core import bundle_images, data
+from core import archive, bundle_images, data
 from core.bundle_images import IMAGE_EXTENSIONS, ImageDecodeError
 from core.data import DataError, Finding
 
@@ -186,8 +186,8 @@ def _check_caps(count: int, total: int, upload: str) -> None:
 
 def _read_zip(content: bytes, name: str) -> list[tuple[str, bytes]]:
     members, total = [], 0
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        entries = archive.infolist()
+    with archive.open_zip(content, name) as zipped:
+        entries = zipped.infolist()
         for entry in entries:  # refuse the whole zip before reading anything
             _check_entry(entry, name)
         for entry in entries:
@@ -196,12 +196,13 @@ def _read_zip(content: bytes, name: str) -> list[tuple[str, bytes]]:
                 continue
             total += entry.file_size
             _check_caps(len(members) + 1, total, name)
-            members.append(("/".join(parts), _read_capped(archive, entry, name)))
+            members.append(("/".join(parts), archive.read_entry(zipped, entry, name)))
     return members
 
 
 def _check_entry(entry: zipfile.ZipInfo, name: str) -> None:
     _safe_parts(entry.filename, name)
+    archive.check_readable(entry, name)
     if stat.S_ISLNK(entry.external_attr >> 16):
         raise DataError(
             f"`{name}` contains a symbolic link ({entry.filename!r}); links can point "
@@ -214,15 +215,6 @@ def _check_entry(entry: zipfile.ZipInfo, name: str) -> None:
             f"{entry.file_size / 2**20:,.0f} MiB from {entry.compress_size:,} bytes; "
             "refusing it."
         )
-
-
-def _read_capped(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, name: str) -> bytes:
-    """Reads one member, never more than its declared size (headers can lie)."""
-    with archive.open(entry) as handle:
-        content = handle.read(entry.file_size + 1)
-    if len(content) > entry.file_size:
-        raise DataError(f"`{name}` has a damaged entry ({entry.filename!r}).")
-    return content
 
 
 def _read_folder(folder: Path) -> list[tuple[str, bytes]]:

@@ -5,14 +5,18 @@ Stdlib and pandas only, so pages can list runs on every rerun without loading Ke
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -35,14 +39,26 @@ INFO_FILE = "info.json"
 BUNDLE_FILE = "bundle.zip"
 EXPORT_CHECK_FILE = "export_check.json"
 STOP_FILE = "STOP"
+MAX_RUN_ID_LENGTH = 200  # ours are ~60 characters; file systems allow 255 bytes
+LOCK_FILE = "worker.lock"  # flock-ed by the worker for its whole life
+LOCK_FD_ENV = "PREDICTIVE_STUDIO_LOCK_FD"  # the lock `launch` hands to the worker
 
 ACTIVE_STATES = ("queued", "running")
-UNLAUNCHED_SECONDS = 10  # a queued run with no worker after this long is dead
+UNLAUNCHED_SECONDS = 10  # a queued run nobody has locked after this long is dead
+LOCK_TRIES = 20  # a reader may hold the lock for a moment while it checks it
 FINAL_STATES = ("completed", "failed", "stopped")
+USABLE_STATES = ("completed", "stopped")  # both keep the best model
 LOST_MESSAGE = (
-    "The training process ended unexpectedly (it was killed or ran out of memory). "
-    "Earlier runs are untouched; start a new run to try again."
+    "The training process ended before it finished (it was killed, ran out of memory "
+    "or could not write its files, e.g. on a full disk). Earlier runs are untouched; "
+    "start a new run to try again."
 )
+DAMAGED_STATUS_MESSAGE = (
+    "The run's status file (status.json) is damaged and no training process is "
+    "working on it. Delete the run and train again."
+)
+
+_held_locks: dict[str, int] = {}  # run id -> locked file descriptor, in this process
 
 
 class RunError(ValueError):
@@ -115,7 +131,12 @@ def run_dir(run_id: str) -> Path:
     Raises:
         RunError: if `run_id` is not a plain name of an existing run.
     """
-    if not run_id or Path(run_id).name != run_id or run_id.startswith("."):
+    if (
+        not run_id
+        or Path(run_id).name != run_id
+        or run_id.startswith(".")
+        or len(run_id) > MAX_RUN_ID_LENGTH
+    ):
         raise RunError(f"Invalid value for argument `run_id`. Received: {run_id!r}")
     path = runs_root() / run_id
     if not (path / SPEC_FILE).is_file():
@@ -130,18 +151,27 @@ def new_run_id(template: str) -> str:
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Writes JSON to a temporary file and moves it over `path` in one step."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    """Writes JSON to a temporary file and moves it over `path` in one step.
+
+    Readers see the old file or the new one, never a part; if the write fails (e.g. a
+    full disk) the temporary file is removed and the error is raised.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Reads a JSON file, returning `{}` when it is missing or half-written."""
+    """Reads a JSON object, returning `{}` when it is missing, damaged or not an object."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing, unreadable, cut short, not UTF-8
         return {}
+    return found if isinstance(found, dict) else {}
 
 
 def create_run(spec: RunSpec) -> str:
@@ -177,37 +207,158 @@ def write_status(run_id: str, **changes: Any) -> None:
     write_json_atomic(path, status)
 
 
-def is_process_alive(pid: int | None) -> bool:
-    """Tells whether `pid` is a live process (a zombie counts as dead)."""
-    if not pid:
-        return False
+def _lock_path(run_id: str) -> Path:
+    return runs_root() / run_id / LOCK_FILE
+
+
+def _try_lock(path: Path, create: bool) -> int | None:
+    """Opens `path` and takes its exclusive lock; None if another holder has it."""
     try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+    except FileNotFoundError:
+        return None
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        return True  # no /proc on this system: trust the signal check
+        os.close(fd)
+        raise
+    return fd
+
+
+def _take_lock(path: Path) -> int | None:
+    """Takes the lock at `path`, retrying briefly; None if a worker holds it."""
+    for _ in range(LOCK_TRIES):
+        try:
+            return _try_lock(path, create=True)
+        except BlockingIOError:
+            time.sleep(0.05)
+    return None
+
+
+def _inherited_lock(run_id: str) -> int | None:
+    """Returns the lock descriptor `launch` passed to this process, if it is this run's."""
+    value = os.environ.pop(LOCK_FD_ENV, "")
+    if not value.isdigit():
+        return None
+    try:
+        same = os.path.samestat(os.fstat(int(value)), _lock_path(run_id).stat())
+    except OSError:
+        return None
+    if not same:
+        return None
+    os.set_inheritable(int(value), False)  # no helper process may keep the run alive
+    return int(value)
+
+
+def hold_worker_lock(run_id: str) -> bool:
+    """Takes the run's worker lock until `release_worker_lock` or this process ends.
+
+    The lock is what makes a run alive: the OS drops it when the process dies, however
+    it dies, so a killed worker or a reused process id can never block the queue.
+
+    Returns:
+        False if another process already holds it (another worker owns the run).
+    """
+    if run_id in _held_locks:
+        return True
+    fd = _inherited_lock(run_id)
+    if fd is None:
+        fd = _take_lock(_lock_path(run_id))
+    if fd is None:
+        return False
+    _held_locks[run_id] = fd
+    return True
+
+
+def release_worker_lock(run_id: str) -> None:
+    """Drops the run's worker lock held by this process, if any."""
+    fd = _held_locks.pop(run_id, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def has_worker(run_id: str) -> bool:
+    """Tells whether a live process holds the run's worker lock."""
+    if run_id in _held_locks:
+        return True
+    try:
+        fd = _try_lock(_lock_path(run_id), create=False)
+    except BlockingIOError:
+        return True
+    if fd is not None:
+        os.close(fd)
+    return False
+
+
+def _is_lost(run_id: str, data: Mapping[str, Any]) -> bool:
+    """An unfinished run with no worker is lost, except a just-created one.
+
+    Between `create_run` and its worker taking the lock (milliseconds) a run is queued
+    with no process id; once a worker wrote its id, losing the lock means it died.
+    """
+    if data.get("state") in FINAL_STATES or has_worker(run_id):
+        return False
+    age = time.time() - _number(data.get("updated_at"), float, 0.0)
+    unclaimed = data.get("state") == "queued" and data.get("pid") is None
+    return not (unclaimed and 0 <= age < UNLAUNCHED_SECONDS)
+
+
+def _mark_lost(run_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Records a lost run as failed; if even that cannot be written, reads it so."""
+    known = data.get("state") in ACTIVE_STATES
+    failed = {
+        "state": "failed",
+        "error": LOST_MESSAGE if known else DAMAGED_STATUS_MESSAGE,
+    }
+    try:
+        write_status(run_id, **failed)
+    except OSError as err:
+        logger.warning("Could not record run %s as failed: %s", run_id, err)
+    return {**data, **failed}
+
+
+def _number(value: Any, kind: type, default: Any) -> Any:
+    """Returns `value` as `kind` if it is a finite number (not a bool), else `default`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return kind(value) if math.isfinite(value) and abs(value) < 2**62 else default
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _status_from(run_id: str, data: Mapping[str, Any]) -> RunStatus:
+    """Builds a RunStatus from whatever `status.json` held, field by field."""
+    state = data.get("state")
+    return RunStatus(
+        run_id=run_id,
+        state=state if state in ACTIVE_STATES + FINAL_STATES else "running",
+        epoch=_number(data.get("epoch"), int, 0),
+        epochs=_number(data.get("epochs"), int, 0),
+        pid=_number(data.get("pid"), int, None),
+        error=_text(data.get("error")),
+        device=_text(data.get("device")),
+        started_at=_number(data.get("started_at"), float, None),
+        updated_at=_number(data.get("updated_at"), float, None),
+        message=_text(data.get("message")),
+        phase=_text(data.get("phase")),
+    )
 
 
 def read_status(run_id: str) -> RunStatus:
-    """Reads the status of a run; an active run whose worker is gone becomes `failed`.
+    """Reads the status of a run; an unfinished run with no live worker becomes `failed`.
+
+    A run is alive while its worker holds the run's lock file, never because some
+    process id exists. A damaged status file of a run with no worker reads as failed.
 
     Raises:
         RunError: if the run does not exist.
     """
-    path = run_dir(run_id) / STATUS_FILE
-    data = read_json(path) or {"state": "queued", "updated_at": time.time()}
-    if data.get("state") in ACTIVE_STATES and not is_process_alive(data.get("pid")):
-        if (
-            data.get("pid")
-            or time.time() - data.get("updated_at", 0) > UNLAUNCHED_SECONDS
-        ):
-            write_status(run_id, state="failed", error=LOST_MESSAGE)
-            data = read_json(path)
-    known = RunStatus.__dataclass_fields__
-    return RunStatus(run_id=run_id, **{k: v for k, v in data.items() if k in known})
+    data = read_json(run_dir(run_id) / STATUS_FILE)
+    if _is_lost(run_id, data):
+        data = _mark_lost(run_id, data)
+    return _status_from(run_id, data)
 
 
 def read_metrics(run_id: str) -> pd.DataFrame:
@@ -215,7 +366,7 @@ def read_metrics(run_id: str) -> pd.DataFrame:
     path = run_dir(run_id) / METRICS_FILE
     try:
         return pd.read_csv(path)
-    except (FileNotFoundError, pd.errors.EmptyDataError):
+    except (OSError, ValueError):  # missing, empty, cut short or not CSV
         return pd.DataFrame()
 
 
@@ -248,21 +399,34 @@ def runs_ahead_of(run_id: str) -> list[str]:
 def launch(run_id: str) -> int:
     """Starts the training worker `python -m core.training RUN_DIR` in the background.
 
-    The worker waits for earlier active runs to finish (one run per device).
+    The worker waits for earlier active runs to finish (one run per device). This
+    process takes the run's lock first and hands it to the worker, so the run is never
+    without a holder while the worker starts up.
 
     Returns:
         The worker's process id.
+
+    Raises:
+        RunError: if another process already works on the run.
     """
     path = run_dir(run_id)
-    with open(path / LOG_FILE, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "core.training", str(path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=Path(__file__).resolve().parents[1],
-        )
+    fd = _take_lock(path / LOCK_FILE)
+    if fd is None:
+        raise RunError(f"Run `{run_id}` already has a training process.")
+    try:
+        with open(path / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "core.training", str(path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=Path(__file__).resolve().parents[1],
+                pass_fds=(fd,),
+                env={**os.environ, LOCK_FD_ENV: str(fd)},
+            )
+    finally:
+        os.close(fd)  # the worker holds it now
     write_status(run_id, pid=process.pid)
     return process.pid
 
@@ -282,14 +446,34 @@ def start_run(spec: RunSpec) -> str:
     return run_id
 
 
-def request_stop(run_id: str) -> None:
-    """Asks the worker to stop after the current epoch and keep the best model."""
-    (run_dir(run_id) / STOP_FILE).touch()
+def request_stop(run_id: str) -> str:
+    """Asks the worker to stop after the current epoch and keep the best model.
+
+    A run that is unfinished but has no worker (it will never pick up the request) is
+    marked `stopped` at once, so a stuck run always has a way out.
+
+    Returns:
+        The run's state after the request.
+    """
+    path = run_dir(run_id)
+    (path / STOP_FILE).touch()
+    if read_json(path / STATUS_FILE).get("state") in FINAL_STATES:
+        return read_status(run_id).state
+    if not has_worker(run_id):
+        write_status(
+            run_id, state="stopped", message="Stopped; it had no training process."
+        )
+    return read_status(run_id).state
 
 
 def is_stop_requested(run_id: str) -> bool:
     """Tells whether a graceful stop was requested for the run."""
     return (runs_root() / run_id / STOP_FILE).exists()
+
+
+def is_folder_gone(run_id: str) -> bool:
+    """Tells whether the run's folder was deleted (e.g. while its worker trained)."""
+    return not (runs_root() / run_id).is_dir()
 
 
 def delete_run(run_id: str) -> None:
@@ -304,22 +488,76 @@ def delete_run(run_id: str) -> None:
     shutil.rmtree(path)
 
 
+def _model_problem(folder: Path) -> str:
+    model = folder / MODEL_FILE
+    if not model.is_file():
+        return "its model file (model.keras) is missing"
+    if not zipfile.is_zipfile(model):
+        return "its model file (model.keras) is damaged or cut short"
+    return ""
+
+
+def run_problem(run_id: str) -> str:
+    """Says what is damaged in a run's folder, or returns "" when nothing is.
+
+    A completed run needs its spec, model, info and evaluation; a stopped one only its
+    spec, and a sound model if it kept one.
+    """
+    folder = run_dir(run_id)
+    if not read_spec(run_id).get("template"):
+        return "its settings file (spec.json) is missing or damaged"
+    state = read_status(run_id).state
+    if state == "stopped" and (folder / MODEL_FILE).exists():
+        return _model_problem(folder)
+    if state != "completed":
+        return ""
+    needed = ((INFO_FILE, "data description"), (EVALUATION_FILE, "test report"))
+    for name, what in needed:
+        if not read_json(folder / name):
+            return f"its {what} ({name}) is missing or damaged"
+    return _model_problem(folder)
+
+
+def is_usable(run_id: str) -> bool:
+    """Tells whether a run can predict: finished, sound, and its export check (if any) passed."""
+    folder = run_dir(run_id)
+    return (
+        read_status(run_id).state in USABLE_STATES
+        and (folder / MODEL_FILE).is_file()
+        and bool(read_json(folder / EVALUATION_FILE))
+        and not run_problem(run_id)
+        and read_json(folder / EXPORT_CHECK_FILE).get("ok", True) is True
+    )
+
+
+def usable_runs() -> list[str]:
+    """Runs that can predict, newest first (see `is_usable`)."""
+    return [r for r in list_runs() if is_usable(r)]
+
+
 def summarize_run(run_id: str) -> dict[str, Any]:
-    """Returns one row for a run table: template, dataset, target, metric, state, date."""
+    """Returns one row for a run table: template, dataset, target, metric, state, date.
+
+    A damaged run reads as state "damaged", with what is wrong in "problem".
+    """
     spec = read_spec(run_id)
     status = read_status(run_id)
-    metrics = read_evaluation(run_id).get("metrics", {})
+    problem = run_problem(run_id)
+    metrics = read_evaluation(run_id).get("metrics")
+    metrics = metrics if isinstance(metrics, dict) else {}
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")
-    created = datetime.fromtimestamp(spec.get("created_at", 0)).strftime(
-        "%Y-%m-%d %H:%M"
-    )
+    try:
+        created = datetime.fromtimestamp(_number(spec.get("created_at"), float, 0.0))
+    except (OverflowError, OSError, ValueError):  # a date no calendar holds
+        created = datetime.fromtimestamp(0)
     return {
         "run_id": run_id,
-        "template": spec.get("template", ""),
-        "dataset": spec.get("dataset_name") or spec.get("dataset_id", ""),
-        "target": spec.get("target", ""),
+        "template": _text(spec.get("template")),
+        "dataset": _text(spec.get("dataset_name") or spec.get("dataset_id")),
+        "target": _text(spec.get("target")),
         "metric": key,
-        "value": metrics.get(key),
-        "state": status.state,
-        "created": created,
+        "value": _number(metrics.get(key), float, None),
+        "state": "damaged" if problem else status.state,
+        "created": created.strftime("%Y-%m-%d %H:%M"),
+        "problem": problem,
     }

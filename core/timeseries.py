@@ -20,15 +20,27 @@ from pandas.tseries.api import guess_datetime_format
 from core import bundle_forecast
 from core.data import DataError
 
-TIME_NAME = re.compile(r"date|time|timestamp|^ds$|^day$|^period$|^month$|^week$", re.I)
+TIME_NAME = re.compile(
+    r"date|time|timestamp|year|yyyy|^yr$|^ds$|^day$|^period$|^month$|^week$", re.I
+)
+NUMBER_FORMATS = {  # date_format choice → the time format the bundle parses with
+    "yyyymmdd": "%Y%m%d",
+    "yyyymm": "%Y%m",
+    "year": "%Y",
+    "decimal_year": bundle_forecast.DECIMAL_YEAR,
+}
+DATE_FORMATS = ("auto", "text", *NUMBER_FORMATS)
+MONTHS = "January February March April May June July August September October November December"
 TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)$"
+NINES = r"^-?9+\.?9*$"  # how missing-value markers such as -99.99 are written
 MIN_TRAIN_WINDOWS = 10
+MIN_LOOKBACK = 2
 REGULAR_SHARE = 0.9
 DAY = 86400.0
-CALENDAR_STEPS = {  # step lengths (seconds) that count as one calendar step
-    "monthly": (28 * DAY, 31 * DAY),
-    "quarterly": (89 * DAY, 92 * DAY),
-    "yearly": (365 * DAY, 366 * DAY),
+CALENDAR_STEPS = {  # step lengths (seconds) that count as one calendar step, ± a day
+    "monthly": (27 * DAY, 32 * DAY),  # as decimal years (1958.2027) are rounded
+    "quarterly": (88 * DAY, 93 * DAY),
+    "yearly": (364 * DAY, 367 * DAY),
 }
 
 
@@ -64,8 +76,15 @@ class Series:
 # --- the time column ------------------------------------------------------------------
 
 
-def detect_time_column(frame: pd.DataFrame, requested: str = "") -> str:
+def detect_time_column(
+    frame: pd.DataFrame, requested: str = "", date_format: str = "auto"
+) -> str:
     """Returns the column holding dates or times: `requested`, or the first that looks so.
+
+    Columns named like times (date, time, year, ...) are tried first. A numeric column
+    counts when its numbers are dates in one of `NUMBER_FORMATS` (or in `date_format`
+    when it names one): by name, or unnamed when written yyyymmdd or yyyymm in time
+    order, so prices or counts are never taken for years.
 
     Raises:
         DataError: if `requested` is not a column, or no column looks like dates.
@@ -79,18 +98,27 @@ def detect_time_column(frame: pd.DataFrame, requested: str = "") -> str:
         return requested
     named = [c for c in frame.columns if TIME_NAME.search(str(c))]
     for column in named + [c for c in frame.columns if c not in named]:
-        if _looks_like_times(frame[column], by_name=column in named):
+        if _looks_like_times(frame[column], column in named, date_format):
             return column
+    if date_format in NUMBER_FORMATS:
+        raise DataError(
+            f"No column holds dates written as {date_format}. Set `date_format` to "
+            "auto or to how the dates are written, or name the column with "
+            f"`time_column`. Columns: {list(frame.columns)}."
+        )
     raise DataError(
-        "No column looks like dates or times (e.g. 2024-01-31 or 2024-01-31 14:00), "
-        f"so there is no time order to forecast along. Columns: {list(frame.columns)}. "
-        "Add a date column, or name it with `time_column`."
+        "No column looks like dates or times (e.g. 2024-01-31, 2024-01-31 14:00, or "
+        "numbers such as 19580329, 195803, 1958 or 1958.21 in a column named like "
+        "`date` or `year`), so there is no time order to forecast along. Columns: "
+        f"{list(frame.columns)}. Add a date column, or name it with `time_column`."
     )
 
 
-def _looks_like_times(column: pd.Series, by_name: bool) -> bool:
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+def _looks_like_times(column: pd.Series, by_name: bool, date_format: str) -> bool:
+    if pd.api.types.is_bool_dtype(column):
         return False
+    if pd.api.types.is_numeric_dtype(column):
+        return date_format != "text" and _number_dates(column, by_name, date_format)
     text = column.dropna().astype("string").head(200)
     if text.empty:
         return False
@@ -102,22 +130,112 @@ def _looks_like_times(column: pd.Series, by_name: bool) -> bool:
     return parsed.notna().mean() >= 0.8
 
 
-def parse_time_column(column: pd.Series) -> tuple[pd.Series, str | None, bool]:
+def _number_dates(column: pd.Series, by_name: bool, date_format: str) -> bool:
+    if date_format in NUMBER_FORMATS:
+        return number_format_fits(column, date_format)
+    guessed = guess_number_format(column)
+    present = column.dropna()
+    if guessed is None or present.nunique() < REGULAR_SHARE * len(present):
+        return False  # e.g. the year of monthly rows: another column is finer
+    return by_name or (
+        guessed in ("yyyymmdd", "yyyymm") and present.is_monotonic_increasing
+    )
+
+
+def guess_number_format(column: pd.Series) -> str | None:
+    """Returns the `NUMBER_FORMATS` key every number in `column` fits, or None."""
+    for choice in NUMBER_FORMATS:
+        if number_format_fits(column, choice):
+            return choice
+    return None
+
+
+def number_format_fits(column: pd.Series, date_format: str) -> bool:
+    """Whether every value is a date written as a number in `date_format`."""
+    numbers = pd.to_numeric(column, errors="coerce").dropna()
+    whole = bool((numbers % 1 == 0).all())
+    if numbers.empty or whole == (date_format == "decimal_year"):
+        return False
+    if not column.dropna().astype("string").str.strip().str.match(r"^-?[\d.]+$").all():
+        return False
+    times = bundle_forecast.parse_times(numbers, NUMBER_FORMATS[date_format], False)
+    return bool(times.dt.year.between(*bundle_forecast.YEAR_RANGE).all())
+
+
+def date_format_of(time_format: str | None) -> str:
+    """The `date_format` choice a recorded time format came from."""
+    choices = {fmt: choice for choice, fmt in NUMBER_FORMATS.items()}
+    return choices.get(time_format or "", "text")
+
+
+def parse_time_column(
+    column: pd.Series, date_format: str = "auto"
+) -> tuple[pd.Series, str | None, bool]:
     """Parses a time column strictly, so days and months are never silently swapped.
+
+    Args:
+        column: the raw time column.
+        date_format: one of `DATE_FORMATS`: "auto" reads text dates, and numbers in
+            the first of `NUMBER_FORMATS` they fit.
 
     Returns:
         The times (naive; UTC when the text carried zones), the one format all values
         share (`None` if pandas cannot name it) and whether zones were converted.
 
     Raises:
-        DataError: for numbers, values that are not dates, or mixed date formats.
+        DataError: for numbers that are not dates, values that are not dates, or
+            mixed date formats.
     """
-    name = column.name
-    if pd.api.types.is_numeric_dtype(column):
-        raise DataError(
-            f"Column `{name}` holds numbers, not dates. Choose a column with dates "
-            "such as 2024-01-31 as `time_column`."
+    _check_date_format(date_format)
+    numeric = pd.api.types.is_numeric_dtype(column)
+    if date_format == "auto" and numeric:
+        date_format = guess_number_format(column) or "text"
+    if date_format in NUMBER_FORMATS:
+        return (
+            _parse_number_dates(column, date_format),
+            NUMBER_FORMATS[date_format],
+            False,
         )
+    if numeric:
+        raise DataError(
+            f"Column `{column.name}` holds numbers, not dates: e.g. "
+            f"{column.dropna().iloc[0]!r} is not a date written as a number (19580329, "
+            "195803, 1958 or 1958.21). Choose a column with dates as `time_column`, "
+            "or set `date_format` if the numbers are dates."
+        )
+    return _parse_text_dates(column)
+
+
+def _check_date_format(date_format: str) -> None:
+    if date_format not in DATE_FORMATS:
+        raise DataError(
+            f"Invalid value for argument `date_format`. Expected one of "
+            f"{list(DATE_FORMATS)}. Received: date_format={date_format!r}"
+        )
+
+
+def _parse_number_dates(column: pd.Series, date_format: str) -> pd.Series:
+    times = bundle_forecast.parse_times(column, NUMBER_FORMATS[date_format], False)
+    low, high = bundle_forecast.YEAR_RANGE
+    times = times.where(times.dt.year.between(low, high))
+    bad = column[column.notna() & times.isna()]
+    if len(bad):
+        rows = ", ".join(str(i + 2) for i in bad.index[:5])
+        raise DataError(
+            f"Column `{column.name}` has values that are not dates written as "
+            f"{date_format} (years {low} to {high}): line(s) {rows} of the file hold "
+            f"{bad.iloc[0]!r}. Fix those rows, or set `date_format` to how the dates "
+            f"are written ({', '.join(DATE_FORMATS[1:])})."
+        )
+    if column.dropna().empty:
+        raise DataError(
+            f"Column `{column.name}` is empty; it cannot give the time order."
+        )
+    return times
+
+
+def _parse_text_dates(column: pd.Series) -> tuple[pd.Series, str | None, bool]:
+    name = column.name
     text = column.astype("string").str.strip()
     present = text.dropna()
     if present.empty:
@@ -131,6 +249,28 @@ def parse_time_column(column: pd.Series) -> tuple[pd.Series, str | None, bool]:
         _refuse_mixed_formats(text, strict, name)
     times = bundle_forecast.parse_times(column, fmt, utc)
     return times, fmt, utc
+
+
+def number_dates_note(column: pd.Series, time_format: str) -> str:
+    """Says in plain words how a column of numbers was read as dates."""
+    choice = date_format_of(time_format)
+    example = column.dropna().iloc[0]
+    shown = f"{example:.0f}" if float(example) % 1 == 0 else repr(float(example))
+    when = bundle_forecast.parse_times(pd.Series([example]), time_format, False)[0]
+    month = MONTHS.split()[when.month - 1]
+    words = {
+        "yyyymmdd": f"dates written as numbers (yyyymmdd), e.g. {shown} = "
+        f"{when.day} {month} {when.year}",
+        "yyyymm": f"months written as numbers (yyyymm), e.g. {shown} = {month} "
+        f"{when.year}",
+        "year": f"years written as numbers, e.g. {shown} = the year {when.year}",
+        "decimal_year": f"decimal years (the fraction is the part of the year gone "
+        f"by), e.g. {shown} = {when.day} {month} {when.year}",
+    }
+    return (
+        f"`{column.name}` holds {words[choice]}. If that is wrong, set `date_format` "
+        "to how the dates are written."
+    )
 
 
 def _refuse_unparseable(text: pd.Series, times: pd.Series, name: str) -> None:
@@ -183,11 +323,11 @@ def _frequency(seconds: float, times: pd.DatetimeIndex) -> Frequency:
         return Frequency(f"W-{anchor}", "weekly", "week", seconds, 4, 26, (52,))
     if 28 * DAY <= seconds <= 31 * DAY:
         alias = "ME" if times.is_month_end.all() else "MS"
-        return Frequency(alias, "monthly", "month", 30.44 * DAY, 3, 24, (12,))
+        return Frequency(alias, "monthly", "month", 30.44 * DAY, 12, 24, (12,))
     if 89 * DAY <= seconds <= 92 * DAY:
         return Frequency("QS", "quarterly", "quarter", 91.3 * DAY, 4, 12, (4,))
     if 365 * DAY <= seconds <= 366 * DAY:
-        return Frequency("YS", "yearly", "year", 365.25 * DAY, 3, 10, ())
+        return Frequency("YS", "yearly", "year", 365.25 * DAY, 5, 20, ())
     return _custom_frequency(seconds)
 
 
@@ -218,25 +358,30 @@ def load_series(
     Args:
         frame: the raw table.
         target: the numeric column to forecast.
-        params: the template's params (time_column, covariates, fill_gaps).
+        params: the template's params (time_column, date_format, covariates,
+            fill_gaps).
 
     Raises:
         DataError: for every input that cannot be forecast, in plain words.
     """
     _check_target(frame, target)
-    time_column = detect_time_column(frame, str(params.get("time_column") or ""))
+    date_format = str(params.get("date_format") or "auto")
+    time_column = detect_time_column(
+        frame, str(params.get("time_column") or ""), date_format
+    )
     if time_column == target:
         raise DataError(f"`{target}` cannot be both the time column and the target.")
-    times, fmt, utc = parse_time_column(frame[time_column])
+    times, fmt, utc = parse_time_column(frame[time_column], date_format)
     frequency, share = infer_frequency(times)
-    covariates = covariate_columns(frame, target, time_column, params)
+    columns = [target, *covariate_columns(frame, target, time_column, params)]
     meta = {
         "time_column": time_column,
         "time_format": fmt,
         "utc": utc,
         "freq": frequency.alias,
         "step_seconds": frequency.seconds,
-        "columns": [target, *covariates],
+        "columns": columns,
+        "missing_markers": missing_markers(frame, columns),
         "fill_gaps": params.get("fill_gaps", "interpolate"),
     }
     regular = bundle_forecast.regular_series(frame, meta)
@@ -284,6 +429,29 @@ def covariate_columns(
     ]
 
 
+def missing_markers(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[float]]:
+    """Returns, per column, the values that mark a missing measurement (e.g. -99.99).
+
+    A marker is written with nines only (-9.99, -99.99, -999, 9999) and lies far outside
+    the column's other values: further from them than their whole range.
+    """
+    found = {}
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce").dropna()
+        unique = pd.Series(values.unique())
+        nines = unique[
+            (unique.abs() >= 9.9) & unique.map(lambda v: f"{v:g}").str.match(NINES)
+        ]
+        rest = values[~values.isin(nines)]
+        if rest.empty or nines.empty:
+            continue
+        spread = rest.max() - rest.min()
+        far = nines[(rest.min() - nines > spread) | (nines - rest.max() > spread)]
+        if len(far):
+            found[column] = sorted(float(v) for v in far)
+    return found
+
+
 def excluded_columns(frame: pd.DataFrame, meta: Mapping[str, Any]) -> dict[str, str]:
     """Returns each column the model does not use, with the reason in plain words."""
     used = {meta["time_column"], *meta["columns"]}
@@ -304,6 +472,8 @@ def _notes(
     meta: Mapping[str, Any],
 ) -> list[str]:
     notes = [f"The data is {frequency.label}: one row per {frequency.unit}."]
+    if meta["time_format"] in bundle_forecast.NUMBER_FORMATS:
+        notes.append(number_dates_note(frame[meta["time_column"]], meta["time_format"]))
     if meta["utc"]:
         notes.append(
             "The timestamps carry time zones; they were converted to UTC so that "
@@ -351,6 +521,13 @@ def _gap_notes(
     empty = int(frame[target].isna().sum())
     if empty:
         notes.append(f"{empty} rows have no `{target}` value; they were {handled}.")
+    for column, markers in meta["missing_markers"].items():
+        count = int(frame[column].isin(markers).sum())
+        written = " or ".join(f"{m:g}" for m in markers)
+        notes.append(
+            f"`{column}` uses {written} to mark a missing value ({count} rows); those "
+            f"were treated as missing and {handled}."
+        )
     return notes
 
 
@@ -362,11 +539,82 @@ def _longest_run(flags: np.ndarray) -> int:
     return longest
 
 
-def resolve_window(params: Mapping[str, Any], frequency: Frequency) -> tuple[int, int]:
-    """Returns (lookback, horizon): the params, or the frequency's defaults where 0."""
-    lookback = int(params.get("lookback") or 0) or frequency.lookback
-    horizon = int(params.get("horizon") or 0) or frequency.horizon
+def resolve_window(params: Mapping[str, Any], series: Series) -> tuple[int, int]:
+    """Returns (lookback, horizon): the params, or where 0 the frequency's defaults.
+
+    The defaults cover a season where the frequency has a short one (monthly: the next
+    12 months from the last 24; hourly: the next 24 hours), and shrink to fit a short
+    series, so that training, validation and test each get full windows.
+    """
+    frequency, n_steps = series.frequency, len(series.regular)
+    val_start, test_start = segment_bounds(
+        n_steps, params["val_fraction"], params["test_fraction"]
+    )
+    horizon = int(params.get("horizon") or 0)
+    if not horizon:
+        room = min(test_start - val_start, n_steps - test_start)
+        horizon = max(1, min(frequency.horizon, room))
+    lookback = int(params.get("lookback") or 0)
+    if not lookback:
+        room = val_start - horizon + 1 - MIN_TRAIN_WINDOWS
+        lookback = max(MIN_LOOKBACK, min(frequency.lookback, room))
     return lookback, horizon
+
+
+def describe_window(lookback: int, horizon: int, frequency: Frequency) -> str:
+    """Says in the data's own units what a forecast covers.
+
+    E.g. "Forecasts the next 12 months (a full year) from the last 24 months."
+    """
+    covers = _period_words(horizon * frequency.seconds)
+    return (
+        f"Forecasts the next {_steps(horizon, frequency.unit)}"
+        f"{f' ({covers})' if covers and horizon > 1 else ''} from the last "
+        f"{_steps(lookback, frequency.unit)}."
+    )
+
+
+def _steps(count: int, unit: str) -> str:
+    if unit[0].isdigit():
+        return f"{count} steps of {unit}"
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _period_words(seconds: float) -> str:
+    for days, words in ((1, "a full day"), (7, "a full week"), (365.25, "a full year")):
+        if abs(seconds / DAY - days) <= 0.02 * days:
+            return words
+    return ""
+
+
+def window_plan(
+    frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The lookback and horizon a run with `params` would use, for a form to show.
+
+    Args:
+        frame: the raw table.
+        target: the numeric column to forecast.
+        params: the template's params, complete (`templates.base.resolve_params`);
+            horizon and lookback at 0 get the defaults.
+
+    Returns:
+        {"lookback", "horizon", "unit", "frequency", "sentence"}, e.g. for monthly data
+        with horizon and lookback left at 0: 24, 12, "month", "monthly", "Forecasts the
+        next 12 months (a full year) from the last 24 months."
+
+    Raises:
+        DataError: if the table cannot be forecast (see `load_series`).
+    """
+    series = load_series(frame, target, params)
+    lookback, horizon = resolve_window(params, series)
+    return {
+        "lookback": lookback,
+        "horizon": horizon,
+        "unit": series.frequency.unit,
+        "frequency": series.frequency.label,
+        "sentence": describe_window(lookback, horizon, series.frequency),
+    }
 
 
 def segment_bounds(

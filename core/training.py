@@ -7,9 +7,11 @@ every epoch, model.keras and evaluation.json are written at the end.
 from __future__ import annotations
 
 import csv
+import errno
 import logging
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -31,8 +33,15 @@ DIVERGED_MESSAGE = (
 )
 
 
+NOT_STARTED_MESSAGE = "Stopped before the first epoch ended; no model was kept."
+
+
 class TrainingError(RuntimeError):
     """Training could not produce a model, with a message a user can act on."""
+
+
+class RunFolderGone(RuntimeError):
+    """The run's folder was deleted while its worker was training."""
 
 
 class RunDirLogger(keras.callbacks.Callback):
@@ -57,6 +66,8 @@ class RunDirLogger(keras.callbacks.Callback):
         self.path.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if runs.is_folder_gone(self.run_id):
+            raise RunFolderGone(self.run_id)
         logs = logs or {}
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
         is_new = not self.path.exists()
@@ -118,34 +129,87 @@ def wait_for_turn(run_id: str) -> bool:
 def train_run(run_id: str) -> str:
     """Trains, saves and evaluates one run, recording every outcome in its directory.
 
+    The worker holds the run's lock for the whole run, which is what tells other
+    processes that the run is alive. Ctrl-C (KeyboardInterrupt) counts as Stop.
+
     Args:
         run_id: an existing run created with `runs.create_run`.
 
     Returns:
         The final state: "completed", "stopped" or "failed".
+
+    Raises:
+        runs.RunError: if another process already trains this run.
     """
-    runs.write_status(run_id, pid=os.getpid())
-    if not wait_for_turn(run_id):
-        runs.write_status(run_id, state="stopped", message="Stopped before it started.")
-        return "stopped"
+    if not runs.hold_worker_lock(run_id):
+        raise runs.RunError(f"Run `{run_id}` already has a training process.")
     try:
+        return _run_to_end(run_id)
+    finally:
+        runs.release_worker_lock(run_id)
+
+
+def _run_to_end(run_id: str) -> str:
+    try:
+        runs.write_status(run_id, pid=os.getpid())
+        if not wait_for_turn(run_id):
+            return _finish(run_id, "stopped", message="Stopped before it started.")
         _train(run_id)
-    except (data.DataError, TrainingError, ValueError) as err:
-        logger.exception("Run %s failed", run_id)
-        runs.write_status(run_id, state="failed", error=str(err).splitlines()[0])
-        return "failed"
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Stop, keeping what was saved
+        if runs.is_folder_gone(run_id):
+            return _folder_gone(run_id)
+        return _finish(run_id, "stopped", message=_stopped_message(run_id))
     except Exception as err:  # noqa: BLE001  any bug must still end the run as failed
-        traceback.print_exc()
-        runs.write_status(
-            run_id,
-            state="failed",
-            error=f"Unexpected error ({type(err).__name__}): {err}. "
-            "See train.log in the run folder.",
-        )
-        return "failed"
+        if runs.is_folder_gone(run_id):
+            return _folder_gone(run_id)
+        _log_traceback(run_id)
+        return _finish(run_id, "failed", error=failure_message(run_id, err))
     state = "stopped" if runs.is_stop_requested(run_id) else "completed"
-    runs.write_status(run_id, state=state, message="")
+    return _finish(run_id, state, message="")
+
+
+def _folder_gone(run_id: str) -> str:
+    logger.info("Run %s: its folder was deleted, so training ended.", run_id)
+    return "failed"
+
+
+def _stopped_message(run_id: str) -> str:
+    if (runs.run_dir(run_id) / runs.MODEL_FILE).is_file():
+        return "Stopped; the best model so far was kept."
+    return NOT_STARTED_MESSAGE
+
+
+def _finish(run_id: str, state: str, **changes: str) -> str:
+    """Writes the final state; if the disk refuses, the lock's release tells readers."""
+    try:
+        runs.write_status(run_id, state=state, **changes)
+    except OSError as err:
+        logger.error("Run %s ended %s but could not record it: %s", run_id, state, err)
+        return "failed"
     return state
+
+
+def _log_traceback(run_id: str) -> None:
+    """Appends the current exception's traceback to the run's train.log, not the screen."""
+    try:
+        with open(runs.run_dir(run_id) / runs.LOG_FILE, "a") as log:
+            log.write(traceback.format_exc())
+    except (OSError, runs.RunError):
+        pass  # the folder is gone or the disk is full: the sentence still reaches the user
+
+
+def failure_message(run_id: str, err: Exception) -> str:
+    """Returns the one-line sentence a user sees for a failed run."""
+    log = runs.runs_root() / run_id / runs.LOG_FILE
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            "The disk is full, so the run's files could not be written. Free some "
+            "space and train again."
+        )
+    if isinstance(err, (data.DataError, TrainingError, ValueError)) and str(err):
+        return str(err).splitlines()[0]
+    detail = str(err).splitlines()[0] if str(err) else "no details"
+    return f"Unexpected error ({type(err).__name__}: {detail}). The full log is {log}."
 
 
 def _train(run_id: str) -> None:
@@ -168,7 +232,7 @@ def _train(run_id: str) -> None:
     fit_model(run_id, model, prepared, params)
     runs.write_status(run_id, phase="saving")
     template.calibrate(model, prepared, params)
-    model.save(runs.run_dir(run_id) / runs.MODEL_FILE)
+    save_model(model, runs.run_dir(run_id) / runs.MODEL_FILE)
     runs.write_status(run_id, phase="checking")
     export.record_check(run_id, model, prepared)
     runs.write_status(
@@ -178,13 +242,27 @@ def _train(run_id: str) -> None:
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
 
 
+def save_model(model: keras.Model, path: Path) -> None:
+    """Saves to a temporary file and moves it over `path`: never a partial model file."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def fit_model(
     run_id: str, model: keras.Model, prepared: Prepared, params: dict[str, Any]
 ) -> keras.callbacks.History:
     """Fits with early stopping and keeps the best weights, however training ends.
 
+    Ctrl-C after the first epoch counts as Stop: the best weights so far are kept.
+
     Raises:
         TrainingError: if the loss became NaN.
+        KeyboardInterrupt: if interrupted before any epoch ended.
     """
     early_stopping = keras.callbacks.EarlyStopping(
         patience=int(params["patience"]), restore_best_weights=True
@@ -196,15 +274,21 @@ def fit_model(
         RunDirLogger(run_id, int(params["epochs"])),
     ]
     batch_size, seed = int(params["batch_size"]), int(params["seed"])
-    history = model.fit(
-        as_dataset(prepared.train, batch_size, shuffle_seed=seed),
-        validation_data=as_dataset(prepared.val, batch_size),
-        epochs=int(params["epochs"]),
-        class_weight=prepared.class_weight,
-        shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a dataset
-        callbacks=callbacks,
-        verbose=0,
-    )
+    try:
+        history = model.fit(
+            as_dataset(prepared.train, batch_size, shuffle_seed=seed),
+            validation_data=as_dataset(prepared.val, batch_size),
+            epochs=int(params["epochs"]),
+            class_weight=prepared.class_weight,
+            shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a dataset
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except KeyboardInterrupt:
+        if early_stopping.best_weights is None:
+            raise
+        runs.request_stop(run_id)  # the run ends as "stopped", with the best model
+        history = model.history
     if any(math.isnan(v) or math.isinf(v) for v in history.history.get("loss", [])):
         raise TrainingError(DIVERGED_MESSAGE)
     if early_stopping.best_weights is not None:
@@ -237,8 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    state = train_run(Path(argv[0]).name)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops like the Stop button
+    try:
+        state = train_run(Path(argv[0]).name)
+    except runs.RunError as err:
+        logger.error("%s", err)
+        return 1
     return 0 if state in ("completed", "stopped") else 1
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

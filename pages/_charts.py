@@ -12,6 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pages._text import plot_text
+
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
 NUMBER_HOVER = ",.4~r"  # d3: 4 significant digits, thousands separators, no 1e+04
 MAX_BARS = 30
@@ -42,12 +44,12 @@ def people_hover(fig: go.Figure, numeric_x: bool = True) -> go.Figure:
 
 def target_distribution(values: pd.Series, kind: str) -> go.Figure:
     """A histogram for a number target, bar counts for a class target."""
-    name = str(values.name)
+    name = plot_text(values.name)
     if kind == "number":
         fig = _figure(f"Distribution of `{name}`", name, "rows")
         fig.add_trace(go.Histogram(x=values.dropna(), nbinsx=40, name=name))
         return fig
-    counts = values.astype("string").fillna("(missing)").value_counts()
+    counts = values.astype("string").fillna("(missing)").map(plot_text).value_counts()
     title = f"Rows per value of `{name}`"
     if len(counts) > MAX_BARS:
         title += f" (the {MAX_BARS} most common of {len(counts)})"

@@ -16,6 +16,7 @@ import streamlit as st
 from core import data, forecast_report, runs
 from core.templates import timeseries_forecasting as forecasting
 from pages import _charts, _ui
+from pages._text import plain, plot_text
 
 COLOURS = {
     "model": "#2563eb",
@@ -61,7 +62,7 @@ def test_period_figure(
     plot = evaluation["test_plot"]
     chosen = plot["steps"][step - 1]
     fig = band_figure(
-        f"Test period: `{target}` forecast {step} step(s) ahead vs actual",
+        f"Test period: {plot_text(target)} forecast {step} step(s) ahead vs actual",
         chosen["time"], chosen["lower"], chosen["forecast"], chosen["upper"],
     )  # fmt: skip
     actual = plot["actual"]
@@ -102,7 +103,7 @@ def forecast_figure(
     """The recent history, then the forecast with its range."""
     time = table.columns[0]
     fig = band_figure(
-        f"Forecast of `{target}`",
+        f"Forecast of {plot_text(target)}",
         table[time], table["lower"], table["forecast"], table["upper"],
     )  # fmt: skip
     fig.add_trace(
@@ -135,7 +136,7 @@ def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
     rules = forecast_report.describe_baselines(info)
     st.caption(
         "Baselines: " + "; ".join(f"**{k.replace('_', ' ')}** = {v}" for k, v in rules.items())
-        + f". Errors are in `{info['target']}`'s units; MASE below 1 beats the naive "
+        + f". Errors are in {plain(info['target'])}'s units; MASE below 1 beats the naive "
         "one-step forecast."
     )  # fmt: skip
     st.dataframe(_ui.people_table(scores_table(evaluation)))
@@ -154,9 +155,9 @@ def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
     _render_backtest(evaluation)
     with st.expander("How the data was prepared"):
         for note in info.get("notes", []):
-            st.markdown(f"- {note}")
+            st.markdown(f"- {plain(note)}")
         st.markdown(
-            f"- Inputs per step: {', '.join(f'`{f}`' for f in info['features'])}; "
+            f"- Inputs per step: {plain(', '.join(info['features']))}; "
             f"{info['lookback']} steps in, {info['horizon']} out."
         )
     metrics = runs.read_metrics(run_id)
@@ -200,7 +201,8 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
     columns = [info["time_column"], *info["columns"]]
     st.subheader(f"Forecast the next {info['horizon']} {info['unit']}s")
     st.caption(
-        f"Upload a newer CSV with the columns {columns} to forecast from its end; "
+        f"Upload a newer CSV with the columns {plain(', '.join(columns))} to forecast "
+        "from its end; "
         "without one, the forecast starts after the training data."
     )
     upload = st.file_uploader(
@@ -214,10 +216,10 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
     try:
         history, table, warnings = forecast_cached(run_id, content, name)
     except (data.DataError, runs.RunError) as err:
-        st.error(str(err))
+        st.error(plain(err))
         return
     for warning in warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
     st.plotly_chart(forecast_figure(history, table, info["target"]))
     st.caption(
         f"The shaded range should hold the actual value {info['coverage']:.0%} of the "

@@ -14,6 +14,7 @@ from core import data, images, runs, video
 from core.bundle_images import IMAGE_EXTENSIONS
 from core.templates import list_templates
 from pages import _charts, _ui
+from pages._text import plain, plot_text
 
 PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
 VIDEO_TYPES = [e.lstrip(".") for e in video.VIDEO_EXTENSIONS]
@@ -70,7 +71,7 @@ def render_upload() -> str | None:
         if sample:
             return images.store_sample()
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
     return None
 
@@ -87,17 +88,17 @@ def render_dataset(dataset_id: str) -> None:
     try:
         image_set = load_images_cached(dataset_id)
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
     counts = images.class_counts(image_set)
-    st.subheader(data.dataset_name(dataset_id))
+    st.subheader(plain(data.dataset_name(dataset_id)))
     st.caption(f"{len(image_set.table):,} pictures · {len(counts)} classes")
     labels = image_set.table["label"].rename("class")
     st.plotly_chart(_charts.target_distribution(labels, "category"))
     st.subheader("Data check")
     problems = images.check(image_set)
     for problem in problems:
-        st.error(problem, icon=":material/error:")
+        st.error(plain(problem), icon=":material/error:")
     _ui.show_findings(images.preflight(image_set))
     if not problems and not images.preflight(image_set):
         st.success("No data-quality problems found.", icon=":material/check_circle:")
@@ -106,7 +107,7 @@ def render_dataset(dataset_id: str) -> None:
             st.dataframe(image_set.skipped, hide_index=True)
     st.subheader("Sample pictures")
     for label, shown in thumbnails_cached(dataset_id).items():
-        st.markdown(f"**{label}** ({counts[label]} pictures)")
+        st.markdown(f"**{plain(label)}** ({counts[label]} pictures)")
         grid([pixels for _, pixels in shown], [name for name, _ in shown])
     st.page_link(
         "pages/train.py", label="Next: train a model", icon=":material/arrow_forward:"
@@ -117,7 +118,7 @@ def grid(pictures: list, captions: list[str]) -> None:
     """Pictures in rows of `GRID_COLUMNS`."""
     columns = st.columns(GRID_COLUMNS)
     for index, (pixels, caption) in enumerate(zip(pictures, captions, strict=True)):
-        columns[index % GRID_COLUMNS].image(pixels, caption=caption)
+        columns[index % GRID_COLUMNS].image(pixels, caption=plain(caption))
 
 
 # --- Train page ------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def render_train(dataset_id: str) -> None:
     """Picture templates, their parameters, one Train button, live progress."""
     templates = {t.name: t for t in list_templates() if t.data_kind == "image_folder"}
     name = st.radio(
-        f"Template for the pictures in {data.dataset_name(dataset_id)}",
+        f"Template for the pictures in {plain(data.dataset_name(dataset_id))}",
         list(templates),
         format_func=_ui.template_title,
         horizontal=True,
@@ -139,7 +140,7 @@ def render_train(dataset_id: str) -> None:
     if submitted:
         dataset = load_images_cached(dataset_id)
         for problem in _ui.start_training(template, dataset_id, dataset, None, values):
-            st.error(problem)
+            st.error(plain(problem))
     _ui.show_active_run(dataset_id, None, template.name)
 
 
@@ -207,16 +208,19 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
         try:
             folder = images.dataset_folder(evaluation["dataset_id"])
         except data.DataError as err:
-            st.error(str(err))
+            st.error(plain(err))
             return
         content = (folder / example["path"]).read_bytes()
         size = int(runs.read_info(run_id)["image_size"])
         model = _ui.load_model_cached(run_id)
         left, right = st.columns(2)
-        left.image(images.thumbnail(folder / example["path"], 256), caption=chosen)
+        left.image(
+            images.thumbnail(folder / example["path"], 256), caption=plain(chosen)
+        )
         right.image(
             images.explain(model, content, size),
-            caption=f"red = pixels that moved the answer ({example['predicted']}) most",
+            caption="red = pixels that moved the answer "
+            f"({plain(example['predicted'])}) most",
         )
 
 
@@ -226,7 +230,7 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
 def render_predict(run_id: str) -> None:
     """Pictures, a camera snapshot, or a video, classified by the chosen run."""
     info = runs.read_info(run_id)
-    st.caption(f"Classes: {', '.join(info['class_names'])}.")
+    st.caption(f"Classes: {plain(', '.join(info['class_names']))}.")
     picture_tab, camera_tab, video_tab = st.tabs(["Pictures", "Camera", "Video"])
     with picture_tab:
         _pictures_section(run_id, info)
@@ -248,7 +252,7 @@ def _pictures_section(run_id: str, info: dict) -> None:
     named = [(f.name, f.getvalue()) for f in uploads]
     table = images.predict_uploads(_ui.load_model_cached(run_id), named, info)
     for _, row in table[table["problem"] != ""].iterrows():
-        st.warning(f"`{row['file']}` was skipped: {row['problem']}.")
+        st.warning(plain(f"`{row['file']}` was skipped: {row['problem']}."))
     readable = table[table["problem"] == ""]
     pictures = [
         images.thumbnail_bytes(content, 160)
@@ -275,9 +279,9 @@ def _camera_section(run_id: str, info: dict) -> None:
     table = images.predict_uploads(model, [("camera.jpg", content)], info)
     row = table.iloc[0]
     if row["problem"]:
-        st.error(f"The snapshot could not be read: {row['problem']}.")
+        st.error(plain(f"The snapshot could not be read: {row['problem']}."))
         return
-    st.metric("Prediction", row["prediction"])
+    st.metric("Prediction", plain(row["prediction"]))
     probabilities = {c: float(row[f"probability_{c}"]) for c in info["class_names"]}
     left, right = st.columns(2)
     left.plotly_chart(_charts.class_probabilities(probabilities))
@@ -309,7 +313,7 @@ def _video_section(run_id: str, info: dict) -> None:
                 every_s,
             )
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         return
     st.plotly_chart(probability_timeline(table, info["class_names"]))
     step = max(1, len(frames) // GRID_COLUMNS)
@@ -336,7 +340,7 @@ def probability_timeline(table: pd.DataFrame, classes: list[str]) -> go.Figure:
                 x=table["time_s"],
                 y=table[f"probability_{name}"],
                 mode="lines+markers",
-                name=name,
+                name=plot_text(name),
             )
         )
     fig.update_layout(

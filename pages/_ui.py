@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs, timeseries
+from core import data, runs, safe_csv, timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages import _charts
+from pages._text import plain
 
 
 def leave_pages_directory_mode() -> None:
@@ -74,29 +75,23 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
     try:
         return load_table_cached(dataset_id)
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def window_plan(dataset_id: str, target: str) -> dict[str, Any] | None:
-    """The forecast horizon a run would start from, in the series' own steps.
+    """The forecast window a run would start from (see `timeseries.window_plan`).
 
     Returns:
-        {"horizon", "unit", "frequency"} (e.g. 7, "day", "daily"), or None when the
-        table is not a series of `target`. The horizon is the frequency's default.
+        {"lookback", "horizon", "unit", "frequency", "sentence"}, or None when the
+        table is not a series of `target`.
     """
     params = resolve_params(get_template("timeseries_forecasting"), {})
     try:
-        series = timeseries.load_series(data.load_table(dataset_id), target, params)
+        return timeseries.window_plan(data.load_table(dataset_id), target, params)
     except data.DataError:
         return None
-    frequency = series.frequency
-    return {
-        "horizon": frequency.horizon,
-        "unit": frequency.unit,
-        "frequency": frequency.label,
-    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -135,7 +130,7 @@ def score_csv_cached(
     """Reads CSV bytes and appends the run's predictions (see `core.export`)."""
     from core import export
 
-    frame = data.read_csv_bytes(content, name, min_columns=1)
+    frame = data.read_csv_bytes(content, name)
     return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
 
 
@@ -171,9 +166,8 @@ def template_title(name: str) -> str:
 
 
 def default_target(kinds: dict[str, str]) -> str:
-    """The last column that could be predicted (not an ID, date or free text)."""
-    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
-    return (usable or list(kinds))[-1]
+    """The column to predict that the data suggests (see `core.data.suggest_target`)."""
+    return data.suggest_target(kinds)
 
 
 def index_of(options: list, value: Any, fallback: int | None = 0) -> int | None:
@@ -184,18 +178,13 @@ def show_findings(findings: list[data.Finding]) -> None:
     """Lists preflight findings as error/warning/info boxes: message, then the fix."""
     for finding in findings:
         alert, icon = LEVEL_ALERTS[finding.level]
-        alert(f"**{finding.message}**  \n{finding.fix}", icon=icon)
+        alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
 
 
 # Runs.
 def usable_runs() -> list[str]:
-    """Finished runs that have a saved model, newest first."""
-    return [
-        r
-        for r in runs.list_runs()
-        if not runs.read_status(r).is_active
-        and (runs.runs_root() / r / runs.MODEL_FILE).is_file()
-    ]
+    """Finished runs whose model is sound and checked, newest first."""
+    return runs.usable_runs()
 
 
 def run_label(run_id: str) -> str:
@@ -433,7 +422,7 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
                 low, high = format_value(feature["min"]), format_value(feature["max"])
                 seen = f"Seen in training: {low} to {high}."
                 row[name] = st.number_input(
-                    name,
+                    plain(name),
                     value=float(feature["default"]),
                     format="%g",
                     help=seen,
@@ -442,10 +431,10 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
             elif feature["kind"] == "category":
                 options = list(feature["choices"])
                 index = index_of(options, feature["default"])
-                row[name] = st.selectbox(name, options, index=index, key=key)
+                row[name] = st.selectbox(plain(name), options, index=index, key=key)
             else:
                 row[name] = st.text_input(
-                    name, value=feature.get("default", ""), key=key
+                    plain(name), value=feature.get("default", ""), key=key
                 )
     return row
 
@@ -453,10 +442,10 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
 def show_summary(summary: list[str], icon: str = ":material/balance:") -> None:
     """The verdict first (success), then the comparisons; an honest note is a warning."""
     if summary:
-        st.success(summary[0], icon=":material/check_circle:")
+        st.success(plain(summary[0]), icon=":material/check_circle:")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
-        alert(sentence, icon=icon)
+        alert(plain(sentence), icon=icon)
 
 
 def csv_download(
@@ -465,7 +454,7 @@ def csv_download(
     """A download button for a table as CSV; no rerun on click."""
     st.download_button(
         label,
-        table.to_csv(index=False).encode(),
+        safe_csv.to_csv(table).encode(),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
@@ -598,7 +587,7 @@ def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
             return
         live_progress(run_id)
     except runs.RunError as err:
-        st.error(str(err))
+        st.error(plain(err))
 
 
 def live_progress(run_id: str) -> None:
@@ -609,7 +598,7 @@ def live_progress(run_id: str) -> None:
     @st.fragment(run_every=POLL_SECONDS if is_active else None)
     def _panel(was_active: bool) -> None:
         status = runs.read_status(run_id)
-        st.caption(heading)
+        st.caption(plain(heading))
         st.progress(progress_fraction(status), text=progress_text(status))
         if status.device:
             st.caption(f"Device: {status.device}")
@@ -627,11 +616,13 @@ def live_progress(run_id: str) -> None:
 
 def _status_message(status: runs.RunStatus) -> None:
     if status.state == "failed":
-        st.error(status.error or "Training failed. See train.log in the run folder.")
+        st.error(
+            plain(status.error or "Training failed. See train.log in the run folder.")
+        )
     elif status.state == "queued" and not status.phase:
-        st.info(queue_message(status.run_id), icon=":material/hourglass_top:")
+        st.info(plain(queue_message(status.run_id)), icon=":material/hourglass_top:")
     elif status.state == "running" and status.message and status.phase not in PHASES:
-        st.caption(status.message)
+        st.caption(plain(status.message))
     elif status.state == "completed":
         st.success("Training finished. The model was tested on rows it never saw.")
         st.page_link(

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import data
 from pages import _charts, _images, _ui
+from pages._text import plain
 
 st.title("Data")
 
@@ -17,7 +18,7 @@ elif upload is not None:
         dataset_id = data.store_upload(upload.name, upload.getvalue())
         _ui.load_table_cached(dataset_id)  # refuse unusable files before using them
     except data.DataError as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
     _ui.use_dataset(dataset_id)
 else:
@@ -42,7 +43,7 @@ if _images.is_image_dataset(dataset_id):
 
 # 2. Load it (cached) and show a preview.
 frame = _ui.table_or_stop(dataset_id)
-st.subheader(data.dataset_name(dataset_id))
+st.subheader(plain(data.dataset_name(dataset_id)))
 st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
 st.dataframe(_ui.people_table(frame.head(20)), hide_index=True)
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import data, export, runs
 from pages import _charts, _ui
+from pages._text import plain
 
 st.title("Models")
 
@@ -12,6 +13,13 @@ run_ids = runs.list_runs()
 st.dataframe(_ui.people_table(_ui.runs_table(run_ids)), hide_index=True)
 if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
+for damaged in filter(runs.run_problem, run_ids):
+    st.warning(
+        plain(
+            f"Run {damaged} is damaged: {runs.run_problem(damaged)}. Delete it below."
+        ),
+        icon=":material/broken_image:",
+    )
 
 # 2. Compare two runs side by side.
 if len(run_ids) >= 2:
@@ -44,11 +52,11 @@ if run_id:
             try:
                 export.build_bundle(run_id)
             except (data.DataError, runs.RunError) as err:
-                st.error(str(err))
+                st.error(plain(err))
     check = export.read_export_check(run_id)
     if check:
         alert = st.success if check.get("ok") else st.error
-        alert(check.get("message", ""), icon=":material/verified:")
+        alert(plain(check.get("message", "")), icon=":material/verified:")
         _ui.download_buttons(run_id)
 
 # 4. Delete a run, with a confirmation step.
@@ -66,7 +74,7 @@ if run_ids:
         try:
             runs.delete_run(doomed)
         except runs.RunError as err:
-            st.error(str(err))
+            st.error(plain(err))
         else:
             st.session_state.pop("_w_delete_sure")  # confirm again for the next one
             st.toast(f"Deleted run {doomed}.", icon=":material/delete:")
@@ -81,7 +89,7 @@ if submitted and bundle is not None:
     try:
         new_id = export.import_bundle(bundle.getvalue(), bundle.name)
     except (data.DataError, runs.RunError) as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         _ui.remember(_ui.ACTIVE_RUN_ID, new_id)
         st.success(f"Imported as run `{new_id}`. It is ready on the Predict page.")

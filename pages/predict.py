@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import data, export, runs
 from pages import _charts, _forecast, _images, _ui
+from pages._text import plain
 
 st.title("Predict")
 
@@ -34,12 +35,12 @@ if submitted:
             run_id, pd.DataFrame([row]), model=model
         )
     except (data.DataError, runs.RunError) as err:
-        st.error(str(err))
+        st.error(plain(err))
     else:
         for warning in warnings:
-            st.warning(warning)
+            st.warning(plain(warning))
         value = result["prediction"].iloc[0]
-        st.metric(f"Predicted {target}", _ui.format_value(value))
+        st.metric(f"Predicted {plain(target)}", plain(_ui.format_value(value)))
         probabilities = {
             column.removeprefix("probability_"): float(result[column].iloc[0])
             for column in result.columns
@@ -51,17 +52,19 @@ if submitted:
 # 3. Many rows: score a CSV and download it with predictions.
 st.subheader("Score a CSV file")
 st.caption(
-    f"The file needs the columns {', '.join(f['name'] for f in info.get('schema', []))}."
+    "The file needs the columns "
+    + ", ".join(plain(f["name"]) for f in info.get("schema", []))
+    + "."
 )
 upload = st.file_uploader("CSV file to score", type=["csv"], key="_w_score_upload")
 if upload is not None:
     try:
         scored, warnings = _ui.score_csv_cached(run_id, upload.getvalue(), upload.name)
     except (data.DataError, runs.RunError) as err:
-        st.error(str(err))
+        st.error(plain(err))
         st.stop()
     for warning in warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
     st.caption(f"{len(scored):,} rows scored. First rows:")
     st.dataframe(_ui.people_table(scored.head(20)), hide_index=True)
     _ui.csv_download(scored, "predictions.csv", "Download predictions (CSV)")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import runs
 from pages import _charts, _forecast, _images, _ui
+from pages._text import plain
 
 st.title("Results")
 
@@ -21,7 +22,7 @@ evaluation = runs.read_evaluation(run_id)
 if not evaluation:
     status = runs.read_status(run_id)
     if status.state == "failed":
-        st.error(status.error)
+        st.error(plain(status.error))
     else:
         st.info(f"This run is {status.state}; its report appears when training ends.")
         _ui.live_progress(run_id)

@@ -5,6 +5,7 @@ import streamlit as st
 from core import data, timeseries
 from core.templates import get_template, list_templates
 from pages import _images, _ui
+from pages._text import plain
 
 st.title("Train")
 
@@ -20,7 +21,7 @@ if _images.is_image_dataset(dataset_id):
 frame = _ui.table_or_stop(dataset_id)
 columns = list(frame.columns)
 target = st.selectbox(
-    f"Column to predict in {data.dataset_name(dataset_id)}",
+    f"Column to predict in {plain(data.dataset_name(dataset_id))}",
     columns,
     index=_ui.index_of(
         columns,
@@ -34,7 +35,7 @@ suggested, reason = timeseries.suggest(frame, target) or data.suggest_template(
     frame, target
 )
 st.info(
-    f"Suggested: **{get_template(suggested).title}**. {reason}",
+    f"Suggested: **{get_template(suggested).title}**. {plain(reason)}",
     icon=":material/lightbulb:",
 )
 form_slot = st.container()  # the Train button comes first, the template choice below
@@ -64,7 +65,7 @@ overrides = _ui.get(_ui.COLUMN_KINDS, {})
 notes = _ui.template_notes_cached(template.name, dataset_id, target, overrides)
 with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)"):
     for note in notes:
-        st.markdown(f"- {note}")
+        st.markdown(f"- {plain(note)}")
 
 # 3. One Train button, then what a person must decide, then the rest collapsed.
 is_series = template.data_kind == "time_series"
@@ -77,7 +78,7 @@ if submitted:
     values["column_kinds"] = overrides
     problems = _ui.start_training(template, dataset_id, frame, target, values)
     for problem in problems:
-        form_slot.error(problem)
+        form_slot.error(plain(problem))
 
 # 4. Live progress of the active run (another data set's run is labelled).
 _ui.show_active_run(dataset_id, target, template.name)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import workspace
+from core import runs, workspace
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -20,6 +20,14 @@ def workspace_root(tmp_path, monkeypatch):
     root = tmp_path / "workspace"
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
     return root
+
+
+@pytest.fixture(autouse=True)
+def _release_worker_locks():
+    """Run locks a test takes as a pretend worker are dropped after it."""
+    yield
+    for run_id in list(runs._held_locks):
+        runs.release_worker_lock(run_id)
 
 
 @pytest.fixture

@@ -165,6 +165,8 @@ def test_import_refuses_a_model_with_a_lambda_layer(tmp_path, run_id):
         }
     )
     before = runs.list_runs()
-    with pytest.raises(data.DataError, match="cannot be loaded safely"):
+    with pytest.raises(
+        data.DataError, match="contains a Lambda layer, which could run code"
+    ):
         export.import_bundle(payload, "lambda.zip")
     assert runs.list_runs() == before

@@ -406,8 +406,10 @@ def test_cached_weights_are_found(monkeypatch, tmp_path):
     assert "Transfer learning" in note
 
 
-def test_pretrained_backbone_with_a_local_weights_file(tmp_path):
-    weights = tmp_path / "mobilenet.weights.h5"
+def test_pretrained_backbone_with_a_local_weights_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    weights = tmp_path / "keras" / "models" / "mobilenet.weights.h5"
+    weights.parent.mkdir(parents=True)
     keras.applications.MobileNetV3Small(
         include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
     ).save_weights(weights)  # stands in for the ImageNet file we cannot download
@@ -429,11 +431,10 @@ def test_pretrained_backbone_with_a_local_weights_file(tmp_path):
     assert np.asarray(model(np.zeros((1, 40, 40, 3), "float32"))).shape == (1, 2)
 
 
-def test_missing_weights_file_is_a_check_problem(tiny_images):
+def test_weights_path_outside_the_caches_is_refused_up_front():
     template = get_template("image_classification")
-    params = resolve_params(template, {**FAST, "weights_path": "/nowhere/w.h5"})
-    problems = template.check(template.load_data(tiny_images), None, params)
-    assert "weights_path" in problems[0]
+    with pytest.raises(data.DataError, match="weights_path.*Keras cache"):
+        resolve_params(template, {**FAST, "weights_path": "/nowhere/w.h5"})
 
 
 # --- end to end: train, evaluate, bundle, predict ----------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def open_page(page: str | None = None, **state) -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The text a viewer sees: Markdown escapes (pages/_text.plain) removed."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
 # Real trained run, shared by the results, predict and models tests.
@@ -271,6 +273,8 @@ def _hand_written_run(
         dataset_name=dataset_name,
     )
     run_id = runs.create_run(spec)
+    if state in runs.ACTIVE_STATES:
+        assert runs.hold_worker_lock(run_id)  # this test process is its worker
     runs.write_status(run_id, state=state, epochs=10, **status)
     return run_id
 
@@ -639,7 +643,7 @@ def test_results_and_predict_for_a_regression_run(regression_run):
 
 
 def test_default_target_skips_ids_dates_and_text():
-    kinds = {"y": "number", "c": "category", "id": "identifier", "when": "date"}
+    kinds = {"x": "number", "c": "category", "id": "identifier", "when": "date"}
     assert _ui.default_target(kinds) == "c"
     many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
     fig = _charts.target_distribution(many, "category")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from datetime import datetime, timedelta
 
 import pytest
@@ -25,6 +26,17 @@ def _spec(**changes) -> RunSpec:
         "dataset_name": "tiny.csv",
     }
     return RunSpec(**{**fields, **changes})
+
+
+def _complete(run_id: str, metrics: dict | None = None) -> None:
+    """Writes what a finished run holds: status, info, evaluation and a model archive."""
+    folder = runs.run_dir(run_id)
+    runs.write_status(run_id, state="completed", epoch=3)
+    runs.write_json_atomic(folder / runs.INFO_FILE, {"task": "classification"})
+    report = {"metrics": metrics or {"accuracy": 0.8}}
+    runs.write_json_atomic(folder / runs.EVALUATION_FILE, report)
+    with zipfile.ZipFile(folder / runs.MODEL_FILE, "w") as model:
+        model.writestr("config.json", "{}")
 
 
 def _dead_pid() -> int:
@@ -77,6 +89,7 @@ def test_create_run_round_trip():
 
 def test_write_status_merges_and_stamps():
     run_id = runs.create_run(_spec())
+    assert runs.hold_worker_lock(run_id)
     runs.write_status(run_id, state="running", epoch=1, pid=os.getpid())
     runs.write_status(run_id, epoch=2)
     status = runs.read_status(run_id)
@@ -121,7 +134,7 @@ def test_running_run_with_dead_worker_reads_as_failed():
 
     status = runs.read_status(lost)
     assert status.state == "failed"
-    assert "ended unexpectedly" in status.error
+    assert "ended before it finished" in status.error
     assert status.error == runs.LOST_MESSAGE
     assert not status.is_active
     # The repair is written back, and no other run is touched.
@@ -132,6 +145,7 @@ def test_running_run_with_dead_worker_reads_as_failed():
 
 def test_running_run_with_live_worker_stays_running():
     run_id = runs.create_run(_spec())
+    assert runs.hold_worker_lock(run_id)
     runs.write_status(run_id, state="running", pid=os.getpid())
     assert runs.read_status(run_id).state == "running"
 
@@ -143,7 +157,7 @@ def test_queued_run_never_picked_up_becomes_failed():
     runs.write_json_atomic(path, stale)
     status = runs.read_status(run_id)
     assert status.state == "failed"
-    assert "ended unexpectedly" in status.error
+    assert "ended before it finished" in status.error
 
 
 def test_run_without_status_file_yet_is_readable():
@@ -153,12 +167,6 @@ def test_run_without_status_file_yet_is_readable():
 
     assert runs.read_status(run_id).state in ("queued", "failed")
     assert other in runs.active_runs()
-
-
-def test_is_process_alive():
-    assert runs.is_process_alive(os.getpid())
-    assert not runs.is_process_alive(_dead_pid())
-    assert not runs.is_process_alive(None)
 
 
 def test_request_stop_creates_the_flag():
@@ -172,6 +180,7 @@ def test_request_stop_creates_the_flag():
 def test_delete_run_refuses_active_runs():
     queued = runs.create_run(_spec())
     running = runs.create_run(_spec())
+    assert runs.hold_worker_lock(running)
     runs.write_status(running, state="running", pid=os.getpid())
     for run_id in (queued, running):
         with pytest.raises(RunError, match="still active"):
@@ -219,11 +228,7 @@ def test_run_dir_unknown_run():
 
 def test_summarize_run_reads_the_evaluation():
     run_id = runs.create_run(_spec())
-    runs.write_status(run_id, state="completed")
-    runs.write_json_atomic(
-        runs.run_dir(run_id) / runs.EVALUATION_FILE,
-        {"metrics": {"balanced_accuracy": 0.7, "accuracy": 0.8}},
-    )
+    _complete(run_id, {"balanced_accuracy": 0.7, "accuracy": 0.8})
     row = runs.summarize_run(run_id)
     assert row["run_id"] == run_id
     assert (row["metric"], row["value"], row["state"]) == ("accuracy", 0.8, "completed")

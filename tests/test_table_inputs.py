@@ -10,7 +10,6 @@ import zipfile
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from core import bundle_predict, data, export, runs, training
 from core.__main__ import main
@@ -123,7 +122,7 @@ def test_odd_headers_blank_categories_and_inf_train_and_export(tmp_path, capsys)
     rows.loc[1, "sex"] = "unknown"  # a category never seen in training
     bundled, stderr = _run_bundle_script(archive, rows, tmp_path)
     assert list(bundled.columns[: len(ODD_NAMES)]) == ODD_NAMES
-    assert "`speed km/h` holds an infinite number in row(s) 4" in stderr
+    assert "`speed km/h` holds an infinite or too large number in row(s) 4" in stderr
     scored, warnings = export.predict_frame(run_id, rows)
     assert any("`speed km/h`" in w and "row(s) 4" in w for w in warnings)
     probabilities = scored[["probability_Adelie", "probability_Gentoo"]]
@@ -136,12 +135,12 @@ def test_odd_headers_blank_categories_and_inf_train_and_export(tmp_path, capsys)
 def test_infinite_target_is_refused_naming_column_and_rows():
     frame = _odd_table().drop(columns="species")
     frame["price"] = frame["a b"] * 3
-    frame.loc[[4, 9], "price"] = [np.inf, -np.inf]
+    frame.loc[[4, 9, 12], "price"] = [np.inf, -np.inf, 1e39]
     template = get_template("tabular_regression")
     problems = template.check(frame, "price", resolve_params(template, {}))
     assert problems == [
-        "`price` holds an infinite number in row(s) 5, 10; a model cannot learn "
-        "from it. Fix those values or remove the rows."
+        "`price` holds an infinite or too large number in row(s) 5, 10, 13; a model "
+        "cannot learn from it. Fix those values or remove the rows."
     ]
 
 
@@ -224,11 +223,9 @@ def test_training_a_long_text_column_stays_small():
     assert peak < 50 * 2**20  # rows x longest cell as fixed-width text: 320 MB
 
 
-def test_scoring_reads_a_one_column_csv():
-    frame = data.read_csv_bytes(b"Glucose\n85\n\n140\n", "rows.csv", min_columns=1)
-    assert list(frame.columns) == ["Glucose"]
-    with pytest.raises(data.DataError, match="only one column"):
-        data.read_csv_bytes(b"Glucose\n85\n140\n", "rows.csv")
+def test_an_empty_cell_of_a_one_column_file_is_a_row_to_score():
+    frame = data.read_csv_bytes(b'Glucose\n85\n""\n140\n', "rows.csv")
+    assert frame["Glucose"].isna().tolist() == [False, True, False]
 
 
 def test_training_with_inf_in_an_input_finishes(tmp_path):

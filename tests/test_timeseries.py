@@ -136,7 +136,7 @@ def test_time_zones_are_converted_to_utc():
 
 @pytest.mark.parametrize(
     ("freq", "label", "horizon"),
-    [("h", "hourly", 24), ("W-MON", "weekly", 4), ("MS", "monthly", 3)],
+    [("h", "hourly", 24), ("W-MON", "weekly", 4), ("MS", "monthly", 12)],
 )
 def test_frequency_and_defaults(freq, label, horizon):
     times = pd.Series(pd.date_range("2020-01-06", periods=50, freq=freq))
@@ -155,6 +155,137 @@ def test_calendar_features_follow_the_step():
     times = pd.date_range("2021-01-01", periods=3, freq="D")
     names = list(bundle_forecast.calendar_features(times, 86400.0).columns)
     assert names == ["weekday_sin", "weekday_cos", "year_sin", "year_cos"]
+
+
+# --- dates written as numbers (NOAA CO2, SILSO sunspots) -----------------------------------
+
+
+def co2_monthly(months: int = 240) -> pd.DataFrame:
+    """NOAA's Mauna Loa monthly file: yyyymmdd dates, decimal years, -99.99 = missing."""
+    rng = np.random.default_rng(0)
+    starts = pd.date_range("1958-03-01", periods=months, freq="MS")
+    steps = np.arange(months)
+    mid = (starts.day_of_year + 14) / np.where(starts.is_leap_year, 366, 365)
+    frame = pd.DataFrame(
+        {
+            "year": starts.year,
+            "month": starts.month,
+            "date": starts.strftime("%Y%m%d").astype(int),
+            "decimal date": (starts.year + mid).round(4),
+            "average": 315
+            + 0.1 * steps
+            + 3 * np.sin(2 * np.pi * starts.month / 12)
+            + rng.normal(0, 0.3, months),
+        }
+    )
+    frame.loc[[3, 4, 15], "average"] = -99.99
+    return frame
+
+
+def sunspots_yearly(first: int = 1700, last: int = 2000) -> pd.DataFrame:
+    """SILSO's yearly sunspot numbers: one integer year per row, an 11-year cycle."""
+    years = np.arange(first, last + 1)
+    cycle = (0.5 - 0.5 * np.cos(2 * np.pi * (years - first) / 11)) ** 1.5
+    noise = np.random.default_rng(0).gamma(2, 4, len(years))
+    return pd.DataFrame({"year": years, "sunspots": (100 * cycle + noise).round(1)})
+
+
+def test_yyyymmdd_dates_and_missing_markers_are_read_and_said():
+    series = timeseries.load_series(co2_monthly(), "average", params())
+    assert series.meta["time_column"] == "date"  # not `year` (12 rows per year)
+    assert series.frequency.label == "monthly"
+    text = " ".join(series.notes)
+    assert (
+        "`date` holds dates written as numbers (yyyymmdd), e.g. 19580301 = 1 March "
+        "1958" in text
+    )
+    assert "`average` uses -99.99 to mark a missing value (3 rows)" in text
+    assert series.regular["average"].min() > 300  # markers were interpolated over
+    assert "irregularly" not in text
+
+
+def test_decimal_years_are_read_as_monthly_steps():
+    frame = co2_monthly().drop(columns=["year", "month", "date"])
+    series = timeseries.load_series(frame, "average", params())
+    assert series.meta["time_format"] == "decimal_year"
+    assert series.frequency.label == "monthly"
+    assert series.regular.index[0] == pd.Timestamp("1958-03-01")
+    assert "decimal years" in " ".join(series.notes)
+    assert "irregularly" not in " ".join(series.notes)
+    assert timeseries.suggest(frame, "average") is not None
+
+
+def test_integer_years_forecast_with_yearly_defaults():
+    plan = timeseries.window_plan(sunspots_yearly(), "sunspots", params())
+    assert (plan["lookback"], plan["horizon"], plan["unit"]) == (20, 5, "year")
+    assert plan["sentence"] == "Forecasts the next 5 years from the last 20 years."
+    short = timeseries.window_plan(sunspots_yearly(1971), "sunspots", params())
+    assert short["lookback"] < 20  # 30 years: the lookback shrinks to fit
+    assert TEMPLATE.check(sunspots_yearly(1971), "sunspots", params()) == []
+
+
+def test_mid_year_decimal_years_are_yearly_steps():
+    frame = sunspots_yearly().assign(year=lambda f: f["year"] + 0.5)  # SILSO's 1700.5
+    series = timeseries.load_series(frame, "sunspots", params())
+    assert (series.meta["time_format"], series.frequency.label) == (
+        "decimal_year",
+        "yearly",
+    )
+    assert series.regular.index[0] == pd.Timestamp("1700-01-01")
+    assert len(series.regular) == 301
+
+
+def test_monthly_default_horizon_covers_the_yearly_season():
+    plan = timeseries.window_plan(co2_monthly(), "average", params())
+    assert (plan["lookback"], plan["horizon"]) == (24, 12)
+    assert plan["sentence"] == (
+        "Forecasts the next 12 months (a full year) from the last 24 months."
+    )
+
+
+def test_numbers_that_are_not_dates_are_not_taken_for_dates():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "price": rng.integers(1700, 2100, 60),  # in the range of years
+            "id": np.arange(1000, 1060),  # years in time order, but not named so
+            "date": tiny_series(60)["date"],
+            "y": rng.normal(size=60),
+        }
+    )
+    assert timeseries.detect_time_column(frame) == "date"
+    with pytest.raises(data.DataError, match="No column looks like dates"):
+        timeseries.detect_time_column(frame.drop(columns="date"))
+
+
+def test_date_format_overrides_the_detection():
+    frame = sunspots_yearly().rename(columns={"year": "t"})
+    assert "No column looks like dates" in problems(frame, target="sunspots")
+    series = timeseries.load_series(frame, "sunspots", params(date_format="year"))
+    assert (series.meta["time_column"], series.frequency.label) == ("t", "yearly")
+    message = problems(sunspots_yearly(), target="sunspots", date_format="yyyymmdd")
+    assert "No column holds dates written as yyyymmdd" in message
+    message = problems(
+        sunspots_yearly(), "sunspots", time_column="year", date_format="yyyymmdd"
+    )
+    assert "not dates written as yyyymmdd (years 1000 to 2999): line(s) 2" in message
+    message = problems(sunspots_yearly(), target="sunspots", date_format="text")
+    assert "No column looks like dates" in message
+
+
+def test_a_numeric_time_column_that_holds_no_dates_is_refused():
+    frame = tiny_series().assign(step=np.arange(200) * 0.5)
+    message = problems(frame, time_column="step")
+    assert "holds numbers, not dates" in message and "`date_format`" in message
+
+
+def test_numbers_are_written_back_as_they_came():
+    times = pd.Series(pd.to_datetime(["1958-03-01", "1958-04-01"]))
+    assert bundle_forecast.as_numbers(times, "%Y%m%d").tolist() == [19580301, 19580401]
+    assert bundle_forecast.as_numbers(times, "%Y").tolist() == [1958, 1958]
+    decimal = bundle_forecast.as_numbers(times, "decimal_year")
+    again = bundle_forecast.parse_times(decimal, "decimal_year", False)
+    assert again.tolist() == times.tolist()
 
 
 # --- split, windows, baselines ------------------------------------------------------------
@@ -299,6 +430,40 @@ def test_train_page_suggests_forecasting_for_the_weather_sample():
     assert at.radio(key="_w_template_temp_max").value == TEMPLATE.name
     assert "holds daily times" in at.info[0].value
     assert at.text_input(key="_w_param_time_column").value == ""
+
+
+@pytest.fixture(scope="module")
+def yearly_root(tmp_path_factory) -> Path:
+    from core import training
+
+    root = tmp_path_factory.mktemp("yearly") / "workspace"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(workspace.WORKSPACE_ENV, str(root))
+        csv = sunspots_yearly().to_csv(index=False).encode()
+        spec = runs.RunSpec(
+            TEMPLATE.name,
+            data.store_upload("sunspots.csv", csv),
+            "sunspots",
+            {"epochs": 3, "patience": 2, "batch_size": 16},
+            dataset_name="sunspots.csv",
+        )
+        run_id = runs.create_run(spec)
+        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+    return root
+
+
+def test_yearly_series_trains_evaluates_exports_and_predicts(
+    yearly_root, monkeypatch, tmp_path
+):
+    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(yearly_root))
+    run_id = runs.list_runs()[0]
+    report = runs.read_evaluation(run_id)
+    assert np.isfinite(report["baselines"]["seasonal_naive"]["mae"])  # no season
+    assert export.build_bundle(run_id)["ok"]
+    path = tmp_path / "newer.csv"
+    sunspots_yearly(1950, 1990).to_csv(path, index=False)
+    table, _ = export.predict_path(run_id, path)
+    assert table["year"].dt.year.tolist() == [1991, 1992, 1993, 1994, 1995]
 
 
 def test_calibration_makes_ranges_hold_their_coverage_on_validation():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
-from core import data
+from core import data, workspace
 from core.data import DataError
 
 
@@ -25,6 +27,9 @@ class Param:
     max_value: float | None = None
     help: str = ""
     advanced: bool = False
+    file_suffixes: tuple[
+        str, ...
+    ] = ()  # a path to a file in the Keras cache or workspace
 
 
 @dataclass(frozen=True)
@@ -226,13 +231,14 @@ def resolve_params(
     """Returns the template's defaults updated with `overrides`, checked against each Param.
 
     Raises:
-        DataError: if an override is unknown, of the wrong type or out of range.
+        DataError: if an override is unknown, of the wrong type, not finite, out of
+            range, or a path outside the Keras cache and the workspace.
     """
     declared = {p.name: p for p in template.params}
     params = {name: p.default for name, p in declared.items()}
     for name, value in (overrides or {}).items():
         if name == "column_kinds":
-            params[name] = dict(value)
+            params[name] = _check_column_kinds(value)
             continue
         if name not in declared:
             raise DataError(
@@ -242,15 +248,28 @@ def resolve_params(
     return params
 
 
+def _check_column_kinds(value: Any) -> dict[str, str]:
+    """Column kinds must map column names to known kinds (columns are checked later)."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and v in data.KINDS for k, v in value.items()
+    ):
+        raise DataError(
+            "Invalid value for argument `column_kinds`. Expected a mapping of column "
+            f"names to one of {list(data.KINDS)}, e.g. "
+            '\'{"zip": "category"}\'. '
+            f"Received: column_kinds={value!r}"
+        )
+    return dict(value)
+
+
 def _check_param(param: Param, value: Any) -> Any:
     kind = type(param.default)
-    try:
-        value = kind(value) if kind is not bool else bool(value)
-    except (TypeError, ValueError):
+    value = _convert(param, kind, value)
+    if kind is float and not math.isfinite(value):
         raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected a "
-            f"{kind.__name__}. Received: {param.name}={value!r}"
-        ) from None
+            f"Invalid value for argument `{param.name}`. Expected a finite number. "
+            f"Received: {param.name}={value!r}"
+        )
     if param.choices and value not in param.choices:
         raise DataError(
             f"Invalid value for argument `{param.name}`. Expected one of "
@@ -264,4 +283,44 @@ def _check_param(param: Param, value: Any) -> Any:
             f"Invalid value for argument `{param.name}`. Expected a value "
             f"between {low} and {high}. Received: {param.name}={value!r}"
         )
+    if param.file_suffixes and value:
+        _check_file(param, value)
     return value
+
+
+_BOOLS = {True: True, False: False, "true": True, "false": False}
+
+
+def _convert(param: Param, kind: type, value: Any) -> Any:
+    """Converts `value` to the Param's type; booleans accept only true/false."""
+    try:
+        if kind is bool:
+            return _BOOLS[value.lower() if isinstance(value, str) else value]
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError, OverflowError, KeyError):
+        raise DataError(
+            f"Invalid value for argument `{param.name}`. Expected "
+            f"{_KIND_NAMES[kind]}. Received: {param.name}={value!r}"
+        ) from None
+
+
+def allowed_file_folders() -> list[Path]:
+    """Folders a path parameter may point into: the Keras caches and the workspace."""
+    homes = [os.environ.get("KERAS_HOME", ""), "~/.keras", "/tmp/.keras"]
+    caches = [Path(h).expanduser().resolve() / "models" for h in homes if h]
+    return [*caches, workspace.root().resolve()]
+
+
+def _check_file(param: Param, value: str) -> None:
+    """A server path is trusted only inside the allowed folders, with a known suffix."""
+    path = Path(value).expanduser().resolve()
+    inside = any(path.is_relative_to(folder) for folder in allowed_file_folders())
+    if not (inside and path.is_file() and path.name.endswith(param.file_suffixes)):
+        raise DataError(
+            f"Invalid value for argument `{param.name}`. Expected an existing "
+            f"{' or '.join(param.file_suffixes)} file in the Keras cache "
+            f"(~/.keras/models) or the workspace ({workspace.root()}). "
+            f"Received: {param.name}={value!r}"
+        )

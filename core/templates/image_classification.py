@@ -56,6 +56,7 @@ IMAGE_PARAMS = tuple(
         "",
         help="Path to a downloaded ImageNet weights file (.h5) for the chosen network.",
         advanced=True,
+        file_suffixes=(".h5", ".keras"),
     ),
     Param(
         "augment",

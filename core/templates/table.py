@@ -103,9 +103,8 @@ class TableTemplate(CsvInput):
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
         columns = feature_columns(labeled, target, kinds)
-        labeled = _without_infinities(
-            labeled, [c for c in columns if kinds[c] == "number"]
-        )
+        numbers = [c for c in columns if kinds[c] == "number"]
+        labeled[numbers] = data.mask_infinite(labeled[numbers])  # as scoring does
         y, target_info = self.encode_target(labeled[target])
         parts = data.split_indices(
             y if self.task == "classification" else y.astype("float64"),
@@ -197,7 +196,7 @@ class TableTemplate(CsvInput):
         self, model: Any, path: Path, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:
         """Reads a CSV the robust way the app does and scores its rows."""
-        frame = data.read_csv_bytes(path.read_bytes(), path.name, min_columns=1)
+        frame = data.read_csv_bytes(path.read_bytes(), path.name)
         return self.predict_frame(model, frame, info)
 
 
@@ -224,15 +223,6 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
             )
     extra = [c for c in frame.columns if c not in {f["name"] for f in schema}]
     return [f"Ignored columns the model does not use: {extra}."] if extra else []
-
-
-def _without_infinities(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Returns `frame` with infinite numbers in `columns` as missing, as scoring does."""
-    frame = frame.copy()
-    for column in columns:
-        if pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].replace([np.inf, -np.inf], np.nan)
-    return frame
 
 
 def input_names(columns: list[str]) -> list[str]:

@@ -20,7 +20,6 @@ from core.templates.base import (
 )
 from core.templates.registry import register
 
-META_KEYS = ("time_column", "time_format", "utc", "freq", "step_seconds", "columns")
 FORECAST_PARAMS = (
     Param(
         "time_column",
@@ -29,13 +28,24 @@ FORECAST_PARAMS = (
         help="The column with dates or times; left empty, the first date-like column.",
     ),
     Param(
+        "date_format",
+        "How the dates are written",
+        "auto",
+        choices=timeseries.DATE_FORMATS,
+        help="auto: detected. text: dates such as 2024-01-31. Dates written as "
+        "numbers: yyyymmdd (19580329), yyyymm (195803), year (1958), decimal_year "
+        "(1958.21 = mid-March 1958).",
+        advanced=True,
+    ),
+    Param(
         "horizon",
         "Horizon (steps to forecast, 0 = auto)",
         0,
         min_value=0,
         max_value=1000,
         help="How many steps ahead to forecast; 0 picks one from the frequency "
-        "(daily: 7, hourly: 24, weekly: 4, monthly: 3).",
+        "(hourly: 24, daily: 7, weekly: 4, monthly: 12, quarterly: 4, yearly: 5), "
+        "shorter if the series is short.",
     ),
     Param(
         "lookback",
@@ -44,7 +54,8 @@ FORECAST_PARAMS = (
         min_value=0,
         max_value=5000,
         help="How many past steps each forecast looks at; 0 picks one from the "
-        "frequency (daily: 14, hourly: 72, weekly: 26, monthly: 24).",
+        "frequency (hourly: 72, daily: 14, weekly: 26, monthly: 24, quarterly: 12, "
+        "yearly: 20), shorter if the series is short.",
     ),
     Param(
         "architecture",
@@ -125,7 +136,7 @@ class TimeseriesForecasting(CsvInput):
         """Returns the problems that block a forecast, in plain words."""
         try:
             series = timeseries.load_series(frame, target, params)
-            lookback, horizon = timeseries.resolve_window(params, series.frequency)
+            lookback, horizon = timeseries.resolve_window(params, series)
             timeseries.check_length(len(series.regular), lookback, horizon, params)
         except data.DataError as err:
             return [str(err)]
@@ -151,7 +162,7 @@ class TimeseriesForecasting(CsvInput):
     ) -> Prepared:
         """Cleans the series, splits it by time and cuts the windows of each segment."""
         series = timeseries.load_series(frame, target, params)
-        lookback, horizon = timeseries.resolve_window(params, series.frequency)
+        lookback, horizon = timeseries.resolve_window(params, series)
         n_steps = len(series.regular)
         timeseries.check_length(n_steps, lookback, horizon, params)
         val_start, test_start = timeseries.segment_bounds(
@@ -293,7 +304,9 @@ class TimeseriesForecasting(CsvInput):
 
 
 def format_times(times: pd.Series, info: Mapping[str, Any]) -> pd.Series:
-    """Writes times the way the training file did (ISO 8601 with zones converted to UTC)."""
+    """Writes times the way the training file did (numbers stay numbers, zones UTC)."""
+    if info.get("time_format") in bundle_forecast.NUMBER_FORMATS:
+        return bundle_forecast.as_numbers(times, info["time_format"])
     if info["utc"]:
         return times.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     if info.get("time_format"):
@@ -319,7 +332,9 @@ def forecast_from(
             f"{missing}. Upload a CSV with the columns {[info['time_column'], *info['columns']]} "
             "(newer rows of the same table)."
         )
-    timeseries.parse_time_column(frame[info["time_column"]])
+    timeseries.parse_time_column(
+        frame[info["time_column"]], timeseries.date_format_of(info.get("time_format"))
+    )
     try:
         table = bundle_forecast.forecast_frame(model, frame, dict(info))
     except bundle_forecast.ForecastInputError as err:
