@@ -149,7 +149,7 @@ def render_train(dataset_id: str) -> None:
 
 def render_results(run_id: str, evaluation: dict) -> None:
     """Verdict, scores beside the baseline, confusion cells with their pictures, saliency."""
-    _ui.show_summary(evaluation.get("summary", []), icon=":material/info:")
+    _ui.show_summary(evaluation, icon=":material/info:")
     st.subheader("Scores on the test pictures")
     table = _ui.metrics_table(evaluation).drop(
         columns="gradient boosting reference", errors="ignore"

@@ -221,7 +221,7 @@ def copy_widget(widget_key: str, key: str) -> None:
 
 
 def runs_table(run_ids: list[str]) -> pd.DataFrame:
-    """One row per run: template, dataset, target, key metric, state, date."""
+    """One row per run: template, dataset, target, key metric, verdict, state, date."""
     columns = [
         "run_id",
         "template",
@@ -229,10 +229,24 @@ def runs_table(run_ids: list[str]) -> pd.DataFrame:
         "target",
         "metric",
         "value",
+        "verdict",
         "state",
         "created",
     ]
-    return pd.DataFrame([runs.summarize_run(r) for r in run_ids], columns=columns)
+    rows = [
+        {**runs.summarize_run(r), "verdict": verdict_label(runs.read_evaluation(r))}
+        for r in run_ids
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict_label(evaluation: dict[str, Any]) -> str:
+    """The verdict in a few words for lists: a check only when it beats the baseline."""
+    verdict = evaluation.get("verdict")
+    if not isinstance(verdict, dict) or not verdict:
+        return ""
+    mark = "✅" if verdict.get("beats_baseline") else "⚠️"
+    return f"{mark} {verdict.get('headline', '')}"
 
 
 def download_buttons(run_id: str) -> None:
@@ -439,10 +453,25 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def show_summary(summary: list[str], icon: str = ":material/balance:") -> None:
-    """The verdict first (success), then the comparisons; an honest note is a warning."""
+def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -> None:
+    """The verdict first, then the comparisons; an honest note is a warning.
+
+    The green check is kept for a model that beats its baseline beyond the noise of
+    the test set; anything else is a warning (or neutral, for reports without one).
+    """
+    summary = evaluation.get("summary", [])
+    verdict = evaluation.get("verdict")
+    verdict = verdict if isinstance(verdict, dict) else {}
     if summary:
-        st.success(plain(summary[0]), icon=":material/check_circle:")
+        beats = verdict.get("beats_baseline")
+        if beats is True:
+            st.success(plain(summary[0]), icon=":material/check_circle:")
+        elif beats is None:
+            st.info(plain(summary[0]), icon=icon)
+        else:
+            st.warning(plain(summary[0]), icon=":material/help:")
+        if verdict.get("method"):
+            st.caption(f"How sure: {plain(verdict['method'])}.")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
         alert(plain(sentence), icon=icon)

@@ -35,7 +35,7 @@ if evaluation.get("data_kind") == "images":
     st.stop()
 
 # 3. The verdict in plain words first.
-_ui.show_summary(evaluation.get("summary", []))
+_ui.show_summary(evaluation)
 
 st.subheader("Scores on the test rows")
 st.caption(
