@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, export, runs, workspace
+from core import data, evaluation, export, runs, workspace
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
 from core.templates import get_template
@@ -378,7 +378,10 @@ def test_report_has_metrics_baselines_and_plot_data(forecast_run):
     verdict = report["verdict"]
     assert report["summary"][0] == verdict["sentence"]
     assert verdict["metric"] == "mae" and verdict["n"] == report["n_test"]
-    assert f"block bootstrap ({max(horizon, 3)} neighbouring" in verdict["method"]
+    block = max(horizon, 3)
+    enough = verdict["n"] // block >= evaluation.MIN_BLOCKS
+    expected = f"block bootstrap ({block} neighbouring" if enough else "full range"
+    assert expected in verdict["method"]
 
 
 def _windows(n: int, horizon: int) -> np.ndarray:
