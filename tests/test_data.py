@@ -230,7 +230,7 @@ def test_suggest_classification_for_few_classes(values):
     assert "distinct values" in reason
 
 
-def test_suggest_template_unknown_target():
+def test_suggest_refuses_an_unknown_target():
     with pytest.raises(DataError, match="target='nope'"):
         suggest(pd.DataFrame({"y": [1, 2]}), "nope", "table")
 
