@@ -783,7 +783,11 @@ def test_bundle_import_writes_no_file_outside_the_run(made, workspace_root):
     assert sorted(p.name for p in Path(workspace_root).iterdir()) == ["runs"]
 
 
-def test_template_names_in_metadata_are_known():
-    assert set(export._TEMPLATE_SCHEMAS) == set(TEMPLATES)
-    for name in TEMPLATES:
-        assert get_template(name).name == name
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_template_checks_the_metadata_keys_it_reads(name, made):
+    template = get_template(name)
+    _, metadata = made[name]
+    assert template.metadata_checks  # an imported bundle is checked key by key
+    for key, (is_valid, expected) in template.metadata_checks.items():
+        assert is_valid(metadata[key]), (key, expected)
+    assert template.metadata_conflict(metadata) is None

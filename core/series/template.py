@@ -12,6 +12,7 @@ import pandas as pd
 from core import data
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
+from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
     Param,
@@ -118,6 +119,22 @@ class TimeseriesForecasting(Template):
     params = FORECAST_PARAMS
     bundle_script = "core.series.bundle"
     predict_input = "history.csv"
+    metadata_checks = {
+        "target": (checks.is_text, "the target column's name"),
+        "time_column": (checks.is_text, "the time column's name"),
+        "time_format": (
+            lambda v: v is None or checks.is_text(v),
+            "a time format or null",
+        ),
+        "utc": (lambda v: isinstance(v, bool), "true or false"),
+        "freq": (checks.is_frequency, "a pandas frequency such as '1h' or 'D'"),
+        "step_seconds": (lambda v: checks.is_number(v) and v > 0, "a positive number"),
+        "columns": (checks.are_names, "a list of column names, the target first"),
+        "fill_gaps": (checks.is_text, "a gap-filling choice"),
+        "lookback": (checks.is_count, "a whole number of steps, 1 or more"),
+        "horizon": (checks.is_count, "a whole number of steps, 1 or more"),
+        "unit": (checks.is_text, "a time unit's name"),
+    }
     limitations = (
         "It forecasts from the past only: other columns are used up to the last known "
         "step, never their future values.",
@@ -333,6 +350,27 @@ class TimeseriesForecasting(Template):
         path = folder / "history.csv"
         tail.to_csv(path, index=False)
         return path
+
+    def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The model's first input column is the target."""
+        if metadata["columns"][0] != metadata["target"]:
+            return "columns", "the target column first"
+        return None
+
+    def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
+        """The window and the output fit lookback and horizon."""
+        window, outputs = model.inputs[0].shape, model.outputs[0].shape
+        lookback, horizon = metadata["lookback"], metadata["horizon"]
+        if (
+            len(outputs) == 3
+            and outputs[1] == horizon
+            and window[1] in (None, lookback)
+        ):
+            return ""
+        return (
+            f"its input shape {tuple(window)} and output shape {tuple(outputs)} do "
+            f"not fit lookback={lookback} and horizon={horizon}."
+        )
 
     def predict_frame(
         self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.tables.bundle import format_value
 from core.tables.template import TableTemplate, example_rows
+from core.templates import checks
 from core.templates.registry import register
 
 MAX_CLASSES = 50
@@ -27,6 +28,10 @@ class TabularClassification(TableTemplate):
         "risk, a customer will leave, or a transaction is fraud."
     )
     task = "classification"
+    metadata_checks = {
+        **TableTemplate.metadata_checks,
+        "class_names": (checks.are_classes, "a list of 2 or more distinct class names"),
+    }
 
     def suggest_reason(self, target: pd.Series) -> str:
         """Few distinct values: each row belongs to one of them."""

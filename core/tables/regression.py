@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.tables.template import TableTemplate, example_rows
+from core.templates import checks
 from core.templates.registry import register
 
 
@@ -23,6 +24,11 @@ class TabularRegression(TableTemplate):
         "consumption, a duration or a risk score."
     )
     task = "regression"
+    metadata_checks = {
+        **TableTemplate.metadata_checks,
+        "target_mean": (checks.is_number, "a number"),
+        "target_std": (checks.is_number, "a number"),
+    }
 
     def suggest_reason(self, target: pd.Series) -> str:
         """Many different numbers: a quantity to estimate."""

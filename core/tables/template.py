@@ -13,6 +13,7 @@ import pandas as pd
 from core import data
 from core.tables import bundle as bundle_predict
 from core.tables.bundle import format_value
+from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
     Param,
@@ -50,6 +51,10 @@ class TableTemplate(Template):
     )
     params = TABLE_PARAMS
     task = ""
+    metadata_checks = {
+        "schema": (checks.are_form_features, checks.FORM_FEATURES),
+        "target": (checks.is_text, "the target column's name"),
+    }
 
     def check(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
@@ -188,6 +193,15 @@ class TableTemplate(Template):
         path = folder / "rows.csv"
         prepared.test.raw[columns].head(5).to_csv(path, index=False)
         return path
+
+    def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
+        """Every schema column needs its named model input."""
+        inputs = {t.name for t in model.inputs}
+        schema = metadata["schema"]
+        missing = [
+            f["name"] for f in schema if bundle_predict.input_name(f) not in inputs
+        ]
+        return f"it has no inputs for the columns {missing}." if missing else ""
 
     def predict_frame(
         self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]

@@ -14,6 +14,7 @@ import pandas as pd
 from core import data, workspace
 from core.data import DataError
 from core.errors import TemplateError
+from core.templates.checks import KeyChecks
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ class Template:
         predict_input: what the bundle's predict.py takes, e.g. "your_rows.csv".
         limitations: model-card lines specific to this template.
         usage: model-card paragraph: how to call the model from Python.
+        metadata_checks: the run-info keys its predict path reads, each with a check
+            and the words for what it holds (`core.templates.checks`); an imported
+            bundle must pass them.
     """
 
     name: str = ""
@@ -162,6 +166,7 @@ class Template:
     predict_input: str = "your_rows.csv"
     limitations: tuple[str, ...] = ()
     usage: str = ""
+    metadata_checks: KeyChecks = {}
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -229,6 +234,21 @@ class Template:
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes a few raw test inputs that the bundle script accepts; returns their path."""
         raise NotImplementedError
+
+    def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+        """Returns a key that contradicts another, with what it should hold (None: none).
+
+        Runs after each key passed its own check in `metadata_checks`.
+        """
+        return None
+
+    def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
+        """Says what in an imported model's shape contradicts its metadata ("" if it fits).
+
+        The engine has checked the class count; a template checks what only it knows
+        (input names, window lengths).
+        """
+        return ""
 
     def predict_file(
         self, model: Any, path: Path, info: Mapping[str, Any]

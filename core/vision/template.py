@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core import data
+from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
     Param,
@@ -97,6 +98,13 @@ class ImageClassification(Template):
     params = IMAGE_PARAMS
     bundle_script = "core.vision.bundle"
     predict_input = "your_photo.jpg"
+    metadata_checks = {
+        "class_names": (checks.are_classes, "a list of 2 or more distinct class names"),
+        "image_size": (
+            lambda v: checks.is_count(v) and v <= 1024,
+            "a size of 1 to 1024",
+        ),
+    }
     limitations = (
         "It knows only the classes it was trained on: any other picture still gets one "
         "of them, often with high confidence.",
