@@ -323,7 +323,7 @@ def _render_progress(run_id: str) -> None:
     _ui.live_progress(run_id)
 
 
-def test_live_progress_shows_failed_error_and_queue_position():
+def test_live_progress_shows_failed_error_and_queue_position(ordered_run_ids):
     failed = _hand_written_run("failed", error="Training diverged: lower the rate.")
     at = AppTest.from_function(
         _render_progress, args=(failed,), default_timeout=30
