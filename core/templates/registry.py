@@ -37,3 +37,8 @@ def get_template(name: str) -> TaskTemplate:
 def list_templates() -> list[TaskTemplate]:
     """Returns all registered templates, sorted by title."""
     return sorted(_REGISTRY.values(), key=lambda t: t.title)
+
+
+def unregister(name: str) -> None:
+    """Removes the template called `name`, if registered (for test-only templates)."""
+    _REGISTRY.pop(name, None)

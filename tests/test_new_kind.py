@@ -1,0 +1,184 @@
+"""A new kind of template, registered here only, is served by the whole app and the CLI.
+
+Issue 9's "done when": no page or core file names the toy kind, yet Data → Train →
+Results → Predict (AppTest) and `python -m core train/predict` all work with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import __main__ as cli
+from core import runs, training
+from core.templates.base import CsvInput, Param, Prepared, Split
+from core.templates.registry import register, unregister
+from pages.ui import state
+from tests.test_pages import open_page, texts
+
+TOY = "toy_numbers"
+
+
+class ToyNumbers(CsvInput):
+    """A one-layer Keras model that predicts a number from a table's number columns."""
+
+    name = TOY
+    title = "Toy: a number from the other numbers"
+    description = "One dense layer on the number columns (a test-only template)."
+    task = "toy"
+    data_kind = "toy"
+    sources = ("table",)
+    params = (
+        Param("epochs", "Maximum epochs", 3, min_value=1, max_value=50),
+        Param("time_budget_s", "Time budget (seconds)", 0, min_value=0),
+        Param("batch_size", "Batch size", 16, choices=(8, 16, 32)),
+        Param("patience", "Patience (epochs)", 2, min_value=1, advanced=True),
+        Param("seed", "Random seed", 7, min_value=0, advanced=True),
+    )
+    bundle_script = "core.bundle_predict"
+    predict_input = "rows.csv"
+    limitations = ()
+    usage = ""
+
+    def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
+        return 0.0, "A toy."  # never the suggested one: the page must offer it anyway
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        return toy_frame(), "y"
+
+    def notes(self, frame: Any, target: str | None, params: Mapping) -> list[str]:
+        return self.preflight(frame, target, params)
+
+    def preflight(self, frame: Any, target: str | None, params: Mapping) -> list[str]:
+        return [f"Uses the number columns {', '.join(_features(frame, target))}."]
+
+    def check(self, frame: Any, target: str | None, params: Mapping) -> list[str]:
+        if target not in frame or not _features(frame, target):
+            return ["The toy needs a number target and other number columns."]
+        return []
+
+    def prepare(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping, seed: int
+    ) -> Prepared:
+        features = _features(frame, target)
+        x = frame[features].to_numpy("float32")
+        y = frame[target].to_numpy("float32")
+        cuts = [0, len(frame) * 3 // 5, len(frame) * 4 // 5, len(frame)]
+        parts = [
+            Split(x[start:end], y[start:end], frame.iloc[start:end])
+            for start, end in itertools.pairwise(cuts)
+        ]
+        info = {"features": features, "target": target, "data_kind": "toy"}
+        return Prepared(*parts, info=info | {"template": TOY})
+
+    def build_model(self, prepared: Prepared, params: Mapping) -> Any:
+        import keras
+
+        inputs = keras.Input((prepared.train.inputs.shape[1],))
+        scale = keras.layers.Normalization()
+        scale.adapt(prepared.train.inputs)
+        model = keras.Model(inputs, keras.layers.Dense(1)(scale(inputs)))
+        model.compile(keras.optimizers.Adam(0.1), "mse", metrics=["mae"])
+        return model
+
+    def calibrate(self, model: Any, prepared: Prepared, params: Mapping) -> None:
+        """Nothing to adjust."""
+
+    def evaluate(self, model: Any, prepared: Prepared, params: Mapping) -> dict:
+        test = prepared.test
+        guess = model.predict(test.inputs, verbose=0)[:, 0]
+        mae = float(np.mean(np.abs(guess - test.targets)))
+        baseline = float(np.mean(np.abs(prepared.train.targets.mean() - test.targets)))
+        return {
+            "metrics": {"mae": mae},
+            "baseline": {"mae": baseline},
+            "summary": [f"The toy is off by {mae:.2f} on average."],
+        }
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        path = folder / "rows.csv"
+        prepared.test.raw.to_csv(path, index=False)
+        return path
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping
+    ) -> tuple[pd.DataFrame, list[str]]:
+        frame = pd.read_csv(path)
+        x = frame[info["features"]].to_numpy("float32")
+        return frame.assign(prediction=model.predict(x, verbose=0)[:, 0]), []
+
+
+def _features(frame: pd.DataFrame, target: str | None) -> list[str]:
+    return [c for c in frame.select_dtypes("number").columns if c != target]
+
+
+def toy_frame(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    return pd.DataFrame({"a": a, "b": b, "y": 2 * a - b})
+
+
+@pytest.fixture
+def toy_template():
+    register(ToyNumbers)
+    yield TOY
+    unregister(TOY)
+
+
+@pytest.fixture
+def toy_csv(tmp_path) -> Path:
+    path = tmp_path / "toy.csv"
+    toy_frame().to_csv(path, index=False)
+    return path
+
+
+def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
+    monkeypatch.setattr(runs, "launch", lambda run_id: 0)  # trained in-process below
+    at = open_page("pages/data.py")
+    at.file_uploader(key="_w_upload").set_value(
+        ("toy.csv", toy_csv.read_bytes(), "text/csv")
+    ).run()
+    at.selectbox(key="_w_target").set_value("y").run()
+    assert not at.exception
+
+    at.switch_page("pages/train.py").run()
+    picker = at.radio(key="_w_template_y")
+    assert TOY in picker.options or ToyNumbers.title in picker.options
+    picker.set_value(TOY).run()
+    assert "Uses the number columns a, b." in texts(at.markdown)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    run_id = at.session_state[state.ACTIVE_RUN_ID]
+    assert runs.read_spec(run_id)["template"] == TOY
+    assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    assert "The toy is off by" in texts(at.success)
+    assert "Mean absolute error" in at.dataframe[0].value.index
+
+    at.switch_page("pages/predict.py").run()
+    rows = toy_frame(5).drop(columns="y").to_csv(index=False).encode()
+    at.file_uploader(key="_w_generic_predict").set_value(
+        ("rows.csv", rows, "text/csv")
+    ).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value["prediction"]) == 5
+    assert at.get("download_button")
+
+
+def test_the_cli_serves_a_new_kind(toy_template, toy_csv, tmp_path, capsys):
+    args = ["train", str(toy_csv), "--target", "y", "--template", TOY, "--json"]
+    assert cli.main([*args, "--epochs", "3"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert runs.read_spec(run_id)["template"] == TOY
+    out = tmp_path / "predictions.csv"
+    assert cli.main(["predict", run_id, str(toy_csv), "-o", str(out)]) == 0
+    assert len(pd.read_csv(out)["prediction"]) == 60
