@@ -156,6 +156,7 @@ def _print_train_result(
         "template": template,
         "model_path": str(runs.run_dir(run_id) / runs.MODEL_FILE),
         "warnings": warnings,
+        "verdict": report.get("verdict", {}),
         "metrics": report.get("metrics", {}),
         "baseline": report.get("baseline", {}),
         "reference": report.get("reference", {}),

@@ -25,6 +25,7 @@ from core.templates.base import Prepared
 MAX_CURVE_POINTS = 200
 MAX_SCATTER_POINTS = 20_000  # per chart; WebGL draws this many at ease
 IMPORTANCE_REPEATS = 5
+REFERENCE_TEXT = "a gradient-boosting model"
 
 
 def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
         report = _regression_report(outputs, prepared, seed)
     report["importance"] = feature_importance(model, prepared, seed)
     report["n_test"] = int(info["n_test"])
-    report["summary"] = summarize(report, info)
+    report["summary"] = summarize(report)
     return report
 
 
@@ -98,11 +99,34 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         n_classes,
     )
     y_pred = proba.argmax(axis=1)
+    answer = names[int(dummy.classes_[np.argmax(dummy.class_prior_)])]
+    right = {
+        name: (p.argmax(axis=1) == test.targets).astype(float)
+        for name, p in (
+            ("ours", proba),
+            ("base", baseline_proba),
+            ("ref", reference_proba),
+        )
+    }
     return {
         "task": "classification",
+        "verdict": verdict(
+            right["ours"],
+            right["base"],
+            metric="accuracy",
+            baseline_text=f"always giving the most common answer (`{answer}`)",
+            seed=seed,
+        ),
+        "reference_comparison": compare_with_reference(
+            right["ours"],
+            right["ref"],
+            metric="accuracy",
+            reference_text=REFERENCE_TEXT,
+            seed=seed,
+        ),
         "metrics": classification_metrics(test.targets, proba),
         "baseline": classification_metrics(test.targets, baseline_proba),
-        "baseline_answer": names[int(dummy.classes_[np.argmax(dummy.class_prior_)])],
+        "baseline_answer": answer,
         "reference": classification_metrics(test.targets, reference_proba),
         "reference_fit_seconds": seconds,
         "class_names": names,
@@ -173,17 +197,38 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
         np.zeros((len(train.targets), 1)), train.targets
     )
     reference, seconds = _reference(prepared, HistGradientBoostingRegressor, seed)
+    baseline_pred = dummy.predict(np.zeros((len(test.targets), 1)))
+    reference_pred = reference.predict(_reference_frame(prepared, test))
+    answer = float(dummy.constant_[0][0])
+    error = {
+        name: np.abs(test.targets - p)
+        for name, p in (
+            ("ours", y_pred),
+            ("base", baseline_pred),
+            ("ref", reference_pred),
+        )
+    }
     shown = spread_sample(test.targets, MAX_SCATTER_POINTS)
     return {
         "task": "regression",
+        "verdict": verdict(
+            error["ours"],
+            error["base"],
+            metric="mae",
+            baseline_text=f"always guessing the average ({answer:.3g})",
+            seed=seed,
+        ),
+        "reference_comparison": compare_with_reference(
+            error["ours"],
+            error["ref"],
+            metric="mae",
+            reference_text=REFERENCE_TEXT,
+            seed=seed,
+        ),
         "metrics": regression_metrics(test.targets, y_pred),
-        "baseline": regression_metrics(
-            test.targets, dummy.predict(np.zeros((len(test.targets), 1)))
-        ),
-        "baseline_answer": float(dummy.constant_[0][0]),
-        "reference": regression_metrics(
-            test.targets, reference.predict(_reference_frame(prepared, test))
-        ),
+        "baseline": regression_metrics(test.targets, baseline_pred),
+        "baseline_answer": answer,
+        "reference": regression_metrics(test.targets, reference_pred),
         "reference_fit_seconds": seconds,
         "actual": [float(v) for v in test.targets[shown]],
         "predicted": [float(v) for v in y_pred[shown]],
@@ -265,37 +310,247 @@ def feature_importance(model: Any, prepared: Prepared, seed: int) -> list[dict]:
     return sorted(rows, key=lambda r: -r["importance"])
 
 
-def summarize(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
-    """Returns plain-language sentences: the result first, then how it compares."""
-    n = report["n_test"]
-    ours, base, ref = report["metrics"], report["baseline"], report["reference"]
-    if report["task"] == "classification":
-        lines = [
-            f"On {n} rows the model never saw, it is right {ours['accuracy']:.0%} of the "
-            f"time; always guessing the most common answer (`{report['baseline_answer']}`) "
-            f"is right {base['accuracy']:.0%} of the time.",
-        ]
-        key, better = (
-            "balanced_accuracy",
-            ref["balanced_accuracy"] > ours["balanced_accuracy"],
-        )
-        ref_text = f"{ref[key]:.0%} balanced accuracy against our {ours[key]:.0%}"
+def summarize(report: Mapping[str, Any]) -> list[str]:
+    """Returns plain-language sentences: the verdict first, then the reference."""
+    return [report["verdict"]["sentence"], report["reference_comparison"]["sentence"]]
+
+
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_CHUNK_CELLS = 2_000_000
+
+
+def verdict(
+    ours: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    metric: str,
+    baseline_text: str,
+    baseline_name: str = "guessing",
+    rows: str = "test rows",
+    block: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Says whether the model beats the baseline beyond the noise of the test set.
+
+    The one place where every template's headline is decided. Differences are a
+    paired bootstrap over the same test rows (a moving-block bootstrap when
+    `block` > 1, for overlapping forecast windows); accuracy also gets an exact
+    binomial interval, and beats the baseline only when both intervals agree.
+
+    Args:
+        ours: the model's score per test row: 1/0 for right/wrong (`metric="accuracy"`)
+            or its absolute error (`metric="mae"`).
+        baseline: the baseline's score per test row, in the same order.
+        metric: `"accuracy"` (higher is better) or `"mae"` (lower is better).
+        baseline_text: the baseline in plain words, e.g. "always answering `no`".
+        baseline_name: the baseline in a word or two for the headline.
+        rows: what the test rows are, e.g. "test pictures".
+        block: bootstrap block length; 1 for independent rows.
+        seed: seed of the bootstrap, so the verdict is repeatable.
+
+    Returns:
+        JSON-ready: `beats_baseline`, `interval` (of the model's score), `difference`
+        (interval of the gain over the baseline), `sentence`, `headline` and more.
+    """
+    ours, baseline = _paired_scores(ours, baseline, metric)
+    n = len(ours)
+    value, base = (float(np.mean(v)) if n else 0.0 for v in (ours, baseline))
+    sign = 1.0 if metric == "accuracy" else -1.0
+    gain = _bootstrap_interval(sign * (ours - baseline), block, seed)
+    if metric == "accuracy":
+        interval = _binomial_interval(int(ours.sum()), n)
+        beats = gain[0] > 0 and interval[0] > base
     else:
-        lines = [
-            f"On {n} rows the model never saw, its predictions of `{info['target']}` are off "
-            f"by {ours['mae']:.3g} on average; always guessing the average "
-            f"({report['baseline_answer']:.3g}) is off by {base['mae']:.3g}.",
-        ]
-        better = ref["mae"] < ours["mae"]
-        ref_text = f"an average error of {ref['mae']:.3g} against our {ours['mae']:.3g}"
-    if better:
-        lines.append(
-            f"Honest note: a gradient-boosting model trained on the same rows does "
-            f"better ({ref_text}); for this table it is the stronger choice."
+        interval = _bootstrap_interval(ours, block, seed)
+        beats = gain[0] > 0
+    outcome = "better" if beats else "worse" if gain[1] < 0 else "unclear"
+    result = {
+        "beats_baseline": bool(beats),
+        "interval": interval,
+        "sentence": "",
+        "outcome": outcome,
+        "metric": metric,
+        "value": value,
+        "baseline_value": base,
+        "difference": gain,
+        "confidence": CONFIDENCE,
+        "n": n,
+        "method": _method(metric, block),
+    }
+    result["sentence"], result["headline"] = _verdict_words(
+        result, baseline_text, baseline_name, rows
+    )
+    return result
+
+
+def compare_with_reference(
+    ours: np.ndarray,
+    reference: np.ndarray,
+    *,
+    metric: str,
+    reference_text: str,
+    block: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Compares the model with a reference the same way: a paired bootstrap of the gap.
+
+    Args:
+        ours: the model's score per test row (see `verdict`).
+        reference: the reference's score per test row, in the same order.
+        metric: `"accuracy"` or `"mae"`.
+        reference_text: the reference in plain words, e.g. "a gradient-boosting model".
+        block: bootstrap block length; 1 for independent rows.
+        seed: seed of the bootstrap.
+
+    Returns:
+        `winner` ("ours", "reference" or "same"), `difference` (interval of the
+        reference's gain over ours), `value`, `ours` and `sentence`.
+    """
+    ours, reference = _paired_scores(ours, reference, metric)
+    sign = 1.0 if metric == "accuracy" else -1.0
+    gap = _bootstrap_interval(sign * (reference - ours), block, seed)
+    winner = "reference" if gap[0] > 0 else "ours" if gap[1] < 0 else "same"
+    theirs, mine = (float(np.mean(v)) if len(v) else 0.0 for v in (reference, ours))
+    result = {
+        "winner": winner,
+        "difference": gap,
+        "value": theirs,
+        "ours": mine,
+        "metric": metric,
+    }
+    result["sentence"] = _reference_words(result, reference_text)
+    return result
+
+
+def _paired_scores(
+    ours: np.ndarray, other: np.ndarray, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    if metric not in ("accuracy", "mae"):
+        raise ValueError(
+            "Invalid value for argument `metric`. Expected 'accuracy' or 'mae'. "
+            f"Received: metric={metric!r}"
         )
+    ours, other = np.asarray(ours, "float64"), np.asarray(other, "float64")
+    kept = np.isfinite(ours) & np.isfinite(other)
+    return ours[kept], other[kept]
+
+
+def _binomial_interval(successes: int, n: int) -> list[float]:
+    """Exact (Clopper-Pearson) interval of a proportion."""
+    from scipy.stats import binomtest
+
+    if not n:
+        return [0.0, 1.0]
+    found = binomtest(successes, n).proportion_ci(confidence_level=CONFIDENCE)
+    return [float(found.low), float(found.high)]
+
+
+def _bootstrap_interval(values: np.ndarray, block: int, seed: int) -> list[float]:
+    """Percentile interval of the mean of `values` under a (block) bootstrap.
+
+    With fewer than two rows nothing is known: the interval spans 0 and the mean.
+    """
+    n = len(values)
+    if n < 2:
+        mean = float(values.mean()) if n else 0.0
+        return [min(0.0, mean), max(0.0, mean)]
+    means = _bootstrap_means(values, max(1, min(block, n)), seed)
+    tail = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return [float(low), float(high)]
+
+
+def _bootstrap_means(values: np.ndarray, block: int, seed: int) -> np.ndarray:
+    """Means of resamples made of blocks of `block` neighbouring rows."""
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    blocks = -(-n // block)
+    offsets = np.arange(block)
+    chunk = max(1, BOOTSTRAP_CHUNK_CELLS // (blocks * block))
+    means = []
+    for start in range(0, BOOTSTRAP_RESAMPLES, chunk):
+        count = min(chunk, BOOTSTRAP_RESAMPLES - start)
+        starts = rng.integers(0, n - block + 1, size=(count, blocks))
+        index = (starts[:, :, None] + offsets).reshape(count, -1)[:, :n]
+        means.append(values[index].mean(axis=1))
+    return np.concatenate(means)
+
+
+def _method(metric: str, block: int) -> str:
+    how = (
+        f"a block bootstrap ({block} neighbouring forecasts per block, as their "
+        "windows overlap)"
+        if block > 1
+        else "a paired bootstrap over the same test rows"
+    )
+    exact = (
+        "an exact binomial interval for accuracy and " if metric == "accuracy" else ""
+    )
+    return f"{CONFIDENCE:.0%} intervals: {exact}{how}"
+
+
+def _score_text(metric: str, value: float) -> str:
+    return f"{value:.0%}" if metric == "accuracy" else f"{value:.3g}"
+
+
+def _range_text(metric: str, interval: list[float]) -> str:
+    """Formats an interval: 40–66% for accuracy, 2.6–3.7 for errors."""
+    low, high = interval
+    if metric == "accuracy":
+        return f"{low * 100:.0f}–{high:.0%}"
+    return f"{low:.3g}–{high:.3g}"
+
+
+def _verdict_words(
+    result: Mapping[str, Any], baseline_text: str, baseline_name: str, rows: str
+) -> tuple[str, str]:
+    """The headline sentence and its short form, e.g. "53% (40–66%) — no better ..."."""
+    metric, outcome = result["metric"], result["outcome"]
+    value = _score_text(metric, result["value"])
+    base = _score_text(metric, result["baseline_value"])
+    spread = _range_text(metric, result["interval"])
+    judged = {
+        "better": "clearly better than",
+        "worse": "worse than",
+        "unclear": "no better than",
+    }[outcome]
+    if metric == "accuracy":
+        score = f"Right {value} of the time"
+        base_score = f"{baseline_text} is right {base} of the time"
     else:
-        lines.append(
-            f"A gradient-boosting reference trained on the same rows does not do "
-            f"better ({ref_text})."
+        score = f"Off by {value} on average"
+        base_score = f"{baseline_text} is off by {base} on average"
+    noise = (
+        ", and the difference is within the noise of the test set"
+        if outcome == "unclear"
+        else ""
+    )
+    sentence = (
+        f"{score} (likely {spread}, from {result['n']} {rows}) — {judged} "
+        f"{baseline_name}: {base_score}{noise}."
+    )
+    shown = value if metric == "accuracy" else f"off by {value}"
+    return sentence, f"{shown} ({spread}) — {judged} {baseline_name}"
+
+
+def _reference_words(result: Mapping[str, Any], reference_text: str) -> str:
+    metric = result["metric"]
+    theirs, ours = (_score_text(metric, result[k]) for k in ("value", "ours"))
+    scores = (
+        f"right {theirs} of the time against our {ours}"
+        if metric == "accuracy"
+        else f"an average error of {theirs} against our {ours}"
+    )
+    if result["winner"] == "reference":
+        return (
+            f"Honest note: {reference_text} trained on the same rows does better "
+            f"({scores}), beyond the noise of the test set; for this data it is the "
+            "stronger choice."
         )
-    return lines
+    if result["winner"] == "ours":
+        return f"The model beats {reference_text} trained on the same rows ({scores})."
+    return (
+        f"{reference_text[0].upper()}{reference_text[1:]} trained on the same rows "
+        f"does about the same ({scores}; the gap is within the noise of the test set)."
+    )

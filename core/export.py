@@ -45,6 +45,8 @@ METADATA_ONLY_KEYS = (
     "reference",
     "baselines",
     "summary",
+    "verdict",
+    "reference_comparison",
     "versions",
     "exported_at",
 )
@@ -183,6 +185,8 @@ def bundle_metadata(run_id: str) -> dict[str, Any]:
         "reference": report.get("reference", {}),
         "baselines": report.get("baselines", {}),
         "summary": report.get("summary", []),
+        "verdict": report.get("verdict", {}),
+        "reference_comparison": report.get("reference_comparison", {}),
         "versions": {
             "python": platform.python_version(),
             "keras": _package_version("keras"),
@@ -197,6 +201,18 @@ def _package_version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _verdict_lines(verdict: Any) -> list[str]:
+    """The headline of the card: does the model beat the baseline beyond the noise?"""
+    if not isinstance(verdict, dict) or not verdict:
+        return []
+    answer = "yes" if verdict.get("beats_baseline") else "no"
+    return [
+        f"**Beats the baseline beyond the noise of the test set: {answer}** "
+        f"({verdict.get('headline', '')}; {verdict.get('method', '')}).",
+        "",
+    ]
 
 
 def model_card(metadata: dict[str, Any]) -> str:
@@ -227,6 +243,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "expert's judgement.",
         "",
         "## Test results",
+        *_verdict_lines(metadata.get("verdict")),
         *metadata.get("summary", []),
         "",
         *_metrics_table(metadata),
@@ -234,7 +251,8 @@ def model_card(metadata: dict[str, Any]) -> str:
         "## Limitations",
         "- It only knows the examples it was trained on; new kinds of data (other places, "
         "times or populations) may get confident but wrong answers.",
-        "- The test set is small, so the scores above are estimates with real spread.",
+        "- The test set is small, so the scores above are estimates; the verdict's "
+        "interval shows how far they could be off.",
         *[f"- {line}" for line in template.limitations],
         "",
         "## Use it",
@@ -369,7 +387,15 @@ def import_bundle(data: bytes, name: str) -> str:
         folder / runs.EVALUATION_FILE,
         {
             k: metadata.get(k, {})
-            for k in ("metrics", "baseline", "reference", "baselines", "summary")
+            for k in (
+                "metrics",
+                "baseline",
+                "reference",
+                "baselines",
+                "summary",
+                "verdict",
+                "reference_comparison",
+            )
         },
     )
     runs.write_status(run_id, state="completed", message="Imported bundle.")

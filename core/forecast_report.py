@@ -59,8 +59,44 @@ def build_report(
         "n_train": int(info["n_train"]),
         "n_val": int(info["n_val"]),
     }
+    report["verdict"] = verdict(median, actual, baselines, report, info)
     report["summary"] = summarize(report, info)
     return report
+
+
+def verdict(
+    median: np.ndarray,
+    actual: np.ndarray,
+    baselines: Mapping[str, np.ndarray],
+    report: Mapping[str, Any],
+    info: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Does the model beat the best simple rule beyond the noise of the test period?
+
+    Each test window's average error is one row; neighbouring windows share most of
+    their actual values, so the bootstrap draws blocks of at least `horizon` windows.
+    """
+    from core import evaluation
+
+    best = min(baselines, key=lambda name: report["baselines"][name]["mae"])
+    block = max(int(info["horizon"]), round(len(actual) ** (1 / 3)))
+    return evaluation.verdict(
+        _window_errors(actual, median),
+        _window_errors(actual, baselines[best]),
+        metric="mae",
+        baseline_text=f"the simple rule '{describe_baselines(info)[best]}' ({best}, "
+        "the best of three)",
+        baseline_name="the simple rules",
+        rows="test forecasts",
+        block=block,
+    )
+
+
+def _window_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    error = np.abs(actual - predicted)
+    counts = np.isfinite(error).sum(axis=1)
+    total = np.where(np.isfinite(error), error, 0.0).sum(axis=1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
 
 
 def coverage(
@@ -169,17 +205,25 @@ def summarize(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
     base = {name: m["mae"] for name, m in report["baselines"].items()}
     rules = describe_baselines(info)
     lines = [
+        report["verdict"]["sentence"],
         f"On the test period ({report['n_test']} forecasts the model never saw in "
         f"training), forecasts of `{target}` for the next {horizon} {unit}s are off by "
         f"{ours:.3g} on average; the rule 'repeat the last value' (persistence) is off "
-        f"by {base['persistence']:.3g}."
+        f"by {base['persistence']:.3g}.",
     ]
     best = min(base, key=lambda name: base[name])
-    if base[best] < ours:
+    outcome = report["verdict"]["outcome"]
+    if outcome == "worse":
         lines.append(
             f"Honest note: the simple rule '{rules[best]}' ({best}) does better, with an "
             f"average error of {base[best]:.3g} against our {ours:.3g}. For this series, "
             "trust that rule, or try more data, another lookback or architecture."
+        )
+    elif outcome == "unclear":
+        lines.append(
+            f"Honest note: the simple rule '{rules[best]}' ({best}) does about as well "
+            f"({base[best]:.3g} against our {ours:.3g}; the gap is within the noise of "
+            "the test period), and it is simpler to trust."
         )
     else:
         skill = 1 - ours / base["persistence"] if base["persistence"] else 0.0

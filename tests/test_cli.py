@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from core.__main__ import main
+
+HEART = Path(__file__).parents[1] / "sample_data" / "heart.csv"
 
 
 @pytest.fixture
@@ -40,6 +44,31 @@ def test_train_json_reports_metrics_baseline_and_reference(table_csv, capsys):
     for key in ("metrics", "baseline", "reference"):
         assert set(result[key]) >= {"accuracy", "balanced_accuracy", "f1"}
     assert isinstance(result["warnings"], list)
+    verdict = result["verdict"]
+    assert isinstance(verdict["beats_baseline"], bool)
+    assert (
+        verdict["interval"][0]
+        <= result["metrics"]["accuracy"]
+        <= verdict["interval"][1]
+    )
+    assert verdict["sentence"] == result["summary"][0]
+
+
+@pytest.mark.parametrize("shuffled", [True, False], ids=["shuffled", "real"])
+def test_verdict_on_heart_disease_with_a_shuffled_or_real_target(
+    shuffled, tmp_path, capsys
+):
+    table = pd.read_csv(HEART)
+    if shuffled:  # no signal left: the model must not be said to beat guessing
+        table["target"] = np.random.default_rng(0).permutation(table["target"])
+    path = tmp_path / "heart.csv"
+    table.to_csv(path, index=False)
+    argv = ["train", str(path), "--target", "target", "--epochs", "8", "--json"]
+    assert main(argv) == 0
+    verdict = json.loads(capsys.readouterr().out)["verdict"]
+    assert verdict["beats_baseline"] is not shuffled
+    low, high = verdict["interval"]
+    assert 0 <= low < verdict["value"] < high <= 1
 
 
 def test_predict_runs_and_export_share_the_run(table_csv, tmp_path, capsys):

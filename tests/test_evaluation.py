@@ -104,7 +104,10 @@ def test_evaluate_classification_report(tiny_table):
     assert np.trace(matrix) / n_test == pytest.approx(report["metrics"]["accuracy"])
     assert [row["class"] for row in report["per_class"]] == ["no", "yes"]
     assert len(report["summary"]) == 2
-    assert report["summary"][0].startswith(f"On {n_test} rows the model never saw")
+    assert report["summary"][0] == report["verdict"]["sentence"]
+    assert f"from {n_test} test rows" in report["summary"][0]
+    assert report["verdict"]["value"] == pytest.approx(report["metrics"]["accuracy"])
+    assert report["reference_comparison"]["sentence"] == report["summary"][1]
 
     importance = report["importance"]
     assert {row["feature"] for row in importance} == {"x", "z", "color"}
@@ -124,58 +127,103 @@ def test_evaluate_regression_report(tiny_regression_table):
     )
     assert report["actual"] == pytest.approx(list(prepared.test.targets))
     assert len(report["predicted"]) == len(report["actual"]) == report["n_test"]
-    assert "its predictions of `y` are off by" in report["summary"][0]
+    verdict = report["verdict"]
+    assert verdict["value"] == pytest.approx(report["metrics"]["mae"])
+    assert verdict["baseline_value"] == pytest.approx(report["baseline"]["mae"])
+    assert verdict["interval"][0] <= verdict["value"] <= verdict["interval"][1]
+    assert report["summary"][0].startswith("Off by")
     values = [row["importance"] for row in report["importance"]]
     assert values == sorted(values, reverse=True)
     assert report["importance"][0]["feature"] == "x"  # y = 3x + noise
 
 
-def _classification_report(ours: float, reference: float) -> dict:
-    return {
-        "task": "classification",
-        "n_test": 50,
-        "metrics": {"accuracy": ours, "balanced_accuracy": ours},
-        "baseline": {"accuracy": 0.6, "balanced_accuracy": 0.5},
-        "baseline_answer": "no",
-        "reference": {"accuracy": reference, "balanced_accuracy": reference},
-    }
+def _right(n: int, k: int) -> np.ndarray:
+    """`n` rows of which the first `k` are right (1) and the rest wrong (0)."""
+    return np.r_[np.ones(k), np.zeros(n - k)]
 
 
-def _regression_report(ours: float, reference: float) -> dict:
-    return {
-        "task": "regression",
-        "n_test": 30,
-        "metrics": {"mae": ours},
-        "baseline": {"mae": 5.0},
-        "baseline_answer": 21.5,
-        "reference": {"mae": reference},
-    }
-
-
-def test_summarize_classification_when_the_reference_wins():
-    lines = evaluation.summarize(_classification_report(0.7, 0.9), {"target": "t"})
-    assert lines[0] == (
-        "On 50 rows the model never saw, it is right 70% of the time; always guessing "
-        "the most common answer (`no`) is right 60% of the time."
+def test_verdict_53_percent_of_60_pictures_is_no_better_than_guessing():
+    rng = np.random.default_rng(0)
+    baseline = rng.permutation(_right(60, 30))  # always "cat": right on half
+    result = evaluation.verdict(
+        _right(60, 32),
+        baseline,
+        metric="accuracy",
+        baseline_text="always answering `cat`",
+        rows="test pictures",
     )
-    assert lines[1].startswith("Honest note:")
-    assert "90% balanced accuracy against our 70%" in lines[1]
+    assert result["beats_baseline"] is False
+    assert result["interval"] == pytest.approx([0.400, 0.663], abs=1e-3)  # exact
+    assert result["headline"] == "53% (40–66%) — no better than guessing"
+    assert "within the noise" in result["sentence"]
+    assert "from 60 test pictures" in result["sentence"]
 
 
-def test_summarize_classification_when_the_model_wins():
-    lines = evaluation.summarize(_classification_report(0.9, 0.7), {"target": "t"})
-    assert not any("Honest note" in line for line in lines)
-    assert "does not do better" in lines[1]
+def test_verdict_clear_gain_beats_the_baseline_and_is_repeatable():
+    rng = np.random.default_rng(1)
+    ours, baseline = (
+        rng.permutation(_right(200, 180)),
+        rng.permutation(_right(200, 100)),
+    )
+    first = evaluation.verdict(ours, baseline, metric="accuracy", baseline_text="b")
+    again = evaluation.verdict(ours, baseline, metric="accuracy", baseline_text="b")
+    assert first == again
+    assert first["beats_baseline"] is True
+    assert first["difference"][0] > 0
+    assert first["interval"][0] > first["baseline_value"]
+    assert "clearly better than guessing" in first["sentence"]
 
 
-def test_summarize_regression_when_the_reference_wins():
-    lines = evaluation.summarize(_regression_report(3.0, 2.0), {"target": "mpg"})
-    assert "predictions of `mpg` are off by 3 on average" in lines[0]
-    assert "(21.5) is off by 5" in lines[0]
-    assert lines[1].startswith("Honest note:")
-    assert "an average error of 2 against our 3" in lines[1]
+def test_verdict_says_worse_when_the_baseline_clearly_wins():
+    result = evaluation.verdict(
+        np.full(100, 5.0), np.full(100, 2.0), metric="mae", baseline_text="b"
+    )
+    assert result["beats_baseline"] is False
+    assert result["outcome"] == "worse"
+    assert result["headline"] == "off by 5 (5–5) — worse than guessing"
 
 
-def test_summarize_regression_when_the_model_wins():
-    lines = evaluation.summarize(_regression_report(2.0, 3.0), {"target": "mpg"})
-    assert not any("Honest note" in line for line in lines)
+def test_verdict_block_bootstrap_is_wider_for_overlapping_windows():
+    # Errors of overlapping forecast windows move together: neighbours share values.
+    rng = np.random.default_rng(2)
+    gain = np.convolve(rng.normal(size=320), np.ones(20) / 20, mode="valid")
+    ours, baseline = np.full(len(gain), 3.0), 3.0 + gain + 0.02
+    rows = evaluation.verdict(ours, baseline, metric="mae", baseline_text="b")
+    blocks = evaluation.verdict(
+        ours, baseline, metric="mae", baseline_text="b", block=20
+    )
+    width = [r["difference"][1] - r["difference"][0] for r in (rows, blocks)]
+    assert width[1] > 1.5 * width[0]
+    assert "block bootstrap (20 neighbouring" in blocks["method"]
+
+
+def test_verdict_rejects_an_unknown_metric():
+    with pytest.raises(ValueError, match="Invalid value for argument `metric`"):
+        evaluation.verdict(np.ones(3), np.ones(3), metric="f1", baseline_text="b")
+
+
+def test_reference_a_small_gap_on_154_rows_is_about_the_same():
+    rng = np.random.default_rng(3)
+    ours = rng.permutation(_right(154, 118))
+    reference = ours.copy()
+    reference[np.flatnonzero(ours == 0)[:3]] = 1  # 1.9 points better
+    result = evaluation.compare_with_reference(
+        ours, reference, metric="accuracy", reference_text="a gradient-boosting model"
+    )
+    assert result["winner"] == "same"
+    assert "about the same" in result["sentence"]
+    assert "Honest note" not in result["sentence"]
+
+
+def test_reference_that_clearly_wins_gets_an_honest_note():
+    ours, reference = np.full(50, 3.0), np.full(50, 2.0)
+    result = evaluation.compare_with_reference(
+        ours, reference, metric="mae", reference_text="a gradient-boosting model"
+    )
+    assert result["winner"] == "reference"
+    assert result["sentence"].startswith("Honest note:")
+    assert "an average error of 2 against our 3" in result["sentence"]
+    flipped = evaluation.compare_with_reference(
+        reference, ours, metric="mae", reference_text="a gradient-boosting model"
+    )
+    assert flipped["winner"] == "ours"

@@ -59,6 +59,11 @@ def test_bundle_holds_model_metadata_card_and_script(run_id):
     assert set(metadata["metrics"]) >= {"accuracy", "balanced_accuracy", "f1"}
     assert metadata["versions"]["keras"] == keras.__version__
     assert "## Limitations" in card and "| accuracy |" in card
+    verdict = metadata["verdict"]
+    answer = "yes" if verdict["beats_baseline"] else "no"
+    assert (
+        f"beyond the noise of the test set: {answer}** ({verdict['headline']}" in card
+    )
 
 
 def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
@@ -96,6 +101,10 @@ def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
     imported = export.import_bundle(bundle, "my bundle.zip")
     assert runs.read_status(imported).state == "completed"
     assert export.import_bundle(bundle, "again.zip") == imported  # same bytes, same run
+    assert (
+        runs.read_evaluation(imported)["verdict"]
+        == runs.read_evaluation(run_id)["verdict"]
+    )
     ours, _ = export.predict_frame(run_id, trained_run[2].head(3))
     theirs, _ = export.predict_frame(imported, trained_run[2].head(3))
     assert np.allclose(ours["probability_yes"], theirs["probability_yes"], atol=1e-6)

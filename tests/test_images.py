@@ -460,6 +460,10 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
     assert wrong == report["n_test"] - np.trace(report["confusion_matrix"])
     assert all(e["file"].endswith(".png") for e in report["examples"])
     assert "most common class" in report["summary"][0]
+    verdict = report["verdict"]
+    assert report["summary"][0] == verdict["sentence"]
+    assert verdict["value"] == pytest.approx(report["metrics"]["accuracy"])
+    assert f"from {report['n_test']} test pictures" in verdict["sentence"]
 
     check = export.build_bundle(run_id)
     assert check["ok"], check

@@ -402,7 +402,10 @@ def test_train_page_hides_or_labels_another_datasets_run():
 # Results, Predict, Models on a real trained run
 def test_results_page_on_a_trained_run(trained_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
-    assert "rows the model never saw" in texts(at.success)
+    verdict = runs.read_evaluation(trained_run)["verdict"]
+    headline = at.success if verdict["beats_baseline"] else at.warning
+    assert verdict["sentence"] in texts(headline)
+    assert "How sure: 95% intervals" in texts(at.caption)
     table = at.dataframe[0].value
     assert list(table.columns) == ["ours", "baseline", "gradient boosting reference"]
     assert "Accuracy" in table.index
@@ -410,6 +413,18 @@ def test_results_page_on_a_trained_run(trained_run):
     assert set(per_class["class"]) == {"0", "1"}
     # confusion matrix, ROC, PR, importance, learning curves
     assert len(at.get("plotly_chart")) == 5
+
+
+def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
+    trained_run, monkeypatch
+):
+    report = runs.read_evaluation(trained_run)
+    report["verdict"] = {**report["verdict"], "beats_baseline": False}
+    report["summary"][0] = "53% (40–66%) — no better than guessing"
+    monkeypatch.setattr(runs, "read_evaluation", lambda run_id: report)
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert "no better than guessing" in texts(at.warning)
+    assert "no better than guessing" not in texts(at.success)
 
 
 def test_results_page_without_runs():
@@ -453,6 +468,9 @@ def test_models_page_lists_and_exports_the_run(trained_run):
     table = at.dataframe[0].value
     assert table["run_id"].tolist() == [trained_run]
     assert table["state"].tolist() == ["completed"]
+    verdict = runs.read_evaluation(trained_run)["verdict"]
+    mark = "✅" if verdict["beats_baseline"] else "⚠️"
+    assert table["verdict"].tolist() == [f"{mark} {verdict['headline']}"]
     next(b for b in at.button if b.label == "Prepare download").click().run(timeout=120)
     assert not at.exception
     assert "match the live model" in texts(at.success)
@@ -634,12 +652,16 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     assert at.get("progress")[0].proto.text.startswith("Training: epoch 1/10")
     at.selectbox(key="_w_results_run").set_value(trained_run).run()
     assert at.session_state[state.ACTIVE_RUN_ID] == trained_run
-    assert "rows the model never saw" in texts(at.success)
+    assert runs.read_evaluation(trained_run)["verdict"]["sentence"] in texts(
+        [*at.success, *at.warning]
+    )
 
 
 def test_results_and_predict_for_a_regression_run(regression_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: regression_run})
-    assert "are off by" in texts(at.success)
+    verdict = runs.read_evaluation(regression_run)["verdict"]
+    headline = at.success if verdict["beats_baseline"] else at.warning
+    assert texts(headline).startswith("Off by")
     assert "Mean absolute error" in at.dataframe[0].value.index
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Predicted vs actual" in t for t in titles)

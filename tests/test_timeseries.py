@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import bundle_forecast, data, export, runs, timeseries, workspace
 from core.templates import get_template
 from core.templates.base import resolve_params
+from pages.ui.text import plain
 from tests.conftest import FAST_PARAMS, tiny_series
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -371,6 +372,37 @@ def test_report_has_metrics_baselines_and_plot_data(forecast_run):
     assert len(report["backtest"]) >= 2
     assert len(report["test_plot"]["steps"]) == horizon
     assert any("persistence" in s for s in report["summary"])
+    verdict = report["verdict"]
+    assert report["summary"][0] == verdict["sentence"]
+    assert verdict["metric"] == "mae" and verdict["n"] == report["n_test"]
+    assert f"block bootstrap ({max(horizon, 3)} neighbouring" in verdict["method"]
+
+
+def _windows(n: int, horizon: int) -> np.ndarray:
+    """Overlapping test windows of a random walk, as `timeseries.windows` cuts them."""
+    y = np.cumsum(np.random.default_rng(0).normal(size=n + horizon))
+    return np.stack([y[i + 1 : i + 1 + horizon] for i in range(n)])
+
+
+@pytest.mark.parametrize(("noise", "beats"), [(0.0, True), (1.0, False)])
+def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
+    from core import forecast_report
+
+    actual = _windows(60, 4)
+    persistence = np.repeat(actual[:, :1] - 1.0, 4, axis=1)  # always off by 1
+    rng = np.random.default_rng(1)
+    median = persistence + rng.normal(scale=noise, size=actual.shape) + 1.0 - noise
+    baselines = {"persistence": persistence, "seasonal_naive": persistence + 3}
+    report = {
+        "baselines": {
+            name: timeseries.forecast_metrics(actual, values, 1.0)
+            for name, values in baselines.items()
+        }
+    }
+    info = {"horizon": 4, "unit": "day", "season": 7, "moving_average_window": 7}
+    verdict = forecast_report.verdict(median, actual, baselines, report, info)
+    assert verdict["beats_baseline"] is beats
+    assert "(persistence, the best of three)" in verdict["sentence"]
 
 
 def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
@@ -401,7 +433,9 @@ def open_page(page: str, **state) -> AppTest:
 
 def test_results_page_shows_the_forecast_report(forecast_run):
     at = open_page("pages/results.py", active_run_id=forecast_run)
-    assert "persistence" in at.success[0].value
+    verdict = runs.read_evaluation(forecast_run)["verdict"]
+    headline = at.success if verdict["beats_baseline"] else at.warning
+    assert headline[0].value == plain(verdict["sentence"])
     table = at.dataframe[0].value
     assert list(table.columns) == [
         "this model",

@@ -449,6 +449,14 @@ def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
         "dataset_id": info["dataset_id"],
         "model_note": info["model_note"],
         "n_test": len(y_true),
+        "verdict": evaluation.verdict(
+            (y_pred == y_true).astype(float),
+            (y_true == majority).astype(float),
+            metric="accuracy",
+            baseline_text="always answering the most common class "
+            f"(`{names[majority]}`)",
+            rows="test pictures",
+        ),
     }
     report["summary"] = summarize(report)
     return report
@@ -490,12 +498,7 @@ def _misclassified(examples: list[dict]) -> dict[str, list[dict]]:
 
 def summarize(report: Mapping[str, Any]) -> list[str]:
     """Plain sentences: the result beside the baseline, the weakest class, the network."""
-    ours, base, n = report["metrics"], report["baseline"], report["n_test"]
-    lines = [
-        f"On {n} pictures the model never saw, it is right {ours['accuracy']:.0%} of "
-        f"the time; always answering the most common class "
-        f"(`{report['baseline_answer']}`) is right {base['accuracy']:.0%} of the time."
-    ]
+    lines = [report["verdict"]["sentence"]]
     weakest = min(report["per_class"], key=lambda c: c["recall"])
     if weakest["support"]:
         lines.append(

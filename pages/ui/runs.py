@@ -54,7 +54,7 @@ def pick_run(
 
 
 def runs_table(run_ids: list[str]) -> pd.DataFrame:
-    """One row per run: template, dataset, target, key metric, state, date."""
+    """One row per run: template, dataset, target, key metric, verdict, state, date."""
     columns = [
         "run_id",
         "template",
@@ -62,10 +62,24 @@ def runs_table(run_ids: list[str]) -> pd.DataFrame:
         "target",
         "metric",
         "value",
+        "verdict",
         "state",
         "created",
     ]
-    return pd.DataFrame([runs.summarize_run(r) for r in run_ids], columns=columns)
+    rows = [
+        {**runs.summarize_run(r), "verdict": verdict_label(runs.read_evaluation(r))}
+        for r in run_ids
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict_label(evaluation: dict[str, Any]) -> str:
+    """The verdict in a few words for lists: a check only when it beats the baseline."""
+    verdict = evaluation.get("verdict")
+    if not isinstance(verdict, dict) or not verdict:
+        return ""
+    mark = "✅" if verdict.get("beats_baseline") else "⚠️"
+    return f"{mark} {verdict.get('headline', '')}"
 
 
 def download_buttons(run_id: str) -> None:

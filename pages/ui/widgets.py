@@ -33,10 +33,25 @@ def show_findings(findings: list[data.Finding]) -> None:
         alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
 
 
-def show_summary(summary: list[str], icon: str = ":material/balance:") -> None:
-    """The verdict first (success), then the comparisons; an honest note is a warning."""
+def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -> None:
+    """The verdict first, then the comparisons; an honest note is a warning.
+
+    The green check is kept for a model that beats its baseline beyond the noise of
+    the test set; anything else is a warning (or neutral, for reports without one).
+    """
+    summary = evaluation.get("summary", [])
+    verdict = evaluation.get("verdict")
+    verdict = verdict if isinstance(verdict, dict) else {}
     if summary:
-        st.success(plain(summary[0]), icon=":material/check_circle:")
+        beats = verdict.get("beats_baseline")
+        if beats is True:
+            st.success(plain(summary[0]), icon=":material/check_circle:")
+        elif beats is None:
+            st.info(plain(summary[0]), icon=icon)
+        else:
+            st.warning(plain(summary[0]), icon=":material/help:")
+        if verdict.get("method"):
+            st.caption(f"How sure: {plain(verdict['method'])}.")
     for sentence in summary[1:]:
         alert = st.warning if sentence.startswith("Honest note") else st.info
         alert(plain(sentence), icon=icon)

@@ -39,7 +39,7 @@ def no_extra(
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     """The verdict, the scores beside the baseline, and the learning curves."""
-    show_summary(evaluation.get("summary", []))
+    show_summary(evaluation)
     st.subheader("Scores on the test data")
     show_metrics(evaluation)
     metrics = runs.read_metrics(run_id)

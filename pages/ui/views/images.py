@@ -116,7 +116,7 @@ def grid(pictures: list, captions: list[str]) -> None:
 
 def results_view(run_id: str, evaluation: dict) -> None:
     """Verdict, scores beside the baseline, confusion cells with their pictures, saliency."""
-    show_summary(evaluation.get("summary", []), icon=":material/info:")
+    show_summary(evaluation, icon=":material/info:")
     st.subheader("Scores on the test pictures")
     table = metrics_table(evaluation).drop(
         columns="gradient boosting reference", errors="ignore"

@@ -187,7 +187,7 @@ def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
 def results_view(run_id: str, evaluation: Mapping[str, Any]) -> None:
     """The forecasting report: verdict, scores, test-period plot, horizon, backtest."""
     info = runs.read_info(run_id)
-    show_summary(evaluation.get("summary", []))
+    show_summary(evaluation)
 
     st.subheader("Scores on the test period")
     rules = forecast_report.describe_baselines(info)

@@ -135,7 +135,7 @@ def target_picker(dataset_id: str) -> str:
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     """Verdict, scores beside the baselines, task charts, importance, learning curves."""
-    show_summary(evaluation.get("summary", []))
+    show_summary(evaluation)
     st.subheader("Scores on the test rows")
     st.caption(
         f"{evaluation.get('n_test', 0):,} rows held out from training. The baseline "
