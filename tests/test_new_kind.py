@@ -20,7 +20,7 @@ from core import __main__ as cli
 from core import runs, training
 from core.templates.base import CsvInput, Param, Prepared, Split
 from core.templates.registry import register, unregister
-from pages.ui import state
+from pages.ui import kinds, state
 from tests.test_pages import open_page, texts
 
 TOY = "toy_numbers"
@@ -115,6 +115,12 @@ class ToyNumbers(CsvInput):
         return frame.assign(prediction=model.predict(x, verbose=0)[:, 0]), []
 
 
+def _toy_results(run_id: str, evaluation: dict) -> None:
+    import streamlit as st
+
+    st.markdown(f"The toy's own report: {evaluation['metrics']['mae']:.2f}")
+
+
 def _features(frame: pd.DataFrame, target: str | None) -> list[str]:
     return [c for c in frame.select_dtypes("number").columns if c != target]
 
@@ -163,6 +169,10 @@ def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
     assert not at.exception
     assert "The toy is off by" in texts(at.info)  # no verdict: a neutral headline
     assert "Mean absolute error" in at.dataframe[0].value.index
+    toy_views = kinds.KindViews(results=_toy_results)  # a view of its own, test only
+    monkeypatch.setitem(kinds._VIEWS, "toy", toy_views)
+    at.run()
+    assert "The toy's own report" in texts(at.markdown)
 
     at.switch_page("pages/predict.py").run()
     rows = toy_frame(5).drop(columns="y").to_csv(index=False).encode()
@@ -182,3 +192,9 @@ def test_the_cli_serves_a_new_kind(toy_template, toy_csv, tmp_path, capsys):
     out = tmp_path / "predictions.csv"
     assert cli.main(["predict", run_id, str(toy_csv), "-o", str(out)]) == 0
     assert len(pd.read_csv(out)["prediction"]) == 60
+
+
+def test_a_kind_without_views_gets_the_generic_ones():
+    assert kinds.views_for("toy") == kinds.KindViews()
+    assert kinds.views_for("series").results is not kinds.KindViews().results
+    assert len(kinds.uploads()) == 2  # a CSV, and pictures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -22,13 +23,18 @@ def inferred_kinds(dataset_id: str) -> dict[str, str]:
     return data.infer_column_kinds(data.load_table(dataset_id))
 
 
-def table_or_stop(dataset_id: str) -> pd.DataFrame:
-    """Loads a dataset's table, or shows why it cannot be used and stops the page."""
+def or_stop(load: Callable[[str], Any], dataset_id: str) -> Any:
+    """Loads a dataset with `load`, or shows why it cannot be used and stops the page."""
     try:
-        return load_table_cached(dataset_id)
+        return load(dataset_id)
     except UserError as err:
         st.error(plain(err))
         st.stop()
+
+
+def table_or_stop(dataset_id: str) -> pd.DataFrame:
+    """Loads a dataset's table (cached), or says why it cannot and stops the page."""
+    return or_stop(load_table_cached, dataset_id)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -38,12 +44,8 @@ def load_dataset(dataset_id: str) -> Any:
 
 
 def dataset_or_stop(dataset_id: str) -> Any:
-    """Loads a dataset for training, or shows why it cannot be used and stops the page."""
-    try:
-        return load_dataset(dataset_id)
-    except UserError as err:
-        st.error(plain(err))
-        st.stop()
+    """Loads a dataset for training (cached), or says why it cannot and stops the page."""
+    return or_stop(load_dataset, dataset_id)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
