@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+_LINE_BREAKS = re.compile("[\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def format_value(value: object) -> str:
@@ -33,13 +34,34 @@ def format_value(value: object) -> str:
     return str(value).strip()
 
 
+def model_strings(column: pd.Series) -> np.ndarray:
+    """Returns a column as the text the model's lookups take, one Python string per row.
+
+    Rare line separators (U+0085, U+2028, ...) become spaces: the model splits text into
+    words at spaces and common line breaks only, and Keras saves its word list as lines,
+    so a word holding one of them would make the saved model fail to load.
+    """
+    return np.array(
+        [_LINE_BREAKS.sub(" ", format_value(v)) for v in column], dtype=object
+    )
+
+
 def missing_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
     """Returns the model's input columns that `frame` lacks."""
     return [f["name"] for f in schema if f["name"] not in frame.columns]
 
 
+def input_name(feature: dict) -> str:
+    """Returns the model's input name for a schema column (its own name in old models)."""
+    return feature.get("input", feature["name"])
+
+
 def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
-    """Turns raw table rows into the model's named inputs, one (rows, 1) tensor each."""
+    """Turns raw table rows into the model's named inputs, one (rows, 1) tensor each.
+
+    Infinite numbers count as missing. Text goes in as Python strings (an object array),
+    so memory grows with the text itself, not with rows times the longest cell.
+    """
     import tensorflow as tf
 
     inputs = {}
@@ -47,11 +69,34 @@ def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
         column = frame[feature["name"]]
         if feature["kind"] == "number":
             values = to_numbers(column).to_numpy("float32")
-            inputs[feature["name"]] = tf.constant(values.reshape(-1, 1))
+            values = np.where(np.isfinite(values), values, np.float32("nan"))
+            dtype = tf.float32
         else:
-            values = np.array([format_value(v) for v in column], dtype=str)
-            inputs[feature["name"]] = tf.constant(values.reshape(-1, 1))
+            values = model_strings(column)
+            dtype = tf.string
+        inputs[input_name(feature)] = tf.constant(values.reshape(-1, 1), dtype=dtype)
     return inputs
+
+
+def infinite_cells(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
+    """Returns one warning per number column holding infinite values, naming the rows.
+
+    Values beyond 3.4e38 count too: the model computes in float32, where they are
+    infinite.
+    """
+    warnings = []
+    for feature in (f for f in schema if f["kind"] == "number"):
+        values = to_numbers(frame[feature["name"]]).to_numpy("float64")
+        rows = np.flatnonzero(np.abs(values) > np.finfo("float32").max) + 1
+        if len(rows):
+            shown = ", ".join(str(r) for r in rows[:5]) + (
+                ", ..." if len(rows) > 5 else ""
+            )
+            warnings.append(
+                f"Column `{feature['name']}` holds an infinite or too large number in "
+                f"row(s) {shown}; the model treated those cells as missing."
+            )
+    return warnings
 
 
 def to_numbers(column: pd.Series) -> pd.Series:
@@ -133,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             f"error: the CSV lacks the model's input columns {missing}", file=sys.stderr
         )
         return 2
+    for warning in infinite_cells(frame, metadata["schema"]):
+        print(f"warning: {warning}", file=sys.stderr)
     model = keras.saving.load_model(
         args.model
     )  # safe_mode=True: no code is run on load

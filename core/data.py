@@ -313,7 +313,8 @@ def _clean_columns(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
         else str(c).strip()
         for i, c in enumerate(frame.columns)
     ]
-    frame = frame.dropna(how="all")
+    if frame.shape[1] > 1:  # in a one-column file an empty cell is a missing value
+        frame = frame.dropna(how="all")
     for column in _text_columns(frame):
         frame[column] = _parse_written_numbers(frame[column], sep)
     return frame.reset_index(drop=True)

@@ -266,7 +266,9 @@ def _reference_frame(prepared: Prepared, split: Any) -> pd.DataFrame:
             known = feature["choices"][:250]
             text = [format_value(v) for v in values]
             columns[feature["name"]] = pd.Categorical(text, categories=known)
-    return pd.DataFrame(columns, index=split.raw.index)
+    frame = pd.DataFrame(columns, index=split.raw.index)
+    # Free text alone (`label,message`): the reference has nothing it can read.
+    return frame if len(frame.columns) else frame.assign(no_usable_column=0.0)
 
 
 class _KerasScorer:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core import archive, runs, safe_csv
+from core.bundle_predict import input_name
 from core.data import DataError
 from core.templates import get_template
 
@@ -222,7 +223,8 @@ def model_card(metadata: dict[str, Any]) -> str:
     """
     template = get_template(metadata["template"])
     features = ", ".join(
-        f"`{f['name']}` ({f['kind']})" for f in metadata.get("schema", [])
+        f"`{f['name']}` ({f['kind']}, model input `{f.get('input', f['name'])}`)"
+        for f in metadata.get("schema", [])
     )
     classes = metadata.get("class_names")
     lines = [
@@ -443,7 +445,7 @@ def model_mismatch(model: Any, metadata: dict[str, Any]) -> str:
     if classes is not None and outputs[-1] != len(classes):
         return f"it gives {outputs[-1]} outputs for {len(classes)} classes."
     if metadata["template"].startswith("tabular_"):
-        missing = [f["name"] for f in metadata["schema"] if f["name"] not in inputs]
+        missing = [f["name"] for f in metadata["schema"] if input_name(f) not in inputs]
         if missing:
             return f"it has no inputs for the columns {missing}."
     window = model.inputs[0].shape

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 
-from core.bundle_predict import format_value
+from core.bundle_predict import input_name, model_strings
 
 MAX_CATEGORIES = 100
 MAX_TEXT_TOKENS = 5000
@@ -34,21 +34,19 @@ def build_table_inputs(
     """
     inputs, encoded = {}, []
     for feature in schema:
-        name, kind = feature["name"], feature["kind"]
+        name, kind, key = feature["name"], feature["kind"], input_name(feature)
         if kind == "number":
-            inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
+            inputs[key] = keras.Input(shape=(1,), name=key, dtype="float32")
             encoded += _encode_number(
-                inputs[name], pd.to_numeric(train[name], errors="coerce")
+                inputs[key], pd.to_numeric(train[name], errors="coerce")
             )
         else:
-            inputs[name] = keras.Input(shape=(1,), name=name, dtype="string")
-            text = np.array([format_value(v) for v in train[name]], dtype=str).reshape(
-                -1, 1
-            )
+            inputs[key] = keras.Input(shape=(1,), name=key, dtype="string")
+            text = model_strings(train[name])
             encoded.append(
-                _encode_text(inputs[name], text)
+                _encode_text(inputs[key], text)
                 if kind == "text"
-                else _encode_category(inputs[name], text)
+                else _encode_category(inputs[key], text)
             )
     joined = (
         encoded[0]
@@ -71,8 +69,11 @@ def _encode_number(tensor: Any, values: pd.Series) -> list[Any]:
 
 
 def _encode_category(tensor: Any, text: np.ndarray) -> Any:
-    lookup = layers.StringLookup(max_tokens=MAX_CATEGORIES + 1, output_mode="one_hot")
-    lookup.adapt(text)
+    # A vocabulary given as a list is saved in the model's config, so any category
+    # ("", "nan", a line break) reloads as it was; an adapted one is saved as lines.
+    counts = pd.Series(text).value_counts()
+    vocabulary = [v for v in counts.index if v != "[UNK]"][:MAX_CATEGORIES]
+    lookup = layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot")
     return lookup(tensor)
 
 
@@ -80,7 +81,7 @@ def _encode_text(tensor: Any, text: np.ndarray) -> Any:
     vectorizer = layers.TextVectorization(
         max_tokens=MAX_TEXT_TOKENS, output_mode="tf_idf"
     )
-    vectorizer.adapt(text.ravel())
+    vectorizer.adapt(text)
     return vectorizer(ops.squeeze(tensor, axis=-1))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,8 @@ class TableTemplate(CsvInput):
     limitations = ("Categories never seen in training are treated as 'unknown'.",)
     usage = (
         "In Python: `keras.saving.load_model('model.keras')` takes a dict of named inputs, "
-        "one tensor of shape (rows, 1) per column (strings for categories); see "
-        "`frame_to_inputs` in predict.py."
+        "one tensor of shape (rows, 1) per column (strings for categories), keyed by the "
+        "model input names listed under Inputs; see `frame_to_inputs` in predict.py."
     )
     params = TABLE_PARAMS
     task = ""
@@ -101,6 +102,9 @@ class TableTemplate(CsvInput):
 
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
+        columns = feature_columns(labeled, target, kinds)
+        numbers = [c for c in columns if kinds[c] == "number"]
+        labeled[numbers] = data.mask_infinite(labeled[numbers])  # as scoring does
         y, target_info = self.encode_target(labeled[target])
         parts = data.split_indices(
             y if self.task == "classification" else y.astype("float64"),
@@ -109,9 +113,7 @@ class TableTemplate(CsvInput):
             seed,
         )
         train_rows = labeled.iloc[parts[0]]
-        schema = build_schema(
-            train_rows, feature_columns(labeled, target, kinds), kinds
-        )
+        schema = build_schema(train_rows, columns, kinds)
         splits = [
             Split(frame_to_inputs(labeled.iloc[p], schema), y[p], labeled.iloc[p])
             for p in parts
@@ -186,6 +188,7 @@ class TableTemplate(CsvInput):
     ) -> tuple[pd.DataFrame, list[str]]:
         """Appends predictions to raw rows; returns them with warnings."""
         warnings = check_columns(frame, info["schema"])
+        warnings += bundle_predict.infinite_cells(frame, info["schema"])
         outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
         return bundle_predict.add_predictions(frame, outputs, dict(info)), warnings
 
@@ -193,9 +196,8 @@ class TableTemplate(CsvInput):
         self, model: Any, path: Path, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:
         """Reads a CSV the robust way the app does and scores its rows."""
-        return self.predict_frame(
-            model, data.read_csv_bytes(path.read_bytes(), path.name), info
-        )
+        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        return self.predict_frame(model, frame, info)
 
 
 def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
@@ -221,6 +223,20 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
             )
     extra = [c for c in frame.columns if c not in {f["name"] for f in schema}]
     return [f"Ignored columns the model does not use: {extra}."] if extra else []
+
+
+def input_names(columns: list[str]) -> list[str]:
+    """Returns a Keras-safe, unique model input name for each column.
+
+    Keras refuses some names (`/` for one), and cleaning can make two names equal
+    (`a/b`, `a b`), so each name is the column's position plus its ASCII letters,
+    digits and underscores: `od280/od315` in third place becomes `c2_od280_od315`.
+    """
+    names = []
+    for index, column in enumerate(columns):
+        slug = re.sub(r"[^0-9A-Za-z_]+", "_", str(column)).strip("_")[:40]
+        names.append(f"c{index}_{slug}" if slug else f"c{index}")
+    return names
 
 
 def _parse_units(params: Mapping[str, Any]) -> list[int]:
@@ -271,13 +287,14 @@ def build_schema(
 ) -> list[dict[str, Any]]:
     """Describes each input column from the training rows: kind, default, choices, range."""
     schema = []
-    for column in columns:
+    for column, key in zip(columns, input_names(columns), strict=True):
         kind = "category" if kinds[column] == "boolean" else kinds[column]
         if kind == "number":
             values = pd.to_numeric(train[column], errors="coerce").dropna()
             schema.append(
                 {
                     "name": column,
+                    "input": key,
                     "kind": kind,
                     "default": float(values.median()) if len(values) else 0.0,
                     "min": float(values.min()) if len(values) else 0.0,
@@ -289,6 +306,7 @@ def build_schema(
             schema.append(
                 {
                     "name": column,
+                    "input": key,
                     "kind": kind,
                     "default": str(counts.index[0]),
                     "choices": [str(v) for v in counts.index[:MAX_CHOICES]],

@@ -31,6 +31,14 @@ class TabularRegression(TableTemplate):
                 f"`{target.name}` holds words, not numbers; use 'Classify rows of a "
                 "table' (tabular_classification) to predict categories."
             ]
+        too_large = np.abs(target.to_numpy("float64")) > np.finfo("float32").max
+        if too_large.any():
+            rows = ", ".join(str(i + 1) for i in target.index[too_large][:5])
+            return [
+                f"`{target.name}` holds an infinite or too large number in row(s) "
+                f"{rows}; a model cannot learn from it. Fix those values or remove "
+                "the rows."
+            ]
         if target.nunique() < 2:
             return [
                 f"`{target.name}` has the same value in every row; there is nothing "
