@@ -262,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = json.loads(args.metadata.read_text())
     frame = pd.read_csv(args.data)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # a column became the index
+        print(
+            "error: the CSV's rows have more values than its header has names; "
+            'put texts that hold a comma in double quotes ("...").',
+            file=sys.stderr,
+        )
+        return 2
     missing = missing_columns(frame, meta)
     if missing:
         print(f"error: the CSV lacks the model's columns {missing}", file=sys.stderr)

@@ -172,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
 
     metadata = json.loads(args.metadata.read_text())
     frame = pd.read_csv(args.data)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # a column became the index
+        print(
+            "error: the CSV's rows have more values than its header has names; "
+            'put texts that hold a comma in double quotes ("...").',
+            file=sys.stderr,
+        )
+        return 2
     missing = missing_columns(frame, metadata["schema"])
     if missing:
         print(

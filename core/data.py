@@ -231,7 +231,7 @@ def _read_csv_text(
     text: str, sep: str, name: str, dtype: type | None = None
 ) -> pd.DataFrame:
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             sep=sep,
             dtype=dtype,
@@ -247,6 +247,23 @@ def _read_csv_text(
         ) from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"`{name}` could not be read as a table: {err}.") from None
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # a column became the index
+        raise DataError(
+            f"`{name}` has more values in its rows than names in its header: "
+            f"{_first_long_row(text, sep)} If a text holds the separator `{sep}`, put it "
+            'in double quotes ("..."), or export the file again from your spreadsheet.'
+        )
+    return frame
+
+
+def _first_long_row(text: str, sep: str) -> str:
+    """Describes the first row with more fields than the header, e.g. for a message."""
+    rows = csv.reader(io.StringIO(text), delimiter=sep)
+    width = len(next(rows, []))
+    for number, row in enumerate(rows, start=1):
+        if len(row) > width:
+            return f"row {number} has {len(row)} values for {width} columns."
+    return f"the rows have more values than the {width} columns."
 
 
 def _says_decimal_comma(text: str) -> bool:

@@ -215,7 +215,7 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
             error["ours"],
             error["base"],
             metric="mae",
-            baseline_text=f"always guessing the average ({answer:.3g})",
+            baseline_text=f"always guessing the average ({number_text(answer)})",
             seed=seed,
         ),
         "reference_comparison": compare_with_reference(
@@ -320,6 +320,7 @@ def summarize(report: Mapping[str, Any]) -> list[str]:
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_CHUNK_CELLS = 2_000_000
+MIN_BLOCKS = 5  # fewer independent blocks than this: the interval is the values' range
 
 
 def verdict(
@@ -378,7 +379,7 @@ def verdict(
         "difference": gain,
         "confidence": CONFIDENCE,
         "n": n,
-        "method": _method(metric, block),
+        "method": _method(metric, block, n),
     }
     result["sentence"], result["headline"] = _verdict_words(
         result, baseline_text, baseline_name, rows
@@ -457,6 +458,8 @@ def _bootstrap_interval(values: np.ndarray, block: int, seed: int) -> list[float
     if n < 2:
         mean = float(values.mean()) if n else 0.0
         return [min(0.0, mean), max(0.0, mean)]
+    if n // block < MIN_BLOCKS:  # a bootstrap of 1-4 blocks would be near zero width
+        return [float(values.min()), float(values.max())]
     means = _bootstrap_means(values, max(1, min(block, n)), seed)
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
@@ -479,13 +482,18 @@ def _bootstrap_means(values: np.ndarray, block: int, seed: int) -> np.ndarray:
     return np.concatenate(means)
 
 
-def _method(metric: str, block: int) -> str:
+def _method(metric: str, block: int, n: int) -> str:
     how = (
         f"a block bootstrap ({block} neighbouring forecasts per block, as their "
         "windows overlap)"
         if block > 1
         else "a paired bootstrap over the same test rows"
     )
+    if n // block < MIN_BLOCKS:
+        how = (
+            f"the full range of the {n} test values, as they hold fewer than "
+            f"{MIN_BLOCKS} independent blocks (too few for a bootstrap)"
+        )
     exact = (
         "an exact binomial interval for accuracy and " if metric == "accuracy" else ""
     )
@@ -493,7 +501,12 @@ def _method(metric: str, block: int) -> str:
 
 
 def _score_text(metric: str, value: float) -> str:
-    return f"{value:.0%}" if metric == "accuracy" else f"{value:.3g}"
+    return f"{value:.0%}" if metric == "accuracy" else number_text(value)
+
+
+def number_text(value: float) -> str:
+    """Formats a number for people: 2,385 rather than 2.38e+03; 24.7; 0.0123."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _range_text(metric: str, interval: list[float]) -> str:
@@ -501,7 +514,7 @@ def _range_text(metric: str, interval: list[float]) -> str:
     low, high = interval
     if metric == "accuracy":
         return f"{low * 100:.0f}–{high:.0%}"
-    return f"{low:.3g}–{high:.3g}"
+    return f"{number_text(low)}–{number_text(high)}"
 
 
 def _verdict_words(

@@ -200,6 +200,8 @@ def describe_baselines(info: Mapping[str, Any]) -> dict[str, str]:
 
 def summarize(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
     """Plain sentences: the result, the honest comparison, the range, the horizon."""
+    from core.evaluation import number_text
+
     target, unit, horizon = info["target"], info["unit"], info["horizon"]
     ours = report["metrics"]["mae"]
     base = {name: m["mae"] for name, m in report["baselines"].items()}
@@ -208,36 +210,37 @@ def summarize(report: Mapping[str, Any], info: Mapping[str, Any]) -> list[str]:
         report["verdict"]["sentence"],
         f"On the test period ({report['n_test']} forecasts the model never saw in "
         f"training), forecasts of `{target}` for the next {horizon} {unit}s are off by "
-        f"{ours:.3g} on average; the rule 'repeat the last value' (persistence) is off "
-        f"by {base['persistence']:.3g}.",
+        f"{number_text(ours)} on average; the rule 'repeat the last value' (persistence) is off "
+        f"by {number_text(base['persistence'])}.",
     ]
     best = min(base, key=lambda name: base[name])
     outcome = report["verdict"]["outcome"]
     if outcome == "worse":
         lines.append(
             f"Honest note: the simple rule '{rules[best]}' ({best}) does better, with an "
-            f"average error of {base[best]:.3g} against our {ours:.3g}. For this series, "
-            "trust that rule, or try more data, another lookback or architecture."
+            f"average error of {number_text(base[best])} against our "
+            f"{number_text(ours)}. For this series, trust that rule, or try more data, "
+            "another lookback or architecture."
         )
     elif outcome == "unclear":
         lines.append(
             f"Honest note: the simple rule '{rules[best]}' ({best}) does about as well "
-            f"({base[best]:.3g} against our {ours:.3g}; the gap is within the noise of "
-            "the test period), and it is simpler to trust."
+            f"({number_text(base[best])} against our {number_text(ours)}; the gap is "
+            "within the noise of the test period), and it is simpler to trust."
         )
     else:
         skill = 1 - ours / base["persistence"] if base["persistence"] else 0.0
         lines.append(
             f"That is {skill:.0%} less error than persistence; the model also beats "
-            f"'{rules['seasonal_naive']}' ({base['seasonal_naive']:.3g}) and "
-            f"'{rules['moving_average']}' ({base['moving_average']:.3g})."
+            f"'{rules['seasonal_naive']}' ({number_text(base['seasonal_naive'])}) and "
+            f"'{rules['moving_average']}' ({number_text(base['moving_average'])})."
         )
     lines.append(_coverage_sentence(report["coverage"]))
     steps = report["per_step"]
     if len(steps) > 1:
         lines.append(
-            f"Errors grow with the horizon: {steps[0]['model']:.3g} one {unit} ahead, "
-            f"{steps[-1]['model']:.3g} {len(steps)} {unit}s ahead."
+            f"Errors grow with the horizon: {number_text(steps[0]['model'])} one {unit} ahead, "
+            f"{number_text(steps[-1]['model'])} {len(steps)} {unit}s ahead."
         )
     return lines
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data
+from core import bundle_forecast, bundle_predict, data
 
 APP = Path(__file__).parents[1] / "app.py"
 # The first 80 rows of the Pima Indians diabetes table (UCI / Kaggle): 0 stands for
@@ -374,3 +374,30 @@ def test_data_page_shows_the_findings_without_crashing(raw, target, shown):
     assert at.selectbox(key="_w_target").value == target
     boxes = [*at.error, *at.warning]
     assert any(shown in str(box.value) for box in boxes)
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        (b"Text\nBonjour, tout le monde\nHello\n", "row 1 has 2 values for 1 columns"),
+        (b"a,b\n1,2,3\n4,5,6\n", "row 1 has 3 values for 2 columns"),
+        (b"a,b\n1,2\n3,4,5\n", "line 3 has 3 values but the header has 2"),
+    ],
+)
+def test_rows_longer_than_the_header_are_refused_not_shifted(text, detail):
+    """pandas would silently make the first values an index (and shift every column)."""
+    with pytest.raises(data.DataError, match=detail):
+        data.read_csv_bytes(text, "texts.csv")
+
+
+@pytest.mark.parametrize("module", [bundle_predict, bundle_forecast])
+def test_bundle_scripts_refuse_rows_longer_than_the_header(module, tmp_path, capsys):
+    (tmp_path / "metadata.json").write_text('{"schema": []}')
+    rows = tmp_path / "rows.csv"
+    rows.write_text("Text\nBonjour, tout le monde\n")
+    code = module.main(
+        [str(rows), "--metadata", str(tmp_path / "metadata.json"), "-o", "out.csv"]
+    )
+    assert code == 2
+    assert "more values than its header" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

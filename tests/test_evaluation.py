@@ -197,6 +197,22 @@ def test_verdict_block_bootstrap_is_wider_for_overlapping_windows():
     assert "block bootstrap (20 neighbouring" in blocks["method"]
 
 
+def test_verdict_with_too_few_blocks_is_not_falsely_sure():
+    # 11 forecasts of 12 steps: one block; a bootstrap would give a zero-width interval.
+    ours = np.array(
+        [2100.0, 2500, 1900, 2800, 2300, 2600, 2200, 2400, 2500, 2700, 2300]
+    )
+    baseline = ours - 700
+    result = evaluation.verdict(
+        ours, baseline, metric="mae", baseline_text="b", block=12
+    )
+    assert result["interval"] == [1900.0, 2800.0]
+    assert result["difference"] == [-700.0, -700.0]
+    assert result["outcome"] == "worse" and not result["beats_baseline"]
+    assert "full range of the 11 test values" in result["method"]
+    assert "likely 1,900–2,800" in result["sentence"]
+
+
 def test_verdict_rejects_an_unknown_metric():
     with pytest.raises(ValueError, match="Invalid value for argument `metric`"):
         evaluation.verdict(np.ones(3), np.ones(3), metric="f1", baseline_text="b")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import bundle_forecast, data, export, runs, timeseries, workspace
+from core import bundle_forecast, data, evaluation, export, runs, timeseries, workspace
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages.ui.text import plain
@@ -375,7 +375,10 @@ def test_report_has_metrics_baselines_and_plot_data(forecast_run):
     verdict = report["verdict"]
     assert report["summary"][0] == verdict["sentence"]
     assert verdict["metric"] == "mae" and verdict["n"] == report["n_test"]
-    assert f"block bootstrap ({max(horizon, 3)} neighbouring" in verdict["method"]
+    block = max(horizon, 3)
+    enough = verdict["n"] // block >= evaluation.MIN_BLOCKS
+    expected = f"block bootstrap ({block} neighbouring" if enough else "full range"
+    assert expected in verdict["method"]
 
 
 def _windows(n: int, horizon: int) -> np.ndarray:

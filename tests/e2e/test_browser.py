@@ -142,7 +142,7 @@ def test_upload_train_predict_download(page, tmp_path):
     )
 
     _open(page, "Results")
-    expect(page.get_by_text("rows the model never saw").first).to_be_visible()
+    expect(page.get_by_text("How sure:").first).to_be_visible()
     expect(page.get_by_text("Scores on the test rows")).to_be_visible()
 
     _open(page, "Predict")
