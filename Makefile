@@ -1,4 +1,4 @@
-# Predictive Studio: `make run` starts the app, `make test` runs every test (browser included).
+# Predictive Studio: `make run` starts the app, `make test` lints and runs every test (browser included).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,6 +10,8 @@ run: $(VENV)/.installed
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev-installed browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.dev-installed

@@ -130,8 +130,9 @@ def time_latency(case: dict[str, Any], run_id: str) -> dict[str, float]:
     """Median milliseconds of a whole forecast from the table, and of the model alone."""
     import numpy as np
 
-    from core import bundle_forecast, export, runs
-    from core.templates.timeseries_forecasting import forecast_from
+    from core import export, runs
+    from core.series import bundle as bundle_forecast
+    from core.series.template import forecast_from
 
     info = runs.read_info(run_id)
     model = export.load_model(run_id)

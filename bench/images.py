@@ -78,9 +78,9 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
     import keras
     import numpy as np
 
-    from core import bundle_images
     from core.templates import get_template
     from core.templates.base import resolve_params
+    from core.vision import bundle as bundle_images
 
     template = get_template("image_classification")
     params = resolve_params(template, {"augment": False})
@@ -125,7 +125,9 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
 
 def latency(run_id: str, repeats: int) -> dict[str, Any]:
     """Median time to classify one picture file with the saved model."""
-    from core import bundle_images, export, images, runs
+    from core import export, runs
+    from core.vision import bundle as bundle_images
+    from core.vision import ingest as images
 
     model = export.load_model(run_id)
     info = runs.read_info(run_id)
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PREDICTIVE_STUDIO_WORKSPACE"] = tmp
-        from core import images
+        from core.vision import ingest as images
 
         dataset_id = images.store_sample()
         result: dict[str, Any] = {

@@ -165,7 +165,7 @@ def run_once(
     from threadpoolctl import threadpool_limits
 
     from core import data, evaluation, runs, training
-    from core.bundle_predict import predict_outputs
+    from core.tables.bundle import predict_outputs
     from core.templates import get_template
     from core.templates.base import resolve_params
 

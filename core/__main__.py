@@ -23,10 +23,11 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from core import data, runs, safe_csv  # noqa: E402
-from core.templates import get_template, list_templates  # noqa: E402
-from core.templates.base import resolve_params  # noqa: E402
+from core.errors import TrainingFailed, UserError  # noqa: E402
+from core.templates import get_template, list_templates, suggest  # noqa: E402
+from core.templates.base import Template  # noqa: E402
 
-USER_ERRORS = (data.DataError, runs.RunError, OSError)
+USER_ERRORS = (UserError, OSError)
 INTERRUPTED = 130  # the shell's exit status for Ctrl-C
 
 
@@ -81,46 +82,44 @@ def train(args: argparse.Namespace) -> int:
     """Trains in this process (after waiting for earlier runs) and reports test metrics."""
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
-    if args.template:
-        template = get_template(args.template)
-        dataset_id = template.store_input(args.data)
-    elif not args.target:
-        raise data.DataError(
-            "Missing argument `--target`: name the column to predict, or give "
-            "`--template` (e.g. `--template image_classification` for image folders)."
-        )
-    else:  # only tables can be told apart by their target column
-        dataset_id = data.store_upload(args.data.name, _read_input(args.data))
-        template = get_template(
-            data.suggest_template(data.load_table(dataset_id), args.target)[0]
-        )
-    dataset = template.load_data(dataset_id)
-    params = resolve_params(template, _param_overrides(args))
-    problems = template.check(dataset, args.target, params)
-    if problems:
-        raise data.DataError(" ".join(problems))
-    warnings = template.preflight(dataset, args.target, params)
-    spec = runs.RunSpec(
-        template=template.name,
-        dataset_id=dataset_id,
-        target=args.target,
-        params=params,
-        seed=int(params["seed"]),
-        dataset_name=args.data.name,
+    template, dataset_id = _template_and_dataset(args)
+    run_id = runs.start_training(
+        template.name,
+        dataset_id,
+        args.target,
+        _param_overrides(args),
+        launch_worker=False,
     )
+    params = runs.read_spec(run_id)["params"]
+    warnings = template.preflight(template.load_data(dataset_id), args.target, params)
     from core import training
 
-    run_id = runs.create_run(spec)
     state = training.train_run(run_id)
     if runs.is_folder_gone(run_id):
         raise runs.RunError(f"Run `{run_id}` was deleted while it trained.")
     if state == "failed":
-        raise data.DataError(runs.read_status(run_id).error or runs.LOST_MESSAGE)
+        raise TrainingFailed(runs.read_status(run_id).error or runs.LOST_MESSAGE)
     if state == "stopped":
         print(f"Run {run_id} stopped. {_stopped_note(run_id)}", file=sys.stderr)
         return INTERRUPTED
     _print_train_result(args, run_id, template.name, warnings)
     return 0
+
+
+def _template_and_dataset(args: argparse.Namespace) -> tuple[Template, str]:
+    """The named template, or the one suggested for a table and its target column."""
+    if args.template:
+        template = get_template(args.template)
+        return template, template.store_input(args.data)
+    if not args.target:
+        raise data.DataError(
+            "Missing argument `--target`: name the column to predict, or give "
+            "`--template` (e.g. `--template image_classification` for image folders)."
+        )
+    # Without a template, the input is a table: only tables are told apart by a target.
+    dataset_id = data.store_upload(args.data.name, _read_input(args.data))
+    template, _ = suggest(data.load_table(dataset_id), args.target, "table")
+    return template, dataset_id
 
 
 def _stopped_note(run_id: str) -> str:
@@ -264,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).splitlines())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core import workspace
+from core.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ _COMMA_NUMBER = r"[+-]?(\d{1,3}([.'\u00a0 ]\d{3})+|\d+)(,\d+)?"
 _NUMBER_LIKE = r"[\s$€£¥%+-]*\d[\d.,'\u00a0 ]*[\s$€£¥%]*"
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Data that cannot be used, with a message a non-programmer can act on."""
 
 
@@ -523,8 +524,11 @@ def suggest_target(kinds: Mapping[str, str]) -> str:
     return candidates[-1]
 
 
-def suggest_template(frame: pd.DataFrame, target: str) -> tuple[str, str]:
-    """Suggests classification or regression for a target, with a one-sentence reason.
+def target_task(frame: pd.DataFrame, target: str) -> str:
+    """Returns the task a target column asks for: "regression" or "classification".
+
+    Numbers with more than 20 different values are a quantity to predict; anything
+    else (words, yes/no, a few numbers) is a set of classes.
 
     Raises:
         DataError: if `target` is not a column of `frame`.
@@ -535,16 +539,9 @@ def suggest_template(frame: pd.DataFrame, target: str) -> tuple[str, str]:
             f"Received: target={target!r}"
         )
     values = frame[target].dropna()
-    distinct = values.nunique()
-    if pd.api.types.is_numeric_dtype(values) and distinct > 20:
-        return "tabular_regression", (
-            f"`{target}` holds numbers with {distinct} different values, so the app "
-            "predicts a number (regression)."
-        )
-    return "tabular_classification", (
-        f"`{target}` has {distinct} distinct values, so the app predicts which one "
-        "applies to each row (classification)."
-    )
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 20:
+        return "regression"
+    return "classification"
 
 
 def split_indices(
@@ -850,7 +847,7 @@ def _duplicate_findings(frame: pd.DataFrame) -> list[Finding]:
 def _target_findings(
     frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
 ) -> list[Finding]:
-    template, _ = suggest_template(frame, target)
+    task = target_task(frame, target)
     findings = []
     labeled = frame[frame[target].notna()]
     features = [
@@ -865,9 +862,9 @@ def _target_findings(
                 "more) or fewer columns help.",
             )
         )
-    if template == "tabular_classification":
+    if task == "classification":
         findings += _imbalance_findings(labeled[target])
-    findings += _leakage_findings(labeled, target, features, template)
+    findings += _leakage_findings(labeled, target, features, task)
     return findings
 
 
@@ -888,14 +885,14 @@ def _imbalance_findings(labels: pd.Series) -> list[Finding]:
 
 
 def _leakage_findings(
-    frame: pd.DataFrame, target: str, features: list[str], template: str
+    frame: pd.DataFrame, target: str, features: list[str], task: str
 ) -> list[Finding]:
     if len(frame) < 20:
         return []
     sample = frame.sample(min(len(frame), 5000), random_state=0)
     findings = []
     for column in features[:200]:
-        score = _single_feature_score(sample[column], sample[target], template)
+        score = _single_feature_score(sample[column], sample[target], task)
         if score >= 0.98:
             findings.append(
                 Finding(
@@ -909,9 +906,7 @@ def _leakage_findings(
     return findings
 
 
-def _single_feature_score(
-    feature: pd.Series, target: pd.Series, template: str
-) -> float:
+def _single_feature_score(feature: pd.Series, target: pd.Series, task: str) -> float:
     from sklearn.model_selection import cross_val_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -919,7 +914,7 @@ def _single_feature_score(
         x = feature.fillna(feature.median()).to_frame()
     else:
         x = feature.astype(str).astype("category").cat.codes.to_frame()
-    if template == "tabular_classification":
+    if task == "classification":
         y = target.astype(str)
         if y.value_counts().min() < 3:
             return 0.0

@@ -19,7 +19,7 @@ from sklearn.ensemble import (
 )
 from sklearn.inspection import permutation_importance
 
-from core.bundle_predict import format_value, predict_outputs
+from core.tables.bundle import format_value, predict_outputs
 from core.templates.base import Prepared
 
 MAX_CURVE_POINTS = 200
@@ -133,8 +133,8 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         "confusion_matrix": skm.confusion_matrix(
             test.targets, y_pred, labels=range(n_classes)
         ).tolist(),
-        "per_class": _per_class(test.targets, y_pred, names),
-        "curves": _curves(test.targets, proba, names),
+        "per_class": per_class(test.targets, y_pred, names),
+        "curves": curves(test.targets, proba, names),
     }
 
 
@@ -144,7 +144,17 @@ def _full_proba(proba: np.ndarray, classes: np.ndarray, n_classes: int) -> np.nd
     return full
 
 
-def _per_class(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[dict]:
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[dict]:
+    """Precision, recall, F1 and support of each class, in the order of `names`.
+
+    Args:
+        y_true: true class indices.
+        y_pred: predicted class indices.
+        names: class names, indexed like the classes.
+
+    Returns:
+        One JSON-ready dict per class.
+    """
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=range(len(names)), zero_division=0
     )
@@ -160,8 +170,18 @@ def _per_class(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list
     ]
 
 
-def _curves(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> list[dict]:
-    """ROC and precision-recall curves, one per class (only the positive class if binary)."""
+def curves(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> list[dict]:
+    """ROC and precision-recall curves, one per class (only the positive class if binary).
+
+    Args:
+        y_true: true class indices.
+        proba: predicted probabilities, one column per class.
+        names: class names, indexed like the columns of `proba`.
+
+    Returns:
+        JSON-ready curves (thinned to at most `MAX_CURVE_POINTS` points); a class
+        absent from `y_true` has none.
+    """
     classes = [1] if len(names) == 2 else range(len(names))
     curves = []
     for index in classes:
@@ -274,7 +294,7 @@ def _reference_frame(prepared: Prepared, split: Any) -> pd.DataFrame:
 class _KerasScorer:
     """Adapter so scikit-learn's permutation_importance can call the Keras model."""
 
-    def __init__(self, model: Any, info: Mapping[str, Any]):
+    def __init__(self, model: Any, info: Mapping[str, Any]) -> None:
         self.model, self.info = model, info
 
     def fit(

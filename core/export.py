@@ -11,7 +11,6 @@ import importlib.metadata
 import importlib.util
 import io
 import json
-import math
 import platform
 import re
 import shutil
@@ -28,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from core import archive, runs, safe_csv
-from core.bundle_predict import input_name
 from core.data import DataError
-from core.templates import get_template
+from core.errors import TemplateError
+from core.templates import checks, get_template
 
 BUNDLE_FORMAT = "predictive-studio-bundle"
 CHECK_INPUT_DIR = "check_input"
@@ -437,29 +436,13 @@ def refusal_reason(err: Exception) -> str:
 def model_mismatch(model: Any, metadata: dict[str, Any]) -> str:
     """Returns what in the model's shape contradicts the metadata ("" if it fits)."""
     try:
-        inputs = {t.name for t in model.inputs}
         outputs = model.outputs[0].shape
     except (AttributeError, IndexError, TypeError, ValueError):
         return "it has no defined inputs and outputs."
     classes = metadata.get("class_names")
     if classes is not None and outputs[-1] != len(classes):
         return f"it gives {outputs[-1]} outputs for {len(classes)} classes."
-    if metadata["template"].startswith("tabular_"):
-        missing = [f["name"] for f in metadata["schema"] if input_name(f) not in inputs]
-        if missing:
-            return f"it has no inputs for the columns {missing}."
-    window = model.inputs[0].shape
-    if metadata["template"] == "timeseries_forecasting" and (
-        len(outputs) != 3
-        or outputs[1] != metadata["horizon"]
-        or window[1] not in (None, metadata["lookback"])
-    ):
-        return (
-            f"its input shape {tuple(window)} and output shape {tuple(outputs)} do "
-            f"not fit lookback={metadata['lookback']} and horizon="
-            f"{metadata['horizon']}."
-        )
-    return ""
+    return get_template(metadata["template"]).model_mismatch(model, metadata)
 
 
 def _read_bundle_members(data: bytes, name: str) -> dict[str, bytes]:
@@ -531,116 +514,23 @@ def _parse_metadata(raw: bytes, name: str) -> dict[str, Any]:
         )
     if not isinstance(metadata["template"], str):
         raise DataError(_bad_key(name, "template", "a template name"))
-    get_template(metadata["template"])  # DataError for names we do not know
+    try:
+        get_template(metadata["template"])
+    except TemplateError as err:  # the bundle, not a setting, is what is wrong
+        raise DataError(f"`{name}` was made by another app: {err}") from None
     check_metadata(metadata, name)
     return metadata
 
 
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return isinstance(value, int) or math.isfinite(value)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _are_names(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) >= 1
-        and all(isinstance(v, str) for v in value)
-        and len(set(value)) == len(value)
-    )
-
-
-def _are_classes(value: Any) -> bool:
-    return _are_names(value) and len(value) >= 2
-
-
-def _is_feature(value: Any, form: bool) -> bool:
-    """One schema entry; `form`: it also feeds the Predict form (range, choices)."""
-    if not isinstance(value, dict) or not _is_text(value.get("name")):
-        return False
-    kind = value.get("kind")
-    if kind == "number":
-        keys = [k for k in ("default", "min", "max") if form or k in value]
-        return all(_is_number(value.get(k)) for k in keys)
-    if kind == "category" and (form or "choices" in value):
-        return _is_text(value.get("default")) and _are_names(value.get("choices"))
-    return kind in ("category", "text", "boolean", "date", "image") and _is_text(
-        value.get("default", "")
-    )
-
-
-def _are_features(value: Any, form: bool = False) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) >= 1
-        and all(_is_feature(v, form) for v in value)
-        and len({v["name"] for v in value}) == len(value)
-    )
-
-
-def _are_form_features(value: Any) -> bool:
-    return _are_features(value, form=True)
-
-
-def _is_frequency(value: Any) -> bool:
-    if not _is_text(value):
-        return False
-    try:
-        pd.tseries.frequencies.to_offset(value)
-    except ValueError:
-        return False
-    return True
-
-
-# Every key a template's predict path (app, CLI and the bundle's predict.py) reads,
-# with its check and the words that say what was expected.
+# Every key the predict path of every template reads (each template adds its own:
+# `Template.metadata_checks`), with its check and the words that say what was expected.
 _COMMON_SCHEMA = {
-    "task": (_is_text, "a task name"),
-    "schema": (_are_features, "a list of input columns, each with a name and kind"),
+    "task": (checks.is_text, "a task name"),
+    "schema": (
+        checks.are_features,
+        "a list of input columns, each with a name and kind",
+    ),
     "params": (lambda v: isinstance(v, dict), "an object of training settings"),
-}
-_FORM_SCHEMA = (
-    "a list of input columns, each with a name, kind and default (numbers: min "
-    "and max; categories: choices)"
-)
-_TEMPLATE_SCHEMAS = {
-    "tabular_classification": {
-        "schema": (_are_form_features, _FORM_SCHEMA),
-        "target": (_is_text, "the target column's name"),
-        "class_names": (_are_classes, "a list of 2 or more distinct class names"),
-    },
-    "tabular_regression": {
-        "schema": (_are_form_features, _FORM_SCHEMA),
-        "target": (_is_text, "the target column's name"),
-        "target_mean": (_is_number, "a number"),
-        "target_std": (_is_number, "a number"),
-    },
-    "image_classification": {
-        "class_names": (_are_classes, "a list of 2 or more distinct class names"),
-        "image_size": (lambda v: _is_count(v) and v <= 1024, "a size of 1 to 1024"),
-    },
-    "timeseries_forecasting": {
-        "target": (_is_text, "the target column's name"),
-        "time_column": (_is_text, "the time column's name"),
-        "time_format": (lambda v: v is None or _is_text(v), "a time format or null"),
-        "utc": (lambda v: isinstance(v, bool), "true or false"),
-        "freq": (_is_frequency, "a pandas frequency such as '1h' or 'D'"),
-        "step_seconds": (lambda v: _is_number(v) and v > 0, "a positive number"),
-        "columns": (_are_names, "a list of column names, the target first"),
-        "fill_gaps": (_is_text, "a gap-filling choice"),
-        "lookback": (_is_count, "a whole number of steps, 1 or more"),
-        "horizon": (_is_count, "a whole number of steps, 1 or more"),
-        "unit": (_is_text, "a time unit's name"),
-    },
 }
 
 
@@ -653,7 +543,7 @@ def check_metadata(metadata: dict[str, Any], name: str) -> None:
     template = get_template(metadata["template"])
     if metadata["task"] != template.task:
         raise DataError(_bad_key(name, "task", f"{template.task!r}"))
-    schema = {**_COMMON_SCHEMA, **_TEMPLATE_SCHEMAS.get(template.name, {})}
+    schema = {**_COMMON_SCHEMA, **template.metadata_checks}
     for key, (is_valid, expected) in schema.items():
         if key not in metadata:
             raise DataError(
@@ -662,10 +552,9 @@ def check_metadata(metadata: dict[str, Any], name: str) -> None:
             )
         if not is_valid(metadata[key]):
             raise DataError(_bad_key(name, key, expected, metadata[key]))
-    if template.name == "timeseries_forecasting" and (
-        metadata["columns"][0] != metadata["target"]
-    ):
-        raise DataError(_bad_key(name, "columns", "the target column first"))
+    conflict = template.metadata_conflict(metadata)
+    if conflict:
+        raise DataError(_bad_key(name, *conflict))
 
 
 def _bad_key(name: str, key: str, expected: str, received: Any = None) -> str:

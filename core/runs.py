@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from core import workspace
+from core.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ DAMAGED_STATUS_MESSAGE = (
 _held_locks: dict[str, int] = {}  # run id -> locked file descriptor, in this process
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """A run id or run request that cannot be served, with a user-readable message."""
 
 
@@ -444,6 +445,68 @@ def start_run(spec: RunSpec) -> str:
         write_status(run_id, state="failed", error=f"Could not start training: {err}")
         raise RunError(f"Could not start the training process: {err}") from None
     return run_id
+
+
+def start_training(
+    template_name: str,
+    dataset_id: str,
+    target: str | None,
+    params: Mapping[str, Any],
+    *,
+    launch_worker: bool = True,
+) -> str:
+    """Checks the settings and the data, then creates a run; the app and the CLI call it.
+
+    Args:
+        template_name: a registered template (`core.templates.list_templates`).
+        dataset_id: a stored dataset the template trains on.
+        target: the column to predict, or None where the template needs none.
+        params: overrides of the template's parameter defaults.
+        launch_worker: start the training process (the app); False leaves the run
+            queued for the caller to train in its own process (the CLI).
+
+    Returns:
+        The new run id.
+
+    Raises:
+        UserError: if a setting is invalid or the data cannot train this template
+            (the message lists the problems, one per line).
+    """
+    from core import data  # the registry imports every template: keep `runs` light
+    from core.templates import get_template
+    from core.templates.base import resolve_params
+
+    template = get_template(template_name)
+    resolved = resolve_params(template, params)
+    problems = template.check(template.load_data(dataset_id), target, resolved)
+    if problems:
+        raise UserError("\n".join(problems))
+    spec = RunSpec(
+        template.name,
+        dataset_id,
+        target,
+        resolved,
+        seed=int(resolved["seed"]),
+        dataset_name=data.dataset_name(dataset_id),
+    )
+    return start_run(spec) if launch_worker else create_run(spec)
+
+
+def run_kind(run_id: str) -> str:
+    """Returns the kind of data a run models ("table", "series", "images", ...).
+
+    Runs record it in `info.json`; for older runs and imported bundles it is the
+    kind of the template named in the run's spec.
+
+    Raises:
+        TemplateError: if the run names no registered template and records no kind.
+    """
+    kind = read_info(run_id).get("data_kind")
+    if isinstance(kind, str) and kind:
+        return kind
+    from core.templates import get_template  # the registry imports every template
+
+    return get_template(str(read_spec(run_id).get("template"))).data_kind
 
 
 def request_stop(run_id: str) -> str:

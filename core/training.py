@@ -47,7 +47,7 @@ class RunFolderGone(RuntimeError):
 class RunDirLogger(keras.callbacks.Callback):
     """Writes progress to the run directory each epoch and honours the STOP flag."""
 
-    def __init__(self, run_id: str, epochs: int):
+    def __init__(self, run_id: str, epochs: int) -> None:
         super().__init__()
         self.run_id = run_id
         self.epochs = epochs
@@ -84,7 +84,7 @@ class RunDirLogger(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once `seconds` have passed (0 means no limit)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
         self.started = 0.0
@@ -227,7 +227,8 @@ def _train(run_id: str) -> None:
         raise data.DataError(" ".join(problems))
     keras.utils.set_random_seed(int(params["seed"]))
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
-    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, dict(prepared.info))
+    info = {**prepared.info, "data_kind": template.data_kind, "template": template.name}
+    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, info)
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params)
     runs.write_status(run_id, phase="saving")

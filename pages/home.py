@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core import data, images
+from core import data
+from core.vision import ingest as images
 from pages.ui.state import TARGET_COLUMN, use_dataset
 
 SAMPLE_CARDS = {

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core import export, runs
+from core.errors import UserError
 from pages.ui import charts
-from pages.ui._contract_shim import UserError
 from pages.ui.runs import download_buttons, pick_run, run_label, runs_table
 from pages.ui.state import ACTIVE_RUN_ID, remember
 from pages.ui.text import people_table, plain

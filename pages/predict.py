@@ -4,7 +4,6 @@ import streamlit as st
 
 from core import runs
 from pages.ui import kinds
-from pages.ui._contract_shim import run_kind
 from pages.ui.runs import pick_run
 
 st.title("Predict")
@@ -16,4 +15,4 @@ if not run_id:
     st.stop()
 
 # 2. Inputs and predictions, drawn by the view of the run's kind.
-kinds.views_for(run_kind(run_id)).predict(run_id, runs.read_info(run_id))
+kinds.views_for(runs.run_kind(run_id)).predict(run_id, runs.read_info(run_id))

@@ -4,7 +4,6 @@ import streamlit as st
 
 from core import runs
 from pages.ui import kinds
-from pages.ui._contract_shim import run_kind
 from pages.ui.runs import live_progress, pick_run
 from pages.ui.text import plain
 
@@ -31,4 +30,4 @@ if not evaluation:
     st.stop()
 
 # 3. The report, drawn by the view of the run's kind.
-kinds.views_for(run_kind(run_id)).results(run_id, evaluation)
+kinds.views_for(runs.run_kind(run_id)).results(run_id, evaluation)

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core import data
+from core.templates import suggest, templates_for
 from pages.ui import kinds
-from pages.ui._contract_shim import suggest, templates_for
 from pages.ui.cache import dataset_or_stop, template_notes_cached
 from pages.ui.forms import train_form
 from pages.ui.runs import show_active_run, start

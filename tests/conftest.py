@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +25,28 @@ def workspace_root(tmp_path, monkeypatch):
     root = tmp_path / "workspace"
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
     return root
+
+
+@pytest.fixture
+def ordered_run_ids(monkeypatch):
+    """Each new run id is stamped 1 ms after the last, so ids sort by creation (no sleep)."""
+    start, ticks = datetime(2026, 1, 1, 12, 0, 0), itertools.count()
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return start + timedelta(milliseconds=next(ticks))
+
+    monkeypatch.setattr(runs, "datetime", Clock)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Polls `predicate` until it holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)  # the poll interval of a wait with a deadline
 
 
 @pytest.fixture(autouse=True)

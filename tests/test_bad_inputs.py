@@ -8,6 +8,7 @@ import pytest
 
 from core import data
 from core.data import DataError
+from core.errors import TemplateError
 from core.templates import get_template
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
@@ -184,7 +185,7 @@ def test_mixed_numbers_and_words_from_a_file_stay_a_category():
 
 
 def test_unknown_template_name():
-    with pytest.raises(DataError, match="Unknown template `forecast_magic`") as err:
+    with pytest.raises(TemplateError, match="Unknown template `forecast_magic`") as err:
         get_template("forecast_magic")
     assert "tabular_classification" in str(err.value)
 

@@ -10,6 +10,7 @@ import pytest
 
 from core import data
 from core.data import DataError
+from core.templates import suggest
 
 # --- read_csv_bytes -----------------------------------------------------------------
 
@@ -214,8 +215,8 @@ def test_store_upload_refuses_empty_bytes():
 
 def test_suggest_regression_for_many_numbers():
     frame = pd.DataFrame({"y": np.linspace(0, 1, 50), "a": 1})
-    template, reason = data.suggest_template(frame, "y")
-    assert template == "tabular_regression"
+    template, reason = suggest(frame, "y", "table")
+    assert template.name == "tabular_regression"
     assert "50 different values" in reason
 
 
@@ -224,14 +225,14 @@ def test_suggest_regression_for_many_numbers():
 )
 def test_suggest_classification_for_few_classes(values):
     frame = pd.DataFrame({"y": values, "a": 1})
-    template, reason = data.suggest_template(frame, "y")
-    assert template == "tabular_classification"
+    template, reason = suggest(frame, "y", "table")
+    assert template.name == "tabular_classification"
     assert "distinct values" in reason
 
 
-def test_suggest_template_unknown_target():
+def test_suggest_refuses_an_unknown_target():
     with pytest.raises(DataError, match="target='nope'"):
-        data.suggest_template(pd.DataFrame({"y": [1, 2]}), "nope")
+        suggest(pd.DataFrame({"y": [1, 2]}), "nope", "table")
 
 
 # --- splits ---------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import bundle_forecast, bundle_predict, data
+from core import data
+from core.series import bundle as bundle_forecast
+from core.tables import bundle as bundle_predict
 
 APP = Path(__file__).parents[1] / "app.py"
 # The first 80 rows of the Pima Indians diabetes table (UCI / Kaggle): 0 stands for

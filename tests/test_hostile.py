@@ -15,20 +15,20 @@ import struct
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from core import __main__ as cli
-from core import archive, data, export, images, runs, safe_csv, workspace
+from core import archive, data, export, runs, safe_csv, workspace
 from core.data import DataError
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
+from core.vision import ingest as images
 from pages.ui import state
 from pages.ui.text import plain, plot_text
 from tests.conftest import FAST_PARAMS, tiny_series
-from tests.test_images import class_files, picture, tiny_image_set
+from tests.test_images import class_files, picture
 from tests.test_pages import open_page, texts
 
 TEMPLATES = [t.name for t in list_templates()]
@@ -36,29 +36,6 @@ MISSING = object()
 
 
 # --- one tiny untrained model and its metadata per template, built once ---------------
-
-
-def _frame_for(template, seed_table: pd.DataFrame):
-    if template.data_kind == "image_folder":
-        return tiny_image_set(), None
-    if template.data_kind == "time_series":
-        return tiny_series(), "y"
-    if template.task == "regression":
-        frame = seed_table.drop(columns="label")
-        return frame.assign(y=3 * frame["x"]), "y"
-    return seed_table, "label"
-
-
-def _seed_table() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=40)
-    return pd.DataFrame(
-        {
-            "x": x,
-            "color": rng.choice(["red", "green", "blue"], size=40),
-            "label": np.where(x > 0, "yes", "no"),
-        }
-    )
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +46,7 @@ def made(tmp_path_factory) -> dict[str, tuple[bytes, dict]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(workspace.WORKSPACE_ENV, str(root / "workspace"))
         for template in list_templates():
-            frame, target = _frame_for(template, _seed_table())
+            frame, target = template.example_data()
             params = resolve_params(template, {**FAST_PARAMS, "batch_size": 8})
             prepared = template.prepare(frame, target, params, seed=0)
             model = template.build_model(prepared, params)
@@ -130,7 +107,8 @@ def test_valid_bundle_of_each_template_imports_and_predicts(made, template, tmp_
         assert len(table) == metadata["horizon"]
         assert {"forecast", "lower", "upper"} <= set(table.columns)
     else:
-        rows = _seed_table().head(3).drop(columns="label")
+        frame, target = get_template(template).example_data()
+        rows = frame.head(3).drop(columns=target)
         table, _ = export.predict_frame(run_id, rows)
         assert len(table) == 3 and table["prediction"].notna().all()
 
@@ -641,7 +619,7 @@ FORMULA_CASES = [
     ("safe text", "safe text"),
     (" =1+1", " =1+1"),  # a leading space is not a formula
 ]
-BUNDLE_SCRIPTS = ["core.bundle_predict", "core.bundle_forecast", "core.bundle_images"]
+BUNDLE_SCRIPTS = ["core.tables.bundle", "core.series.bundle", "core.vision.bundle"]
 
 
 @pytest.mark.parametrize(("cell", "written"), FORMULA_CASES)
@@ -679,7 +657,9 @@ def test_cli_prediction_csv_is_injection_safe(made, tmp_path):
     model, metadata = made["tabular_classification"]
     metadata = {**metadata, "class_names": ["=1+1", "@SUM(A1)"]}
     (tmp_path / "bundle.zip").write_bytes(_bundle(model, metadata))
-    rows = pd.DataFrame({"x": [0.5, -1.0], "color": ["=cmd|' /C calc'!A0", "red"]})
+    rows = pd.DataFrame(
+        {"x": [0.5, -1.0], "z": [0.1, 0.2], "color": ["=cmd|' /C calc'!A0", "red"]}
+    )
     rows.to_csv(tmp_path / "rows.csv", index=False)
     out = tmp_path / "out.csv"
     argv = ["predict", str(tmp_path / "bundle.zip"), str(tmp_path / "rows.csv")]
@@ -692,14 +672,14 @@ def test_cli_prediction_csv_is_injection_safe(made, tmp_path):
 
 
 def test_bundle_predict_script_writes_an_injection_safe_csv(made, tmp_path):
-    from core import bundle_predict
+    from core.tables import bundle as bundle_predict
 
     model, metadata = made["tabular_classification"]
     (tmp_path / "model.keras").write_bytes(model)
     (tmp_path / "metadata.json").write_text(
         json.dumps({**metadata, "class_names": ["=1+1", "b"]})
     )
-    pd.DataFrame({"x": [1.0], "color": ["@SUM(A1)"]}).to_csv(
+    pd.DataFrame({"x": [1.0], "z": [0.1], "color": ["@SUM(A1)"]}).to_csv(
         tmp_path / "rows.csv", index=False
     )
     argv = [str(tmp_path / "rows.csv"), "-o", str(tmp_path / "out.csv")]
@@ -803,7 +783,11 @@ def test_bundle_import_writes_no_file_outside_the_run(made, workspace_root):
     assert sorted(p.name for p in Path(workspace_root).iterdir()) == ["runs"]
 
 
-def test_template_names_in_metadata_are_known():
-    assert set(export._TEMPLATE_SCHEMAS) == set(TEMPLATES)
-    for name in TEMPLATES:
-        assert get_template(name).name == name
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_template_checks_the_metadata_keys_it_reads(name, made):
+    template = get_template(name)
+    _, metadata = made[name]
+    assert template.metadata_checks  # an imported bundle is checked key by key
+    for key, (is_valid, expected) in template.metadata_checks.items():
+        assert is_valid(metadata[key]), (key, expected)
+    assert template.metadata_conflict(metadata) is None

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -24,7 +23,9 @@ from core.__main__ import main
 from core.runs import RunSpec
 from core.templates import get_template
 from core.templates.base import resolve_params
-from tests.conftest import FAST_PARAMS
+from tests.conftest import FAST_PARAMS, wait_for
+
+pytestmark = pytest.mark.usefixtures("ordered_run_ids")  # ids sort by creation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +93,6 @@ BAD_STATUS = {
 @pytest.mark.parametrize("content", BAD_STATUS.values(), ids=list(BAD_STATUS))
 def test_bad_status_without_worker_never_blocks_the_queue(content):
     stuck = runs.create_run(_spec())
-    time.sleep(0.002)
     later = runs.create_run(_spec())
     (runs.run_dir(stuck) / runs.STATUS_FILE).write_bytes(content)
 
@@ -116,7 +116,6 @@ def test_status_file_that_is_a_folder_reads_as_failed():
 
 def test_cut_short_status_of_a_live_worker_stays_active_and_queues():
     running = runs.create_run(_spec())
-    time.sleep(0.002)
     later = runs.create_run(_spec())
     assert runs.hold_worker_lock(running)
     (runs.run_dir(running) / runs.STATUS_FILE).write_bytes(b'{"sta')
@@ -175,36 +174,27 @@ def test_cli_runs_survives_every_bad_status(capsys):
     assert [row["state"] for row in rows] == ["failed"] * len(BAD_STATUS)
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_queue_survives_kill_corrupt_and_restart(dataset_id):
     """A real worker is SIGKILLed mid-training and its status corrupted: the next runs
     in the queue still start and finish."""
     first = runs.create_run(_spec(dataset_id, epochs=5000, patience=500))
     pid = runs.launch(first)
-    time.sleep(0.002)
     second = runs.create_run(_spec(dataset_id))
     runs.launch(second)
-    _wait_for(lambda: runs.read_status(first).epoch >= 1, 120, "the first to train")
+    wait_for(lambda: runs.read_status(first).epoch >= 1, 120, "the first to train")
     assert runs.read_status(second).message == f"Waiting for run {first} to finish."
 
     os.kill(pid, signal.SIGKILL)
     (runs.run_dir(first) / runs.STATUS_FILE).write_text('{"state":"running","pid":1}')
-    _wait_for(lambda: not runs.read_status(second).is_active, 120, "the second run")
+    wait_for(lambda: not runs.read_status(second).is_active, 120, "the second run")
     assert runs.read_status(second).state == "completed"
     assert runs.read_status(first).state == "failed"
 
     runs.delete_run(first)  # the dead run can go, and a new run starts after it
     third = runs.create_run(_spec(dataset_id))
     runs.launch(third)
-    _wait_for(lambda: not runs.read_status(third).is_active, 120, "the third run")
+    wait_for(lambda: not runs.read_status(third).is_active, 120, "the third run")
     assert runs.read_status(third).state == "completed"
     assert runs.usable_runs() == [third, second]
 
@@ -242,7 +232,6 @@ DAMAGE = {
 @pytest.mark.parametrize(("name", "damage", "named"), DAMAGE.values(), ids=list(DAMAGE))
 def test_one_damaged_run_is_listed_as_damaged(name, damage, named, capsys):
     good = runs.create_run(_spec())
-    time.sleep(0.002)
     bad = runs.create_run(_spec())
     for run_id in (good, bad):
         _complete(run_id)
@@ -415,7 +404,6 @@ def test_ctrl_c_while_reading_the_data_prints_one_line(table_csv, monkeypatch, c
 
 def test_ctrl_c_while_queued_stops_the_run(monkeypatch):
     earlier = runs.create_run(_spec())
-    time.sleep(0.002)
     run_id = runs.create_run(_spec())
     runs.hold_worker_lock(earlier)
 
@@ -466,7 +454,6 @@ def test_cli_says_a_run_deleted_while_training_was_deleted(
 
 def test_deleting_the_folder_while_queued_ends_quietly(monkeypatch):
     earlier = runs.create_run(_spec())
-    time.sleep(0.002)
     run_id = runs.create_run(_spec())
     runs.hold_worker_lock(earlier)
     monkeypatch.setattr(

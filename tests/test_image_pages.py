@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data, images, runs, video, workspace
+from core import data, runs, workspace
+from core.vision import ingest as images
+from core.vision import video
 from pages.ui import state
 from pages.ui.views import images as images_view
 from tests.test_images import class_files, make_zip, picture

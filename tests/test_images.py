@@ -15,11 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import bundle_images, data, export, images, runs, training, video
-from core.bundle_images import ImageDecodeError
+from core import data, export, runs, training
 from core.templates import get_template
-from core.templates import image_classification as ic
 from core.templates.base import resolve_params
+from core.vision import bundle as bundle_images
+from core.vision import ingest as images
+from core.vision import template as ic
+from core.vision import video
+from core.vision.bundle import ImageDecodeError
 
 FAST = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
 COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220)}

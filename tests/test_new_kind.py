@@ -18,7 +18,7 @@ import pytest
 
 from core import __main__ as cli
 from core import runs, training
-from core.templates.base import CsvInput, Param, Prepared, Split
+from core.templates.base import Param, Prepared, Split, Template
 from core.templates.registry import register, unregister
 from pages.ui import kinds, state
 from tests.test_pages import open_page, texts
@@ -26,7 +26,7 @@ from tests.test_pages import open_page, texts
 TOY = "toy_numbers"
 
 
-class ToyNumbers(CsvInput):
+class ToyNumbers(Template):
     """A one-layer Keras model that predicts a number from a table's number columns."""
 
     name = TOY

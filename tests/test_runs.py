@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core import runs
+from core import data, runs
+from core.data import DataError
+from core.errors import TemplateError, UserError
 from core.runs import RunError, RunSpec
 
 
@@ -246,3 +248,66 @@ def test_eta_seconds_from_average_epoch():
     )
     assert status.eta_seconds == pytest.approx(40.0)
     assert runs.RunStatus(run_id="r", state="completed").fraction == 1.0
+
+
+# --- starting a training and the kind of a run ---------------------------------------
+
+
+def _stored_table(tiny_table) -> str:
+    return data.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
+
+
+def test_start_training_checks_then_creates_a_queued_run(tiny_table):
+    dataset_id = _stored_table(tiny_table)
+    run_id = runs.start_training(
+        "tabular_classification",
+        dataset_id,
+        "label",
+        {"epochs": 2},
+        launch_worker=False,
+    )
+    spec = runs.read_spec(run_id)
+    assert (spec["template"], spec["target"], spec["params"]["epochs"]) == (
+        "tabular_classification",
+        "label",
+        2,
+    )
+    assert spec["dataset_name"] == "tiny.csv"
+    assert runs.read_status(run_id).state == "queued"
+
+
+def test_start_training_raises_one_user_error_listing_every_problem(tiny_table):
+    dataset_id = _stored_table(tiny_table.head(12).assign(label="same"))
+    with pytest.raises(UserError) as caught:
+        runs.start_training("tabular_classification", dataset_id, "label", {})
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2
+    assert "only one class" in lines[0] and "at least 20" in lines[1]
+    assert runs.list_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("template", "overrides", "error"),
+    [
+        ("no_such_template", {}, TemplateError),
+        ("tabular_classification", {"epochs": -1}, DataError),
+    ],
+)
+def test_start_training_refuses_bad_settings_as_user_errors(
+    tiny_table, template, overrides, error
+):
+    dataset_id = _stored_table(tiny_table)
+    with pytest.raises(error) as caught:
+        runs.start_training(template, dataset_id, "label", overrides)
+    assert isinstance(caught.value, UserError)
+    assert runs.list_runs() == []
+
+
+def test_run_kind_is_recorded_or_comes_from_the_template():
+    recorded = runs.create_run(_spec(template="timeseries_forecasting"))
+    info = {"task": "forecasting", "data_kind": "series"}
+    runs.write_json_atomic(runs.run_dir(recorded) / runs.INFO_FILE, info)
+    older = runs.create_run(_spec(template="image_classification"))  # no info.json yet
+
+    assert runs.run_kind(recorded) == "series"
+    assert runs.run_kind(older) == "images"

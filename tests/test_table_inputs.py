@@ -11,11 +11,12 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from core import bundle_predict, data, export, runs, training
+from core import data, export, runs, training
 from core.__main__ import main
+from core.tables import bundle as bundle_predict
+from core.tables.template import input_names
 from core.templates import get_template
 from core.templates.base import resolve_params
-from core.templates.table import input_names
 from tests.conftest import FAST_PARAMS
 
 ODD_NAMES = [
@@ -175,7 +176,7 @@ def test_models_with_awkward_categories_reload_in_a_fresh_process(tmp_path):
     rows.to_pickle(tmp_path / "rows.pkl")
     code = (
         "import json, sys, keras, numpy as np, pandas as pd\n"
-        "from core.bundle_predict import predict_outputs\n"
+        "from core.tables.bundle import predict_outputs\n"
         "d = sys.argv[1]\n"
         "model = keras.saving.load_model(d + '/model.keras')\n"
         "schema = json.load(open(d + '/schema.json'))\n"

@@ -2,70 +2,52 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import zipfile
 from operator import attrgetter
+from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.bundle_predict import frame_to_inputs
-from core.templates import get_template, list_templates
-from core.templates.base import resolve_params
-from tests.conftest import FAST_PARAMS, tiny_series
-from tests.test_images import raw_pictures, tiny_image_set
+from core import __main__ as cli
+from core import data
+from core.errors import TemplateError, UserError
+from core.tables.bundle import frame_to_inputs
+from core.templates import (
+    get_template,
+    list_templates,
+    register,
+    suggest,
+    templates_for,
+)
+from core.templates.base import Template, resolve_params
+from core.templates.registry import unregister
+from tests.conftest import FAST_PARAMS
 
-
-def _table_for(template, tiny_table, tiny_regression_table):
-    if template.data_kind == "image_folder":
-        return tiny_image_set(), None
-    if template.data_kind == "time_series":
-        return tiny_series(), "y"
-    if template.task == "regression":
-        return tiny_regression_table, "y"
-    return tiny_table, "label"
-
-
-def _model_inputs(template, prepared):
-    """A few raw inputs the model takes: typed-in rows, or windows of the series."""
-    if template.data_kind == "time_series":
-        return prepared.test.inputs[:3]
-    if template.data_kind == "image_folder":
-        return raw_pictures(3)
-    return frame_to_inputs(_raw_rows(), prepared.info["schema"])
-
-
-def _output_shape(template, prepared) -> tuple[int, ...]:
-    if template.task == "classification":
-        return (3, len(prepared.info["class_names"]))
-    if template.task == "forecasting":
-        return (3, prepared.info["horizon"], 3)  # lower, forecast, upper per step
-    return (3, 1)
-
-
-def _raw_rows() -> pd.DataFrame:
-    """Rows as a user types them: one missing number and one unseen category."""
-    return pd.DataFrame(
-        {
-            "x": [0.5, np.nan, -1.2],
-            "z": [np.nan, 0.3, 1.0],
-            "color": ["red", "purple", None],
-        }
-    )
+KINDS = ("table", "series", "images", "text", "corpus")
 
 
 @pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
-def test_template_contract(template, tiny_table, tiny_regression_table, tmp_path):
-    frame, target = _table_for(template, tiny_table, tiny_regression_table)
+def test_template_contract(template, workspace_root, tmp_path):
+    """Every template trains on its example, reloads safely and predicts its own check input."""
+    dataset, target = template.example_data()
     params = resolve_params(template, {**FAST_PARAMS, "batch_size": 8})
 
-    assert template.check(frame, target, params) == []
-    prepared = template.prepare(frame, target, params, seed=0)
-    n = prepared.info["n_train"] + prepared.info["n_val"] + prepared.info["n_test"]
-    assert n == len(frame) or template.data_kind == "time_series"  # series: windows
+    assert template.data_kind in KINDS and set(template.sources) <= set(KINDS)
+    assert all(template in templates_for(kind) for kind in template.sources)
+    score, reason = template.suggest(dataset, target)
+    assert 0 < score <= 1 and reason  # a template fits its own example
+    assert template.check(dataset, target, params) == []
+    assert all(
+        isinstance(note, str) for note in template.notes(dataset, target, params)
+    )
+    prepared = template.prepare(dataset, target, params, seed=0)
+    assert min(prepared.info[f"n_{part}"] for part in ("train", "val", "test")) > 0
     model = template.build_model(prepared, params)
     history = model.fit(
         prepared.train.inputs,
@@ -76,28 +58,26 @@ def test_template_contract(template, tiny_table, tiny_regression_table, tmp_path
         verbose=0,
     )
     assert np.isfinite(history.history["loss"][0])
+    template.calibrate(model, prepared, params)
 
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)  # default safe_mode=True
-
-    outputs = np.asarray(loaded(_model_inputs(template, prepared)))
-    assert outputs.shape == _output_shape(template, prepared)
-    assert np.isfinite(outputs).all()
-    if template.task == "classification":
-        np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
+    check_input = template.write_check_input(prepared, tmp_path)
+    original, _ = template.predict_file(model, check_input, prepared.info)
+    reloaded, _ = template.predict_file(loaded, check_input, prepared.info)
+    assert len(reloaded) > 0
     # The reloaded model answers exactly like the one that was trained.
-    original = np.asarray(model(_model_inputs(template, prepared)))
-    np.testing.assert_allclose(outputs, original, rtol=1e-5, atol=1e-6)
+    pd.testing.assert_frame_equal(reloaded, original, rtol=1e-5, atol=1e-6)
+    report = template.evaluate(loaded, prepared, params)
+    assert report["metrics"] and json.loads(json.dumps(report, default=str))
 
 
 @pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
-def test_saved_model_has_no_lambda_layer(
-    template, tiny_table, tiny_regression_table, tmp_path
-):
-    frame, target = _table_for(template, tiny_table, tiny_regression_table)
+def test_saved_model_has_no_lambda_layer(template, workspace_root, tmp_path):
+    dataset, target = template.example_data()
     params = resolve_params(template, FAST_PARAMS)
-    prepared = template.prepare(frame, target, params, seed=0)
+    prepared = template.prepare(dataset, target, params, seed=0)
     model = template.build_model(prepared, params)
     path = tmp_path / "model.keras"
     model.save(path)
@@ -111,12 +91,98 @@ def test_saved_model_has_no_lambda_layer(
     loaded = keras.saving.load_model(path, compile=False)
     layer_types = {type(layer).__name__ for layer in loaded.layers}
     assert "Lambda" not in layer_types
-    expected = {"Normalization", "StringLookup"}
-    if template.data_kind == "time_series":
-        expected = {"Normalization", "Rescaling"}
-    if template.data_kind == "image_folder":
-        expected = {"Resizing", "Rescaling"}
-    assert expected <= layer_types
+    assert layer_types & {"Normalization", "Rescaling"}  # preprocessing is inside
+
+
+@pytest.mark.parametrize("name", ["tabular_classification", "tabular_regression"])
+def test_table_model_takes_raw_rows_with_gaps_and_unseen_categories(name, tmp_path):
+    template = get_template(name)
+    frame, target = template.example_data()
+    params = resolve_params(template, FAST_PARAMS)
+    prepared = template.prepare(frame, target, params, seed=0)
+    model = template.build_model(prepared, params)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    rows = pd.DataFrame(
+        {
+            "x": [0.5, np.nan, -1.2],
+            "z": [np.nan, 0.3, 1.0],
+            "color": ["red", "purple", None],
+        }
+    )
+
+    outputs = np.asarray(loaded(frame_to_inputs(rows, prepared.info["schema"])))
+    assert np.isfinite(outputs).all()
+    classes = len(prepared.info.get("class_names", [None]))
+    assert outputs.shape == (3, classes)
+    if template.task == "classification":
+        np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_templates_for_a_kind_and_sources():
+    table = {t.name for t in templates_for("table")}
+    assert table == {
+        "tabular_classification",
+        "tabular_regression",
+        "timeseries_forecasting",
+    }
+    assert [t.name for t in templates_for("images")] == ["image_classification"]
+    assert get_template("timeseries_forecasting").data_kind == "series"
+    assert get_template("image_classification").data_kind == "images"
+    assert templates_for("no_such_kind") == []
+
+
+SAMPLES = Path(__file__).parents[1] / "sample_data"
+
+
+@pytest.mark.parametrize(
+    ("sample", "target", "expected"),
+    [
+        ("seattle_weather.csv", "temp_max", "timeseries_forecasting"),
+        ("heart.csv", "target", "tabular_classification"),
+        ("auto_mpg.csv", "mpg", "tabular_regression"),
+    ],
+)
+def test_the_app_and_the_cli_suggest_the_same_template(
+    sample, target, expected, workspace_root
+):
+    """The Train page asks `suggest` on the stored sample; the CLI on the file it is given."""
+    app_choice, reason = suggest(
+        data.load_table(data.store_sample(sample)), target, "table"
+    )
+    args = argparse.Namespace(data=SAMPLES / sample, template=None, target=target)
+    cli_choice, _ = cli._template_and_dataset(args)
+    assert app_choice.name == cli_choice.name == expected
+    assert f"`{target}`" in reason
+
+
+def test_suggest_refuses_a_kind_no_template_trains_on():
+    with pytest.raises(UserError, match="dataset_kind='sound'"):
+        suggest(pd.DataFrame({"y": [1]}), "y", "sound")
+
+
+class _Toy(Template):
+    name = "toy_template"
+    title = "Toy"
+    data_kind = "text"
+
+    def suggest(self, data, target):
+        return 1.0, "toys win"
+
+
+def test_a_registered_template_is_listed_and_suggested_for_its_kind():
+    register(_Toy)
+    try:
+        assert [t.name for t in templates_for("text")] == ["toy_template"]
+        best, reason = suggest(None, None, "text")
+        assert (best.name, reason) == ("toy_template", "toys win")
+        assert get_template("toy_template").sources == ("text",)
+        with pytest.raises(UserError, match="predicts from files"):
+            best.predict_frame(None, pd.DataFrame(), {})
+    finally:
+        unregister("toy_template")
+    with pytest.raises(TemplateError, match="Unknown template `toy_template`"):
+        get_template("toy_template")
 
 
 def test_normalization_is_adapted_on_train_rows_only(tiny_table):

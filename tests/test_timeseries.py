@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import bundle_forecast, data, evaluation, export, runs, timeseries, workspace
+from core import data, evaluation, export, runs, workspace
+from core.series import bundle as bundle_forecast
+from core.series import cleaning as timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages.ui.text import plain
@@ -213,7 +215,8 @@ def test_decimal_years_are_read_as_monthly_steps():
     assert series.regular.index[0] == pd.Timestamp("1958-03-01")
     assert "decimal years" in " ".join(series.notes)
     assert "irregularly" not in " ".join(series.notes)
-    assert timeseries.suggest(frame, "average") is not None
+    score, _ = get_template("timeseries_forecasting").suggest(frame, "average")
+    assert score > 0
 
 
 def test_integer_years_forecast_with_yearly_defaults():
@@ -389,7 +392,7 @@ def _windows(n: int, horizon: int) -> np.ndarray:
 
 @pytest.mark.parametrize(("noise", "beats"), [(0.0, True), (1.0, False)])
 def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
-    from core import forecast_report
+    from core.series import report as forecast_report
 
     actual = _windows(60, 4)
     persistence = np.repeat(actual[:, :1] - 1.0, 4, axis=1)  # always off by 1
@@ -504,7 +507,7 @@ def test_yearly_series_trains_evaluates_exports_and_predicts(
 
 
 def test_calibration_makes_ranges_hold_their_coverage_on_validation():
-    from core import forecast_model
+    from core.series import model as forecast_model
 
     rng = np.random.default_rng(0)
     steps = rng.normal(size=(300, 2)).astype("float32")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ import pytest
 
 from core import data, runs, training
 from core.runs import RunSpec
-from tests.conftest import FAST_PARAMS
+from tests.conftest import FAST_PARAMS, wait_for
 
 
 @pytest.fixture
@@ -56,6 +55,11 @@ def _assert_completed(run_id: str, epochs: int) -> None:
     report = runs.read_evaluation(run_id)
     assert report["n_test"] == runs.read_info(run_id)["n_test"]
     assert report["summary"]
+    info = runs.read_info(run_id)
+    assert (info["data_kind"], info["template"]) == (
+        "table",
+        runs.read_spec(run_id)["template"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,18 +196,9 @@ def test_no_time_budget_never_stops(monkeypatch):
     assert not budget.model.stop_training
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def test_second_run_waits_for_the_first(numeric_table, monkeypatch):
+def test_second_run_waits_for_the_first(numeric_table, monkeypatch, ordered_run_ids):
     monkeypatch.setattr(training, "QUEUE_POLL_SECONDS", 0.05)
     first = _make_run(numeric_table)
-    time.sleep(1.01)  # run ids sort by the second they were created in
     second = _make_run(numeric_table)
     assert runs.runs_ahead_of(second) == [first]
 
@@ -213,7 +208,7 @@ def test_second_run_waits_for_the_first(numeric_table, monkeypatch):
     )
     waiter.start()
     try:
-        _wait_for(
+        wait_for(
             lambda: runs.read_status(second).message.startswith("Waiting for run"),
             30,
             "the second run to wait",
@@ -231,10 +226,9 @@ def test_second_run_waits_for_the_first(numeric_table, monkeypatch):
     _assert_completed(second, FAST_PARAMS["epochs"])
 
 
-def test_stop_while_queued_never_trains(numeric_table, monkeypatch):
+def test_stop_while_queued_never_trains(numeric_table, monkeypatch, ordered_run_ids):
     monkeypatch.setattr(training, "QUEUE_POLL_SECONDS", 0.05)
     first = _make_run(numeric_table)
-    time.sleep(1.01)
     second = _make_run(numeric_table)
     runs.request_stop(second)
 
@@ -251,10 +245,7 @@ def test_launch_runs_the_worker_to_completion(numeric_table):
     pid = runs.launch(run_id)
     assert runs.read_status(run_id).pid == pid
 
-    deadline = time.monotonic() + 120
-    while runs.read_status(run_id).is_active:
-        assert time.monotonic() < deadline, "the worker did not finish within 120 s"
-        time.sleep(0.5)
+    wait_for(lambda: not runs.read_status(run_id).is_active, 120, "the worker")
     log = (runs.run_dir(run_id) / runs.LOG_FILE).read_text()
     assert runs.read_status(run_id).state == "completed", log[-2000:]
     _assert_completed(run_id, FAST_PARAMS["epochs"])

@@ -1,9 +1,9 @@
-"""Task templates: import the built-ins so they register themselves (explicit, no scanning)."""
+"""Task templates: the registry's functions (the built-ins are in `builtins.py`)."""
 
-from core.templates import (  # noqa: E402,F401,I001  built-ins register on import
-    image_classification,
-    tabular_classification,
-    tabular_regression,
-    timeseries_forecasting,
+from core.templates.registry import (  # noqa: F401
+    get_template,
+    list_templates,
+    register,
+    suggest,
+    templates_for,
 )
-from core.templates.registry import get_template, list_templates, register  # noqa: F401

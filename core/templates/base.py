@@ -1,4 +1,4 @@
-"""The template contract: parameters as data, and the datasets a template prepares."""
+"""The template contract: parameters as data, the datasets a template prepares, `Template`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import pandas as pd
 
 from core import data, workspace
 from core.data import DataError
+from core.errors import TemplateError
+from core.templates.checks import KeyChecks
 
 
 @dataclass(frozen=True)
@@ -50,84 +52,6 @@ class Prepared:
     test: Split
     info: Mapping[str, Any]
     class_weight: Mapping[int, float] | None = field(default=None)
-
-
-class TaskTemplate(Protocol):
-    """A registered, stateless blueprint for one kind of task.
-
-    Besides the three steps of STYLE §3.3 (check, prepare, build_model), a template knows
-    how to load its kind of data, evaluate its task and predict from a file, and names the
-    standalone script that ships in the bundle as predict.py. Training, export and the CLI
-    stay generic, so adding a template is one module plus one import line.
-    """
-
-    name: str
-    title: str
-    description: str
-    task: str  # "classification", "regression", "forecasting", ...
-    data_kind: Literal["table", "image_folder", "time_series", "text"]
-    params: tuple[Param, ...]
-    bundle_script: str  # module whose file is the bundle's predict.py
-    predict_input: str  # what the bundle's predict.py takes, e.g. "your_rows.csv"
-    limitations: tuple[str, ...]  # model-card lines specific to this template
-    usage: str  # model-card paragraph: how to call the model from Python
-
-    def store_input(self, path: Path) -> str:
-        """Stores a file or folder given on the command line; returns its dataset id."""
-
-    def load_data(self, dataset_id: str) -> Any:
-        """Loads a stored dataset in the form `check` and `prepare` take."""
-
-    def preflight(
-        self, data: Any, target: str | None, params: Mapping[str, Any]
-    ) -> list[str]:
-        """Returns data-quality warnings in plain sentences (they do not block training)."""
-
-    def check(
-        self, data: Any, target: str | None, params: Mapping[str, Any]
-    ) -> list[str]:
-        """Returns problems that block training, in plain words; `[]` means OK."""
-
-    def prepare(
-        self, data: Any, target: str | None, params: Mapping[str, Any], seed: int
-    ) -> Prepared:
-        """Splits the data and returns model-ready inputs for train, validation and test."""
-
-    def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
-        """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
-
-    def calibrate(
-        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> None:
-        """Adjusts the trained model on validation data before it is saved (most do nothing).
-
-        E.g. forecasting rescales its ranges so they hold their stated coverage.
-        """
-
-    def evaluate(
-        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> dict:
-        """Returns the JSON-ready test report (metrics, baselines, summary, plot data)."""
-
-    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
-        """Writes a few raw test inputs that the bundle script accepts; returns their path."""
-
-    def predict_file(
-        self, model: Any, path: Path, info: Mapping[str, Any]
-    ) -> tuple[pd.DataFrame, list[str]]:
-        """Scores a file or folder of raw inputs; returns predictions and warnings."""
-
-
-class CsvInput:
-    """Mixin for templates whose data is one stored CSV table."""
-
-    def store_input(self, path: Path) -> str:
-        """Stores a CSV file given on the command line; returns its dataset id."""
-        return data.store_upload(path.name, path.read_bytes())
-
-    def load_data(self, dataset_id: str) -> pd.DataFrame:
-        """Loads the stored CSV."""
-        return data.load_table(dataset_id)
 
 
 TRAINING_PARAMS = (
@@ -204,6 +128,152 @@ TRAINING_PARAMS = (
 )
 
 
+class Template:
+    """Base of every registered, stateless blueprint for one kind of task.
+
+    Besides the three steps of STYLE §3.3 (check, prepare, build_model), a template
+    knows how to evaluate its task and predict from a file, and names the standalone
+    script that ships in the bundle as predict.py. The defaults here serve a template
+    whose data is one stored CSV table, so a template implements only what differs.
+    Training, export, the CLI and the pages stay generic: adding a template is one
+    module plus one import line in `core/templates/builtins.py`.
+
+    Attributes:
+        name: the registry key, persisted in runs (never rename it).
+        title: what a person sees, e.g. "Classify rows of a table".
+        description: one or two plain sentences under the title.
+        task: "classification", "regression", "forecasting", ...
+        data_kind: the kind of data the template models: "table", "series",
+            "images" (later "text", "corpus"); pages look its views up by it.
+        sources: the stored dataset kinds it trains on (default: `(data_kind,)`).
+        params: the knobs the generic form renders (default: the training knobs).
+        bundle_script: module whose file is the bundle's predict.py (standalone).
+        predict_input: what the bundle's predict.py takes, e.g. "your_rows.csv".
+        limitations: model-card lines specific to this template.
+        usage: model-card paragraph: how to call the model from Python.
+        metadata_checks: the run-info keys its predict path reads, each with a check
+            and the words for what it holds (`core.templates.checks`); an imported
+            bundle must pass them.
+    """
+
+    name: str = ""
+    title: str = ""
+    description: str = ""
+    task: str = ""
+    data_kind: str = "table"
+    params: tuple[Param, ...] = TRAINING_PARAMS
+    bundle_script: str = ""
+    predict_input: str = "your_rows.csv"
+    limitations: tuple[str, ...] = ()
+    usage: str = ""
+    metadata_checks: KeyChecks = {}
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The stored dataset kinds this template trains on."""
+        return (self.data_kind,)
+
+    def store_input(self, path: Path) -> str:
+        """Stores a file given on the command line; returns its dataset id."""
+        return data.store_upload(path.name, path.read_bytes())
+
+    def load_data(self, dataset_id: str) -> Any:
+        """Loads a stored dataset in the form `check` and `prepare` take."""
+        return data.load_table(dataset_id)
+
+    def suggest(self, data: Any, target: str | None) -> tuple[float, str]:
+        """Scores how well the template fits the data, in [0, 1], with a plain reason."""
+        return 0.1, ""
+
+    def example_data(self) -> tuple[Any, str | None]:
+        """Returns tiny data and its target on which the template trains (contract test)."""
+        raise NotImplementedError(f"Template `{self.name}` has no example data.")
+
+    def preflight(
+        self, data: Any, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Returns data-quality warnings in plain sentences (they do not block training)."""
+        return []
+
+    def notes(
+        self, data: Any, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Returns plain-words notes on what the template will see (default: preflight)."""
+        return self.preflight(data, target, params)
+
+    def check(
+        self, data: Any, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Returns problems that block training, in plain words; `[]` means OK."""
+        raise NotImplementedError
+
+    def prepare(
+        self, data: Any, target: str | None, params: Mapping[str, Any], seed: int
+    ) -> Prepared:
+        """Splits the data and returns model-ready inputs for train, validation and test."""
+        raise NotImplementedError
+
+    def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
+        raise NotImplementedError
+
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Adjusts the trained model on validation data before it is saved (default: no-op).
+
+        E.g. forecasting rescales its ranges so they hold their stated coverage.
+        """
+
+    def evaluate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Returns the JSON-ready test report (metrics, baselines, summary, plot data)."""
+        raise NotImplementedError
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        """Writes a few raw test inputs that the bundle script accepts; returns their path."""
+        raise NotImplementedError
+
+    def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+        """Returns a key that contradicts another, with what it should hold (None: none).
+
+        Runs after each key passed its own check in `metadata_checks`.
+        """
+        return None
+
+    def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
+        """Says what in an imported model's shape contradicts its metadata ("" if it fits).
+
+        The engine has checked the class count; a template checks what only it knows
+        (input names, window lengths).
+        """
+        return ""
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Scores a file or folder of raw inputs; returns predictions and warnings.
+
+        The default reads a CSV the robust way the app does and calls `predict_frame`.
+        """
+        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        return self.predict_frame(model, frame, info)
+
+    def predict_frame(
+        self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Scores a table of raw inputs; returns predictions and warnings.
+
+        Raises:
+            TemplateError: for a template whose inputs are not rows of a table.
+        """
+        raise TemplateError(
+            f"The template `{self.name}` predicts from files ({self.predict_input}), "
+            "not from table rows."
+        )
+
+
 _KIND_NAMES = {
     int: "a whole number",
     float: "a number",
@@ -226,7 +296,7 @@ def dropout_param(default: float) -> Param:
 
 
 def resolve_params(
-    template: TaskTemplate, overrides: Mapping[str, Any] | None
+    template: Template, overrides: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """Returns the template's defaults updated with `overrides`, checked against each Param.
 

@@ -10,9 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from core import data
-from core.templates import get_template
+from core.errors import UserError
+from core.templates import get_template, templates_for
 from core.templates.base import resolve_params
-from pages.ui._contract_shim import UserError, notes, templates_for
 from pages.ui.text import plain
 
 load_table_cached = st.cache_data(data.load_table, max_entries=8, show_spinner=False)
@@ -62,7 +62,7 @@ def template_notes_cached(
     template = get_template(template_name)
     try:
         params = resolve_params(template, {"column_kinds": overrides})
-        return notes(template, template.load_data(dataset_id), target, params)
+        return template.notes(template.load_data(dataset_id), target, params)
     except UserError as err:
         return [str(err)]
 

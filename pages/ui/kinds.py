@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui._contract_shim import new_kind
 from pages.ui.views import generic, images, series, table
 
 
@@ -48,7 +47,7 @@ def register_views(kind: str, views: KindViews) -> None:
 
 def views_for(kind: str) -> KindViews:
     """The views registered for `kind`, or the generic ones."""
-    return _VIEWS.get(new_kind(kind), KindViews())
+    return _VIEWS.get(kind, KindViews())
 
 
 def uploads() -> list[Callable[[], str | None]]:

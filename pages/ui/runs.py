@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core import runs
+from core.errors import UserError
 from pages.ui import charts
-from pages.ui._contract_shim import UserError, start_training
 from pages.ui.state import (
     ACTIVE_RUN_ID,
     copy_widget,
@@ -117,7 +117,8 @@ def start(
     """
     try:
         remember(
-            ACTIVE_RUN_ID, start_training(template_name, dataset_id, target, values)
+            ACTIVE_RUN_ID,
+            runs.start_training(template_name, dataset_id, target, values),
         )
     except UserError as err:
         return str(err).splitlines()

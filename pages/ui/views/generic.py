@@ -10,9 +10,9 @@ from typing import Any
 import streamlit as st
 
 from core import data, export, runs
+from core.errors import UserError
 from core.templates import get_template
 from pages.ui import charts
-from pages.ui._contract_shim import UserError
 from pages.ui.cache import load_model_cached
 from pages.ui.text import people_table, plain
 from pages.ui.widgets import csv_download, show_metrics, show_summary

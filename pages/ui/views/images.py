@@ -6,10 +6,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import data, images, runs, video
-from core.bundle_images import IMAGE_EXTENSIONS
+from core import data, runs
+from core.errors import UserError
+from core.vision import ingest as images
+from core.vision import video
+from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import charts
-from pages.ui._contract_shim import UserError
 from pages.ui.cache import load_model_cached
 from pages.ui.text import people_table, plain, plot_text
 from pages.ui.widgets import csv_download, metrics_table, show_findings, show_summary

@@ -12,12 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import data, forecast_report, runs, timeseries
+from core import data, runs
+from core.errors import UserError
+from core.series import cleaning as timeseries
+from core.series import report as forecast_report
+from core.series import template as forecasting
 from core.templates import get_template
-from core.templates import timeseries_forecasting as forecasting
 from core.templates.base import resolve_params
 from pages.ui import charts
-from pages.ui._contract_shim import UserError
 from pages.ui.cache import load_model_cached
 from pages.ui.text import people_table, plain, plot_text
 from pages.ui.widgets import csv_download, show_summary

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core import data, export, runs
+from core.errors import UserError
 from pages.ui import charts
-from pages.ui._contract_shim import UserError
 from pages.ui.cache import (
     column_stats_cached,
     inferred_kinds,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 
-from core.bundle_predict import input_name, model_strings
+from core.tables.bundle import input_name, model_strings
 
 MAX_CATEGORIES = 100
 MAX_TEXT_TOKENS = 5000

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import timeseries
+from core.series import cleaning as timeseries
 
 MAX_PLOT_WINDOWS = 1000
 BACKTEST_ORIGINS = 6

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from core import bundle_forecast
 from core.data import DataError
+from core.series import bundle as bundle_forecast
 
 TIME_NAME = re.compile(
     r"date|time|timestamp|year|yyyy|^yr$|^ds$|^day$|^period$|^month$|^week$", re.I
@@ -806,25 +806,3 @@ def per_step_errors(
             row[name] = float(np.nanmean(error)) if np.isfinite(error).any() else None
         rows.append(row)
     return rows
-
-
-def suggest(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
-    """Suggests forecasting when rows are regular measurements over time of a number.
-
-    Returns:
-        ("timeseries_forecasting", reason), or None when the table is not a series.
-    """
-    if target not in frame.columns or not pd.api.types.is_numeric_dtype(frame[target]):
-        return None
-    try:
-        column = detect_time_column(frame)
-        times, _, _ = parse_time_column(frame[column])
-        frequency, share = infer_frequency(times)
-    except DataError:
-        return None
-    if share < REGULAR_SHARE or times.duplicated().mean() > 1 - REGULAR_SHARE:
-        return None
-    return "timeseries_forecasting", (
-        f"`{column}` holds {frequency.label} times, so the app can forecast "
-        f"`{target}` ahead in time."
-    )

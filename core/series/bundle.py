@@ -16,6 +16,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,7 +117,7 @@ def regular_series(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
     return regular
 
 
-def time_bins(values: pd.DataFrame | pd.Series, freq: str):
+def time_bins(values: pd.DataFrame | pd.Series, freq: str) -> Any:
     """Groups rows into regular steps of `freq`; fixed-length steps start at the first row."""
     origin = "start" if freq.lstrip("0123456789") in TICK_FREQS else "start_day"
     return values.resample(freq, origin=origin)
@@ -200,7 +201,7 @@ def forecast_table(outputs: np.ndarray, last: pd.Timestamp, meta: dict) -> pd.Da
     )
 
 
-def forecast_frame(model, frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+def forecast_frame(model: Any, frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
     """Forecasts the next `horizon` steps after the end of `frame`.
 
     Raises:

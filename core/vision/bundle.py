@@ -18,6 +18,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,7 @@ def list_images(folder: Path) -> list[Path]:
     return found
 
 
-def predict_arrays(model, images: np.ndarray) -> np.ndarray:
+def predict_arrays(model: Any, images: np.ndarray) -> np.ndarray:
     """Runs the model on same-size RGB images in batches; returns class probabilities."""
     chunks = []
     for start in range(0, len(images), BATCH):
@@ -148,7 +149,7 @@ def predict_arrays(model, images: np.ndarray) -> np.ndarray:
 
 
 def predict_images(
-    model, named: list[tuple[str, bytes]], metadata: dict
+    model: Any, named: list[tuple[str, bytes]], metadata: dict
 ) -> pd.DataFrame:
     """Classifies pictures given as (name, bytes); unreadable ones get a `problem`.
 

@@ -10,14 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_predict, data
-from core.bundle_predict import format_value
+from core import data
+from core.tables import bundle as bundle_predict
+from core.tables.bundle import format_value
+from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
-    CsvInput,
     Param,
     Prepared,
     Split,
+    Template,
     dropout_param,
 )
 
@@ -35,11 +37,11 @@ TABLE_PARAMS = TRAINING_PARAMS + (
 )
 
 
-class TableTemplate(CsvInput):
+class TableTemplate(Template):
     """Base for templates that predict one column of a table from the others."""
 
     data_kind = "table"
-    bundle_script = "core.bundle_predict"
+    bundle_script = "core.tables.bundle"
     predict_input = "your_rows.csv"
     limitations = ("Categories never seen in training are treated as 'unknown'.",)
     usage = (
@@ -49,6 +51,10 @@ class TableTemplate(CsvInput):
     )
     params = TABLE_PARAMS
     task = ""
+    metadata_checks = {
+        "schema": (checks.are_form_features, checks.FORM_FEATURES),
+        "target": (checks.is_text, "the target column's name"),
+    }
 
     def check(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
@@ -82,6 +88,16 @@ class TableTemplate(CsvInput):
             )
         return problems
 
+    def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
+        """Fits when the target asks for this task (see `core.data.target_task`)."""
+        if target is None or data.target_task(frame, target) != self.task:
+            return 0.0, ""
+        return 0.6, self.suggest_reason(frame[target].dropna())
+
+    def suggest_reason(self, target: pd.Series) -> str:
+        """Says in plain words why this template suits the target column."""
+        raise NotImplementedError
+
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Returns problems with the target column itself (task specific)."""
         raise NotImplementedError
@@ -98,7 +114,7 @@ class TableTemplate(CsvInput):
         seed: int,
     ) -> Prepared:
         """Splits rows (stratified for classes) and builds model inputs for each part."""
-        from core.bundle_predict import frame_to_inputs
+        from core.tables.bundle import frame_to_inputs
 
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
@@ -140,7 +156,7 @@ class TableTemplate(CsvInput):
         """Returns the compiled end-to-end model: raw columns in, predictions out."""
         import keras
 
-        from core import models
+        from core.tables import model as models
 
         inputs, features = models.build_table_inputs(
             prepared.train.raw, prepared.info["schema"]
@@ -163,11 +179,6 @@ class TableTemplate(CsvInput):
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         return [f.message for f in data.preflight(frame, target, kinds)]
 
-    def calibrate(
-        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> None:
-        """Nothing to adjust: class probabilities and numbers are used as trained."""
-
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
@@ -183,6 +194,15 @@ class TableTemplate(CsvInput):
         prepared.test.raw[columns].head(5).to_csv(path, index=False)
         return path
 
+    def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
+        """Every schema column needs its named model input."""
+        inputs = {t.name for t in model.inputs}
+        schema = metadata["schema"]
+        missing = [
+            f["name"] for f in schema if bundle_predict.input_name(f) not in inputs
+        ]
+        return f"it has no inputs for the columns {missing}." if missing else ""
+
     def predict_frame(
         self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:
@@ -191,13 +211,6 @@ class TableTemplate(CsvInput):
         warnings += bundle_predict.infinite_cells(frame, info["schema"])
         outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
         return bundle_predict.add_predictions(frame, outputs, dict(info)), warnings
-
-    def predict_file(
-        self, model: Any, path: Path, info: Mapping[str, Any]
-    ) -> tuple[pd.DataFrame, list[str]]:
-        """Reads a CSV the robust way the app does and scores its rows."""
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
-        return self.predict_frame(model, frame, info)
 
 
 def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
@@ -313,3 +326,15 @@ def build_schema(
                 }
             )
     return schema
+
+
+def example_rows(n: int = 40) -> pd.DataFrame:
+    """Tiny input columns for `example_data`: two numbers (one with gaps), a category."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "z": np.where(np.arange(n) % 7 == 0, np.nan, rng.normal(size=n)),
+            "color": rng.choice(["red", "green", "blue"], size=n),
+        }
+    )

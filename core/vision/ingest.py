@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from core import archive, bundle_images, data
-from core.bundle_images import IMAGE_EXTENSIONS, ImageDecodeError
+from core import archive, data
 from core.data import DataError, Finding
+from core.vision import bundle as bundle_images
+from core.vision.bundle import IMAGE_EXTENSIONS, ImageDecodeError
 
 KIND = "images"
 IMAGES_DIR = "images"

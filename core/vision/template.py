@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import shutil
 from collections.abc import Mapping
@@ -12,9 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_images, data, images, video
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, dropout_param
+from core import data
+from core.templates import checks
+from core.templates.base import (
+    TRAINING_PARAMS,
+    Param,
+    Prepared,
+    Split,
+    Template,
+    dropout_param,
+)
 from core.templates.registry import register
+from core.vision import bundle as bundle_images
+from core.vision import ingest as images
+from core.vision import video
 
 MAX_LISTED_PER_CELL = 40
 MAX_TEST_EXAMPLES = 300
@@ -71,7 +83,7 @@ IMAGE_PARAMS = tuple(
 
 
 @register
-class ImageClassification:
+class ImageClassification(Template):
     """Classify pictures: a small CNN from scratch, or a pre-trained backbone if present."""
 
     name = "image_classification"
@@ -82,10 +94,17 @@ class ImageClassification:
         "snapshots and the frames of a video."
     )
     task = "classification"
-    data_kind = "image_folder"
+    data_kind = "images"
     params = IMAGE_PARAMS
-    bundle_script = "core.bundle_images"
+    bundle_script = "core.vision.bundle"
     predict_input = "your_photo.jpg"
+    metadata_checks = {
+        "class_names": (checks.are_classes, "a list of 2 or more distinct class names"),
+        "image_size": (
+            lambda v: checks.is_count(v) and v <= 1024,
+            "a size of 1 to 1024",
+        ),
+    }
     limitations = (
         "It knows only the classes it was trained on: any other picture still gets one "
         "of them, often with high confidence.",
@@ -106,6 +125,23 @@ class ImageClassification:
     def load_data(self, dataset_id: str) -> images.ImageSet:
         """Loads the stored picture index."""
         return images.load_images(dataset_id)
+
+    def suggest(self, data_: images.ImageSet, target: str | None) -> tuple[float, str]:
+        """Pictures in class folders: learn which class a picture shows."""
+        counts = images.class_counts(data_)
+        return 0.9, (
+            f"{int(counts.sum())} pictures in {len(counts)} classes, so the app learns "
+            "which class a picture shows."
+        )
+
+    def example_data(self) -> tuple[images.ImageSet, None]:
+        """2 classes × 6 small pictures of two colours, stored in the workspace."""
+        files = [
+            (f"{label}/{label}_{i}.png", _example_picture(color, seed=i))
+            for label, color in (("red", (200, 50, 50)), ("blue", (50, 50, 200)))
+            for i in range(6)
+        ]
+        return images.load_images(images.store_files("example", files)), None
 
     def preflight(
         self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
@@ -173,7 +209,7 @@ class ImageClassification:
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled end-to-end model: raw RGB pictures of any size in."""
-        from core import models
+        from core.tables import model as models
 
         info = prepared.info
         model = build_image_model(
@@ -186,11 +222,6 @@ class ImageClassification:
         if info["backbone"] != "small_cnn":
             return models.compile_for(model, "classification", params["learning_rate"])
         return _compile_from_scratch(model, params, int(info["n_train"]))
-
-    def calibrate(
-        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> None:
-        """Nothing to adjust: class probabilities are used as trained."""
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
@@ -233,6 +264,18 @@ class ImageClassification:
             [f"Could not read {len(bad)} pictures, e.g. `{bad[0]}`."] if bad else []
         )
         return result, warnings
+
+
+def _example_picture(color: tuple[int, int, int], seed: int) -> bytes:
+    """A 16×16 PNG of one colour with a little noise."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-20, 20, (16, 16, 3))
+    pixels = np.clip(np.array(color) + noise, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -346,7 +389,7 @@ def build_image_model(
     import keras
     from keras import layers
 
-    from core.models import classification_head
+    from core.tables.model import classification_head
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
     x = layers.Resizing(size, size, name="resize")(inputs)
@@ -442,8 +485,8 @@ def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
         "baseline_answer": names[majority],
         "class_names": names,
         "confusion_matrix": _confusion(y_true, y_pred, len(names)),
-        "per_class": evaluation._per_class(y_true, y_pred, names),
-        "curves": evaluation._curves(y_true, proba, names),
+        "per_class": evaluation.per_class(y_true, y_pred, names),
+        "curves": evaluation.curves(y_true, proba, names),
         "examples": examples[:MAX_TEST_EXAMPLES],
         "misclassified": _misclassified(examples),
         "dataset_id": info["dataset_id"],

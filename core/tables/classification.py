@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.bundle_predict import format_value
+from core.tables.bundle import format_value
+from core.tables.template import TableTemplate, example_rows
+from core.templates import checks
 from core.templates.registry import register
-from core.templates.table import TableTemplate
 
 MAX_CLASSES = 50
 IMBALANCE_RATIO = 0.5
@@ -27,6 +28,23 @@ class TabularClassification(TableTemplate):
         "risk, a customer will leave, or a transaction is fraud."
     )
     task = "classification"
+    metadata_checks = {
+        **TableTemplate.metadata_checks,
+        "class_names": (checks.are_classes, "a list of 2 or more distinct class names"),
+    }
+
+    def suggest_reason(self, target: pd.Series) -> str:
+        """Few distinct values: each row belongs to one of them."""
+        return (
+            f"`{target.name}` has {target.nunique()} distinct values, so the app "
+            "predicts which one applies to each row (classification)."
+        )
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """40 rows: two numbers (one with gaps), a category and a yes/no target."""
+        frame = example_rows()
+        frame["label"] = np.where(frame["x"] > 0, "yes", "no")
+        return frame, "label"
 
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Needs 2 to 50 classes, each with at least 2 rows; free text is refused."""
@@ -85,7 +103,7 @@ class TabularClassification(TableTemplate):
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """Softmax over the classes."""
-        from core.models import classification_head
+        from core.tables.model import classification_head
 
         return classification_head(body, len(info["class_names"]))
 

@@ -9,13 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import bundle_forecast, data, timeseries
+from core import data
+from core.series import bundle as bundle_forecast
+from core.series import cleaning as timeseries
+from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
-    CsvInput,
     Param,
     Prepared,
     Split,
+    Template,
     dropout_param,
 )
 from core.templates.registry import register
@@ -101,7 +104,7 @@ FORECAST_PARAMS = (
 
 
 @register
-class TimeseriesForecasting(CsvInput):
+class TimeseriesForecasting(Template):
     """Direct multi-step forecasts with quantile ranges, from a raw window of the past."""
 
     name = "timeseries_forecasting"
@@ -111,10 +114,27 @@ class TimeseriesForecasting(CsvInput):
         "next steps with a range, next to the simple rules a forecaster must beat."
     )
     task = "forecasting"
-    data_kind = "time_series"
+    data_kind = "series"
+    sources = ("table",)
     params = FORECAST_PARAMS
-    bundle_script = "core.bundle_forecast"
+    bundle_script = "core.series.bundle"
     predict_input = "history.csv"
+    metadata_checks = {
+        "target": (checks.is_text, "the target column's name"),
+        "time_column": (checks.is_text, "the time column's name"),
+        "time_format": (
+            lambda v: v is None or checks.is_text(v),
+            "a time format or null",
+        ),
+        "utc": (lambda v: isinstance(v, bool), "true or false"),
+        "freq": (checks.is_frequency, "a pandas frequency such as '1h' or 'D'"),
+        "step_seconds": (lambda v: checks.is_number(v) and v > 0, "a positive number"),
+        "columns": (checks.are_names, "a list of column names, the target first"),
+        "fill_gaps": (checks.is_text, "a gap-filling choice"),
+        "lookback": (checks.is_count, "a whole number of steps, 1 or more"),
+        "horizon": (checks.is_count, "a whole number of steps, 1 or more"),
+        "unit": (checks.is_text, "a time unit's name"),
+    }
     limitations = (
         "It forecasts from the past only: other columns are used up to the last known "
         "step, never their future values.",
@@ -129,6 +149,41 @@ class TimeseriesForecasting(CsvInput):
         "columns in metadata.json `columns`, then the calendar features; it returns "
         "(1, horizon, 3) = lower, forecast, upper. See `feature_matrix` in predict.py."
     )
+
+    def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
+        """Fits best when rows are regular measurements over time of a number."""
+        if target not in frame.columns or not pd.api.types.is_numeric_dtype(
+            frame[target]
+        ):
+            return 0.0, ""
+        try:
+            column = timeseries.detect_time_column(frame)
+            times, _, _ = timeseries.parse_time_column(frame[column])
+            frequency, share = timeseries.infer_frequency(times)
+        except data.DataError:
+            return 0.0, ""
+        regular = timeseries.REGULAR_SHARE
+        if share < regular or times.duplicated().mean() > 1 - regular:
+            return 0.0, ""
+        return 0.8, (
+            f"`{column}` holds {frequency.label} times, so the app can forecast "
+            f"`{target}` ahead in time."
+        )
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """200 daily steps: y = weekly sine + trend + noise, a covariate and a text column."""
+        rng, steps = np.random.default_rng(0), np.arange(200)
+        season = 10 * np.sin(2 * np.pi * steps / 7)
+        dates = pd.date_range("2021-01-01", periods=200, freq="D")
+        frame = pd.DataFrame(
+            {
+                "date": dates.strftime("%Y-%m-%d"),
+                "y": season + 0.05 * steps + rng.normal(size=200),
+                "x": rng.normal(size=200),
+                "note": rng.choice(["a", "b"], size=200),
+            }
+        )
+        return frame, "y"
 
     def check(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
@@ -238,7 +293,8 @@ class TimeseriesForecasting(CsvInput):
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled forecaster; normalization is adapted on training steps."""
-        from core import forecast_model, models
+        from core.series import model as forecast_model
+        from core.tables import model as models
 
         info = prepared.info
         train = prepared.train.raw.set_index(info["time_column"])
@@ -259,7 +315,7 @@ class TimeseriesForecasting(CsvInput):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
         """Rescales each step's range so it holds the stated share of validation values."""
-        from core import forecast_model
+        from core.series import model as forecast_model
 
         forecast_model.calibrate_intervals(
             model, prepared.val.inputs, prepared.val.targets, float(params["coverage"])
@@ -269,7 +325,7 @@ class TimeseriesForecasting(CsvInput):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
         """The model beside persistence, seasonal naive and moving average on the test period."""
-        from core import forecast_report
+        from core.series import report as forecast_report
 
         info = prepared.info
         history = prepared.test.raw
@@ -295,11 +351,31 @@ class TimeseriesForecasting(CsvInput):
         tail.to_csv(path, index=False)
         return path
 
-    def predict_file(
-        self, model: Any, path: Path, info: Mapping[str, Any]
+    def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The model's first input column is the target."""
+        if metadata["columns"][0] != metadata["target"]:
+            return "columns", "the target column first"
+        return None
+
+    def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
+        """The window and the output fit lookback and horizon."""
+        window, outputs = model.inputs[0].shape, model.outputs[0].shape
+        lookback, horizon = metadata["lookback"], metadata["horizon"]
+        if (
+            len(outputs) == 3
+            and outputs[1] == horizon
+            and window[1] in (None, lookback)
+        ):
+            return ""
+        return (
+            f"its input shape {tuple(window)} and output shape {tuple(outputs)} do "
+            f"not fit lookback={lookback} and horizon={horizon}."
+        )
+
+    def predict_frame(
+        self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:
-        """Forecasts the next `horizon` steps after the end of a CSV."""
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        """Forecasts the next `horizon` steps after the end of a history table."""
         return forecast_from(model, frame, info)
 
 

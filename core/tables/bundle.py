@@ -14,6 +14,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,7 @@ def to_numbers(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce")
 
 
-def predict_outputs(model, frame: pd.DataFrame, schema: list[dict]) -> np.ndarray:
+def predict_outputs(model: Any, frame: pd.DataFrame, schema: list[dict]) -> np.ndarray:
     """Runs the model on raw rows in chunks and returns its outputs as one array."""
     chunks = []
     for start in range(0, len(frame), 4096):

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.tables.template import TableTemplate, example_rows
+from core.templates import checks
 from core.templates.registry import register
-from core.templates.table import TableTemplate
 
 
 @register
@@ -23,6 +24,25 @@ class TabularRegression(TableTemplate):
         "consumption, a duration or a risk score."
     )
     task = "regression"
+    metadata_checks = {
+        **TableTemplate.metadata_checks,
+        "target_mean": (checks.is_number, "a number"),
+        "target_std": (checks.is_number, "a number"),
+    }
+
+    def suggest_reason(self, target: pd.Series) -> str:
+        """Many different numbers: a quantity to estimate."""
+        return (
+            f"`{target.name}` holds numbers with {target.nunique()} different values, "
+            "so the app predicts a number (regression)."
+        )
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """40 rows: two numbers (one with gaps), a category and `y` = 3x + noise."""
+        frame = example_rows()
+        noise = np.random.default_rng(1).normal(scale=0.1, size=len(frame))
+        frame["y"] = 3 * frame["x"] + noise
+        return frame, "y"
 
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Needs a numeric, non-constant target."""
@@ -56,6 +76,6 @@ class TabularRegression(TableTemplate):
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """One number on the target's own scale."""
-        from core.models import regression_head
+        from core.tables.model import regression_head
 
         return regression_head(body, info["target_mean"], info["target_std"])

@@ -1,6 +1,6 @@
 """Keras building blocks for forecasts: the window network, quantile heads, pinball loss.
 
-Imported only inside the forecasting template's methods (STYLE C2), like `core.models`.
+Imported only inside the forecasting template's methods (STYLE C2), like `core.tables.model`.
 The loss and metric are registered, so a training process can reload a compiled model;
 prediction never needs them (`load_model(..., compile=False)`).
 """
@@ -31,7 +31,7 @@ class PinballLoss(keras.losses.Loss):
         name: str = "pinball",
         reduction: str = "sum_over_batch_size",
         dtype: Any = None,
-    ):
+    ) -> None:
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.quantiles = tuple(float(q) for q in quantiles)
 

@@ -1,0 +1,1 @@
+"""Dated series: cleaning, forecasting model, report and bundle script."""

@@ -1,0 +1,1 @@
+"""Tables: classification and regression on the rows of a CSV."""

@@ -1,0 +1,10 @@
+"""The built-in templates: one import line per template (each registers on import).
+
+Adding a template is one module plus one line here. The registry imports this module
+on first use, so a template module may import `core.templates.base` and
+`core.templates.registry` without a cycle.
+"""
+
+from core.series import template as series_template  # noqa: F401
+from core.tables import classification, regression  # noqa: F401
+from core.vision import template as vision_template  # noqa: F401
