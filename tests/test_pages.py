@@ -328,6 +328,7 @@ def _render_progress(run_id: str) -> None:
     live_progress(run_id)
 
 
+@pytest.mark.usefixtures("ordered_run_ids")  # runs made in one millisecond
 def test_live_progress_shows_failed_error_and_queue_position():
     failed = _hand_written_run("failed", error="Training diverged: lower the rate.")
     at = AppTest.from_function(
