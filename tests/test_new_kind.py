@@ -42,19 +42,14 @@ class ToyNumbers(Template):
         Param("patience", "Patience (epochs)", 2, min_value=1, advanced=True),
         Param("seed", "Random seed", 7, min_value=0, advanced=True),
     )
-    bundle_script = "core.bundle_predict"
+    bundle_script = "core.tables.bundle"
     predict_input = "rows.csv"
-    limitations = ()
-    usage = ""
 
     def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
         return 0.0, "A toy."  # never the suggested one: the page must offer it anyway
 
     def example_data(self) -> tuple[pd.DataFrame, str]:
         return toy_frame(), "y"
-
-    def notes(self, frame: Any, target: str | None, params: Mapping) -> list[str]:
-        return self.preflight(frame, target, params)
 
     def preflight(self, frame: Any, target: str | None, params: Mapping) -> list[str]:
         return [f"Uses the number columns {', '.join(_features(frame, target))}."]
@@ -88,9 +83,6 @@ class ToyNumbers(Template):
         model.compile(keras.optimizers.Adam(0.1), "mse", metrics=["mae"])
         return model
 
-    def calibrate(self, model: Any, prepared: Prepared, params: Mapping) -> None:
-        """Nothing to adjust."""
-
     def evaluate(self, model: Any, prepared: Prepared, params: Mapping) -> dict:
         test = prepared.test
         guess = model.predict(test.inputs, verbose=0)[:, 0]
@@ -107,10 +99,9 @@ class ToyNumbers(Template):
         prepared.test.raw.to_csv(path, index=False)
         return path
 
-    def predict_file(
-        self, model: Any, path: Path, info: Mapping
+    def predict_frame(
+        self, model: Any, frame: pd.DataFrame, info: Mapping
     ) -> tuple[pd.DataFrame, list[str]]:
-        frame = pd.read_csv(path)
         x = frame[info["features"]].to_numpy("float32")
         return frame.assign(prediction=model.predict(x, verbose=0)[:, 0]), []
 
