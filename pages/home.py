@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import data
 from core.vision import ingest as images
-from pages import _ui
+from pages.ui.state import TARGET_COLUMN, use_dataset
 
 SAMPLE_CARDS = {
     "heart.csv": "Classification: predict whether a patient has heart disease.",
@@ -30,8 +30,8 @@ for column, (file_name, pitch) in zip(
         st.markdown(f"**{title}**")
         st.caption(pitch)
         if st.button("Use this sample", key=f"_w_sample_{file_name}", type="primary"):
-            _ui.use_dataset(data.store_sample(file_name), target)
-            st.session_state[_ui.TARGET_COLUMN] = target
+            use_dataset(data.store_sample(file_name), target)
+            st.session_state[TARGET_COLUMN] = target
             st.switch_page("pages/data.py")
 
 with st.container(border=True):
@@ -41,7 +41,7 @@ with st.container(border=True):
         "it on your camera or a video."
     )
     if st.button("Use this sample", key="_w_sample_face_mask", type="primary"):
-        _ui.use_dataset(images.store_sample())
+        use_dataset(images.store_sample())
         st.switch_page("pages/data.py")
 
 st.page_link(

@@ -2,15 +2,19 @@
 
 import streamlit as st
 
-from core import data, export, runs
-from pages import _charts, _ui
-from pages._text import plain
+from core import export, runs
+from core.errors import UserError
+from pages.ui import charts
+from pages.ui.runs import download_buttons, pick_run, run_label, runs_table
+from pages.ui.state import ACTIVE_RUN_ID, remember
+from pages.ui.text import people_table, plain
+from pages.ui.widgets import show_metrics
 
 st.title("Models")
 
 # 1. All runs.
 run_ids = runs.list_runs()
-st.dataframe(_ui.people_table(_ui.runs_table(run_ids)), hide_index=True)
+st.dataframe(people_table(runs_table(run_ids)), hide_index=True)
 if not run_ids:
     st.info("No runs yet. Train a model, or import a bundle below.")
 for damaged in filter(runs.run_problem, run_ids):
@@ -30,40 +34,40 @@ if len(run_ids) >= 2:
                     "Run",
                     run_ids,
                     index=default,
-                    format_func=_ui.run_label,
+                    format_func=run_label,
                     key=f"_w_compare_{default}",
                 )
                 evaluation = runs.read_evaluation(run_id)
                 if evaluation:
-                    _ui.show_metrics(evaluation, key=f"_w_compare_table_{default}")
+                    show_metrics(evaluation, key=f"_w_compare_table_{default}")
                 metrics = runs.read_metrics(run_id)
                 if not metrics.empty:
-                    chart = _charts.learning_curves(metrics)
+                    chart = charts.learning_curves(metrics)
                     st.plotly_chart(chart, key=f"_w_compare_chart_{default}")
 
 # 3. Download a model, checked in a fresh process first.
 st.subheader("Download")
-run_id = _ui.pick_run(
-    "Run to download", _ui.usable_runs(), key="_w_export_run", follow=False
+run_id = pick_run(
+    "Run to download", runs.usable_runs(), key="_w_export_run", follow=False
 )
 if run_id:
     if st.button("Prepare download", icon=":material/package_2:"):
         with st.spinner("Building the bundle and checking it in a fresh process…"):
             try:
                 export.build_bundle(run_id)
-            except (data.DataError, runs.RunError) as err:
+            except UserError as err:
                 st.error(plain(err))
     check = export.read_export_check(run_id)
     if check:
         alert = st.success if check.get("ok") else st.error
         alert(plain(check.get("message", "")), icon=":material/verified:")
-        _ui.download_buttons(run_id)
+        download_buttons(run_id)
 
 # 4. Delete a run, with a confirmation step.
 st.subheader("Delete")
 if run_ids:
     doomed = st.selectbox(
-        "Run to delete", run_ids, format_func=_ui.run_label, key="_w_delete_run"
+        "Run to delete", run_ids, format_func=run_label, key="_w_delete_run"
     )
     sure = st.checkbox(
         "Yes, delete this run and its files for good", key="_w_delete_sure"
@@ -73,7 +77,7 @@ if run_ids:
     ):
         try:
             runs.delete_run(doomed)
-        except runs.RunError as err:
+        except UserError as err:
             st.error(plain(err))
         else:
             st.session_state.pop("_w_delete_sure")  # confirm again for the next one
@@ -88,10 +92,10 @@ with st.form("_w_import_form", clear_on_submit=True):
 if submitted and bundle is not None:
     try:
         new_id = export.import_bundle(bundle.getvalue(), bundle.name)
-    except (data.DataError, runs.RunError) as err:
+    except UserError as err:
         st.error(plain(err))
     else:
-        _ui.remember(_ui.ACTIVE_RUN_ID, new_id)
+        remember(ACTIVE_RUN_ID, new_id)
         st.success(f"Imported as run `{new_id}`. It is ready on the Predict page.")
         st.page_link(
             "pages/predict.py",

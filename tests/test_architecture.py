@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parents[1]
 CORE_FILES = sorted((ROOT / "core").rglob("*.py"))
-PAGE_FILES = sorted((ROOT / "pages").glob("*.py"))
-SHOWN_PAGES = [p for p in PAGE_FILES if not p.name.startswith("_")]
-UI_FILES = [*PAGE_FILES, ROOT / "app.py"]
+SHOWN_PAGES = sorted((ROOT / "pages").glob("*.py"))
+UI_PACKAGE = sorted((ROOT / "pages" / "ui").rglob("*.py"))
+UI_FILES = [*SHOWN_PAGES, *UI_PACKAGE, ROOT / "app.py"]
+KIND_BRANCH = re.compile(r"data_kind ==|task ==|is_image_|if .*[\"']forecast")
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -40,7 +42,7 @@ def test_ui_never_imports_keras_or_tensorflow(path):
 
 
 def test_charts_are_plotly_only():
-    assert "streamlit" not in imported_roots(ROOT / "pages" / "_charts.py")
+    assert "streamlit" not in imported_roots(ROOT / "pages" / "ui" / "charts.py")
 
 
 def test_app_is_navigation_only():
@@ -52,6 +54,18 @@ def test_app_is_navigation_only():
 @pytest.mark.parametrize("path", SHOWN_PAGES, ids=lambda p: p.name)
 def test_pages_stay_small(path):
     assert len(path.read_text().splitlines()) < 150
+
+
+@pytest.mark.parametrize("path", SHOWN_PAGES, ids=lambda p: p.name)
+def test_pages_never_branch_on_kind_or_task(path):
+    """Pages look views up by kind (pages/ui/kinds.py); a new kind needs no page edit."""
+    assert not KIND_BRANCH.findall(path.read_text())
+
+
+def test_pages_folder_holds_only_page_scripts():
+    assert {p.stem for p in SHOWN_PAGES} == {
+        "home", "data", "train", "results", "predict", "models"
+    }  # fmt: skip
 
 
 def test_imports_detector_sees_nested_and_from_imports(tmp_path):

@@ -25,8 +25,8 @@ from core.data import DataError
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
 from core.vision import ingest as images
-from pages import _ui
-from pages._text import plain, plot_text
+from pages.ui import state
+from pages.ui.text import plain, plot_text
 from tests.conftest import FAST_PARAMS, tiny_series
 from tests.test_images import class_files, picture
 from tests.test_pages import open_page, texts
@@ -734,7 +734,7 @@ def test_data_page_shows_hostile_names_as_text():
     rows = [f"{i % 3},{link if i % 2 else 'ok'}" for i in range(30)]
     raw = (f"{image},target\n" + "\n".join(rows) + "\n").encode()
     dataset_id = data.store_upload(f"{link}.csv", raw)
-    at = open_page("pages/data.py", **{_ui.DATASET_ID: dataset_id})
+    at = open_page("pages/data.py", **{state.DATASET_ID: dataset_id})
     shown = _all_markdown(at)
     assert r"\[click\](javascript:alert(1))" in shown  # the file name, escaped
     assert "![" not in shown  # no image syntax

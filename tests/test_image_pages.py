@@ -10,7 +10,8 @@ import pytest
 from core import data, runs, workspace
 from core.vision import ingest as images
 from core.vision import video
-from pages import _images, _ui
+from pages.ui import state
+from pages.ui.views import images as images_view
 from tests.test_images import class_files, make_zip, picture
 from tests.test_pages import open_page, texts
 
@@ -41,7 +42,7 @@ def test_home_face_mask_sample_opens_the_picture_check():
     at = open_page()
     at.button(key="_w_sample_face_mask").click().run()
     assert not at.exception
-    dataset_id = at.session_state[_ui.DATASET_ID]
+    dataset_id = at.session_state[state.DATASET_ID]
     assert data.dataset_kind(dataset_id) == "images"
     assert "Sample pictures" in texts(at.subheader)
     assert len(at.get("image")) >= 2
@@ -90,13 +91,13 @@ def test_data_page_one_class_is_an_error():
 
 def test_train_page_offers_image_templates():
     dataset_id = images.store_files("tiny", class_files())
-    at = open_page("pages/train.py", **{_ui.DATASET_ID: dataset_id})
-    assert at.radio(key="_w_image_template").value == "image_classification"
+    at = open_page("pages/train.py", **{state.DATASET_ID: dataset_id})
+    assert at.radio(key="_w_template_images").value == "image_classification"
     assert "Picture size (pixels)" in [s.label for s in at.selectbox]
 
 
 def test_results_page_shows_mistakes_and_saliency(image_run):
-    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: image_run})
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: image_run})
     beats = runs.read_evaluation(image_run)["verdict"]["beats_baseline"]
     assert "most common class" in texts(at.success if beats else at.warning)
     assert "Where the model looked" in texts(at.subheader)
@@ -106,7 +107,7 @@ def test_results_page_shows_mistakes_and_saliency(image_run):
 
 
 def test_predict_page_pictures_camera_and_video(image_run, tmp_path):
-    at = open_page("pages/predict.py", **{_ui.ACTIVE_RUN_ID: image_run})
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
     uploads = [
         ("a.png", picture((220, 30, 30)), "image/png"),
         ("bad.png", b"not a picture", "image/png"),
@@ -134,7 +135,7 @@ def test_predict_page_pictures_camera_and_video(image_run, tmp_path):
 
 
 def test_predict_page_video_that_is_a_picture(image_run):
-    at = open_page("pages/predict.py", **{_ui.ACTIVE_RUN_ID: image_run})
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
     at.file_uploader(key="_w_predict_video").set_value(
         ("clip.mp4", picture(), "video/mp4")
     ).run()
@@ -148,4 +149,4 @@ def test_probability_timeline_has_a_line_per_class():
     table = pd.DataFrame(
         {"time_s": [0, 0.5], "probability_a": [0.2, 0.9], "probability_b": [0.8, 0.1]}
     )
-    assert len(_images.probability_timeline(table, ["a", "b"]).data) == 2
+    assert len(images_view.probability_timeline(table, ["a", "b"]).data) == 2

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import data, runs, workspace
-from pages import _charts, _ui
+from pages.ui import charts, state, text, widgets
 
 APP = Path(__file__).parents[1] / "app.py"
 HEART = Path(__file__).parents[1] / "sample_data" / "heart.csv"
@@ -35,7 +35,7 @@ def open_page(page: str | None = None, **state) -> AppTest:
 
 
 def texts(elements) -> str:
-    """The text a viewer sees: Markdown escapes (pages/_text.plain) removed."""
+    """The text a viewer sees: Markdown escapes (pages/ui/text.plain) removed."""
     return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
@@ -83,8 +83,8 @@ def test_home_offers_samples_and_switches_to_data():
     assert len(at.button) >= 3  # one per sample card
     at.button(key="_w_sample_heart.csv").click().run()
     assert not at.exception
-    assert at.session_state[_ui.TARGET_COLUMN] == "target"
-    assert at.session_state[_ui.DATASET_ID] == data.store_sample("heart.csv")
+    assert at.session_state[state.TARGET_COLUMN] == "target"
+    assert at.session_state[state.DATASET_ID] == data.store_sample("heart.csv")
     assert any(t.value == "Data" for t in at.title)
 
 
@@ -101,7 +101,7 @@ def test_data_page_upload_shows_preview_kinds_and_check():
     kinds = at.data_editor[0].value.set_index("column")["kind"].to_dict()
     assert kinds == {"age": "identifier", "color": "category", "label": "boolean"}
     assert at.selectbox(key="_w_target").value == "label"
-    assert at.session_state[_ui.TARGET_COLUMN] == "label"
+    assert at.session_state[state.TARGET_COLUMN] == "label"
     assert at.get("plotly_chart")
     assert "looks like an ID" in texts(at.info)
 
@@ -120,13 +120,13 @@ def test_data_page_bad_csv_shows_specific_error(content, expected):
     at.file_uploader[0].set_value(("bad.csv", content, "text/csv")).run()
     assert not at.exception
     assert expected in texts(at.error)
-    assert _ui.DATASET_ID not in at.session_state
+    assert state.DATASET_ID not in at.session_state
 
 
 def test_data_page_kind_override_reaches_session_state():
     dataset_id = data.store_upload("tiny.csv", TINY_CSV)
     at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state[_ui.DATASET_ID] = dataset_id
+    at.session_state[state.DATASET_ID] = dataset_id
     at.session_state[f"_w_kinds_{dataset_id}"] = {
         "edited_rows": {0: {"kind": "number"}},
         "added_rows": [],
@@ -135,7 +135,7 @@ def test_data_page_kind_override_reaches_session_state():
     at.run()
     at.switch_page("pages/data.py").run()
     assert not at.exception
-    assert at.session_state[_ui.COLUMN_KINDS] == {"age": "number"}
+    assert at.session_state[state.COLUMN_KINDS] == {"age": "number"}
     assert "looks like an ID" not in texts(at.info)
 
 
@@ -143,7 +143,7 @@ def test_data_page_sample_picker_sets_target():
     at = open_page("pages/data.py")
     at.selectbox(key="_w_sample").set_value("auto_mpg.csv").run()
     assert not at.exception
-    assert at.session_state[_ui.TARGET_COLUMN] == "mpg"
+    assert at.session_state[state.TARGET_COLUMN] == "mpg"
     assert at.selectbox(key="_w_target").value == "mpg"
 
 
@@ -156,7 +156,7 @@ def test_train_page_without_data_points_to_data_page():
 def test_train_page_shows_cards_and_suggested_template():
     dataset_id = data.store_sample("auto_mpg.csv")
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "mpg"}
+        "pages/train.py", **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "mpg"}
     )
     cards = texts(at.markdown)
     assert (
@@ -165,13 +165,14 @@ def test_train_page_shows_cards_and_suggested_template():
     assert "Suggested: **Predict a number from a table**" in texts(at.info)
     assert at.radio(key="_w_template_mpg").value == "tabular_regression"
     assert at.number_input(key="_w_param_epochs").value == 200
-    assert at.session_state[_ui.TEMPLATE_NAME] == "tabular_regression"
+    assert at.session_state[state.TEMPLATE_NAME] == "tabular_regression"
 
 
 def test_train_page_lists_the_chosen_templates_data_notes():
     dataset_id = data.store_sample("seattle_weather.csv")
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "temp_max"}
+        "pages/train.py",
+        **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "temp_max"},
     )
     assert at.radio(key="_w_template_temp_max").value == "timeseries_forecasting"
     notes = next(e for e in at.expander if "will see" in e.label)
@@ -182,7 +183,7 @@ def test_train_page_blocking_problem_is_an_error_not_a_run():
     frame = pd.DataFrame({"x": range(30), "y": [0] * 29 + [1]})
     dataset_id = data.store_upload("one_b.csv", frame.to_csv(index=False).encode())
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "y"}
+        "pages/train.py", **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "y"}
     )
     at.form_submit_button[0].click().run()
     assert not at.exception
@@ -193,7 +194,8 @@ def test_train_page_blocking_problem_is_an_error_not_a_run():
 def test_train_page_bad_param_is_an_error():
     dataset_id = data.store_sample("heart.csv")
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "target"}
+        "pages/train.py",
+        **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "target"},
     )
     at.text_input(key="_w_param_hidden_units").set_value("lots")
     at.form_submit_button[0].click().run()
@@ -207,12 +209,13 @@ def test_train_button_starts_a_run(monkeypatch):
     monkeypatch.setattr(runs, "launch", lambda run_id: launched.append(run_id) or 0)
     dataset_id = data.store_sample("heart.csv")
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "target"}
+        "pages/train.py",
+        **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "target"},
     )
     at.number_input(key="_w_param_epochs").set_value(3)
     at.form_submit_button[0].click().run()
     assert not at.exception
-    assert launched == runs.list_runs() == [at.session_state[_ui.ACTIVE_RUN_ID]]
+    assert launched == runs.list_runs() == [at.session_state[state.ACTIVE_RUN_ID]]
     spec = runs.read_spec(launched[0])
     assert spec["params"]["epochs"] == 3 and spec["target"] == "target"
     assert at.get("progress")[0].proto.text == "Waiting to start"
@@ -222,7 +225,8 @@ def test_train_button_starts_a_run(monkeypatch):
 def test_train_button_comes_first_and_settings_are_collapsed():
     dataset_id = data.store_sample("heart.csv")
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "target"}
+        "pages/train.py",
+        **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "target"},
     )
     position = {id(e): i for i, e in enumerate(_walk(at.main))}
     train = position[id(at.form_submit_button[0])]
@@ -238,7 +242,8 @@ def test_train_page_asks_the_forecast_horizon_in_the_datas_units(monkeypatch):
     monkeypatch.setattr(runs, "launch", lambda run_id: 0)
     dataset_id = data.store_sample("seattle_weather.csv")
     at = open_page(
-        "pages/train.py", **{_ui.DATASET_ID: dataset_id, _ui.TARGET_COLUMN: "temp_max"}
+        "pages/train.py",
+        **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "temp_max"},
     )
     horizon = at.number_input(key="_w_param_horizon_day")
     assert horizon.label == "Forecast the next … days" and horizon.value == 7
@@ -248,7 +253,7 @@ def test_train_page_asks_the_forecast_horizon_in_the_datas_units(monkeypatch):
     horizon.set_value(10)
     at.form_submit_button[0].click().run()
     assert not at.exception
-    spec = runs.read_spec(at.session_state[_ui.ACTIVE_RUN_ID])
+    spec = runs.read_spec(at.session_state[state.ACTIVE_RUN_ID])
     assert spec["params"]["horizon"] == 10 and spec["params"]["lookback"] == 0
 
 
@@ -298,8 +303,8 @@ def test_live_progress_follows_the_run_directory():
             "accuracy": [0.5, 0.6],
         }
     ).to_csv(runs.runs_root() / run_id / runs.METRICS_FILE, index=False)
-    state = {_ui.ACTIVE_RUN_ID: run_id, _ui.DATASET_ID: heart}
-    at = open_page("pages/train.py", **state)
+    session = {state.ACTIVE_RUN_ID: run_id, state.DATASET_ID: heart}
+    at = open_page("pages/train.py", **session)
     assert texts(at.subheader) == "Progress"
     progress = at.get("progress")
     assert progress[0].proto.text.startswith("Training: epoch 2/10, about ")
@@ -318,12 +323,13 @@ def test_live_progress_follows_the_run_directory():
 
 
 def _render_progress(run_id: str) -> None:
-    from pages import _ui
+    from pages.ui.runs import live_progress
 
-    _ui.live_progress(run_id)
+    live_progress(run_id)
 
 
-def test_live_progress_shows_failed_error_and_queue_position(ordered_run_ids):
+@pytest.mark.usefixtures("ordered_run_ids")  # runs made in one millisecond
+def test_live_progress_shows_failed_error_and_queue_position():
     failed = _hand_written_run("failed", error="Training diverged: lower the rate.")
     at = AppTest.from_function(
         _render_progress, args=(failed,), default_timeout=30
@@ -377,13 +383,17 @@ def test_train_page_hides_or_labels_another_datasets_run():
     heart = data.store_sample("heart.csv")
     done = _hand_written_run("completed", dataset_id=heart, dataset_name="heart.csv")
     mpg = data.store_sample("auto_mpg.csv")
-    state = {_ui.DATASET_ID: mpg, _ui.TARGET_COLUMN: "mpg", _ui.ACTIVE_RUN_ID: done}
-    at = open_page("pages/train.py", **state)
+    session = {
+        state.DATASET_ID: mpg,
+        state.TARGET_COLUMN: "mpg",
+        state.ACTIVE_RUN_ID: done,
+    }
+    at = open_page("pages/train.py", **session)
     assert not at.get("progress") and not at.subheader  # no stale curves
     busy = _hand_written_run(
         "running", dataset_id=heart, dataset_name="heart.csv", pid=os.getpid()
     )
-    at.session_state[_ui.ACTIVE_RUN_ID] = busy
+    at.session_state[state.ACTIVE_RUN_ID] = busy
     at.run()
     assert texts(at.subheader) == "Another training in progress"
     assert "heart.csv → label" in texts(at.caption)
@@ -392,7 +402,7 @@ def test_train_page_hides_or_labels_another_datasets_run():
 
 # Results, Predict, Models on a real trained run
 def test_results_page_on_a_trained_run(trained_run):
-    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
     verdict = runs.read_evaluation(trained_run)["verdict"]
     headline = at.success if verdict["beats_baseline"] else at.warning
     assert verdict["sentence"] in texts(headline)
@@ -413,7 +423,7 @@ def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
     report["verdict"] = {**report["verdict"], "beats_baseline": False}
     report["summary"][0] = "53% (40–66%) — no better than guessing"
     monkeypatch.setattr(runs, "read_evaluation", lambda run_id: report)
-    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
     assert "no better than guessing" in texts(at.warning)
     assert "no better than guessing" not in texts(at.success)
 
@@ -424,7 +434,7 @@ def test_results_page_without_runs():
 
 
 def test_predict_page_one_row_and_batch(trained_run):
-    at = open_page("pages/predict.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
     assert at.number_input(key="_w_input_age").value == pytest.approx(
         runs.read_info(trained_run)["schema"][0]["default"]
     )
@@ -446,7 +456,7 @@ def test_predict_page_one_row_and_batch(trained_run):
 
 
 def test_predict_page_batch_with_missing_column_is_an_error(trained_run):
-    at = open_page("pages/predict.py", **{_ui.ACTIVE_RUN_ID: trained_run})
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
     at.file_uploader(key="_w_score_upload").set_value(
         ("rows.csv", b"foo,bar\n1,2\n3,4\n", "text/csv")
     ).run()
@@ -484,7 +494,7 @@ def test_models_page_imports_a_bundle_and_deletes_it(
     at.file_uploader(key="_w_bundle").set_value(("b.zip", content, "application/zip"))
     at.form_submit_button[0].click().run()
     assert not at.exception
-    new_id = at.session_state[_ui.ACTIVE_RUN_ID]
+    new_id = at.session_state[state.ACTIVE_RUN_ID]
     assert f"Imported as run `{new_id}`" in texts(at.success)
     assert runs.read_status(new_id).state == "completed"
 
@@ -528,7 +538,7 @@ def test_learning_curves_has_loss_and_metric_panels():
             "val_mae": [3, 2],
         }
     )
-    fig = _charts.learning_curves(metrics)
+    fig = charts.learning_curves(metrics)
     assert [(t.name, t.showlegend) for t in fig.data] == [
         ("training", True),
         ("validation", True),
@@ -540,8 +550,8 @@ def test_learning_curves_has_loss_and_metric_panels():
 
 def test_regression_charts_from_an_evaluation():
     evaluation = {"actual": [1.0, 2.0, 3.0], "predicted": [1.5, 2.0, 2.0]}
-    assert list(_charts.residuals(evaluation).data[0].y) == [0.5, 0.0, -1.0]
-    diagonal = _charts.predicted_vs_actual(evaluation).data[1]
+    assert list(charts.residuals(evaluation).data[0].y) == [0.5, 0.0, -1.0]
+    diagonal = charts.predicted_vs_actual(evaluation).data[1]
     assert list(diagonal.x) == [1.0, 3.0]
 
 
@@ -560,13 +570,13 @@ def test_regression_charts_span_every_price_with_webgl():
         "predicted": (prices * 1.01).tolist(),
         "n_test": len(prices),
     }
-    fig = _charts.predicted_vs_actual(report)
+    fig = charts.predicted_vs_actual(report)
     assert fig.data[0].type == "scattergl" and len(fig.data[0].x) == len(prices)
-    assert fig.layout.xaxis.hoverformat == _charts.NUMBER_HOVER
-    assert _charts.residuals(report).data[0].type == "scattergl"
+    assert fig.layout.xaxis.hoverformat == charts.NUMBER_HOVER
+    assert charts.residuals(report).data[0].type == "scattergl"
     assert fig.layout.title.text == "Predicted vs actual (test rows)"
     report["n_test"] = 50_000  # a sampled report says so in the title
-    title = _charts.residuals(report).layout.title.text
+    title = charts.residuals(report).layout.title.text
     assert "10,788 of 50,000 test rows, spread over the range" in title
 
 
@@ -585,16 +595,16 @@ def test_regression_charts_span_every_price_with_webgl():
     ],
 )
 def test_format_value_writes_numbers_and_dates_for_people(value, shown):
-    assert _ui.format_value(value) == shown
+    assert text.format_value(value) == shown
 
 
 def test_people_table_formats_cells_but_keeps_numbers():
     table = pd.DataFrame(
         {"month": pd.to_datetime(["1961-01-01", "1961-02-01"]), "co2": [14250.0, 1.5]}
     )
-    html = _ui.people_table(table).to_html()
+    html = text.people_table(table).to_html()
     assert "1961-01-01<" in html and "00:00:00" not in html and "14,250" in html
-    assert _ui.people_table(table).data["co2"].dtype == float
+    assert text.people_table(table).data["co2"].dtype == float
 
 
 def test_streamlit_toolbar_hides_the_deploy_button():
@@ -605,7 +615,7 @@ def test_streamlit_toolbar_hides_the_deploy_button():
 
 
 def test_metrics_table_puts_models_side_by_side():
-    table = _ui.metrics_table(
+    table = widgets.metrics_table(
         {"metrics": {"mae": 1.0}, "baseline": {"mae": 3.0}, "reference": {"mae": 0.9}}
     )
     assert table.loc["Mean absolute error"].tolist() == [1.0, 3.0, 0.9]
@@ -634,22 +644,22 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "busy"))
     shutil.copytree(source, runs.runs_root() / trained_run)
     training = _hand_written_run("running", pid=os.getpid(), epoch=1)
-    at = open_page("pages/models.py", **{_ui.ACTIVE_RUN_ID: training})
+    at = open_page("pages/models.py", **{state.ACTIVE_RUN_ID: training})
     at.switch_page("pages/predict.py").run()
     assert at.selectbox(key="_w_predict_run").value == trained_run
-    assert at.session_state[_ui.ACTIVE_RUN_ID] == training
+    assert at.session_state[state.ACTIVE_RUN_ID] == training
     at.switch_page("pages/results.py").run()
     assert not at.exception
     assert at.get("progress")[0].proto.text.startswith("Training: epoch 1/10")
     at.selectbox(key="_w_results_run").set_value(trained_run).run()
-    assert at.session_state[_ui.ACTIVE_RUN_ID] == trained_run
+    assert at.session_state[state.ACTIVE_RUN_ID] == trained_run
     assert runs.read_evaluation(trained_run)["verdict"]["sentence"] in texts(
         [*at.success, *at.warning]
     )
 
 
 def test_results_and_predict_for_a_regression_run(regression_run):
-    at = open_page("pages/results.py", **{_ui.ACTIVE_RUN_ID: regression_run})
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: regression_run})
     verdict = runs.read_evaluation(regression_run)["verdict"]
     headline = at.success if verdict["beats_baseline"] else at.warning
     assert texts(headline).startswith("Off by")
@@ -666,7 +676,7 @@ def test_results_and_predict_for_a_regression_run(regression_run):
 
 def test_default_target_skips_ids_dates_and_text():
     kinds = {"x": "number", "c": "category", "id": "identifier", "when": "date"}
-    assert _ui.default_target(kinds) == "c"
+    assert data.suggest_target(kinds) == "c"
     many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
-    fig = _charts.target_distribution(many, "category")
-    assert len(fig.data[0].x) == _charts.MAX_BARS and "of 40" in fig.layout.title.text
+    fig = charts.target_distribution(many, "category")
+    assert len(fig.data[0].x) == charts.MAX_BARS and "of 40" in fig.layout.title.text

@@ -14,7 +14,7 @@ from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
-from pages._text import plain
+from pages.ui.text import plain
 from tests.conftest import FAST_PARAMS, tiny_series
 
 APP = Path(__file__).parents[1] / "app.py"

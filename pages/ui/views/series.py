@@ -1,12 +1,11 @@
-"""UI for forecasting runs: the Results report and the Predict page's forecast section.
+"""Views for dated series: the horizon on Train, the forecast report, forecasting.
 
-Never shown as a page. The figure builders are plain plotly; the render functions draw
-widgets and call core.
+The figure builders are plain plotly; the view functions draw widgets and call core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -14,10 +13,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import data, runs
+from core.errors import UserError
+from core.series import cleaning as timeseries
 from core.series import report as forecast_report
 from core.series import template as forecasting
-from pages import _charts, _ui
-from pages._text import plain, plot_text
+from core.templates import get_template
+from core.templates.base import resolve_params
+from pages.ui import charts
+from pages.ui.cache import load_model_cached
+from pages.ui.text import people_table, plain, plot_text
+from pages.ui.widgets import csv_download, show_summary
 
 COLOURS = {
     "model": "#2563eb",
@@ -51,9 +56,9 @@ def band_figure(
             x=time, y=forecast, name="forecast", line={"color": COLOURS["model"]}
         )
     )
-    fig.update_layout(title=title, **_charts.LAYOUT)
+    fig.update_layout(title=title, **charts.LAYOUT)
     fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0})
-    return _charts.people_hover(fig, numeric_x=False)
+    return charts.people_hover(fig, numeric_x=False)
 
 
 def test_period_figure(
@@ -93,9 +98,9 @@ def per_step_figure(evaluation: Mapping[str, Any], unit: str) -> go.Figure:
         title="Error by horizon step (lower is better)",
         xaxis_title=f"{unit}s ahead",
         yaxis_title="mean absolute error",
-        **_charts.LAYOUT,
+        **charts.LAYOUT,
     )
-    return _charts.people_hover(fig)
+    return charts.people_hover(fig)
 
 
 def forecast_figure(
@@ -116,6 +121,59 @@ def forecast_figure(
     return fig
 
 
+# --- train ------------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def window_plan(
+    dataset_id: str, target: str, template_name: str
+) -> dict[str, Any] | None:
+    """The forecast window a run would start from (see `timeseries.window_plan`).
+
+    Returns:
+        {"lookback", "horizon", "unit", "frequency", "sentence"}, or None when the
+        table is not a series of `target`.
+    """
+    params = resolve_params(get_template(template_name), {})
+    try:
+        return timeseries.window_plan(data.load_table(dataset_id), target, params)
+    except UserError:
+        return None
+
+
+def train_extra(
+    dataset_id: str, target: str | None, template: Any
+) -> dict[str, Callable[[Any], Any]]:
+    """The forecast horizon, asked under the Train button in the data's own steps."""
+    plan = window_plan(dataset_id, target, template.name) if target else None
+    return {"horizon": horizon_widget(plan)} if plan else {}
+
+
+def horizon_widget(plan: dict[str, Any]) -> Callable[[Any], int]:
+    """The forecast horizon in the series' own steps ("Forecast the next … months").
+
+    Args:
+        plan: the suggested horizon with its unit and frequency (see `window_plan`).
+    """
+    unit, suggested = plan["unit"], int(plan["horizon"])
+    steps = unit if unit.endswith("s") else f"{unit}s"
+
+    def widget(param: Any) -> int:
+        return st.number_input(
+            f"Forecast the next … {steps}",
+            min_value=1,
+            max_value=int(param.max_value or 1000),
+            value=suggested,
+            step=1,
+            help=f"Your data has one value per {unit}. The model forecasts this many "
+            f"{steps} after the last row; {suggested} suits {plan['frequency']} data. "
+            "Further ahead is harder to get right.",
+            key=f"_w_param_horizon_{unit.replace(' ', '_')}",
+        )
+
+    return widget
+
+
 # --- results ----------------------------------------------------------------------------
 
 
@@ -128,10 +186,10 @@ def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
     return table
 
 
-def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
+def results_view(run_id: str, evaluation: Mapping[str, Any]) -> None:
     """The forecasting report: verdict, scores, test-period plot, horizon, backtest."""
     info = runs.read_info(run_id)
-    _ui.show_summary(evaluation)
+    show_summary(evaluation)
 
     st.subheader("Scores on the test period")
     rules = forecast_report.describe_baselines(info)
@@ -140,7 +198,7 @@ def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
         + f". Errors are in {plain(info['target'])}'s units; MASE below 1 beats the naive "
         "one-step forecast."
     )  # fmt: skip
-    st.dataframe(_ui.people_table(scores_table(evaluation)))
+    st.dataframe(people_table(scores_table(evaluation)))
 
     step = st.slider(
         "Horizon step to plot", 1, int(info["horizon"]), 1, key="_w_forecast_step"
@@ -163,7 +221,7 @@ def render_results(run_id: str, evaluation: Mapping[str, Any]) -> None:
         )
     metrics = runs.read_metrics(run_id)
     if not metrics.empty:
-        st.plotly_chart(_charts.learning_curves(metrics))
+        st.plotly_chart(charts.learning_curves(metrics))
 
 
 def _render_backtest(evaluation: Mapping[str, Any]) -> None:
@@ -175,7 +233,7 @@ def _render_backtest(evaluation: Mapping[str, Any]) -> None:
     table = pd.DataFrame(evaluation["backtest"])
     table["origin"] = pd.to_datetime(table["origin"])  # ISO text in the JSON report
     table.columns = [c.replace("_", " ") for c in table.columns]
-    st.dataframe(_ui.people_table(table), hide_index=True)
+    st.dataframe(people_table(table), hide_index=True)
 
 
 # --- predict ----------------------------------------------------------------------------
@@ -191,13 +249,13 @@ def forecast_cached(
         frame = data.load_table(runs.read_spec(run_id)["dataset_id"])
     else:
         frame = data.read_csv_bytes(content, name)
-    model = _ui.load_model_cached(run_id)
+    model = load_model_cached(run_id)
     table, warnings = forecasting.forecast_from(model, frame, info)
     history = forecasting.recent_history(frame, info, HISTORY_STEPS)
     return history, table, warnings
 
 
-def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
+def predict_view(run_id: str, info: Mapping[str, Any]) -> None:
     """Forecast the next steps after the training data, or after a newer CSV."""
     columns = [info["time_column"], *info["columns"]]
     st.subheader(f"Forecast the next {info['horizon']} {info['unit']}s")
@@ -216,7 +274,7 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
     content, name = (upload.getvalue(), upload.name) if upload else (None, "")
     try:
         history, table, warnings = forecast_cached(run_id, content, name)
-    except (data.DataError, runs.RunError) as err:
+    except UserError as err:
         st.error(plain(err))
         return
     for warning in warnings:
@@ -226,5 +284,5 @@ def render_predict(run_id: str, info: Mapping[str, Any]) -> None:
         f"The shaded range should hold the actual value {info['coverage']:.0%} of the "
         "time (see Results for how often it did on the test period)."
     )
-    st.dataframe(_ui.people_table(table), hide_index=True)
-    _ui.csv_download(table, "forecast.csv", "Download forecast (CSV)")
+    st.dataframe(people_table(table), hide_index=True)
+    csv_download(table, "forecast.csv", "Download forecast (CSV)")

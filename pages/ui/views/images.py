@@ -1,8 +1,4 @@
-"""UI helpers for pictures: upload, thumbnails, training, results and predictions.
-
-Never shown as a page. The Data, Train, Results and Predict pages hand over to these
-functions when the data set or run holds pictures, so those pages stay short.
-"""
+"""Views for pictures: upload, thumbnails and check, results, and predictions."""
 
 from __future__ import annotations
 
@@ -11,12 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import data, runs
-from core.templates import templates_for
+from core.errors import UserError
 from core.vision import ingest as images
 from core.vision import video
 from core.vision.bundle import IMAGE_EXTENSIONS
-from pages import _charts, _ui
-from pages._text import plain, plot_text
+from pages.ui import charts
+from pages.ui.cache import load_model_cached
+from pages.ui.text import people_table, plain, plot_text
+from pages.ui.widgets import csv_download, metrics_table, show_findings, show_summary
 
 PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
 VIDEO_TYPES = [e.lstrip(".") for e in video.VIDEO_EXTENSIONS]
@@ -33,18 +31,10 @@ stored_thumbnail_cached = st.cache_data(
 )
 
 
-def is_image_dataset(dataset_id: str | None) -> bool:
-    return bool(dataset_id) and data.dataset_kind(dataset_id) == images.KIND
-
-
-def is_image_run(run_id: str) -> bool:
-    return runs.read_info(run_id).get("image_size") is not None
-
-
 # --- Data page -------------------------------------------------------------------------
 
 
-def render_upload() -> str | None:
+def upload() -> str | None:
     """Image uploads: a zip, a folder, or pictures plus a labels CSV; or the sample."""
     with st.expander("…or pictures: a zip, a folder, or photos with a labels CSV"):
         st.caption(
@@ -72,7 +62,7 @@ def render_upload() -> str | None:
             return _store_uploads(files)
         if sample:
             return images.store_sample()
-    except data.DataError as err:
+    except UserError as err:
         st.error(plain(err))
         st.stop()
     return None
@@ -85,23 +75,23 @@ def _store_uploads(files: list) -> str:
     return images.store_files("pictures", [(f.name, f.getvalue()) for f in files])
 
 
-def render_dataset(dataset_id: str) -> None:
+def data_view(dataset_id: str) -> None:
     """Counts per class, the preflight in plain words, skipped files, thumbnails."""
     try:
         image_set = load_images_cached(dataset_id)
-    except data.DataError as err:
+    except UserError as err:
         st.error(plain(err))
         st.stop()
     counts = images.class_counts(image_set)
     st.subheader(plain(data.dataset_name(dataset_id)))
     st.caption(f"{len(image_set.table):,} pictures · {len(counts)} classes")
     labels = image_set.table["label"].rename("class")
-    st.plotly_chart(_charts.target_distribution(labels, "category"))
+    st.plotly_chart(charts.target_distribution(labels, "category"))
     st.subheader("Data check")
     problems = images.check(image_set)
     for problem in problems:
         st.error(plain(problem), icon=":material/error:")
-    _ui.show_findings(images.preflight(image_set))
+    show_findings(images.preflight(image_set))
     if not problems and not images.preflight(image_set):
         st.success("No data-quality problems found.", icon=":material/check_circle:")
     if len(image_set.skipped):
@@ -123,41 +113,19 @@ def grid(pictures: list, captions: list[str]) -> None:
         columns[index % GRID_COLUMNS].image(pixels, caption=plain(caption))
 
 
-# --- Train page ------------------------------------------------------------------------
-
-
-def render_train(dataset_id: str) -> None:
-    """Picture templates, their parameters, one Train button, live progress."""
-    templates = {t.name: t for t in templates_for("images")}
-    name = st.radio(
-        f"Template for the pictures in {plain(data.dataset_name(dataset_id))}",
-        list(templates),
-        format_func=_ui.template_title,
-        horizontal=True,
-        key="_w_image_template",
-    )
-    template = templates[_ui.remember(_ui.TEMPLATE_NAME, name)]
-    st.caption(template.description)
-    submitted, values = _ui.train_form(template, "_w_image_train_form")
-    if submitted:
-        for problem in _ui.start_training(template, dataset_id, None, values):
-            st.error(plain(problem))
-    _ui.show_active_run(dataset_id, None, template.name)
-
-
 # --- Results page ----------------------------------------------------------------------
 
 
-def render_results(run_id: str, evaluation: dict) -> None:
+def results_view(run_id: str, evaluation: dict) -> None:
     """Verdict, scores beside the baseline, confusion cells with their pictures, saliency."""
-    _ui.show_summary(evaluation, icon=":material/info:")
+    show_summary(evaluation, icon=":material/info:")
     st.subheader("Scores on the test pictures")
-    table = _ui.metrics_table(evaluation).drop(
+    table = metrics_table(evaluation).drop(
         columns="gradient boosting reference", errors="ignore"
     )
-    st.dataframe(_ui.people_table(table))
+    st.dataframe(people_table(table))
     left, right = st.columns(2)
-    left.plotly_chart(_charts.confusion_matrix(evaluation))
+    left.plotly_chart(charts.confusion_matrix(evaluation))
     with right:
         st.markdown("**Per class**")
         st.dataframe(evaluation.get("per_class", []), hide_index=True)
@@ -165,7 +133,7 @@ def render_results(run_id: str, evaluation: dict) -> None:
     _saliency_section(run_id, evaluation)
     metrics = runs.read_metrics(run_id)
     if not metrics.empty:
-        st.plotly_chart(_charts.learning_curves(metrics))
+        st.plotly_chart(charts.learning_curves(metrics))
 
 
 def _misclassified_section(evaluation: dict) -> None:
@@ -208,12 +176,12 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
     if st.button("Show where the model looked", key="_w_saliency"):
         try:
             folder = images.dataset_folder(evaluation["dataset_id"])
-        except data.DataError as err:
+        except UserError as err:
             st.error(plain(err))
             return
         content = (folder / example["path"]).read_bytes()
         size = int(runs.read_info(run_id)["image_size"])
-        model = _ui.load_model_cached(run_id)
+        model = load_model_cached(run_id)
         left, right = st.columns(2)
         left.image(
             images.thumbnail(folder / example["path"], 256), caption=plain(chosen)
@@ -228,9 +196,8 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
 # --- Predict page ----------------------------------------------------------------------
 
 
-def render_predict(run_id: str) -> None:
+def predict_view(run_id: str, info: dict) -> None:
     """Pictures, a camera snapshot, or a video, classified by the chosen run."""
-    info = runs.read_info(run_id)
     st.caption(f"Classes: {plain(', '.join(info['class_names']))}.")
     picture_tab, camera_tab, video_tab = st.tabs(["Pictures", "Camera", "Video"])
     with picture_tab:
@@ -251,7 +218,7 @@ def _pictures_section(run_id: str, info: dict) -> None:
     if not uploads:
         return
     named = [(f.name, f.getvalue()) for f in uploads]
-    table = images.predict_uploads(_ui.load_model_cached(run_id), named, info)
+    table = images.predict_uploads(load_model_cached(run_id), named, info)
     for _, row in table[table["problem"] != ""].iterrows():
         st.warning(plain(f"`{row['file']}` was skipped: {row['problem']}."))
     readable = table[table["problem"] == ""]
@@ -262,7 +229,7 @@ def _pictures_section(run_id: str, info: dict) -> None:
     ]
     grid(pictures, [_top(row, info) for _, row in readable.iterrows()])
     st.dataframe(table, hide_index=True)
-    _ui.csv_download(
+    csv_download(
         table, "predictions.csv", "Download predictions (CSV)", "_w_download_pictures"
     )
 
@@ -276,7 +243,7 @@ def _camera_section(run_id: str, info: dict) -> None:
     if snapshot is None:
         return
     content = snapshot.getvalue()
-    model = _ui.load_model_cached(run_id)
+    model = load_model_cached(run_id)
     table = images.predict_uploads(model, [("camera.jpg", content)], info)
     row = table.iloc[0]
     if row["problem"]:
@@ -285,7 +252,7 @@ def _camera_section(run_id: str, info: dict) -> None:
     st.metric("Prediction", plain(row["prediction"]))
     probabilities = {c: float(row[f"probability_{c}"]) for c in info["class_names"]}
     left, right = st.columns(2)
-    left.plotly_chart(_charts.class_probabilities(probabilities))
+    left.plotly_chart(charts.class_probabilities(probabilities))
     right.image(
         images.explain(model, content, int(info["image_size"])),
         caption="Where the model looked (red)",
@@ -307,13 +274,13 @@ def _video_section(run_id: str, info: dict) -> None:
     try:
         with st.spinner("Decoding and classifying frames…"):
             table, frames = video.predict_video(
-                _ui.load_model_cached(run_id),
+                load_model_cached(run_id),
                 upload.getvalue(),
                 upload.name,
                 info,
                 every_s,
             )
-    except data.DataError as err:
+    except UserError as err:
         st.error(plain(err))
         return
     st.plotly_chart(probability_timeline(table, info["class_names"]))
@@ -324,7 +291,7 @@ def _video_section(run_id: str, info: dict) -> None:
         for i in picked
     ]
     grid(annotated, [f"{frames[i][0]:.1f} s" for i in picked])
-    _ui.csv_download(
+    csv_download(
         table,
         "frame_predictions.csv",
         "Download predictions (CSV)",
@@ -348,7 +315,7 @@ def probability_timeline(table: pd.DataFrame, classes: list[str]) -> go.Figure:
         title="Class probabilities over time",
         xaxis_title="seconds",
         yaxis_title="probability",
-        **_charts.LAYOUT,
+        **charts.LAYOUT,
     )
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     return fig

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pages._text import plot_text
+from pages.ui.text import plot_text
 
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
 NUMBER_HOVER = ",.4~r"  # d3: 4 significant digits, thousands separators, no 1e+04

@@ -1,0 +1,77 @@
+"""Cached wrappers around core (STYLE C3): core stays plain, caching lives here."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import data
+from core.errors import UserError
+from core.templates import get_template, templates_for
+from core.templates.base import resolve_params
+from pages.ui.text import plain
+
+load_table_cached = st.cache_data(data.load_table, max_entries=8, show_spinner=False)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def inferred_kinds(dataset_id: str) -> dict[str, str]:
+    return data.infer_column_kinds(data.load_table(dataset_id))
+
+
+def or_stop(load: Callable[[str], Any], dataset_id: str) -> Any:
+    """Loads a dataset with `load`, or shows why it cannot be used and stops the page."""
+    try:
+        return load(dataset_id)
+    except UserError as err:
+        st.error(plain(err))
+        st.stop()
+
+
+def table_or_stop(dataset_id: str) -> pd.DataFrame:
+    """Loads a dataset's table (cached), or says why it cannot and stops the page."""
+    return or_stop(load_table_cached, dataset_id)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_dataset(dataset_id: str) -> Any:
+    """A stored dataset in the form its kind's templates train on (a table, pictures)."""
+    return templates_for(data.dataset_kind(dataset_id))[0].load_data(dataset_id)
+
+
+def dataset_or_stop(dataset_id: str) -> Any:
+    """Loads a dataset for training (cached), or says why it cannot and stops the page."""
+    return or_stop(load_dataset, dataset_id)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def column_stats_cached(dataset_id: str, overrides: dict[str, str]) -> pd.DataFrame:
+    frame = data.load_table(dataset_id)
+    return data.column_stats(frame, data.resolve_kinds(frame, overrides))
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking the data for this template…")
+def template_notes_cached(
+    template_name: str, dataset_id: str, target: str | None, overrides: dict[str, str]
+) -> list[str]:
+    """The chosen template's own data check (what it will fix or warn about)."""
+    template = get_template(template_name)
+    try:
+        params = resolve_params(template, {"column_kinds": overrides})
+        return template.notes(template.load_data(dataset_id), target, params)
+    except UserError as err:
+        return [str(err)]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def load_model_cached(run_id: str) -> Any:
+    """Loads a run's Keras model once per run id; freezes the GC so reruns stay fast."""
+    from core import export  # imports Keras lazily, inside its functions
+
+    model = export.load_model(run_id)
+    gc.freeze()  # TF creates many long-lived objects; keep them out of GC scans
+    return model

@@ -1,0 +1,268 @@
+"""Runs in the UI: pickers, the runs table, downloads, starting one, live progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import runs
+from core.errors import UserError
+from pages.ui import charts
+from pages.ui.state import (
+    ACTIVE_RUN_ID,
+    copy_widget,
+    get,
+    index_of,
+    remember,
+    template_title,
+)
+from pages.ui.text import format_value, plain
+
+POLL_SECONDS = 1.0
+
+
+def run_label(run_id: str) -> str:
+    row = runs.summarize_run(run_id)
+    label = f"{row['created']} · {row['dataset']} → {row['target']} · {row['state']}"
+    if row["value"] is not None:
+        label += f" · {row['metric']} {format_value(row['value'], 3)}"
+    return f"{label} · #{run_id[-4:]}"
+
+
+def pick_run(
+    label: str, options: list[str], key: str, follow: bool = True
+) -> str | None:
+    """A run selectbox that defaults to the active run.
+
+    With `follow`, a run the user picks becomes the active run (copied in a callback,
+    so merely opening a page never replaces a run that is still training).
+    """
+    if not options:
+        return None
+    return st.selectbox(
+        label,
+        options,
+        index=index_of(options, get(ACTIVE_RUN_ID)),
+        format_func=run_label,
+        key=key,
+        on_change=copy_widget if follow else None,
+        args=(key, ACTIVE_RUN_ID) if follow else None,
+    )
+
+
+def runs_table(run_ids: list[str]) -> pd.DataFrame:
+    """One row per run: template, dataset, target, key metric, verdict, state, date."""
+    columns = [
+        "run_id",
+        "template",
+        "dataset",
+        "target",
+        "metric",
+        "value",
+        "verdict",
+        "state",
+        "created",
+    ]
+    rows = [
+        {**runs.summarize_run(r), "verdict": verdict_label(runs.read_evaluation(r))}
+        for r in run_ids
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict_label(evaluation: dict[str, Any]) -> str:
+    """The verdict in a few words for lists: a check only when it beats the baseline."""
+    verdict = evaluation.get("verdict")
+    if not isinstance(verdict, dict) or not verdict:
+        return ""
+    mark = "✅" if verdict.get("beats_baseline") else "⚠️"
+    return f"{mark} {verdict.get('headline', '')}"
+
+
+def download_buttons(run_id: str) -> None:
+    """Buttons for the checked bundle and the bare model; files are read on click."""
+    from core import export
+
+    model_path = runs.run_dir(run_id) / runs.MODEL_FILE
+    left, right = st.columns(2)
+    left.download_button(
+        "Download bundle.zip",
+        data=export.bundle_path(run_id).read_bytes,
+        file_name=f"{run_id}-bundle.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        type="primary",
+    )
+    right.download_button(
+        "Download model.keras",
+        data=model_path.read_bytes,
+        file_name=f"{run_id}-model.keras",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def start(
+    template_name: str, dataset_id: str, target: str | None, values: dict[str, Any]
+) -> list[str]:
+    """Starts a run (see `core.runs.start_training`) and makes it the active one.
+
+    Returns:
+        The problems that blocked training, in plain words (`[]` when a run started).
+    """
+    try:
+        remember(
+            ACTIVE_RUN_ID,
+            runs.start_training(template_name, dataset_id, target, values),
+        )
+    except UserError as err:
+        return str(err).splitlines()
+    return []
+
+
+# Live progress (STYLE §3.5).
+PHASES = {  # status.json's phase after the epochs: what the worker is doing now
+    "preparing": "Preparing the data…",
+    "saving": "Saving the best model…",
+    "checking": "Checking the downloadable model…",
+    "evaluating": "Evaluating on the test rows…",
+}
+
+
+def format_duration(seconds: float) -> str:
+    """About how long, in words: `40 s`, `3 min`, `1 h 5 min`."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def clock(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp or 0).strftime("%H:%M")
+
+
+def progress_text(status: runs.RunStatus) -> str:
+    """The run's phase in words, with the epoch and time left while it trains."""
+    if status.is_active and status.phase in PHASES:
+        return PHASES[status.phase]
+    if status.state == "queued":
+        return "Waiting to start"
+    if status.state != "running":
+        return f"Epoch {status.epoch}/{status.epochs} · {status.state}"
+    text = f"Training: epoch {status.epoch}/{status.epochs}"
+    if status.eta_seconds is not None:
+        text += f", about {format_duration(status.eta_seconds)} left"
+    return text
+
+
+def progress_fraction(status: runs.RunStatus) -> float:
+    """The share done; the epochs count as done once the worker moves past them."""
+    after_epochs = status.phase in ("saving", "checking", "evaluating")
+    return 1.0 if status.is_active and after_epochs else status.fraction
+
+
+def queue_message(run_id: str) -> str:
+    """Where a queued run stands: how many trainings are ahead, and the one running."""
+    ahead = runs.runs_ahead_of(run_id)
+    if not ahead:
+        return "Starting the training process…"
+    first, status = runs.read_spec(ahead[0]), runs.read_status(ahead[0])
+    name = first.get("dataset_name") or first.get("dataset_id", "")
+    started = clock(status.started_at or first.get("created_at"))
+    trainings = "training" if len(ahead) == 1 else "trainings"
+    return f"Waiting: {len(ahead)} {trainings} ahead of this one ({name}, started {started})"
+
+
+def run_heading(run_id: str) -> str:
+    """Which run this is: data set, target, template and start time."""
+    spec = runs.read_spec(run_id)
+    name = spec.get("dataset_name") or spec.get("dataset_id", "")
+    target = f" → {spec['target']}" if spec.get("target") else ""
+    template = template_title(spec["template"]) if spec.get("template") else ""
+    return f"{name}{target} · {template} · started {clock(spec.get('created_at'))}"
+
+
+def run_belongs_to(
+    run_id: str, dataset_id: str, target: str | None, template: str
+) -> bool:
+    """Tells whether a run trains this dataset, target and template."""
+    spec = runs.read_spec(run_id)
+    return (spec.get("dataset_id"), spec.get("target"), spec.get("template")) == (
+        dataset_id,
+        target,
+        template,
+    )
+
+
+def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
+    """Shows the active run's progress if it trains this data, template and target.
+
+    Another data set's run is shown only while it is still going, labelled as such,
+    so switching data never leaves the previous run's curves on screen.
+    """
+    run_id = get(ACTIVE_RUN_ID)
+    try:
+        if not run_id:
+            return
+        if run_belongs_to(run_id, dataset_id, target, template):
+            st.subheader("Progress")
+        elif runs.read_status(run_id).is_active:
+            st.subheader("Another training in progress")
+            st.caption(
+                "It trains on other data or another template than the one above."
+            )
+        else:
+            return
+        live_progress(run_id)
+    except UserError as err:
+        st.error(plain(err))
+
+
+def live_progress(run_id: str) -> None:
+    """Shows a run's progress, polling once a second only while it is active."""
+    is_active = runs.read_status(run_id).is_active  # decided at full-run time
+    heading = run_heading(run_id)
+
+    @st.fragment(run_every=POLL_SECONDS if is_active else None)
+    def _panel(was_active: bool) -> None:
+        status = runs.read_status(run_id)
+        st.caption(plain(heading))
+        st.progress(progress_fraction(status), text=progress_text(status))
+        if status.device:
+            st.caption(f"Device: {status.device}")
+        _status_message(status)
+        metrics = runs.read_metrics(run_id)
+        if not metrics.empty:
+            st.plotly_chart(charts.learning_curves(metrics))
+        if status.is_active:
+            st.button("Stop", on_click=runs.request_stop, args=(run_id,), key="_w_stop")
+        if was_active and not status.is_active:
+            st.rerun()  # once, on the transition to a final state
+
+    _panel(was_active=is_active)
+
+
+def _status_message(status: runs.RunStatus) -> None:
+    if status.state == "failed":
+        st.error(
+            plain(status.error or "Training failed. See train.log in the run folder.")
+        )
+    elif status.state == "queued" and not status.phase:
+        st.info(plain(queue_message(status.run_id)), icon=":material/hourglass_top:")
+    elif status.state == "running" and status.message and status.phase not in PHASES:
+        st.caption(plain(status.message))
+    elif status.state == "completed":
+        st.success("Training finished. The model was tested on rows it never saw.")
+        st.page_link(
+            "pages/results.py", label="See the results", icon=":material/analytics:"
+        )
+    elif status.state == "stopped":
+        st.warning("Training was stopped; the best model so far was kept.")

@@ -1,0 +1,226 @@
+"""Views for tables: CSV upload, column check, target picker, results and predictions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import data, export, runs
+from core.errors import UserError
+from pages.ui import charts
+from pages.ui.cache import (
+    column_stats_cached,
+    inferred_kinds,
+    load_model_cached,
+    load_table_cached,
+    table_or_stop,
+)
+from pages.ui.forms import schema_form
+from pages.ui.state import COLUMN_KINDS, TARGET_COLUMN, get, index_of, remember
+from pages.ui.text import format_value, people_table, plain
+from pages.ui.widgets import csv_download, show_findings, show_metrics, show_summary
+
+
+@st.cache_data(max_entries=4, show_spinner="Scoring the rows…")
+def score_csv_cached(
+    run_id: str, content: bytes, name: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Reads CSV bytes and appends the run's predictions (see `core.export`)."""
+    frame = data.read_csv_bytes(content, name)
+    return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
+
+
+# --- Data page -------------------------------------------------------------------------
+
+
+def upload() -> str | None:
+    """A CSV upload, stored and checked readable; stops the page if it is not."""
+    file = st.file_uploader("Upload a CSV file", type=["csv"], key="_w_upload")
+    if file is None:
+        return None
+    try:
+        dataset_id = data.store_upload(file.name, file.getvalue())
+        load_table_cached(dataset_id)  # refuse unusable files before using them
+    except UserError as err:
+        st.error(plain(err))
+        st.stop()
+    return dataset_id
+
+
+def data_view(dataset_id: str) -> None:
+    """Preview, editable column kinds, the target and the data check in plain words."""
+    frame = table_or_stop(dataset_id)
+    st.subheader(plain(data.dataset_name(dataset_id)))
+    st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
+    st.dataframe(people_table(frame.head(20)), hide_index=True)
+    kinds = _column_kinds(dataset_id, frame)
+    columns = list(frame.columns)
+    target = st.selectbox(
+        "Column to predict (target)",
+        columns,
+        index=index_of(
+            columns, get(TARGET_COLUMN), columns.index(data.suggest_target(kinds))
+        ),
+        key="_w_target",
+    )
+    remember(TARGET_COLUMN, target)
+    st.plotly_chart(charts.target_distribution(frame[target], kinds[target]))
+    st.subheader("Data check")
+    findings = data.preflight(frame, target, kinds)
+    if findings:
+        show_findings(findings)
+    else:
+        st.success("No data-quality problems found.", icon=":material/check_circle:")
+    st.page_link(
+        "pages/train.py", label="Next: train a model", icon=":material/arrow_forward:"
+    )
+
+
+def _column_kinds(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
+    """Column kinds: guessed, editable in the stats table; overrides are remembered."""
+    st.subheader("Columns")
+    st.caption(
+        "The kind of each column was guessed from its values. If a guess is wrong, "
+        "change it in the **kind** column; identifiers and dates are left out of the "
+        "model."
+    )
+    inferred = inferred_kinds(dataset_id)
+    overrides = {c: k for c, k in get(COLUMN_KINDS, {}).items() if c in inferred}
+    stats = column_stats_cached(dataset_id, overrides)
+    edited = st.data_editor(
+        stats,
+        column_config={
+            "kind": st.column_config.SelectboxColumn(
+                "kind", options=list(data.KINDS), required=True
+            ),
+            **{
+                c: st.column_config.NumberColumn(format="localized")  # 14,250
+                for c in ("mean", "min", "max")
+            },
+        },
+        disabled=[c for c in stats.columns if c != "kind"],
+        hide_index=True,
+        num_rows="fixed",
+        key=f"_w_kinds_{dataset_id}",
+    )
+    overrides = {
+        column: kind
+        for column, kind in zip(edited["column"], edited["kind"], strict=True)
+        if kind != inferred[column]
+    }
+    remember(COLUMN_KINDS, overrides)
+    return data.resolve_kinds(frame, overrides)
+
+
+# --- Train page ------------------------------------------------------------------------
+
+
+def target_picker(dataset_id: str) -> str:
+    """The column to predict, defaulting to the Data page's choice."""
+    columns = list(table_or_stop(dataset_id).columns)
+    default = data.suggest_target(inferred_kinds(dataset_id))
+    target = st.selectbox(
+        f"Column to predict in {plain(data.dataset_name(dataset_id))}",
+        columns,
+        index=index_of(columns, get(TARGET_COLUMN), columns.index(default)),
+        key="_w_train_target",
+    )
+    return remember(TARGET_COLUMN, target)
+
+
+# --- Results page ----------------------------------------------------------------------
+
+
+def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
+    """Verdict, scores beside the baselines, task charts, importance, learning curves."""
+    show_summary(evaluation)
+    st.subheader("Scores on the test rows")
+    st.caption(
+        f"{evaluation.get('n_test', 0):,} rows held out from training. The baseline "
+        "always gives the most common answer (or the average); the gradient-boosting "
+        f"reference took {evaluation.get('reference_fit_seconds', 0):.1f} s to train "
+        "on the same rows."
+    )
+    show_metrics(evaluation)
+    if "confusion_matrix" in evaluation:
+        _classification_charts(evaluation)
+    elif "actual" in evaluation:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.predicted_vs_actual(evaluation))
+        right.plotly_chart(charts.residuals(evaluation))
+    if evaluation.get("importance"):
+        st.plotly_chart(charts.importance(evaluation))
+    metrics = runs.read_metrics(run_id)
+    if not metrics.empty:
+        st.plotly_chart(charts.learning_curves(metrics))
+
+
+def _classification_charts(evaluation: dict[str, Any]) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(charts.confusion_matrix(evaluation))
+    right.plotly_chart(charts.roc_curves(evaluation))
+    left.plotly_chart(charts.pr_curves(evaluation))
+    with right:
+        st.markdown("**Per class**")
+        three = st.column_config.NumberColumn(format="%.3f")
+        st.dataframe(
+            evaluation.get("per_class", []),
+            column_config={"precision": three, "recall": three, "f1": three},
+            hide_index=True,
+        )
+
+
+# --- Predict page ----------------------------------------------------------------------
+
+
+def predict_view(run_id: str, info: dict[str, Any]) -> None:
+    """One row typed into a form generated from the schema, or a whole CSV scored."""
+    st.subheader("One row")
+    with st.form("_w_predict_form"):
+        row = schema_form(info.get("schema", []))
+        submitted = st.form_submit_button("Predict", type="primary")
+    if submitted:
+        _predict_row(run_id, row, info.get("target", "target"))
+    st.subheader("Score a CSV file")
+    st.caption(
+        "The file needs the columns "
+        + ", ".join(plain(f["name"]) for f in info.get("schema", []))
+        + "."
+    )
+    file = st.file_uploader("CSV file to score", type=["csv"], key="_w_score_upload")
+    if file is None:
+        return
+    try:
+        scored, warnings = score_csv_cached(run_id, file.getvalue(), file.name)
+    except UserError as err:
+        st.error(plain(err))
+        return
+    for warning in warnings:
+        st.warning(plain(warning))
+    st.caption(f"{len(scored):,} rows scored. First rows:")
+    st.dataframe(people_table(scored.head(20)), hide_index=True)
+    csv_download(scored, "predictions.csv", "Download predictions (CSV)")
+
+
+def _predict_row(run_id: str, row: dict[str, Any], target: str) -> None:
+    try:
+        model = load_model_cached(run_id)
+        result, warnings = export.predict_frame(
+            run_id, pd.DataFrame([row]), model=model
+        )
+    except UserError as err:
+        st.error(plain(err))
+        return
+    for warning in warnings:
+        st.warning(plain(warning))
+    value = result["prediction"].iloc[0]
+    st.metric(f"Predicted {plain(target)}", plain(format_value(value)))
+    probabilities = {
+        column.removeprefix("probability_"): float(result[column].iloc[0])
+        for column in result.columns
+        if column.startswith("probability_")
+    }
+    if probabilities:
+        st.plotly_chart(charts.class_probabilities(probabilities))

@@ -1,0 +1,88 @@
+"""Small display pieces every kind shares: findings, the verdict, scores, CSV download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import data, safe_csv
+from pages.ui.text import people_table, plain
+
+LEVEL_ALERTS = {
+    "error": (st.error, ":material/error:"),
+    "warning": (st.warning, ":material/warning:"),
+    "info": (st.info, ":material/info:"),
+}
+METRIC_LABELS = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "f1": "F1 score",
+    "roc_auc": "ROC AUC",
+    "mae": "Mean absolute error",
+    "rmse": "Root mean squared error",
+    "r2": "R² (share of variance explained)",
+}
+
+
+def show_findings(findings: list[data.Finding]) -> None:
+    """Lists preflight findings as error/warning/info boxes: message, then the fix."""
+    for finding in findings:
+        alert, icon = LEVEL_ALERTS[finding.level]
+        alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
+
+
+def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -> None:
+    """The verdict first, then the comparisons; an honest note is a warning.
+
+    The green check is kept for a model that beats its baseline beyond the noise of
+    the test set; anything else is a warning (or neutral, for reports without one).
+    """
+    summary = evaluation.get("summary", [])
+    verdict = evaluation.get("verdict")
+    verdict = verdict if isinstance(verdict, dict) else {}
+    if summary:
+        beats = verdict.get("beats_baseline")
+        if beats is True:
+            st.success(plain(summary[0]), icon=":material/check_circle:")
+        elif beats is None:
+            st.info(plain(summary[0]), icon=icon)
+        else:
+            st.warning(plain(summary[0]), icon=":material/help:")
+        if verdict.get("method"):
+            st.caption(f"How sure: {plain(verdict['method'])}.")
+    for sentence in summary[1:]:
+        alert = st.warning if sentence.startswith("Honest note") else st.info
+        alert(plain(sentence), icon=icon)
+
+
+def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """Our model, the baseline and the gradient-boosting reference side by side."""
+    columns = {
+        "ours": evaluation.get("metrics", {}),
+        "baseline": evaluation.get("baseline", {}),
+        "gradient boosting reference": evaluation.get("reference", {}),
+    }
+    table = pd.DataFrame(columns)
+    table.index = [METRIC_LABELS.get(name, name) for name in table.index]
+    return table
+
+
+def show_metrics(evaluation: dict[str, Any], key: str | None = None) -> None:
+    st.dataframe(people_table(metrics_table(evaluation)), key=key)
+
+
+def csv_download(
+    table: pd.DataFrame, file_name: str, label: str, key: str | None = None
+) -> None:
+    """A download button for a table as CSV; no rerun on click."""
+    st.download_button(
+        label,
+        safe_csv.to_csv(table).encode(),
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=key,
+    )
