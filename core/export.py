@@ -29,6 +29,7 @@ import pandas as pd
 from core import archive, runs, safe_csv
 from core.data import DataError
 from core.errors import TemplateError
+from core.markdown import plain
 from core.templates import checks, get_template
 
 BUNDLE_FORMAT = "predictive-studio-bundle"
@@ -210,7 +211,7 @@ def _verdict_lines(verdict: Any) -> list[str]:
     answer = "yes" if verdict.get("beats_baseline") else "no"
     return [
         f"**Beats the baseline beyond the noise of the test set: {answer}** "
-        f"({verdict.get('headline', '')}; {verdict.get('method', '')}).",
+        f"({plain(verdict.get('headline', ''))}; {plain(verdict.get('method', ''))}).",
         "",
     ]
 
@@ -222,22 +223,26 @@ def model_card(metadata: dict[str, Any]) -> str:
     """
     template = get_template(metadata["template"])
     features = ", ".join(
-        f"`{f['name']}` ({f['kind']}, model input `{f.get('input', f['name'])}`)"
+        f"{plain(f['name'])} ({f['kind']}, model input `{f.get('input', f['name'])}`)"
         for f in metadata.get("schema", [])
     )
     classes = metadata.get("class_names")
     lines = [
-        f"# Model card: predict `{metadata.get('target') or metadata['task']}`",
+        f"# Model card: predict {plain(metadata.get('target') or metadata['task'])}",
         "",
         f"Made with Predictive Studio (template `{metadata['template']}`, run "
-        f"`{metadata['run_id']}`) from `{metadata['dataset']}`.",
+        f"`{metadata['run_id']}`) from {plain(metadata['dataset'])}.",
         "",
         "## Data",
         f"{metadata.get('n_train', '?')} examples to train, {metadata.get('n_val', '?')} to "
         f"decide when to stop, {metadata.get('n_test', '?')} kept aside for the test below.",
         *([f"Inputs: {features}."] if features else []),
-        *([f"Left out: {metadata['excluded']}."] if metadata.get("excluded") else []),
-        *([f"Classes: {classes}."] if classes else []),
+        *(
+            [f"Left out: {plain(metadata['excluded'])}."]
+            if metadata.get("excluded")
+            else []
+        ),
+        *([f"Classes: {plain(', '.join(map(str, classes)))}."] if classes else []),
         "",
         "## Intended use",
         f"{template.description} It supports a decision; it does not replace an "
@@ -245,7 +250,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "",
         "## Test results",
         *_verdict_lines(metadata.get("verdict")),
-        *metadata.get("summary", []),
+        *[f"{plain(line)}  " for line in metadata.get("summary", [])],
         "",
         *_metrics_table(metadata),
         "",

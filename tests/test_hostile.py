@@ -745,6 +745,26 @@ def test_data_page_shows_hostile_names_as_text():
     assert "<" not in charts.replace("&lt;", "")  # no HTML tags reach Plotly
 
 
+def test_model_card_shows_hostile_names_as_text():
+    image, link = "![p](http://host/pixel.png)", "[click](javascript:alert(1))"
+    metadata = {
+        "template": "tabular_classification",
+        "task": "classification",
+        "run_id": "r1",
+        "dataset": f"{link}.csv",
+        "target": image,
+        "schema": [{"name": image, "kind": "number", "input": "c0_p"}],
+        "class_names": [link, "ok"],
+        "excluded": [link],
+        "summary": [f"`{image}` matters most."],
+        "verdict": {"beats_baseline": False, "headline": link, "method": image},
+    }
+    card = export.model_card(metadata)
+    assert "![" not in card  # no image syntax anywhere
+    assert not re.search(r"(?<!\\)\]\(", card)  # no `](` that is not escaped
+    assert r"\[click\](javascript:alert(1))" in card  # the names, readable
+
+
 # --- odd run ids ------------------------------------------------------------------------
 
 

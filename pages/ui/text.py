@@ -12,43 +12,12 @@ from __future__ import annotations
 import html
 import math
 import numbers
-import re
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
-# Characters that start Markdown, HTML, `$math$` or Streamlit's `:color[...]` anywhere.
-_ALWAYS = re.compile(r"([\\`*\[\]<>|~$#])")
-# Underscores make emphasis only at a word's edge (`hidden_units` stays as typed).
-_EDGE_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
-# Lists, headings under a line and numbered lists start at the beginning of a line.
-_LINE_START = re.compile(
-    r"(?m)^([ \t]*)([-+](?=[ \t]|$)|[=-]+(?=[ \t]*$)|\d+[.)](?=[ \t]|$))"
-)
-# Bare links (`http://…`, `www.…`) and `:icon:` / `:emoji:` short codes.
-_AUTOLINK = re.compile(r"(?i):(?=//)|(?<=www)\.|:(?=[\w/+-]+:)")
-
-
-def plain(value: object) -> str:
-    """Returns `value` as text that Streamlit's Markdown shows literally.
-
-    Args:
-        value: any user-supplied string (or a value shown as one).
-
-    Returns:
-        The text with every character that would start Markdown, HTML, a link, an
-        image, math or a Streamlit directive backslash-escaped; line breaks are kept.
-    """
-    text = _ALWAYS.sub(r"\\\1", str(value))
-    text = _EDGE_UNDERSCORE.sub(r"\\_", text)
-    text = _AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
-    text = _LINE_START.sub(lambda m: m.group(1) + _escape_last(m.group(2)), text)
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "  \n")
-
-
-def _escape_last(marker: str) -> str:
-    return marker[:-1] + "\\" + marker[-1]
+from core.markdown import plain  # noqa: F401  (pages import it from here)
 
 
 def plot_text(value: object) -> str:
