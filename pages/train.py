@@ -57,7 +57,8 @@ with st.expander("Template: choose another kind of model"):
 template = templates[remember(TEMPLATE_NAME, name)]
 overrides = get(COLUMN_KINDS, {})
 notes = template_notes_cached(template.name, dataset_id, target, overrides)
-with st.expander(f"What {template.title.lower()} will see ({len(notes)} notes)"):
+noted = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
+with st.expander(f"What {template.title.lower()} will see ({noted})"):
     for note in notes:
         st.markdown(f"- {plain(note)}")
 
