@@ -162,7 +162,6 @@ def run_once(
     error for numbers (mean: MAE).
     """
     import keras
-    from threadpoolctl import threadpool_limits
 
     from core import data, evaluation, runs, training
     from core.tables.bundle import predict_outputs
@@ -186,9 +185,7 @@ def run_once(
         if template.task == "classification"
         else evaluation.HistGradientBoostingRegressor
     )
-    # One OpenMP thread: on a busy 2-CPU machine two threads took 120 s instead of 4 s.
-    with threadpool_limits(1):
-        reference, ref_s = evaluation._reference(prepared, estimator, seed)
+    reference, ref_s = evaluation._reference(prepared, estimator, seed)  # one thread
     reference_out = reference.predict(evaluation._reference_frame(prepared, test))
     y = test.targets
     if template.task == "classification":
