@@ -117,8 +117,8 @@ def test_odd_headers_blank_categories_and_inf_train_and_export(tmp_path, capsys)
 
     archive = _export(run_id, tmp_path, capsys)  # reloads in a fresh process
     card = archive.read("README.md").decode()
-    assert "`od280/od315_of_diluted_wines` (number, model input `c0_od280_od315" in card
-    assert "`価格` (number, model input `c6`)" in card
+    assert "od280/od315_of_diluted_wines (number, model input `c0_od280_od315" in card
+    assert "価格 (number, model input `c6`)" in card
     rows = _odd_table(4).drop(columns="species")
     rows.loc[1, "sex"] = "unknown"  # a category never seen in training
     bundled, stderr = _run_bundle_script(archive, rows, tmp_path)
