@@ -386,14 +386,7 @@ def verdict(
     ours, baseline = _paired_scores(ours, baseline, metric)
     n = len(ours)
     value, base = (float(np.mean(v)) if n else 0.0 for v in (ours, baseline))
-    sign = 1.0 if metric == "accuracy" else -1.0
-    gain = _bootstrap_interval(sign * (ours - baseline), block, seed)
-    if metric == "accuracy":
-        interval = _binomial_interval(int(ours.sum()), n)
-        beats = gain[0] > 0 and interval[0] > base
-    else:
-        interval = _bootstrap_interval(ours, block, seed)
-        beats = gain[0] > 0
+    interval, gain, beats = _intervals(ours, baseline, metric, block, seed)
     outcome = "better" if beats else "worse" if gain[1] < 0 else "unclear"
     result = {
         "beats_baseline": bool(beats),
@@ -412,6 +405,18 @@ def verdict(
         result, baseline_text, baseline_name, rows
     )
     return result
+
+
+def _intervals(
+    ours: np.ndarray, baseline: np.ndarray, metric: str, block: int, seed: int
+) -> tuple[list[float], list[float], bool]:
+    """The model's score interval, the gain's interval, and whether it beats the base."""
+    sign = 1.0 if metric == "accuracy" else -1.0
+    gain = _bootstrap_interval(sign * (ours - baseline), block, seed)
+    if metric == "accuracy":
+        interval = _binomial_interval(int(ours.sum()), len(ours))
+        return interval, gain, gain[0] > 0 and interval[0] > float(np.mean(baseline))
+    return _bootstrap_interval(ours, block, seed), gain, gain[0] > 0
 
 
 def compare_with_reference(

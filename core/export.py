@@ -11,6 +11,7 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import os
 import platform
 import re
 import shutil
@@ -35,12 +36,7 @@ from core.templates import checks, get_template
 BUNDLE_FORMAT = "predictive-studio-bundle"
 CHECK_INPUT_DIR = "check_input"
 CHECK_OUTPUTS_FILE = "check_outputs.csv"
-METADATA_ONLY_KEYS = (
-    "format",
-    "run_id",
-    "template",
-    "dataset",
-    "params",
+IMPORTED_REPORT_KEYS = (  # metadata keys that become the imported run's report
     "metrics",
     "baseline",
     "reference",
@@ -48,6 +44,14 @@ METADATA_ONLY_KEYS = (
     "summary",
     "verdict",
     "reference_comparison",
+)
+METADATA_ONLY_KEYS = (
+    "format",
+    "run_id",
+    "template",
+    "dataset",
+    "params",
+    *IMPORTED_REPORT_KEYS,
     "versions",
     "exported_at",
 )
@@ -371,9 +375,32 @@ def import_bundle(data: bytes, name: str) -> str:
         extra={"bundle_sha256": digest},
     )
     run_id = runs.create_run(spec)
+    _store_imported_model(run_id, members["model.keras"], metadata, name)
     folder = runs.run_dir(run_id)
+    info = {k: v for k, v in metadata.items() if k not in METADATA_ONLY_KEYS}
+    runs.write_json_atomic(folder / runs.INFO_FILE, info)
+    runs.write_json_atomic(
+        folder / runs.EVALUATION_FILE,
+        {k: metadata.get(k, {}) for k in IMPORTED_REPORT_KEYS},
+    )
+    runs.write_status(run_id, state="completed", message="Imported bundle.")
+    return run_id
+
+
+def _store_imported_model(
+    run_id: str, model_bytes: bytes, metadata: dict[str, Any], name: str
+) -> None:
+    """Writes the bundle's model into the run (whole or not at all) and checks it.
+
+    Raises:
+        DataError: if the model does not load in safe mode or does not fit its
+            metadata; the run folder is removed first.
+    """
+    folder = runs.run_dir(run_id)
+    partial = folder / f".{runs.MODEL_FILE}.part"
     try:
-        (folder / runs.MODEL_FILE).write_bytes(members["model.keras"])
+        partial.write_bytes(model_bytes)
+        os.replace(partial, folder / runs.MODEL_FILE)
         model = load_model(run_id)
     except Exception as err:  # noqa: BLE001  whatever the file holds, refuse it cleanly
         shutil.rmtree(folder)
@@ -387,25 +414,6 @@ def import_bundle(data: bytes, name: str) -> str:
             f"The model in `{name}` does not fit its metadata.json: {mismatch} "
             "Export the bundle again from Predictive Studio."
         )
-    info = {k: v for k, v in metadata.items() if k not in METADATA_ONLY_KEYS}
-    runs.write_json_atomic(folder / runs.INFO_FILE, info)
-    runs.write_json_atomic(
-        folder / runs.EVALUATION_FILE,
-        {
-            k: metadata.get(k, {})
-            for k in (
-                "metrics",
-                "baseline",
-                "reference",
-                "baselines",
-                "summary",
-                "verdict",
-                "reference_comparison",
-            )
-        },
-    )
-    runs.write_status(run_id, state="completed", message="Imported bundle.")
-    return run_id
 
 
 def _first_line(err: Exception) -> str:
