@@ -110,19 +110,11 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
     }
     return {
         "task": "classification",
-        "verdict": verdict(
-            right["ours"],
-            right["base"],
-            metric="accuracy",
-            baseline_text=f"always giving the most common answer (`{answer}`)",
-            seed=seed,
-        ),
-        "reference_comparison": compare_with_reference(
-            right["ours"],
-            right["ref"],
-            metric="accuracy",
-            reference_text=REFERENCE_TEXT,
-            seed=seed,
+        **_judged(
+            right,
+            "accuracy",
+            f"always giving the most common answer (`{answer}`)",
+            seed,
         ),
         "metrics": classification_metrics(test.targets, proba),
         "baseline": classification_metrics(test.targets, baseline_proba),
@@ -231,19 +223,8 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
     shown = spread_sample(test.targets, MAX_SCATTER_POINTS)
     return {
         "task": "regression",
-        "verdict": verdict(
-            error["ours"],
-            error["base"],
-            metric="mae",
-            baseline_text=f"always guessing the average ({number_text(answer)})",
-            seed=seed,
-        ),
-        "reference_comparison": compare_with_reference(
-            error["ours"],
-            error["ref"],
-            metric="mae",
-            reference_text=REFERENCE_TEXT,
-            seed=seed,
+        **_judged(
+            error, "mae", f"always guessing the average ({number_text(answer)})", seed
         ),
         "metrics": regression_metrics(test.targets, y_pred),
         "baseline": regression_metrics(test.targets, baseline_pred),
@@ -265,6 +246,32 @@ def spread_sample(values: np.ndarray, limit: int) -> np.ndarray:
     if len(order) <= limit:
         return np.arange(len(order))
     return np.sort(order[np.linspace(0, len(order) - 1, limit).round().astype(int)])
+
+
+def _judged(
+    scores: Mapping[str, np.ndarray], metric: str, baseline_text: str, seed: int
+) -> dict[str, Any]:
+    """The verdict against the baseline and the comparison with the reference.
+
+    Args:
+        scores: per-test-row scores under "ours", "base" and "ref" (see `verdict`).
+    """
+    return {
+        "verdict": verdict(
+            scores["ours"],
+            scores["base"],
+            metric=metric,
+            baseline_text=baseline_text,
+            seed=seed,
+        ),
+        "reference_comparison": compare_with_reference(
+            scores["ours"],
+            scores["ref"],
+            metric=metric,
+            reference_text=REFERENCE_TEXT,
+            seed=seed,
+        ),
+    }
 
 
 def _reference(prepared: Prepared, estimator: type, seed: int) -> tuple[Any, float]:

@@ -218,13 +218,13 @@ def _parse_number_dates(column: pd.Series, date_format: str) -> pd.Series:
     times = bundle_forecast.parse_times(column, NUMBER_FORMATS[date_format], False)
     low, high = bundle_forecast.YEAR_RANGE
     times = times.where(times.dt.year.between(low, high))
-    bad = column[column.notna() & times.isna()]
-    if len(bad):
-        rows = ", ".join(str(i + 2) for i in bad.index[:5])
+    unparsed = _unparsed(column, times)
+    if unparsed:
+        rows, first = unparsed
         raise DataError(
             f"Column `{column.name}` has values that are not dates written as "
             f"{date_format} (years {low} to {high}): line(s) {rows} of the file hold "
-            f"{bad.iloc[0]!r}. Fix those rows, or set `date_format` to how the dates "
+            f"{first!r}. Fix those rows, or set `date_format` to how the dates "
             f"are written ({', '.join(DATE_FORMATS[1:])})."
         )
     if column.dropna().empty:
@@ -274,13 +274,21 @@ def number_dates_note(column: pd.Series, time_format: str) -> str:
 
 
 def _refuse_unparseable(text: pd.Series, times: pd.Series, name: str) -> None:
-    bad = text[text.notna() & times.isna()]
-    if len(bad):
-        rows = ", ".join(str(i + 2) for i in bad.index[:5])
+    unparsed = _unparsed(text, times)
+    if unparsed:
+        rows, first = unparsed
         raise DataError(
             f"Column `{name}` has values that are not dates: line(s) {rows} of the "
-            f"file hold {bad.iloc[0]!r}. Fix or delete those rows."
+            f"file hold {first!r}. Fix or delete those rows."
         )
+
+
+def _unparsed(values: pd.Series, times: pd.Series) -> tuple[str, Any] | None:
+    """The file lines (first five) of values that did not parse, and the first value."""
+    bad = values[values.notna() & times.isna()]
+    if bad.empty:
+        return None
+    return ", ".join(str(i + 2) for i in bad.index[:5]), bad.iloc[0]
 
 
 def _refuse_mixed_formats(text: pd.Series, strict: pd.Series, name: str) -> None:
