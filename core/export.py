@@ -116,6 +116,20 @@ def record_check(run_id: str, model: Any, prepared: Any) -> None:
     runs.write_json_atomic(folder / "input.json", {"name": path.name})
 
 
+def rerecord_check(run_id: str) -> None:
+    """Scores the recorded check inputs again with the run's current info.
+
+    Called when the run's info changes what predictions say (a new decision
+    threshold), so a later export is compared with what the app now predicts.
+    A run without check inputs (an imported bundle) is left as it is.
+    """
+    folder = runs.run_dir(run_id)
+    name = runs.read_json(folder / CHECK_INPUT_DIR / "input.json").get("name", "")
+    if name:
+        outputs, _ = predict_path(run_id, folder / CHECK_INPUT_DIR / name)
+        safe_csv.to_csv(outputs, folder / CHECK_OUTPUTS_FILE)
+
+
 def predict_path(
     run_id: str, path: Path, model: Any = None
 ) -> tuple[pd.DataFrame, list]:
