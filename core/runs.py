@@ -606,9 +606,12 @@ def summarize_run(run_id: str) -> dict[str, Any]:
     spec = read_spec(run_id)
     status = read_status(run_id)
     problem = run_problem(run_id)
-    metrics = read_evaluation(run_id).get("metrics")
+    report = read_evaluation(run_id)
+    metrics = report.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")
+    if report.get("headline_metric") in metrics:  # e.g. average precision, rare class
+        key = report["headline_metric"]
     try:
         created = datetime.fromtimestamp(_number(spec.get("created_at"), float, 0.0))
     except (OverflowError, OSError, ValueError):  # a date no calendar holds

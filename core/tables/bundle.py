@@ -125,12 +125,28 @@ def add_predictions(
     result = frame.copy()
     classes = metadata.get("class_names")
     if metadata["task"] == "classification":
-        result["prediction"] = [classes[i] for i in outputs.argmax(axis=1)]
+        result["prediction"] = [
+            classes[i] for i in predicted_classes(outputs, metadata)
+        ]
         for index, name in enumerate(classes):
             result[f"probability_{name}"] = outputs[:, index].round(6)
     else:
         result["prediction"] = outputs[:, 0]
     return result
+
+
+def predicted_classes(outputs: np.ndarray, metadata: dict) -> np.ndarray:
+    """Returns each row's class index, by the run's decision threshold if it has one.
+
+    In a yes/no run with a decision, a row gets the positive class when that class's
+    probability is at or above the threshold; otherwise the most probable class wins.
+    """
+    decision = metadata.get("decision")
+    if not decision or len(metadata["class_names"]) != 2:
+        return outputs.argmax(axis=1)
+    positive = metadata["class_names"].index(decision["positive_label"])
+    flagged = outputs[:, positive] >= decision["threshold"]
+    return np.where(flagged, positive, 1 - positive)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
