@@ -272,6 +272,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "",
         *_metrics_table(metadata),
         "",
+        *_decision_lines(metadata.get("decision")),
         "## Limitations",
         "- It only knows the examples it was trained on; new kinds of data (other places, "
         "times or populations) may get confident but wrong answers.",
@@ -288,6 +289,27 @@ def model_card(metadata: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _decision_lines(found: Any) -> list[str]:
+    """The card's decision threshold: what flags a row, who chose it, at what costs."""
+    if not isinstance(found, dict) or not checks.is_number(found.get("threshold")):
+        return []
+    costs = (
+        f" for a missed positive costing {found['cost_miss']:g} and an alert "
+        f"{found['cost_alert']:g}"
+        if checks.is_number(found.get("cost_miss"))
+        and checks.is_number(found.get("cost_alert"))
+        else ""
+    )
+    return [
+        "## Decision threshold",
+        f"A row is flagged as `{plain(found.get('positive_label', ''))}` when its "
+        f"{plain(found.get('score_name', 'score'))} is at or above "
+        f"**{found['threshold']:.6g}** (set by {plain(found.get('set_by', ''))}"
+        f"{costs}). predict.py uses this threshold from metadata.json.",
+        "",
+    ]
 
 
 def _metrics_table(metadata: dict[str, Any]) -> list[str]:

@@ -25,9 +25,13 @@ from pages.ui.widgets import csv_download, show_findings, show_metrics, show_sum
 
 @st.cache_data(max_entries=4, show_spinner="Scoring the rows…")
 def score_csv_cached(
-    run_id: str, content: bytes, name: str
+    run_id: str, content: bytes, name: str, decision: dict[str, Any] | None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Reads CSV bytes and appends the run's predictions (see `core.export`)."""
+    """Reads CSV bytes and appends the run's predictions (see `core.export`).
+
+    `decision` (the run's saved threshold) is part of the cache key only: a newly
+    saved threshold scores the file again.
+    """
     frame = data.read_csv_bytes(content, name)
     return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
 
@@ -193,7 +197,9 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
     if file is None:
         return
     try:
-        scored, warnings = score_csv_cached(run_id, file.getvalue(), file.name)
+        scored, warnings = score_csv_cached(
+            run_id, file.getvalue(), file.name, info.get("decision")
+        )
     except UserError as err:
         st.error(plain(err))
         return
