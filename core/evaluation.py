@@ -207,7 +207,7 @@ def _with_decision(
         "default_threshold": float(found["threshold"]),
         "positive_label": found["positive_label"],
         "score_name": found["score_name"],
-        "reliability": decision.reliability(scores, labels),
+        "reliability": _reliability(scores, labels, prepared.info.get("calibration")),
     }
     counts = np.bincount(np.asarray(prepared.train.targets), minlength=2)
     if (
@@ -231,6 +231,25 @@ def _with_decision(
             **report[key],
         }
     return report
+
+
+def _reliability(
+    scores: np.ndarray, labels: np.ndarray, calibration: Mapping[str, float] | None
+) -> dict[str, Any]:
+    """The reliability curve, with the Brier score and error before calibration too.
+
+    Calibration (`core.tables.calibration`) maps log-odds d to a * d + b; undoing it
+    gives the probabilities the model gave before.
+    """
+    found = decision.reliability(scores, labels)
+    if calibration:
+        clipped = np.clip(scores, 1e-12, 1 - 1e-12)
+        log_odds = (
+            np.log(clipped / (1 - clipped)) - calibration["shift"]
+        ) / calibration["scale"]
+        before = decision.reliability(1 / (1 + np.exp(-log_odds)), labels)
+        found.update(brier_before=before["brier"], ece_before=before["ece"])
+    return found
 
 
 def _ap_judged(

@@ -136,6 +136,8 @@ def test_fraud_run_reports_rare_class_metrics_led_by_average_precision(run_id):
     found = report["decision"]
     assert len(found["scores"]) == len(found["labels"]) == info["n_test"]
     assert found["default_threshold"] == 0.5 and found["reliability"]["rows"]
+    assert info["calibration"]["scale"] > 0  # Platt scaling kept the ranking
+    assert {"ece", "ece_before", "brier", "brier_before"} <= set(found["reliability"])
     assert decision.runs_with_decision() == [run_id]
 
 

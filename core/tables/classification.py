@@ -104,7 +104,11 @@ class TabularClassification(TableTemplate):
             return
         from core.tables.calibration import platt_fold
 
-        platt_fold(model, prepared)
+        found = platt_fold(model, prepared)
+        if (
+            found
+        ):  # written to info.json after calibrate; the report undoes it to compare
+            prepared.info["calibration"] = {"scale": found[0], "shift": found[1]}
 
     def class_weight(self, y_train: np.ndarray) -> dict[int, float] | None:
         """Softened weights when the rarest class has under half the rows of the largest.

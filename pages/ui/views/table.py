@@ -148,6 +148,12 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
         "on the same rows."
     )
     show_metrics(evaluation)
+    if "decision" in evaluation:
+        st.page_link(
+            "pages/threshold.py",
+            label="Choose the threshold that flags a row, with your costs",
+            icon=":material/tune:",
+        )
     if "confusion_matrix" in evaluation:
         _classification_charts(evaluation)
     elif "actual" in evaluation:
@@ -187,6 +193,13 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         _predict_row(run_id, row, info.get("target", "target"))
+    if info.get("decision"):
+        found = info["decision"]
+        st.caption(
+            f"A row is predicted `{plain(found['positive_label'])}` when its "
+            f"{plain(found['score_name'])} is at least {format_value(found['threshold'])} "
+            "(the threshold saved on the Threshold page)."
+        )
     st.subheader("Score a CSV file")
     st.caption(
         "The file needs the columns "

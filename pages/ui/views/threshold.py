@@ -47,12 +47,22 @@ def threshold_view(run_id: str) -> None:
         )
     _save_buttons(run_id, threshold, cheapest, costs)
     if report.get("reliability"):
-        st.plotly_chart(charts.reliability(report["reliability"]))
-        st.caption(
-            "How far the probabilities can be trusted: on the diagonal, a row given "
-            "0.3 is positive about 3 times in 10 (test rows, Brier score "
-            f"{report['reliability']['brier']:.3f})."
-        )
+        _reliability(report["reliability"])
+
+
+def _reliability(curve: dict[str, Any]) -> None:
+    st.plotly_chart(charts.reliability(curve))
+    before = (
+        f" Calibrated on the validation rows: before, the calibration error was "
+        f"{curve['ece_before']:.3f} and the Brier score {curve['brier_before']:.3f}."
+        if "ece_before" in curve
+        else ""
+    )
+    st.caption(
+        "How far the probabilities can be trusted: on the diagonal, a row given 0.3 "
+        f"is positive about 3 times in 10 (test rows, Brier score {curve['brier']:.3f})."
+        + before
+    )
 
 
 def _slider(run_id: str, scores: list[float], saved: float) -> float:
