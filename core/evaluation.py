@@ -98,7 +98,8 @@ def rare_class_metrics(is_positive: np.ndarray, scores: np.ndarray) -> dict[str,
     Returns:
         `average_precision` (area under the precision-recall curve), the recall
         when at most `FALSE_ALARM_RATE` of the other rows are flagged, and the
-        precision among the `TOP_SHARE` highest-scored rows.
+        precision among the `TOP_SHARE` highest-scored rows (with rows tied with
+        the last of them, so a constant score gives the share of positives).
     """
     is_positive = np.asarray(is_positive, dtype=bool)
     fpr, tpr, _ = skm.roc_curve(is_positive, scores)
@@ -264,21 +265,14 @@ def _ap_judged(
         scores: each model's score of that class per test row, under "ours", "base"
             and "ref".
     """
-    rng = np.random.default_rng(seed)
-    n, drawn = len(labels), {name: [] for name in scores}
-    for _ in range(AP_RESAMPLES):
-        rows = rng.integers(0, n, n)
-        if labels[rows].all() or not labels[rows].any():
-            continue
-        for name, values in scores.items():
-            drawn[name].append(skm.average_precision_score(labels[rows], values[rows]))
-    draws = {name: np.array(values) for name, values in drawn.items()}
+    draws = _ap_draws(labels, scores, seed)
     value = {
-        n_: float(skm.average_precision_score(labels, v)) for n_, v in scores.items()
+        name: float(skm.average_precision_score(labels, values))
+        for name, values in scores.items()
     }
     gain = _quantiles(draws["ours"] - draws["base"])
     outcome = "better" if gain[0] > 0 else "worse" if gain[1] < 0 else "unclear"
-    verdict_ = {
+    judged = {
         "beats_baseline": bool(gain[0] > 0),
         "interval": _quantiles(draws["ours"]),
         "outcome": outcome,
@@ -287,11 +281,11 @@ def _ap_judged(
         "baseline_value": value["base"],
         "difference": gain,
         "confidence": CONFIDENCE,
-        "n": n,
+        "n": len(labels),
         "method": f"{CONFIDENCE:.0%} intervals: a paired bootstrap over the same test rows",
     }
-    verdict_["sentence"], verdict_["headline"] = _verdict_words(
-        verdict_, baseline_text, "guessing", "test rows"
+    judged["sentence"], judged["headline"] = _verdict_words(
+        judged, baseline_text, "guessing", "test rows"
     )
     gap = _quantiles(draws["ref"] - draws["ours"])
     comparison = {
@@ -302,7 +296,25 @@ def _ap_judged(
         "metric": "average_precision",
     }
     comparison["sentence"] = _reference_words(comparison, REFERENCE_TEXT)
-    return {"verdict": verdict_, "reference_comparison": comparison}
+    return {"verdict": judged, "reference_comparison": comparison}
+
+
+def _ap_draws(
+    labels: np.ndarray, scores: Mapping[str, np.ndarray], seed: int
+) -> dict[str, np.ndarray]:
+    """Average precision of each model on the same bootstrap resamples of the rows.
+
+    Resamples holding one class only (no precision-recall curve) are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    n, drawn = len(labels), {name: [] for name in scores}
+    for _ in range(AP_RESAMPLES):
+        rows = rng.integers(0, n, n)
+        if labels[rows].all() or not labels[rows].any():
+            continue
+        for name, values in scores.items():
+            drawn[name].append(skm.average_precision_score(labels[rows], values[rows]))
+    return {name: np.array(values) for name, values in drawn.items()}
 
 
 def _quantiles(values: np.ndarray) -> list[float]:
