@@ -17,6 +17,7 @@ import numpy as np
 
 from core import runs
 from core.errors import UserError
+from core.templates import checks
 
 SET_BY = ("default", "you", "lowest cost")
 RELIABILITY_BINS = 10
@@ -203,13 +204,40 @@ def initial_decision(
 
 
 def runs_with_decision() -> list[str]:
-    """Returns the usable runs (newest first) whose evaluation holds a decision."""
+    """Returns the usable runs (newest first) whose report and info hold a sound decision."""
     return [
         r
         for r in runs.usable_runs()
-        if isinstance(runs.read_evaluation(r).get("decision"), dict)
-        and isinstance(runs.read_info(r).get("decision"), dict)
+        if is_sound(
+            runs.read_evaluation(r).get("decision"), runs.read_info(r).get("decision")
+        )
     ]
+
+
+def is_sound(report: Any, stored: Any) -> bool:
+    """Tells whether a run's `report["decision"]` and `info["decision"]` can be used.
+
+    Scores must be finite numbers, labels (if any) 0 or 1 for each score, the names
+    text and the stored threshold a number: a damaged file never reaches the page.
+    """
+    if not isinstance(report, dict) or not isinstance(stored, dict):
+        return False
+    scores, labels = report.get("scores"), report.get("labels")
+    return (
+        isinstance(scores, list)
+        and len(scores) > 0
+        and all(checks.is_number(v) for v in scores)
+        and (
+            labels is None
+            or (
+                isinstance(labels, list)
+                and len(labels) == len(scores)
+                and all(v in (0, 1) and not isinstance(v, float) for v in labels)
+            )
+        )
+        and all(checks.is_text(report.get(k)) for k in ("positive_label", "score_name"))
+        and checks.is_number(stored.get("threshold"))
+    )
 
 
 def save_threshold(
@@ -267,8 +295,7 @@ def _decision_report(run_id: str) -> dict[str, Any]:
             "finished run."
         )
     report = runs.read_evaluation(run_id).get("decision")
-    info = runs.read_info(run_id).get("decision")
-    if not isinstance(report, dict) or not isinstance(info, dict):
+    if not is_sound(report, runs.read_info(run_id).get("decision")):
         raise DecisionError(
             f"Run `{run_id}` gives no scores to threshold (it is not a yes/no "
             "classification or an anomaly run)."

@@ -610,8 +610,9 @@ def summarize_run(run_id: str) -> dict[str, Any]:
     metrics = report.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")
-    if report.get("headline_metric") in metrics:  # e.g. average precision, rare class
-        key = report["headline_metric"]
+    headline = report.get("headline_metric")  # e.g. average precision, rare class
+    if isinstance(headline, str) and headline in metrics:
+        key = headline
     try:
         created = datetime.fromtimestamp(_number(spec.get("created_at"), float, 0.0))
     except (OverflowError, OSError, ValueError):  # a date no calendar holds

@@ -251,3 +251,28 @@ def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(ru
     predict.run()
     assert not predict.exception
     assert _flags(predict.dataframe[0].value) > before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"scores": "0.1,0.9"},
+        {"scores": [0.1, float("nan")]},
+        {"labels": [0, 2, 1]},
+        {"labels": [0, 1]},
+        {"positive_label": None},
+    ],
+)
+def test_a_damaged_decision_is_not_offered(run_id, damage):
+    path = runs.run_dir(run_id) / runs.EVALUATION_FILE
+    report = runs.read_evaluation(run_id)
+    report["decision"] = {
+        **report["decision"],
+        "scores": [0.1, 0.5, 0.9],
+        "labels": [0, 0, 1],
+        **damage,
+    }
+    runs.write_json_atomic(path, report)
+    assert decision.runs_with_decision() == []
+    with pytest.raises(decision.DecisionError, match="gives no scores"):
+        decision.save_threshold(run_id, 0.5, set_by="you")
