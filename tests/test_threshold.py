@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
@@ -276,3 +277,17 @@ def test_a_damaged_decision_is_not_offered(run_id, damage):
     assert decision.runs_with_decision() == []
     with pytest.raises(decision.DecisionError, match="gives no scores"):
         decision.save_threshold(run_id, 0.5, set_by="you")
+
+
+def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
+    export.build_bundle(run_id)
+    with zipfile.ZipFile(export.bundle_path(run_id)) as source:
+        metadata = json.loads(source.read("metadata.json"))
+        model = source.read("model.keras")
+    metadata["decision"]["positive_label"] = "maybe"
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as bundle:
+        bundle.writestr("model.keras", model)
+        bundle.writestr("metadata.json", json.dumps(metadata))
+    with pytest.raises(data.DataError, match="`decision` should be an object"):
+        export.import_bundle(forged.getvalue(), "forged.zip")

@@ -105,9 +105,7 @@ class TabularClassification(TableTemplate):
         from core.tables.calibration import platt_fold
 
         found = platt_fold(model, prepared)
-        if (
-            found
-        ):  # written to info.json after calibrate; the report undoes it to compare
+        if found:  # saved with the info; the report undoes it to compare before/after
             prepared.info["calibration"] = {"scale": found[0], "shift": found[1]}
 
     def class_weight(self, y_train: np.ndarray) -> dict[int, float] | None:
