@@ -284,7 +284,7 @@ def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
     with zipfile.ZipFile(export.bundle_path(run_id)) as source:
         metadata = json.loads(source.read("metadata.json"))
         model = source.read("model.keras")
-    metadata["decision"]["positive_label"] = "maybe"
+    metadata["decision"]["threshold"] = "high"
     forged = io.BytesIO()
     with zipfile.ZipFile(forged, "w") as bundle:
         bundle.writestr("model.keras", model)

@@ -138,13 +138,15 @@ def add_predictions(
 def predicted_classes(outputs: np.ndarray, metadata: dict) -> np.ndarray:
     """Returns each row's class index, by the run's decision threshold if it has one.
 
-    In a yes/no run with a decision, a row gets the positive class when that class's
-    probability is at or above the threshold; otherwise the most probable class wins.
+    In a yes/no run whose decision names one of its classes, a row gets that class
+    when its probability is at or above the threshold; otherwise (more classes, or
+    class names edited since) the most probable class wins.
     """
     decision = metadata.get("decision")
-    if not decision or len(metadata["class_names"]) != 2:
+    classes = metadata["class_names"]
+    if not decision or len(classes) != 2 or decision["positive_label"] not in classes:
         return outputs.argmax(axis=1)
-    positive = metadata["class_names"].index(decision["positive_label"])
+    positive = classes.index(decision["positive_label"])
     flagged = outputs[:, positive] >= decision["threshold"]
     return np.where(flagged, positive, 1 - positive)
 

@@ -126,18 +126,25 @@ class TabularClassification(TableTemplate):
         return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
     def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
-        """A decision, if any, needs a number threshold and one of the classes."""
+        """A yes/no decision, if any, needs a number threshold and a class name.
+
+        A class name that is not one of the classes (edited since) is allowed: the
+        predictions then ignore the threshold (see `bundle.predicted_classes`).
+        """
         found = metadata.get("decision")
-        if found is None or (
-            isinstance(found, dict)
-            and checks.is_number(found.get("threshold"))
-            and found.get("positive_label") in metadata["class_names"]
-            and len(metadata["class_names"]) == 2
+        if (
+            found is None
+            or len(metadata["class_names"]) != 2
+            or (
+                isinstance(found, dict)
+                and checks.is_number(found.get("threshold"))
+                and checks.is_text(found.get("positive_label"))
+            )
         ):
             return None
         return (
             "decision",
-            "an object with a number `threshold` and a `positive_label` among 2 classes",
+            "an object with a number `threshold` and a `positive_label` class name",
         )
 
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
