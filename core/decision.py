@@ -232,7 +232,7 @@ def is_sound(report: Any, stored: Any) -> bool:
             or (
                 isinstance(labels, list)
                 and len(labels) == len(scores)
-                and all(v in (0, 1) and not isinstance(v, float) for v in labels)
+                and all(checks.is_number(v) and v in (0, 1) for v in labels)
             )
         )
         and all(checks.is_text(report.get(k)) for k in ("positive_label", "score_name"))

@@ -291,3 +291,22 @@ def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
         bundle.writestr("metadata.json", json.dumps(metadata))
     with pytest.raises(data.DataError, match="`decision` should be an object"):
         export.import_bundle(forged.getvalue(), "forged.zip")
+
+
+def test_threshold_page_without_labels_counts_flags_and_asks_for_no_costs(run_id):
+    path = runs.run_dir(run_id) / runs.EVALUATION_FILE
+    report = runs.read_evaluation(run_id)
+    report["decision"] = {**report["decision"], "labels": None}
+    runs.write_json_atomic(path, report)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[state.ACTIVE_RUN_ID] = run_id
+    at.run()
+    at.switch_page("pages/threshold.py").run()
+    assert not at.exception
+    assert "costs need labels" in at.info[0].value
+    assert {m.label for m in at.metric} == {
+        "Flagged",
+        "Alerts per 1,000 rows",
+        "Flagged share",
+    }
+    assert not at.number_input
