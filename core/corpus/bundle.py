@@ -96,6 +96,15 @@ def suggest(model: Any, text: str, k: int = TOP_K) -> list[tuple[str, float]]:
     return ranked(vocabulary(model), distribution(model, context), partial, k)
 
 
+def accept(text: str, word: str) -> str:
+    """The text with a chosen suggestion: it replaces the word being typed, then a space."""
+    if text and not text[-1].isspace() and tokenize(text.split()[-1]):
+        text = text[: len(text) - len(text.split()[-1])]
+    elif text and not text[-1].isspace():
+        text += " "
+    return f"{text}{word} "
+
+
 def continue_text(
     model: Any, text: str, n_words: int, temperature: float, seed: int = 0
 ) -> list[str]:

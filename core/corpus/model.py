@@ -60,10 +60,11 @@ def window_starts(
     step = max(1, context // 2)
     for ids in documents:
         n = len(ids)
-        for start in range(0, max(n - context, 0) + 1, step):
-            if start < n:
-                starts.append(offset + start)
-                ends.append(offset + min(start + context, n))
+        local = list(range(0, max(n - context, 0) + 1, step))
+        if local[-1] + context < n:  # the document's last words are targets too
+            local.append(n - context)
+        starts += [offset + s for s in local if s < n]
+        ends += [offset + min(s + context, n) for s in local if s < n]
         offset += n
     return flat, np.array(starts, np.int64), np.array(ends, np.int64)
 

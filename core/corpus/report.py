@@ -23,14 +23,13 @@ FREQUENT_TEXT = "always suggesting the 5 most frequent words"
 def corpus_report(model: Any, prepared: Prepared, seed: int) -> dict[str, Any]:
     """Top-1 and top-5 accuracy and perplexity of the model and both baselines.
 
-    The n-gram and the frequent words count the training and validation text (they
-    need no text to decide when to stop); all three are scored on the same held-out
-    words, the last part of the corpus.
+    The n-gram and the frequent words count the same training text the model learned
+    from, and all three are scored on the same held-out words: the end of the corpus.
     """
     info, test = prepared.info, prepared.test.inputs
     words = list(info["words"])
     size = len(words) + bundle.RESERVED
-    known = [*prepared.train.raw, *prepared.val.raw]
+    known = prepared.train.raw
     ours = Scores(*score_model(model, test, words, int(info["context"])))
     ngram = NGram(known, size)
     scored = {

@@ -54,7 +54,7 @@ CORPUS_PARAMS = tuple(
     Param(
         "max_vocabulary",
         "Largest vocabulary",
-        10_000,
+        ingest.MAX_VOCABULARY,
         min_value=100,
         max_value=100_000,
         help="At most this many different words can be suggested (the most frequent).",
@@ -63,7 +63,7 @@ CORPUS_PARAMS = tuple(
     Param(
         "min_count",
         "Least times a word is seen",
-        2,
+        ingest.MIN_COUNT,
         min_value=1,
         max_value=100,
         help="Rarer words are read as 'unknown' and never suggested.",
