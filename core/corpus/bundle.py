@@ -12,7 +12,7 @@ functions, so what you download is what ran.
 
 In Python:
     model = keras.saving.load_model("model.keras", compile=False)
-    out = model.predict(np.array(["xxbos alice was"]), verbose=0)
+    out = model.predict(np.array(["xxbos alice was"], dtype=object), verbose=0)
     out["next_words"], out["probabilities"]   # top words (bytes) and their probabilities
     out["distribution"]                       # probabilities of every vocabulary entry
 Start each text with "xxbos " (the marker the model learned texts start with), as

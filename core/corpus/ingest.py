@@ -259,17 +259,16 @@ def from_column(frame: pd.DataFrame, column: str, dataset_id: str = "") -> Corpu
 
 
 def text_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns that hold free text of several words per row, most words first."""
-    words = {}
-    for column in frame.columns:
-        if frame[column].dtype.kind in "OSU" or isinstance(
-            frame[column].dtype, pd.StringDtype
-        ):
-            cells = frame[column].dropna().astype(str)
-            average = cells.str.split().str.len().mean() if len(cells) else 0.0
-            if average >= 2:
-                words[column] = average
-    return sorted(words, key=lambda c: -words[c])
+    """Columns that hold free text (several words per row on average)."""
+    return [c for c in frame.columns if is_text_column(frame[c])]
+
+
+def is_text_column(column: pd.Series, sample: int = 2000) -> bool:
+    """True if the cells are text of two or more words on average (a sample is read)."""
+    if column.dtype.kind not in "OSU" and not isinstance(column.dtype, pd.StringDtype):
+        return False
+    cells = column.dropna().astype(str).head(sample)
+    return bool(len(cells)) and cells.str.split().str.len().mean() >= 2
 
 
 @dataclass(frozen=True)

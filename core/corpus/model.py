@@ -18,6 +18,7 @@ from core.corpus.bundle import RESERVED, START, TOP_K
 
 UNKNOWN = "xxunk"  # a word outside the vocabulary, written into training windows
 EVAL_BATCH = 16
+WEIGHT_DECAY = 0.05
 
 
 def build_vocabulary(
@@ -102,7 +103,11 @@ def make_dataset(
 
 
 def build_model(
-    words: list[str], units: int, embedding: int, dropout: float, k: int = TOP_K
+    words: list[str],
+    units: int,
+    embedding: int,
+    dropout: float,
+    k: int = TOP_K,
 ) -> Any:
     """Raw text in; the next-word distribution and the top `k` words out."""
     import keras
@@ -111,15 +116,13 @@ def build_model(
     vectorize = layers.TextVectorization(vocabulary=[START, *words], name="vectorize")
     size = len(words) + RESERVED
     text = keras.Input(shape=(), dtype="string", name="text")
-    x = layers.Embedding(size, embedding, mask_zero=True, name="embedding")(
-        vectorize(text)
-    )
+    ids = vectorize(text)
+    x = layers.Embedding(size, embedding, mask_zero=True, name="embedding")(ids)
     x = layers.Dropout(dropout, name="dropout_in")(x)
     x = layers.GRU(units, return_sequences=True, dropout=0.0, name="gru")(x)
     x = layers.Dropout(dropout, name="dropout_out")(x)
-    sequence = layers.Dense(
-        size, activation="softmax", dtype="float32", name="sequence"
-    )(x)
+    logits = layers.Dense(size, dtype="float32", name="logits")(x)
+    sequence = layers.Activation("softmax", dtype="float32", name="sequence")(logits)
     last = sequence[:, -1, :]  # padding repeats the last word's output
     top_p, top_i = ops.top_k(last[:, RESERVED:], k=min(k, len(words)))
     lookup = layers.StringLookup(
@@ -135,11 +138,17 @@ def build_model(
 
 
 def compile_model(model: Any, learning_rate: float) -> Any:
-    """Adam with clipped gradients; the loss reads only the `sequence` output."""
+    """AdamW with clipped gradients; the loss reads only the `sequence` output.
+
+    Weight decay 0.05 and dropout 0.5 were the best of the settings tried on Alice
+    (validation top-5 accuracy; the held-out end was not used to choose).
+    """
     import keras
 
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        optimizer=keras.optimizers.AdamW(
+            learning_rate, weight_decay=WEIGHT_DECAY, clipnorm=1.0
+        ),
         loss={"sequence": "sparse_categorical_crossentropy"},
         jit_compile=False,
     )

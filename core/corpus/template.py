@@ -34,7 +34,7 @@ _DEFAULTS = {
     "patience": 4,
     "time_budget_s": 540,
     "batch_size": 64,
-    "learning_rate": 0.003,
+    "learning_rate": 0.004,
     "val_fraction": 0.1,
     "test_fraction": 0.1,
 }
@@ -77,7 +77,7 @@ CORPUS_PARAMS = tuple(
         help="How many numbers describe each word.",
         advanced=True,
     ),
-    dropout_param(0.4),
+    dropout_param(0.5),
 )
 
 
@@ -109,8 +109,8 @@ class NextWord(Template):
     usage = (
         "`python predict.py prompts.txt -o suggestions.csv` writes the 5 likely next words "
         "after each line. In Python: `keras.saving.load_model('model.keras', "
-        "compile=False)` takes raw text, an array of strings shaped (n,), starting with "
-        "'xxbos ', and returns `next_words`, `probabilities` and `distribution`; "
+        "compile=False)` takes raw text, an object array of strings shaped (n,), each "
+        "starting with 'xxbos ', and returns `next_words`, `probabilities` and `distribution`; "
         "`suggest`, `continue_text` and `suggestions_table` in predict.py do the rest."
     )
 
@@ -138,7 +138,7 @@ class NextWord(Template):
                 0.9,
                 "The data is plain text, so the app learns to suggest next words.",
             )
-        if target in ingest.text_columns(data_):
+        if target in data_.columns and ingest.is_text_column(data_[target]):
             return 0.6, (
                 f"`{target}` holds free text of several words per row (queries or "
                 "sentences), so the app can learn to suggest the next word as people type."
