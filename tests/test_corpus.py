@@ -136,10 +136,14 @@ def test_model_takes_raw_text_and_returns_top_words(tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
-    out = loaded.predict(np.array(["xxbos the cat", "xxbos zebra"]), verbose=0)
+    out = loaded.predict(
+        np.array(["xxbos the cat", "xxbos zebra"], dtype=object), verbose=0
+    )
     assert out["next_words"].shape == (2, 5) and out["distribution"].shape == (2, 8)
     assert {w.decode() for w in out["next_words"][0]} == set(words)
-    short = loaded.predict(np.array(["xxbos the cat"]), verbose=0)["distribution"]
+    short = loaded.predict(np.array(["xxbos the cat"], dtype=object), verbose=0)[
+        "distribution"
+    ]
     np.testing.assert_allclose(short[0], out["distribution"][0], atol=1e-6)
     fast = lm.FastModel(loaded)
     completions = bundle.suggest(fast, "the ca")
@@ -181,7 +185,7 @@ def test_cli_predict_and_the_bundle_agree(corpus_run, tmp_path, monkeypatch):
     assert main(["predict", result["run_id"], str(prompts), "-o", str(out)]) == 0
     table = pd.read_csv(out, keep_default_na=False)
     assert len(table) == 3
-    assert [f"suggestion_{i}" for i in range(1, 6)] <= list(table.columns)
+    assert {f"suggestion_{i}" for i in range(1, 6)} <= set(table.columns)
     assert set(table["suggestion_1"]) <= set(runs.read_info(result["run_id"])["words"])
     assert table["prompt"][2].startswith("'=")
     probabilities = table[[f"probability_{i}" for i in range(1, 6)]].to_numpy()
