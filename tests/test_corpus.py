@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -176,7 +178,9 @@ def test_cli_train_reports_top_k_accuracy_and_perplexity(corpus_run):
     assert "n-gram" in result["summary"][0]
 
 
-def test_cli_predict_and_the_bundle_agree(corpus_run, tmp_path, monkeypatch):
+def test_cli_predict_and_the_bundle_give_the_same_top_words(
+    corpus_run, tmp_path, monkeypatch
+):
     root, result = corpus_run
     monkeypatch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
     prompts = tmp_path / "prompts.txt"
@@ -192,6 +196,12 @@ def test_cli_predict_and_the_bundle_agree(corpus_run, tmp_path, monkeypatch):
     assert (np.diff(probabilities, axis=1) <= 0).all()
     check = export.build_bundle(result["run_id"])
     assert check["ok"], check["message"]
+    with zipfile.ZipFile(export.bundle_path(result["run_id"])) as archive:
+        archive.extractall(tmp_path / "bundle")
+    fresh = tmp_path / "fresh.csv"
+    script = [sys.executable, "predict.py", str(prompts), "-o", str(fresh)]
+    subprocess.run(script, cwd=tmp_path / "bundle", check=True, capture_output=True)
+    pd.testing.assert_frame_equal(pd.read_csv(fresh, keep_default_na=False), table)
     imported = export.import_bundle(
         export.bundle_path(result["run_id"]).read_bytes(), "b.zip"
     )
