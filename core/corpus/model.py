@@ -19,6 +19,7 @@ from core.corpus.bundle import RESERVED, START, TOP_K
 UNKNOWN = "xxunk"  # a word outside the vocabulary, written into training windows
 EVAL_BATCH = 16
 WEIGHT_DECAY = 0.05
+MAX_BATCHES_PER_EPOCH = 200
 
 
 def build_vocabulary(
@@ -80,7 +81,9 @@ def make_dataset(
     """Streams (text window, next-word ids) batches; windows are cut on the fly.
 
     Only the flat id array and the window starts are held in memory; each window is
-    written out as text (START then its words) as the pipeline reaches it.
+    written out as text (START then its words) as the pipeline reaches it. On a big
+    corpus an epoch is `MAX_BATCHES_PER_EPOCH` batches of the (reshuffled) stream, so
+    progress, early stopping and the time budget act every few minutes, not hours.
     """
     import tensorflow as tf
 
@@ -97,6 +100,8 @@ def make_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((starts, ends))
     if seed is not None:
         dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+    if len(starts) > MAX_BATCHES_PER_EPOCH * batch:  # a big corpus: epochs of a slice
+        dataset = dataset.repeat().take(MAX_BATCHES_PER_EPOCH * batch)
     dataset = dataset.map(_window, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.padded_batch(batch, padded_shapes=([], [None]))
     return dataset.map(lambda x, y: (x, {"sequence": y})).prefetch(tf.data.AUTOTUNE)

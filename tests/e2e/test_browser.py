@@ -218,7 +218,8 @@ def test_next_word_search_box_suggestions_follow_typing(page):
     )
 
     _open(page, "Predict")
-    box = page.frame_locator("iframe[title*='live_text']").get_by_role("textbox")
+    expect(page.get_by_text("Type as in a search box")).to_be_visible(timeout=120_000)
+    box = page.frame_locator("iframe[title*='live_text']").locator("textarea")
     box.press_sequentially("the q", delay=60)
     expect(page.get_by_role("button").filter(has_text="%").first).to_be_visible()
     page.wait_for_function(
