@@ -217,11 +217,14 @@ def test_next_word_search_box_suggestions_follow_typing(page):
         timeout=TRAINING_TIMEOUT_MS
     )
 
+    page.set_default_timeout(120_000)  # the server loads TensorFlow and the model
     _open(page, "Predict")
     expect(page.get_by_text("Type as in a search box")).to_be_visible(timeout=120_000)
     box = page.frame_locator("iframe[title*='live_text']").locator("textarea")
     box.press_sequentially("the q", delay=60)
-    expect(page.get_by_role("button").filter(has_text="%").first).to_be_visible()
+    expect(page.get_by_role("button").filter(has_text="%").first).to_be_visible(
+        timeout=60_000
+    )
     page.wait_for_function(
         "() => [...document.querySelectorAll('button')].some(b => /^q\\w* · /.test(b.innerText))"
     )
