@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,6 +219,7 @@ class Tracker:
             if index not in matched:
                 self._keys += 1
                 self.tracks.append(Track(self._keys, np.asarray(box, float)))
+                self._confirm(self.tracks[-1])
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return self.shown()
 
@@ -225,6 +227,9 @@ class Tracker:
         box = np.asarray(box, float)
         track.velocity = 0.5 * track.velocity + 0.5 * (box - track.box) / steps
         track.box, track.hits, track.missed = box, track.hits + 1, 0
+        self._confirm(track)
+
+    def _confirm(self, track: Track) -> None:
         if track.hits >= self.min_hits and not track.track_id:
             self._shown += 1
             track.track_id = self._shown
@@ -493,3 +498,17 @@ def track_run_video(
     return track_video(
         export.load_model(run_id), path, path.name, info, find, annotated
     )
+
+
+def track_upload(
+    model: Any, content: bytes, name: str, info: dict, find: str = "faces"
+) -> tuple[TrackResult, bytes]:
+    """`track_video` on uploaded bytes; also returns the annotated MP4's bytes.
+
+    Raises:
+        DataError: if the video is not readable or over the limits.
+    """
+    with tempfile.TemporaryDirectory(prefix="tracks-") as folder:
+        annotated = Path(folder) / "annotated.mp4"
+        result = track_video(model, content, name, info, find, annotated)
+        return result, annotated.read_bytes()
