@@ -177,3 +177,29 @@ def test_predict_page_follows_faces_in_a_video(image_run, tmp_path):  # noqa: F8
     assert "1 tracks over 20 frames" in texts(at.caption)
     assert len(at.get("video")) == 1
     assert len(at.get("download_button")) >= 2  # the video and the CSV
+
+
+def test_camera_follows_faces_across_snapshots(image_run):  # noqa: F811
+    import io
+
+    from pages.ui import state
+    from pages.ui.views import images as images_view
+
+    face = Image.open(FACE).convert("RGB").resize((90, 90))
+    shots = []
+    for x in (20, 50):
+        frame = Image.new("RGB", (320, 240), BACKGROUND)
+        frame.paste(face, (x, 60))
+        buffer = io.BytesIO()
+        frame.save(buffer, "JPEG", quality=95)
+        shots.append(buffer.getvalue())
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
+    at.toggle(key="_w_camera_follow").set_value(True).run()
+    for shot in shots:
+        at.camera_input[0].set_value(("shot.jpg", shot, "image/jpeg")).run()
+        assert not at.exception
+    saved = at.session_state[images_view.CAMERA_TRACKS]
+    assert saved["after"]["snapshots"] == 2
+    assert [t["track_id"] for t in saved["after"]["tracker"]["tracks"]] == [1]
+    at.run()  # a rerun redoes the same snapshot, it does not count a third
+    assert at.session_state[images_view.CAMERA_TRACKS]["after"]["snapshots"] == 2

@@ -36,7 +36,7 @@ DETECTIONS_PER_S = (
 MIN_FACE_PX = 32  # smallest face found, in pixels of the (at most 480p) working frame
 IOU_MIN = 0.2
 MAX_MISSED = 2  # detections a track may miss before it ends
-MIN_HITS = 2  # detections before a track is shown (one-off detections are noise)
+MIN_HITS = 3  # detections before a track is shown (a few stray ones are noise)
 SMOOTHING = 0.3  # weight of the newest crop's probabilities in the track's label
 CROP_MARGIN = 0.15  # context kept around a box, as a share of its size (face photos)
 COLORS = [(46, 204, 113), (231, 76, 60), (52, 152, 219), (241, 196, 15), (155, 89, 182)]
@@ -225,7 +225,8 @@ class Tracker:
 
     def _hit(self, track: Track, box: np.ndarray, steps: int) -> None:
         box = np.asarray(box, float)
-        track.velocity = 0.5 * track.velocity + 0.5 * (box - track.box) / steps
+        moved = (box - track.box) / steps * [1, 1, 0, 0]  # boxes drift, sizes do not
+        track.velocity = 0.5 * track.velocity + 0.5 * moved
         track.box, track.hits, track.missed = box, track.hits + 1, 0
         self._confirm(track)
 
