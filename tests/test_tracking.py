@@ -93,7 +93,7 @@ def test_moving_things_are_found_by_background_subtraction(blue_model, tmp_path)
 
 
 def test_tracker_keeps_ids_through_a_missed_detection_and_numbers_new_ones():
-    tracker = tracking.Tracker()
+    tracker = tracking.Tracker(min_hits=2)
     box = np.array([[10.0, 10, 40, 40]])
     other = np.array([[200.0, 100, 40, 40]])
     assert tracker.update(box) == []  # seen once: not shown yet
