@@ -22,9 +22,8 @@ from pages.ui.widgets import csv_download, metrics_table, show_findings, show_su
 PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
 VIDEO_TYPES = [e.lstrip(".") for e in video.VIDEO_EXTENSIONS]
 GRID_COLUMNS = 6
-CAMERA_TRACKS = (
-    "camera_tracks"  # session state: the snapshot tracker's JSON-ready state
-)
+# Session state: the snapshot tracker's JSON-ready state before and after the last one.
+CAMERA_TRACKS = "camera_tracks"
 VIDEO_MODES = {
     "Classify whole frames": None,
     "Find, follow and label faces": "faces",
