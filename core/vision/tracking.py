@@ -9,6 +9,7 @@ smoothed over the track. TensorFlow, MTCNN and OpenCV are imported inside functi
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import tempfile
@@ -365,21 +366,25 @@ def track_video(
     finder, clip = make_finder(find), video.probe(source, name)
     every = max(1, round(clip.fps / DETECTIONS_PER_S))
     tracker, classes = Tracker(), list(info["class_names"])
-    rows, started = [], time.perf_counter()
+    # Frames wait until a new track is confirmed, so it is shown from its first one.
+    delay, pending = (MIN_HITS + 1) * every, collections.deque()
+    rows, index, started = [], -1, time.perf_counter()
     writer = video.VideoWriter(annotated, clip.fps, clip.width, clip.height)
-    index = -1
     with writer if annotated else contextlib.nullcontext() as out:
         for index, seconds, frame in video.stream_frames(clip):
             if index % every == 0:
-                shown = tracker.update(finder(frame), steps=every if index else 1)
-                label_tracks(model, frame, shown, int(info["image_size"]))
+                tracker.update(finder(frame), steps=every if index else 1)
+                present = [t for t in tracker.tracks if not t.missed]
+                label_tracks(model, frame, present, int(info["image_size"]))
             else:
-                shown = tracker.coast()
-            rows += _rows(index, seconds, shown, classes)
-            if out is not None:
-                out.write(draw(frame, shown, classes))
+                tracker.coast()
+            pending.append((index, seconds, frame, _as_seen_now(tracker.tracks)))
+            while len(pending) > delay:
+                rows += _emit(pending.popleft(), classes, out)
             if progress and clip.frames and index % 30 == 0:
                 progress(min(1.0, index / clip.frames))
+        while pending:
+            rows += _emit(pending.popleft(), classes, out)
     if index < 0:
         raise DataError(f"`{name}` holds no video frames that could be decoded.")
     frames = index + 1
@@ -388,25 +393,37 @@ def track_video(
     return TrackResult(table, summarize(table), frames, clip.fps, speed)
 
 
-def _rows(index: int, seconds: float, shown: list[Track], classes: list[str]) -> list:
+@dataclass(frozen=True)
+class Seen:
+    """A confirmed track as it was in one frame: its id, box and smoothed probabilities."""
+
+    track_id: int
+    box: np.ndarray
+    proba: np.ndarray
+
+
+def _as_seen_now(tracks: list[Track]) -> list[tuple[Track, np.ndarray, np.ndarray]]:
+    """Each labelled track with a copy of its box and probabilities at this frame."""
+    return [(t, t.box.copy(), t.proba.copy()) for t in tracks if t.proba is not None]
+
+
+def _emit(item: tuple, classes: list[str], out: video.VideoWriter | None) -> list:
+    """Rows (and the annotated frame) of a frame, for the tracks confirmed by now."""
+    index, seconds, frame, states = item
+    seen = [Seen(t.track_id, box, proba) for t, box, proba in states if t.track_id]
+    if out is not None:
+        out.write(draw(frame, seen, classes))
+    return _rows(index, seconds, seen, classes)
+
+
+def _rows(index: int, seconds: float, seen: list[Seen], classes: list[str]) -> list:
     rows = []
-    for track in shown:
-        if track.proba is None:
-            continue
-        best = int(track.proba.argmax())
-        x, y, w, h = (int(round(v)) for v in track.box)
+    for one in seen:
+        best = int(one.proba.argmax())
+        x, y, w, h = (int(round(v)) for v in one.box)
+        probability = round(float(one.proba[best]), 4)
         rows.append(
-            [
-                index,
-                seconds,
-                track.track_id,
-                x,
-                y,
-                w,
-                h,
-                classes[best],
-                round(float(track.proba[best]), 4),
-            ]
+            [index, seconds, one.track_id, x, y, w, h, classes[best], probability]
         )
     return rows
 
@@ -430,19 +447,17 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()[columns]
 
 
-def draw(frame: np.ndarray, shown: list[Track], classes: list[str]) -> np.ndarray:
+def draw(frame: np.ndarray, seen: list[Seen], classes: list[str]) -> np.ndarray:
     """The frame with each track's box, id, label and probability drawn on it."""
     import cv2
 
     out = frame.copy()
-    for track in shown:
-        if track.proba is None:
-            continue
-        best = int(track.proba.argmax())
+    for one in seen:
+        best = int(one.proba.argmax())
         color = COLORS[best % len(COLORS)]
-        x, y, w, h = (int(round(v)) for v in track.box)
+        x, y, w, h = (int(round(v)) for v in one.box)
         cv2.rectangle(out, (x, y), (x + w, y + h), color, 2)
-        text = f"#{track.track_id} {classes[best]} {track.proba[best]:.0%}"
+        text = f"#{one.track_id} {classes[best]} {one.proba[best]:.0%}"
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         top = max(0, y - th - 6)
         cv2.rectangle(out, (x, top), (x + tw + 6, top + th + 6), color, -1)
@@ -479,9 +494,10 @@ def track_snapshot(
     label_tracks(model, frame, shown, int(info["image_size"]))
     index = state["snapshots"] if state else 0
     classes = list(info["class_names"])
-    rows = pd.DataFrame(_rows(index, 0.0, shown, classes), columns=COLUMNS)
+    seen = [Seen(t.track_id, t.box, t.proba) for t in shown if t.proba is not None]
+    rows = pd.DataFrame(_rows(index, 0.0, seen, classes), columns=COLUMNS)
     state = {"tracker": tracker.to_dict(), "snapshots": index + 1}
-    return draw(frame, shown, classes), rows, state
+    return draw(frame, seen, classes), rows, state
 
 
 def track_run_video(
