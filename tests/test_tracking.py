@@ -66,6 +66,7 @@ def test_a_face_moving_across_a_clip_is_one_track_with_the_right_label(
     assert list(result.rows.columns) == tracking.COLUMNS
     assert result.rows["track_id"].unique().tolist() == [1]
     assert result.rows["frame"].nunique() >= 0.8 * result.frames
+    assert result.rows["frame"].min() == 0  # shown from its first detection
     assert set(result.rows["label"]) == {"face"}  # from the crop, not the blue frame
     first, last = result.rows.iloc[0], result.rows.iloc[-1]
     assert last["x"] - first["x"] > 150  # the box followed the face

@@ -167,7 +167,8 @@ class Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
     proba: np.ndarray | None = None
     hits: int = 1
-    missed: int = 0
+    missed: int = 0  # detections missed in a row
+    frames: int = 0  # frames since its last detection
     track_id: int = 0  # shown id, given once the track is confirmed (1, 2, ...)
 
     def to_dict(self) -> dict:
@@ -179,6 +180,7 @@ class Track:
             "proba": None if self.proba is None else self.proba.tolist(),
             "hits": self.hits,
             "missed": self.missed,
+            "frames": self.frames,
             "track_id": self.track_id,
         }
 
@@ -193,6 +195,7 @@ class Track:
             None if proba is None else np.asarray(proba, float),
             saved["hits"],
             saved["missed"],
+            saved["frames"],
             saved["track_id"],
         )
 
@@ -205,26 +208,24 @@ class Tracker:
         self.tracks: list[Track] = []
         self._keys = self._shown = 0
 
-    def coast(self, steps: int = 1) -> list[Track]:
-        """Moves every track on by its velocity (frames without a detection)."""
+    def coast(self) -> None:
+        """Moves every track on by its velocity (a frame without a detection)."""
         for track in self.tracks:
-            track.box = track.box + track.velocity * steps
-        return self.shown()
+            track.box, track.frames = track.box + track.velocity, track.frames + 1
 
-    def update(self, boxes: np.ndarray, steps: int = 1) -> list[Track]:
-        """Takes one frame's detections; returns the shown (confirmed, present) tracks.
+    def update(self, boxes: np.ndarray) -> list[Track]:
+        """Takes the next frame's detections; returns the shown (confirmed) tracks.
 
         Args:
             boxes: (n, 4) x, y, w, h of this frame's detections.
-            steps: frames since the last detection (scales the velocity).
         """
-        predicted = [t.box + t.velocity * steps for t in self.tracks]
-        pairs = _match(predicted, boxes)
+        self.coast()
+        pairs = _match([t.box for t in self.tracks], boxes)
         for index, track in enumerate(self.tracks):
             if index in pairs:
-                self._hit(track, boxes[pairs[index]], steps)
+                self._hit(track, boxes[pairs[index]])
             else:
-                track.box, track.missed = predicted[index], track.missed + 1
+                track.missed += 1
         matched = set(pairs.values())
         for index, box in enumerate(boxes):
             if index not in matched:
@@ -234,11 +235,11 @@ class Tracker:
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return self.shown()
 
-    def _hit(self, track: Track, box: np.ndarray, steps: int) -> None:
+    def _hit(self, track: Track, box: np.ndarray) -> None:
         box = np.asarray(box, float)
-        moved = (box - track.box) / steps * [1, 1, 0, 0]  # boxes drift, sizes do not
-        track.velocity = 0.5 * track.velocity + 0.5 * moved
-        track.box, track.hits, track.missed = box, track.hits + 1, 0
+        surprise = (box - track.box) / track.frames * [1, 1, 0, 0]  # sizes do not drift
+        track.velocity = track.velocity + 0.5 * surprise
+        track.box, track.hits, track.missed, track.frames = box, track.hits + 1, 0, 0
         self._confirm(track)
 
     def _confirm(self, track: Track) -> None:
@@ -373,7 +374,7 @@ def track_video(
     with writer if annotated else contextlib.nullcontext() as out:
         for index, seconds, frame in video.stream_frames(clip):
             if index % every == 0:
-                tracker.update(finder(frame), steps=every if index else 1)
+                tracker.update(finder(frame))
                 present = [t for t in tracker.tracks if not t.missed]
                 label_tracks(model, frame, present, int(info["image_size"]))
             else:
