@@ -37,6 +37,7 @@ MIN_FACE_PX = 32  # smallest face found, in pixels of the (at most 480p) working
 IOU_MIN = 0.2
 MAX_MISSED = 2  # detections a track may miss before it ends
 MIN_HITS = 3  # detections before a track is shown (a few stray ones are noise)
+MAX_DELAY = 60  # frames held back at most (74 MB at 854×480)
 SMOOTHING = 0.3  # weight of the newest crop's probabilities in the track's label
 CROP_MARGIN = 0.15  # context kept around a box, as a share of its size (face photos)
 COLORS = [(46, 204, 113), (231, 76, 60), (52, 152, 219), (241, 196, 15), (155, 89, 182)]
@@ -348,7 +349,6 @@ def track_video(
     info: dict,
     find: str = "faces",
     annotated: Path | None = None,
-    progress: Callable[[float], None] | None = None,
 ) -> TrackResult:
     """Finds, follows and labels regions in every frame of a video.
 
@@ -359,7 +359,6 @@ def track_video(
         info: the run's info (`image_size`, `class_names`).
         find: "faces" or "motion".
         annotated: if given, an MP4 with boxes, track ids and labels is written there.
-        progress: called with the share of frames done (0-1) now and then.
 
     Raises:
         DataError: if the video is not readable or over the limits.
@@ -368,7 +367,7 @@ def track_video(
     every = max(1, round(clip.fps / DETECTIONS_PER_S))
     tracker, classes = Tracker(), list(info["class_names"])
     # Frames wait until a new track is confirmed, so it is shown from its first one.
-    delay, pending = (MIN_HITS + 1) * every, collections.deque()
+    delay, pending = min((MIN_HITS + 1) * every, MAX_DELAY), collections.deque()
     rows, index, started = [], -1, time.perf_counter()
     writer = video.VideoWriter(annotated, clip.fps, clip.width, clip.height)
     with writer if annotated else contextlib.nullcontext() as out:
@@ -382,8 +381,6 @@ def track_video(
             pending.append((index, seconds, frame, _as_seen_now(tracker.tracks)))
             while len(pending) > delay:
                 rows += _emit(pending.popleft(), classes, out)
-            if progress and clip.frames and index % 30 == 0:
-                progress(min(1.0, index / clip.frames))
         while pending:
             rows += _emit(pending.popleft(), classes, out)
     if index < 0:
