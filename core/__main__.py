@@ -3,6 +3,8 @@
 python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
+python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
+                       [--annotated OUT.mp4]
 python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
@@ -64,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="run id or path to a bundle .zip")
     predict.add_argument("data", type=Path)
     predict.add_argument("-o", "--output", type=Path, required=True)
+    predict.add_argument(
+        "--track",
+        action="store_true",
+        help="video: find, follow and label regions (one row per track per frame)",
+    )
+    predict.add_argument(
+        "--find", choices=["faces", "motion"], default="faces", help="with --track"
+    )
+    predict.add_argument(
+        "--annotated", type=Path, help="with --track: also write an annotated MP4"
+    )
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
     stop = commands.add_parser(
@@ -194,11 +207,28 @@ def predict(args: argparse.Namespace) -> int:
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
+    if args.track or args.annotated:
+        return _predict_tracks(args, run_id)
     result, warnings = export.predict_path(run_id, args.data)
     safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print(f"Wrote {len(result)} predictions to {args.output}")
+    return 0
+
+
+def _predict_tracks(args: argparse.Namespace, run_id: str) -> int:
+    from core.vision import tracking
+
+    if not args.track:
+        raise data.DataError("`--annotated` needs `--track`.")
+    result = tracking.track_run_video(run_id, args.data, args.find, args.annotated)
+    safe_csv.to_csv(result.rows, args.output)
+    print(
+        f"Followed {len(result.tracks)} tracks over {result.frames} frames "
+        f"({result.speed_fps:.1f} frames/s); wrote {args.output}"
+        + (f" and {args.annotated}" if args.annotated else "")
+    )
     return 0
 
 
