@@ -84,6 +84,7 @@ def scored_training(epochs: int | None) -> dict[str, Any]:
         ],
         verbose=0,
     )
+    template.calibrate(model, prepared, params)  # the n-gram's share, on validation
     report = corpus_report(model, prepared, int(params["seed"]))
     beat = next(
         (c["seconds"] for c in curve if c["top5"] > ngram_top5["top5_accuracy"]), None

@@ -15,7 +15,7 @@ import pytest
 
 from core import data, export, runs
 from core.__main__ import main
-from core.corpus import bundle, ingest, ngram
+from core.corpus import bundle, ingest, mixture, ngram
 from core.corpus import model as lm
 from core.corpus.ingest import Corpus
 from core.corpus.template import split_by_position
@@ -134,7 +134,10 @@ def test_model_takes_raw_text_and_returns_top_words(tmp_path):
     import keras
 
     words = ["the", "cat", "sat", "on", "mat"]
-    model = lm.compile_model(lm.build_model(words, 8, 4, 0.0), 0.01)
+    counts = ngram.NGram(
+        lm.encode([["the", "cat", "sat", "on", "the", "mat"]], words), 8
+    )
+    model = lm.compile_model(lm.build_model(words, 8, 4, 0.0, counts), 0.01)
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -147,11 +150,29 @@ def test_model_takes_raw_text_and_returns_top_words(tmp_path):
         "distribution"
     ]
     np.testing.assert_allclose(short[0], out["distribution"][0], atol=1e-6)
+    np.testing.assert_allclose(out["distribution"].sum(axis=1), 1.0, atol=1e-5)
     fast = lm.FastModel(loaded)
     completions = bundle.suggest(fast, "the ca")
     assert [w for w, _ in completions] == ["cat"]
     assert bundle.accept("the ca", "cat") == "the cat "
     assert len(bundle.continue_text(fast, "the", 3, 0.7)) == 3
+
+
+def test_the_mixture_holds_the_ngram_and_fits_its_weight_on_validation():
+    words = lm.build_vocabulary([bundle.tokenize(small_text())], 100, 1)
+    docs = lm.encode([bundle.tokenize(small_text())], words)
+    size = len(words) + bundle.RESERVED
+    counts = ngram.NGram(docs, size)
+    model = lm.build_model(words, 8, 4, 0.0, counts)
+    model.get_layer(mixture.WEIGHT_LAYER).set_weights([np.zeros((1, 1), np.float32)])
+    ranks, probas = lm.score_model(model, docs, words, context=6)
+    expected = counts.score(docs)
+    np.testing.assert_allclose(probas, expected.proba, rtol=1e-4)
+    np.testing.assert_array_equal(np.minimum(ranks, 5), np.minimum(expected.rank, 5))
+    weight = lm.fit_mixture(model, docs, words, context=6)
+    assert weight in mixture.WEIGHTS
+    share = model.get_layer(mixture.WEIGHT_LAYER).get_weights()[0]
+    assert share[0, 0] == pytest.approx(weight)
 
 
 @pytest.fixture(scope="module")

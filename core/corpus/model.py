@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from core.corpus import mixture
 from core.corpus.bundle import RESERVED, START, TOP_K
+from core.corpus.ngram import NGram
 
 UNKNOWN = "xxunk"  # a word outside the vocabulary, written into training windows
 EVAL_BATCH = 16
@@ -112,9 +114,16 @@ def build_model(
     units: int,
     embedding: int,
     dropout: float,
+    ngram: NGram,
     k: int = TOP_K,
 ) -> Any:
-    """Raw text in; the next-word distribution and the top `k` words out."""
+    """Raw text in; the next-word distribution and the top `k` words out.
+
+    The network trains on `sequence`; `mixed` is its distribution mixed with the
+    n-gram counted on the training text (`core.corpus.mixture`), one row per word of
+    the batch (`(batch * words, size)`), and the suggestions (`distribution`,
+    `next_words`, `probabilities`) are that mixture after the last word.
+    """
     import keras
     from keras import layers, ops
 
@@ -128,18 +137,39 @@ def build_model(
     x = layers.Dropout(dropout, name="dropout_out")(x)
     logits = layers.Dense(size, dtype="float32", name="logits")(x)
     sequence = layers.Activation("softmax", dtype="float32", name="sequence")(logits)
-    last = sequence[:, -1, :]  # padding repeats the last word's output
+    counts = mixture.NGramLayers(ngram)
+    share = layers.Embedding(1, 1, trainable=False, name=mixture.WEIGHT_LAYER)
+    v = ops.cast(ids, "int64")
+    u = ops.pad(v, [[0, 0], [1, 0]])[:, :-1]
+    flat = ops.reshape(v, (-1,))
+    weight = share(ops.zeros_like(flat))
+    mixed = weight * ops.reshape(sequence, (-1, size)) + (1.0 - weight) * counts(
+        ops.reshape(u, (-1,)), flat
+    )
+    real = ops.cast(ops.not_equal(ids, 0), "int64")
+    is_last = real * ops.cast(
+        ops.equal(ops.cumsum(real, axis=1), ops.sum(real, axis=1, keepdims=True)),
+        "int64",
+    )
+    last_v, last_u = (ops.sum(x * is_last, axis=1) for x in (v, u))
+    last_network = ops.sum(sequence * ops.cast(is_last, "float32")[:, :, None], axis=1)
+    weight = share(ops.zeros_like(last_v))
+    last = weight * last_network + (1.0 - weight) * counts(last_u, last_v)
     top_p, top_i = ops.top_k(last[:, RESERVED:], k=min(k, len(words)))
     lookup = layers.StringLookup(
         vocabulary=words, invert=True, num_oov_indices=0, name="next_words"
     )
     outputs = {
         "sequence": sequence,
+        "mixed": layers.Identity(name="mixed")(mixed),
         "distribution": layers.Identity(name="distribution")(last),
         "next_words": lookup(top_i),
         "probabilities": layers.Identity(name="probabilities")(top_p),
     }
-    return keras.Model(text, outputs, name="next_word")
+    model = keras.Model(text, outputs, name="next_word")
+    for layer, values in [*counts.pending, (share, [np.full((1, 1), 0.5, np.float32)])]:
+        layer.set_weights(values)
+    return model
 
 
 def compile_model(model: Any, learning_rate: float) -> Any:
@@ -178,6 +208,41 @@ def eval_windows(
     return chunks
 
 
+def distributions(
+    model: Any,
+    documents: list[np.ndarray],
+    words: list[str],
+    context: int,
+    output: tuple[str, ...],
+) -> Any:
+    """Yields each held-out chunk's next-word distributions (one row per word) and targets.
+
+    Positions come in the order of `core.corpus.ngram.positions`.
+    """
+    table = np.array(["", UNKNOWN, START, *words], dtype=object)
+    chunks = eval_windows(documents, context)
+    for first in range(0, len(chunks), EVAL_BATCH):
+        batch = chunks[first : first + EVAL_BATCH]
+        texts = np.array([" ".join(table[c[0]]) for c in batch], dtype=object)
+        found = model.predict_on_batch(texts)
+        found = {
+            name: np.reshape(found[name], (len(batch), -1, found[name].shape[-1]))
+            for name in output
+        }
+        for row, (_, skip, targets) in enumerate(batch):
+            picked = {
+                name: found[name][row, skip : skip + len(targets)] for name in output
+            }
+            yield picked, targets
+
+
+def rank_of(proba: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of each target among the suggestable words, and its probability."""
+    actual = proba[np.arange(len(targets)), targets]
+    higher = (proba[:, RESERVED:] > actual[:, None]).sum(axis=1)
+    return np.where(targets < RESERVED, proba.shape[1], higher), actual
+
+
 def score_model(
     model: Any, documents: list[np.ndarray], words: list[str], context: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -185,22 +250,44 @@ def score_model(
 
     Positions come in the order of `core.corpus.ngram.positions`.
     """
-    table = np.array(["", UNKNOWN, START, *words], dtype=object)
-    chunks = eval_windows(documents, context)
-    ranks, probas = [], []
-    for first in range(0, len(chunks), EVAL_BATCH):
-        batch = chunks[first : first + EVAL_BATCH]
-        texts = np.array([" ".join(table[c[0]]) for c in batch], dtype=object)
-        sequence = model.predict_on_batch(texts)["sequence"]
-        for row, (_, skip, targets) in enumerate(batch):
-            proba = sequence[row, skip : skip + len(targets)]
-            actual = proba[np.arange(len(targets)), targets]
-            higher = (proba[:, RESERVED:] > actual[:, None]).sum(axis=1)
-            ranks.append(np.where(targets < RESERVED, len(table), higher))
-            probas.append(actual)
-    if not ranks:
+    found = [
+        rank_of(picked["mixed"], targets)
+        for picked, targets in distributions(
+            model, documents, words, context, ("mixed",)
+        )
+    ]
+    if not found:
         return np.zeros(0, np.int64), np.zeros(0)
+    ranks, probas = zip(*found, strict=True)
     return np.concatenate(ranks), np.concatenate(probas).astype("float64")
+
+
+def fit_mixture(
+    model: Any, documents: list[np.ndarray], words: list[str], context: int
+) -> float:
+    """Sets and returns the network's share of the mixture that suggests best on `documents`.
+
+    Best is the highest top-5 accuracy, then the lowest perplexity; `documents` is the
+    validation text (never the held-out end).
+    """
+    share = model.get_layer(mixture.WEIGHT_LAYER)
+    share.set_weights([np.zeros((1, 1), np.float32)])  # `mixed` is then the n-gram
+    found = list(distributions(model, documents, words, context, ("sequence", "mixed")))
+    best, best_score = mixture.WEIGHTS[-1], None
+    for weight in mixture.WEIGHTS:
+        ranks, probas = zip(
+            *(
+                rank_of(weight * p["sequence"] + (1 - weight) * p["mixed"], targets)
+                for p, targets in found
+            ),
+            strict=True,
+        )
+        hits = float(np.mean(np.concatenate(ranks) < TOP_K))
+        fit = float(np.mean(np.log(np.maximum(np.concatenate(probas), 1e-12))))
+        if best_score is None or (hits, fit) > best_score:
+            best, best_score = weight, (hits, fit)
+    share.set_weights([np.full((1, 1), best, np.float32)])
+    return best
 
 
 class FastModel:

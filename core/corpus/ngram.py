@@ -77,8 +77,8 @@ class NGram:
     def __init__(self, documents: list[np.ndarray], size: int) -> None:
         self.size = size
         u, v, w = positions(documents)
-        self.tri = _Counts((u * size + v) * size + w, size)
-        self.bi = _Counts(v * size + w, size)
+        self.tri = Counts((u * size + v) * size + w, size)
+        self.bi = Counts(v * size + w, size)
         followers = np.unique(v * size + w) % size
         continuation = np.bincount(followers, minlength=size).astype(float) + 0.1
         continuation[:RESERVED] = 0.0
@@ -124,7 +124,7 @@ class NGram:
         return int((proba > actual).sum()), actual
 
 
-class _Counts:
+class Counts:
     """Counts of (context, word) pairs, keyed context * size + word, sorted."""
 
     def __init__(self, keys: np.ndarray, size: int) -> None:

@@ -16,6 +16,7 @@ from core.corpus import bundle as suggestions
 from core.corpus import ingest
 from core.corpus import model as lm
 from core.corpus.ingest import Corpus
+from core.corpus.ngram import NGram
 from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
@@ -232,8 +233,18 @@ class NextWord(Template):
             int(info["units"]),
             int(params["embedding_size"]),
             float(params["dropout"]),
+            NGram(prepared.train.raw, len(info["words"]) + suggestions.RESERVED),
         )
         return lm.compile_model(model, float(params["learning_rate"]))
+
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Fits the network's share of its mix with the n-gram on the validation text."""
+        info = prepared.info
+        info["mixture_weight"] = lm.fit_mixture(
+            model, prepared.val.raw, list(info["words"]), int(info["context"])
+        )
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
