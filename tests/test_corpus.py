@@ -164,15 +164,20 @@ def test_the_mixture_holds_the_ngram_and_fits_its_weight_on_validation():
     size = len(words) + bundle.RESERVED
     counts = ngram.NGram(docs, size)
     model = lm.build_model(words, 8, 4, 0.0, counts)
-    model.get_layer(mixture.WEIGHT_LAYER).set_weights([np.zeros((1, 1), np.float32)])
+    model.get_layer(mixture.WEIGHT_LAYER).set_weights([np.eye(3, dtype="f")[1:2]])
     ranks, probas = lm.score_model(model, docs, words, context=6)
     expected = counts.score(docs)
     np.testing.assert_allclose(probas, expected.proba, rtol=1e-4)
     np.testing.assert_array_equal(np.minimum(ranks, 5), np.minimum(expected.rank, 5))
-    weight = lm.fit_mixture(model, docs, words, context=6)
-    assert weight in mixture.WEIGHTS
-    share = model.get_layer(mixture.WEIGHT_LAYER).get_weights()[0]
-    assert share[0, 0] == pytest.approx(weight)
+    shares = lm.fit_mixture(model, docs, words, context=6)
+    assert tuple(shares) in mixture.SHARES
+    held = model.get_layer(mixture.WEIGHT_LAYER).get_weights()[0]
+    np.testing.assert_allclose(held[0], shares, atol=1e-6)
+    model.get_layer(mixture.WEIGHT_LAYER).set_weights([np.eye(3, dtype="f")[2:3]])
+    cache = model.predict_on_batch(np.array(["xxbos the cat the"], dtype=object))
+    the, cat = (words.index(w) + bundle.RESERVED for w in ("the", "cat"))
+    assert cache["distribution"][0, the] == pytest.approx(2 / 3, abs=1e-6)
+    assert cache["distribution"][0, cat] == pytest.approx(1 / 3, abs=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,11 @@
-"""The n-gram inside the saved model, mixed with the network's next-word distribution.
+"""The n-gram and a word cache inside the saved model, mixed with the network.
 
 The interpolated trigram of `core.corpus.ngram` is stored as constant tables in
 built-in layers (an `IntegerLookup` of the word pairs seen, non-trainable
 `Embedding`s of each context's followers), so the `.keras` file still loads in safe
-mode with no code beside it. The model's suggestions are
-`weight · network + (1 - weight) · n-gram`, the weight fitted on the validation text.
+mode with no code beside it. The cache is how often each word was already read in
+the text given (names and topics repeat). The model's suggestions are
+`a · network + b · n-gram + c · cache`, the shares fitted on the validation text.
 Keras and TensorFlow are imported inside functions.
 """
 
@@ -15,13 +16,21 @@ from typing import Any
 
 import numpy as np
 
+from core.corpus.bundle import RESERVED
 from core.corpus.ngram import DISCOUNT, Counts, NGram
 
 BIGRAM_FOLLOWERS = 64  # followers kept per context; the rest's mass backs off
 TRIGRAM_FOLLOWERS = 16
-WEIGHT_LAYER = "mixture_weight"  # holds the network's share
-# The network's share of the mixture, tried on the validation text (1: no n-gram).
-WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+WEIGHT_LAYER = "mixture_weight"  # holds the shares of the network, n-gram and cache
+# The shares (network, n-gram, cache) tried on the validation text; (1, 0, 0) is the
+# network alone.
+SHARES = tuple(
+    (network, round(1.0 - network - cache, 2), cache)
+    for network in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    for cache in (0.0, 0.05, 0.1, 0.15, 0.2)
+    if network + cache <= 1.0
+)
+START_SHARES = (0.6, 0.3, 0.1)
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,58 @@ def _dense_rows(followers: Any, mass: Any, size: int) -> Any:
     data = ops.concatenate([ops.reshape(mass, (-1,)), ops.zeros((1,), mass.dtype)])
     found = ops.segment_sum(data, ops.concatenate([places, end]), sorted=True)
     return ops.reshape(found, (-1, size))
+
+
+def mix(ids: Any, sequence: Any, ngram: NGram) -> tuple[Any, Any, list]:
+    """The network's `sequence` mixed with the n-gram and the cache of words read so far.
+
+    Returns the mixture after every word (`(batch * words, size)` rows), after each
+    text's last word (`(batch, size)`), and the (layer, weights) pairs to set.
+    """
+    from keras import layers, ops
+
+    size = ngram.size
+    counts = NGramLayers(ngram)
+    share = layers.Embedding(1, 3, trainable=False, name=WEIGHT_LAYER)
+    v = ops.cast(ids, "int64")
+    u = ops.pad(v, [[0, 0], [1, 0]])[:, :-1]
+    word = ops.cast(
+        ops.logical_or(ops.greater_equal(ids, RESERVED), ops.equal(ids, 1)), "float32"
+    )
+    hot = ops.one_hot(ids, size) * word[:, :, None]
+    counted = counts(ops.reshape(u, (-1,)), ops.reshape(v, (-1,)))
+    cache = _cache(ops.cumsum(hot, axis=1), ops.cumsum(word, axis=1), counted, size)
+    mixed = _weighted(share, ops.reshape(sequence, (-1, size)), counted, cache)
+    real = ops.cast(ops.not_equal(ids, 0), "int64")
+    is_last = real * ops.cast(
+        ops.equal(ops.cumsum(real, axis=1), ops.sum(real, axis=1, keepdims=True)),
+        "int64",
+    )
+    last_v, last_u = (ops.sum(x * is_last, axis=1) for x in (v, u))
+    network = ops.sum(sequence * ops.cast(is_last, "float32")[:, :, None], axis=1)
+    counted = counts(last_u, last_v)
+    cache = _cache(ops.sum(hot, axis=1), ops.sum(word, axis=1), counted, size)
+    last = _weighted(share, network, counted, cache)
+    start = np.array([START_SHARES], np.float32)
+    return mixed, last, [*counts.pending, (share, [start])]
+
+
+def _cache(running: Any, seen: Any, counted: Any, size: int) -> Any:
+    """How often each word was read so far, as rows of probabilities (the n-gram's
+    where no word was read yet)."""
+    from keras import ops
+
+    running = ops.reshape(running, (-1, size))
+    seen = ops.reshape(seen, (-1, 1))
+    return ops.where(seen > 0, running / ops.maximum(seen, 1.0), counted)
+
+
+def _weighted(share: Any, network: Any, counted: Any, cache: Any) -> Any:
+    """The rows mixed by the shares held in the `share` layer."""
+    from keras import ops
+
+    shares = share(ops.zeros_like(network[:, 0], dtype="int32"))
+    return shares[:, 0:1] * network + shares[:, 1:2] * counted + shares[:, 2:3] * cache
 
 
 def by_word(table: Tables, size: int) -> Tables:

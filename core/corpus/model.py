@@ -2,8 +2,10 @@
 
 The saved model takes raw text (shape `(n,)` strings) and holds its tokenizer and
 vocabulary (a `TextVectorization` layer), so it needs no code beside it. Its outputs:
-`sequence` (the next-word distribution after every word; what it trains on),
-`distribution` (after the last word), `next_words` and `probabilities` (the top k).
+`sequence` (the network's next-word distribution after every word; what it trains
+on), `mixed` (that mixed with the n-gram and a word cache, `core.corpus.mixture`;
+what it is scored on), `distribution` (the mixture after the last word),
+`next_words` and `probabilities` (the top k).
 Keras and TensorFlow are imported inside functions.
 """
 
@@ -120,9 +122,10 @@ def build_model(
     """Raw text in; the next-word distribution and the top `k` words out.
 
     The network trains on `sequence`; `mixed` is its distribution mixed with the
-    n-gram counted on the training text (`core.corpus.mixture`), one row per word of
-    the batch (`(batch * words, size)`), and the suggestions (`distribution`,
-    `next_words`, `probabilities`) are that mixture after the last word.
+    n-gram counted on the training text and a cache of the words read so far
+    (`core.corpus.mixture`), one row per word of the batch (`(batch * words, size)`),
+    and the suggestions (`distribution`, `next_words`, `probabilities`) are that
+    mixture after the last word.
     """
     import keras
     from keras import layers, ops
@@ -137,24 +140,7 @@ def build_model(
     x = layers.Dropout(dropout, name="dropout_out")(x)
     logits = layers.Dense(size, dtype="float32", name="logits")(x)
     sequence = layers.Activation("softmax", dtype="float32", name="sequence")(logits)
-    counts = mixture.NGramLayers(ngram)
-    share = layers.Embedding(1, 1, trainable=False, name=mixture.WEIGHT_LAYER)
-    v = ops.cast(ids, "int64")
-    u = ops.pad(v, [[0, 0], [1, 0]])[:, :-1]
-    flat = ops.reshape(v, (-1,))
-    weight = share(ops.zeros_like(flat))
-    mixed = weight * ops.reshape(sequence, (-1, size)) + (1.0 - weight) * counts(
-        ops.reshape(u, (-1,)), flat
-    )
-    real = ops.cast(ops.not_equal(ids, 0), "int64")
-    is_last = real * ops.cast(
-        ops.equal(ops.cumsum(real, axis=1), ops.sum(real, axis=1, keepdims=True)),
-        "int64",
-    )
-    last_v, last_u = (ops.sum(x * is_last, axis=1) for x in (v, u))
-    last_network = ops.sum(sequence * ops.cast(is_last, "float32")[:, :, None], axis=1)
-    weight = share(ops.zeros_like(last_v))
-    last = weight * last_network + (1.0 - weight) * counts(last_u, last_v)
+    mixed, last, pending = mixture.mix(ids, sequence, ngram)
     top_p, top_i = ops.top_k(last[:, RESERVED:], k=min(k, len(words)))
     lookup = layers.StringLookup(
         vocabulary=words, invert=True, num_oov_indices=0, name="next_words"
@@ -167,7 +153,7 @@ def build_model(
         "probabilities": layers.Identity(name="probabilities")(top_p),
     }
     model = keras.Model(text, outputs, name="next_word")
-    for layer, values in [*counts.pending, (share, [np.full((1, 1), 0.5, np.float32)])]:
+    for layer, values in pending:
         layer.set_weights(values)
     return model
 
@@ -264,30 +250,36 @@ def score_model(
 
 def fit_mixture(
     model: Any, documents: list[np.ndarray], words: list[str], context: int
-) -> float:
-    """Sets and returns the network's share of the mixture that suggests best on `documents`.
+) -> list[float]:
+    """Sets and returns the shares (network, n-gram, cache) that suggest best on `documents`.
 
     Best is the highest top-5 accuracy, then the lowest perplexity; `documents` is the
     validation text (never the held-out end).
     """
     share = model.get_layer(mixture.WEIGHT_LAYER)
-    share.set_weights([np.zeros((1, 1), np.float32)])  # `mixed` is then the n-gram
-    found = list(distributions(model, documents, words, context, ("sequence", "mixed")))
-    best, best_score = mixture.WEIGHTS[-1], None
-    for weight in mixture.WEIGHTS:
+    parts = []
+    for alone in ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)):  # `mixed` is then that part
+        share.set_weights([np.array([alone], np.float32)])
+        found = distributions(model, documents, words, context, ("sequence", "mixed"))
+        parts.append(list(found))
+    best, best_score = mixture.SHARES[0], None
+    for shares in mixture.SHARES:
+        network, ngram, cache = shares
         ranks, probas = zip(
             *(
-                rank_of(weight * p["sequence"] + (1 - weight) * p["mixed"], targets)
-                for p, targets in found
+                rank_of(
+                    network * a["sequence"] + ngram * a["mixed"] + cache * b["mixed"], t
+                )
+                for (a, t), (b, _) in zip(*parts, strict=True)
             ),
             strict=True,
         )
         hits = float(np.mean(np.concatenate(ranks) < TOP_K))
         fit = float(np.mean(np.log(np.maximum(np.concatenate(probas), 1e-12))))
         if best_score is None or (hits, fit) > best_score:
-            best, best_score = weight, (hits, fit)
-    share.set_weights([np.full((1, 1), best, np.float32)])
-    return best
+            best, best_score = shares, (hits, fit)
+    share.set_weights([np.array([best], np.float32)])
+    return [round(float(x), 2) for x in best]
 
 
 class FastModel:

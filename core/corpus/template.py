@@ -240,9 +240,9 @@ class NextWord(Template):
     def calibrate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
-        """Fits the network's share of its mix with the n-gram on the validation text."""
+        """Fits the shares of the network, n-gram and cache on the validation text."""
         info = prepared.info
-        info["mixture_weight"] = lm.fit_mixture(
+        info["mixture_shares"] = lm.fit_mixture(
             model, prepared.val.raw, list(info["words"]), int(info["context"])
         )
 
