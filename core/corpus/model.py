@@ -50,7 +50,9 @@ def choose_network(n_words: int) -> tuple[int, str]:
     return units, (
         f"A word-level recurrent network (embedding, then a GRU of {units} units) reads "
         f"the text; its size suits a corpus of {n_words:,} training words (a small "
-        "causal transformer needs far more text than this to beat it)."
+        "causal transformer needs far more text than this to beat it). Its "
+        "suggestions mix the network with the n-gram and with the words already read "
+        "in the text (shares chosen on the validation text)."
     )
 
 
