@@ -1,0 +1,100 @@
+"""The text networks: raw strings in, class probabilities out.
+
+Each one starts with a `TextVectorization` adapted on the training texts only, so the
+saved `.keras` takes raw strings and the bundle needs no tokenizer of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+ARCHITECTURES = ("words", "characters", "sequence")
+EMBEDDING_DIM = 64
+HIDDEN_UNITS = 64
+
+
+def build_text_model(
+    train_texts: Sequence[str], n_classes: int, info: Mapping[str, Any], dropout: float
+) -> Any:
+    """Builds the network named by `info["architecture"]` (one of `ARCHITECTURES`).
+
+    - words: word unigrams and bigrams as TF-IDF, unit length, into a small dense net.
+    - characters: character 1- to 3-grams as TF-IDF (language and script tasks).
+    - sequence: word ids into an embedding and a 1-D convolution (many long texts).
+
+    Args:
+        train_texts: the cleaned training texts the vectorizer adapts on.
+        n_classes: the number of classes.
+        info: `architecture`, `vocabulary_size` and `sequence_length`.
+        dropout: dropout rate before each dense layer.
+    """
+    import keras
+    from keras import layers, ops
+
+    from core.tables.model import classification_head
+
+    inputs = keras.Input(shape=(1,), dtype="string", name="text")
+    text = ops.squeeze(inputs, axis=-1)
+    vectorizer = _vectorizer(info)
+    vectorizer.adapt(np.asarray(train_texts, dtype=object))
+    x = vectorizer(text)
+    if info["architecture"] == "sequence":
+        x = _sequence_body(x, len(vectorizer.get_vocabulary()))
+    else:
+        x = layers.UnitNormalization(name="unit_length")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout_in")(x)
+    x = layers.Dense(HIDDEN_UNITS, activation="relu", name="dense")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = classification_head(x, n_classes)
+    return keras.Model(inputs, outputs, name="text_classifier")
+
+
+def _vectorizer(info: Mapping[str, Any]) -> Any:
+    from keras import layers
+
+    size = int(info["vocabulary_size"])
+    if info["architecture"] == "words":
+        return layers.TextVectorization(
+            max_tokens=size, ngrams=2, output_mode="tf_idf", name="words"
+        )
+    if info["architecture"] == "characters":
+        return layers.TextVectorization(
+            max_tokens=size,
+            standardize="lower",
+            split="character",
+            ngrams=3,
+            output_mode="tf_idf",
+            name="characters",
+        )
+    return layers.TextVectorization(
+        max_tokens=size,
+        output_mode="int",
+        output_sequence_length=int(info["sequence_length"]),
+        name="word_ids",
+    )
+
+
+def _sequence_body(ids: Any, vocabulary: int) -> Any:
+    from keras import layers
+
+    x = layers.Embedding(vocabulary, EMBEDDING_DIM, name="embedding")(ids)
+    x = layers.Conv1D(128, 5, activation="relu", padding="same", name="conv")(x)
+    return layers.GlobalMaxPooling1D(name="pool")(x)
+
+
+def compile_text_model(model: Any, learning_rate: float) -> Any:
+    """Adam with sparse cross-entropy; no XLA (string ops cannot be compiled)."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    return model
