@@ -2,7 +2,7 @@
 
 python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
-python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
+python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv [--explain]
 python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="run id or path to a bundle .zip")
     predict.add_argument("data", type=Path)
     predict.add_argument("-o", "--output", type=Path, required=True)
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help="add `why`: the words that weighed most in each prediction (texts)",
+    )
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
     stop = commands.add_parser(
@@ -181,7 +186,14 @@ def predict(args: argparse.Namespace) -> int:
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
-    result, warnings = export.predict_path(run_id, args.data)
+    if args.explain:
+        template = get_template(runs.read_spec(run_id)["template"])
+        model, info = export.load_model(run_id), runs.read_info(run_id)
+        result, warnings = template.explain_file(model, args.data, info)
+        for row in result.head(5).itertuples():
+            print(f"{row.prediction}: {row.why}")
+    else:
+        result, warnings = export.predict_path(run_id, args.data)
     safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)

@@ -10,6 +10,8 @@ SAMPLE_CARDS = {
     "heart.csv": "Classification: predict whether a patient has heart disease.",
     "auto_mpg.csv": "Regression: predict a car's fuel economy in miles per gallon.",
     "seattle_weather.csv": "Forecasting: the next week's highest temperature in Seattle.",
+    "sentiment_sentences.csv": "Text: is a review sentence positive or negative?",
+    "language_detection.csv": "Text: which language is a sentence written in?",
 }
 
 st.title("Predictive Studio")

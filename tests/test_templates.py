@@ -85,13 +85,14 @@ def test_saved_model_has_no_lambda_layer(template, workspace_root, tmp_path):
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     class_names = set(re.findall(r'"class_name": "(\w+)"', json.dumps(config)))
-    assert class_names & {"Normalization", "Rescaling"}  # the walk does see layers
+    preprocessing = {"Normalization", "Rescaling", "TextVectorization"}
+    assert class_names & preprocessing  # the walk does see layers
     assert "Lambda" not in class_names
 
     loaded = keras.saving.load_model(path, compile=False)
     layer_types = {type(layer).__name__ for layer in loaded.layers}
     assert "Lambda" not in layer_types
-    assert layer_types & {"Normalization", "Rescaling"}  # preprocessing is inside
+    assert layer_types & preprocessing  # preprocessing is inside
 
 
 @pytest.mark.parametrize("name", ["tabular_classification", "tabular_regression"])
@@ -124,6 +125,7 @@ def test_templates_for_a_kind_and_sources():
     assert table == {
         "tabular_classification",
         "tabular_regression",
+        "text_classification",
         "timeseries_forecasting",
     }
     assert [t.name for t in templates_for("images")] == ["image_classification"]
@@ -141,6 +143,8 @@ SAMPLES = Path(__file__).parents[1] / "sample_data"
         ("seattle_weather.csv", "temp_max", "timeseries_forecasting"),
         ("heart.csv", "target", "tabular_classification"),
         ("auto_mpg.csv", "mpg", "tabular_regression"),
+        ("sentiment_sentences.csv", "label", "text_classification"),
+        ("language_detection.csv", "Language", "text_classification"),
     ],
 )
 def test_the_app_and_the_cli_suggest_the_same_template(
@@ -164,7 +168,7 @@ def test_suggest_refuses_a_kind_no_template_trains_on():
 class _Toy(Template):
     name = "toy_template"
     title = "Toy"
-    data_kind = "text"
+    data_kind = "audio"  # a kind no built-in template trains on
 
     def suggest(self, data, target):
         return 1.0, "toys win"
@@ -173,10 +177,10 @@ class _Toy(Template):
 def test_a_registered_template_is_listed_and_suggested_for_its_kind():
     register(_Toy)
     try:
-        assert [t.name for t in templates_for("text")] == ["toy_template"]
-        best, reason = suggest(None, None, "text")
+        assert [t.name for t in templates_for("audio")] == ["toy_template"]
+        best, reason = suggest(None, None, "audio")
         assert (best.name, reason) == ("toy_template", "toys win")
-        assert get_template("toy_template").sources == ("text",)
+        assert get_template("toy_template").sources == ("audio",)
         with pytest.raises(UserError, match="predicts from files"):
             best.predict_frame(None, pd.DataFrame(), {})
     finally:

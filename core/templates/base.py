@@ -260,6 +260,18 @@ class Template:
         frame = data.read_csv_bytes(path.read_bytes(), path.name)
         return self.predict_frame(model, frame, info)
 
+    def explain_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Scores like `predict_file` and adds `why`: what weighed most in each answer.
+
+        Raises:
+            TemplateError: for a template that cannot explain its predictions.
+        """
+        raise TemplateError(
+            f"The template `{self.name}` cannot explain its predictions (`--explain`)."
+        )
+
     def predict_frame(
         self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]
     ) -> tuple[pd.DataFrame, list[str]]:

@@ -33,6 +33,7 @@ TEXTS_FILE = "texts.csv"
 NOTES_FILE = "notes.json"
 TEXT_EXTENSIONS = (".txt",)
 MAX_CHARS = 20_000  # longer texts keep their first MAX_CHARS characters
+GUESS_MIN_BYTES = 200  # shorter files give an encoding detector too little to go on
 
 
 def store_path(path: Path) -> str:
@@ -194,7 +195,8 @@ def _notes(
 
 
 def decode_text(content: bytes) -> tuple[str, str]:
-    """Decodes a text file: UTF-8 (with or without BOM), UTF-16 by its BOM, else guessed.
+    """Decodes a text file: UTF-8 (with or without BOM), UTF-16 by its BOM, else guessed
+    (charset-normalizer on 200+ bytes, else cp1252).
 
     Returns:
         The text (cut to `MAX_CHARS` characters) and the encoding used.
@@ -205,10 +207,14 @@ def decode_text(content: bytes) -> tuple[str, str]:
         return content.decode("utf-8-sig")[:MAX_CHARS], "utf-8"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes  # installed with requests (TensorFlow)
+    encoding = "cp1252"  # the most common legacy encoding, and a guess for short files
+    if len(content) >= GUESS_MIN_BYTES:
+        from charset_normalizer import (
+            from_bytes,
+        )  # installed with requests (TensorFlow)
 
-    best = from_bytes(content[:65536]).best()
-    encoding = best.encoding if best is not None else "cp1252"
+        best = from_bytes(content[:65536]).best()
+        encoding = best.encoding if best is not None else encoding
     return content.decode(encoding, errors="replace")[:MAX_CHARS], encoding
 
 

@@ -258,7 +258,8 @@ class TextClassification(Template):
             info,
             float(params["dropout"]),
         )
-        return text_model.compile_text_model(model, float(params["learning_rate"]))
+        steps = -(-int(info["n_train"]) // int(params["batch_size"]))
+        return text_model.compile_text_model(model, float(params["learning_rate"]), steps)
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]

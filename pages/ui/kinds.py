@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui.views import generic, images, series, table
+from pages.ui.views import generic, images, series, table, text
 
 
 @dataclass(frozen=True)
@@ -80,5 +80,15 @@ register_views(
         results=images.results_view,
         predict=images.predict_view,
         upload=images.upload,
+    ),
+)
+register_views(
+    "text",
+    KindViews(
+        data=text.data_view,
+        results=text.results_view,
+        predict=text.predict_view,
+        train_extra=text.train_extra,
+        upload=text.upload,
     ),
 )
