@@ -38,12 +38,21 @@ def build_text_model(
 
     inputs = keras.Input(shape=(1,), dtype="string", name="text")
     text = ops.squeeze(inputs, axis=-1)
-    vectorizer = _vectorizer(info)
-    vectorizer.adapt(np.asarray(train_texts, dtype=object))
-    x = vectorizer(text)
+    texts = np.asarray(train_texts, dtype=object)
     if info["architecture"] == "sequence":
-        x = _sequence_body(x, len(vectorizer.get_vocabulary()))
+        vectorizer = _adapted(_vectorizer(info), texts)
+        x = _sequence_body(vectorizer(text), len(vectorizer.get_vocabulary()))
+    elif info["architecture"] == "words":
+        words = _adapted(_vectorizer(info), texts)
+        letters = _adapted(_vectorizer({**info, "architecture": "characters"}), texts)
+        x = layers.Concatenate(name="features")(
+            [
+                layers.UnitNormalization(name="unit_words")(words(text)),
+                layers.UnitNormalization(name="unit_characters")(letters(text)),
+            ]
+        )
     else:
+        x = _adapted(_vectorizer(info), texts)(text)
         x = layers.UnitNormalization(name="unit_length")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout_in")(x)
@@ -53,6 +62,11 @@ def build_text_model(
             x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classification_head(x, n_classes)
     return keras.Model(inputs, outputs, name="text_classifier")
+
+
+def _adapted(vectorizer: Any, texts: np.ndarray) -> Any:
+    vectorizer.adapt(texts)
+    return vectorizer
 
 
 def _vectorizer(info: Mapping[str, Any]) -> Any:
