@@ -250,3 +250,27 @@ def test_results_and_live_predict_pages(text_run):
     at.text_input(key="_w_live_text").input("A lovely, wonderful film").run()
     assert not at.exception
     assert "**pos**" in "\n".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("architecture", ["characters", "sequence"])
+def test_each_network_saves_and_reloads_with_raw_strings(architecture, tmp_path):
+    import keras
+    import numpy as np
+
+    from core.templates.base import resolve_params
+
+    template = get_template("text_classification")
+    frame, target = template.example_data()
+    params = resolve_params(template, {"architecture": architecture, "epochs": 1})
+    prepared = template.prepare(frame, target, params, seed=0)
+    assert prepared.info["architecture"] == architecture
+    model = template.build_model(prepared, params)
+    model.fit(prepared.train.inputs, prepared.train.targets, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")  # safe mode
+    texts = ["Un film génial\u2028et beau", "", "Ужасный фильм"]
+    np.testing.assert_allclose(
+        text_bundle.predict_proba(loaded, texts),
+        text_bundle.predict_proba(model, texts),
+        rtol=1e-5,
+    )

@@ -21,15 +21,22 @@ def build_text_model(
 ) -> Any:
     """Builds the network named by `info["architecture"]` (one of `ARCHITECTURES`).
 
-    - words: word unigrams and bigrams as TF-IDF, unit length, into a small dense net.
-    - characters: character 1- to 3-grams as TF-IDF (language and script tasks).
-    - sequence: word ids into an embedding and a 1-D convolution (many long texts).
+    - words: word unigrams and bigrams as TF-IDF beside character 1- to 3-grams, each
+      scaled to unit length, into a softmax layer.
+    - characters: character 1- to 3-grams as TF-IDF into a softmax layer (language and
+      script tasks).
+    - sequence: word ids into an embedding, a 1-D convolution and a dense layer (many
+      long texts).
+
+    The TF-IDF networks have no hidden layer: on the 3,000 review sentences a hidden
+    layer of 16 or 64 units lost 1-2 accuracy points to the softmax layer alone
+    (seeds 1 and 2), and the softmax layer ties the logistic-regression reference.
 
     Args:
-        train_texts: the cleaned training texts the vectorizer adapts on.
+        train_texts: the cleaned training texts the vectorizers adapt on.
         n_classes: the number of classes.
         info: `architecture`, `vocabulary_size` and `sequence_length`.
-        dropout: dropout rate before each dense layer.
+        dropout: dropout rate around the sequence network's dense layer.
     """
     import keras
     from keras import layers, ops
@@ -41,7 +48,7 @@ def build_text_model(
     texts = np.asarray(train_texts, dtype=object)
     if info["architecture"] == "sequence":
         vectorizer = _adapted(_vectorizer(info), texts)
-        x = _sequence_body(vectorizer(text), len(vectorizer.get_vocabulary()))
+        x = _sequence_body(vectorizer(text), len(vectorizer.get_vocabulary()), dropout)
     elif info["architecture"] == "words":
         words = _adapted(_vectorizer(info), texts)
         letters = _adapted(_vectorizer({**info, "architecture": "characters"}), texts)
@@ -54,12 +61,6 @@ def build_text_model(
     else:
         x = _adapted(_vectorizer(info), texts)(text)
         x = layers.UnitNormalization(name="unit_length")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout_in")(x)
-    if HIDDEN_UNITS:
-        x = layers.Dense(HIDDEN_UNITS, activation="relu", name="dense")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classification_head(x, n_classes)
     return keras.Model(inputs, outputs, name="text_classifier")
 
@@ -94,12 +95,16 @@ def _vectorizer(info: Mapping[str, Any]) -> Any:
     )
 
 
-def _sequence_body(ids: Any, vocabulary: int) -> Any:
+def _sequence_body(ids: Any, vocabulary: int, dropout: float) -> Any:
     from keras import layers
 
     x = layers.Embedding(vocabulary, EMBEDDING_DIM, name="embedding")(ids)
     x = layers.Conv1D(128, 5, activation="relu", padding="same", name="conv")(x)
-    return layers.GlobalMaxPooling1D(name="pool")(x)
+    x = layers.GlobalMaxPooling1D(name="pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout_in")(x)
+    x = layers.Dense(HIDDEN_UNITS, activation="relu", name="dense")(x)
+    return layers.Dropout(dropout, name="dropout")(x) if dropout else x
 
 
 def compile_text_model(model: Any, learning_rate: float, steps: int) -> Any:

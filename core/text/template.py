@@ -45,7 +45,7 @@ LANGUAGE_NAMES = {
     *"en fr es de it pt nl ru sv da no fi pl cs tr el ar he hi ur bn ta te kn ml "
     "zh ja ko th vi id ms fa uk ro hu la".split(),
 }
-_DEFAULTS = {"epochs": 40, "patience": 4}
+_DEFAULTS = {"epochs": 60, "patience": 4, "learning_rate": 0.01}
 TEXT_PARAMS = tuple(
     dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
     for p in TRAINING_PARAMS
@@ -86,7 +86,11 @@ TEXT_PARAMS = tuple(
         help="'sequence' network only: words read per text; longer texts are cut.",
         advanced=True,
     ),
-    dropout_param(0.5),
+    dataclasses.replace(
+        dropout_param(0.5),
+        help="'sequence' network only: share of features switched "
+        "off while learning, against overfitting.",
+    ),
 )
 
 
@@ -259,7 +263,9 @@ class TextClassification(Template):
             float(params["dropout"]),
         )
         steps = -(-int(info["n_train"]) // int(params["batch_size"]))
-        return text_model.compile_text_model(model, float(params["learning_rate"]), steps)
+        return text_model.compile_text_model(
+            model, float(params["learning_rate"]), steps
+        )
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
@@ -469,8 +475,9 @@ def choose_architecture(
             f"long texts ({len(texts):,}, typically {int(words.median())} words)."
         )
     return "words", (
-        "Reads words and word pairs weighted by TF-IDF into a small network: the "
-        f"best choice for short or few texts (typically {int(words.median())} words)."
+        "Reads words, word pairs and groups of 1 to 3 characters weighted by TF-IDF "
+        "into a small network: the best choice for short or few texts (typically "
+        f"{int(words.median())} words)."
     )
 
 

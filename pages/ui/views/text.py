@@ -14,6 +14,7 @@ import streamlit as st
 
 from core import data, runs
 from core.errors import UserError
+from core.templates import get_template
 from core.text import bundle as text_bundle
 from core.text import ingest
 from core.text import template as text_template
@@ -23,6 +24,7 @@ from pages.ui.live_input import live_text
 from pages.ui.text import people_table, plain
 from pages.ui.widgets import csv_download, metrics_table, show_findings, show_summary
 
+TEMPLATE = "text_classification"
 REFERENCE_COLUMN = "TF-IDF + logistic regression reference"
 SHOWN_PER_CLASS = 3
 
@@ -66,7 +68,7 @@ def data_view(dataset_id: str) -> None:
         charts.target_distribution(frame["label"].rename("class"), "category")
     )
     st.subheader("Data check")
-    problems = text_template.TextClassification().check(frame, None, {})
+    problems = get_template(TEMPLATE).check(frame, None, {})
     for problem in problems:
         st.error(plain(problem), icon=":material/error:")
     show_findings(text_template.preflight(frame, "text", "label"))
