@@ -158,7 +158,16 @@ def text_root(tmp_path_factory) -> Path:
         ]
         assert (
             cli.main(
-                [*args, "--epochs", "15", "--param", "learning_rate=0.01", "--json"]
+                [
+                    *args,
+                    "--epochs",
+                    "40",
+                    "--param",
+                    "learning_rate=0.05",
+                    "--param",
+                    "patience=40",
+                    "--json",
+                ]
             )
             == 0
         )

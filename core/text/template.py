@@ -229,8 +229,7 @@ class TextClassification(Template):
         architecture, why = choose_architecture(texts, labels, label, params)
         raw = pd.DataFrame({"text": texts.to_numpy(), "y": y})
         splits = [
-            Split(raw["text"].to_numpy(object)[p].reshape(-1, 1), y[p], raw.iloc[p])
-            for p in parts
+            Split(_string_tensor(raw["text"].iloc[p]), y[p], raw.iloc[p]) for p in parts
         ]
         info = {
             "task": self.task,
@@ -299,6 +298,13 @@ class TextClassification(Template):
         """Classifies like `predict_file` and adds `why`: the words that weighed most."""
         frame, column, warnings = read_texts(path, info)
         return text_bundle.score(model, frame, column, dict(info), True), warnings
+
+
+def _string_tensor(texts: pd.Series) -> Any:
+    """Texts as the model's input: a string tensor shaped (n, 1) (Keras refuses objects)."""
+    import tensorflow as tf
+
+    return tf.constant(texts.to_numpy(object).reshape(-1, 1), dtype=tf.string)
 
 
 def read_texts(
