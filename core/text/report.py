@@ -44,8 +44,8 @@ def text_report(
     )
     ref_proba = _full_proba(reference, test.raw["text"].tolist(), len(names))
     y_pred = proba.argmax(axis=1)
-    right = {k: (p.argmax(axis=1) == y_true).astype(float) for k, p in
-             (("ours", proba), ("base", baseline), ("ref", ref_proba))}  # fmt: skip
+    answers = {"ours": proba, "base": baseline, "ref": ref_proba}
+    right = {k: (p.argmax(axis=1) == y_true).astype(float) for k, p in answers.items()}
     report = {
         "task": "classification",
         "data_kind": "text",

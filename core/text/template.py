@@ -45,7 +45,7 @@ LANGUAGE_NAMES = {
     *"en fr es de it pt nl ru sv da no fi pl cs tr el ar he hi ur bn ta te kn ml "
     "zh ja ko th vi id ms fa uk ro hu la".split(),
 }
-_DEFAULTS = {"epochs": 60, "patience": 4, "learning_rate": 0.01}
+_DEFAULTS = {"epochs": 100, "patience": 4, "learning_rate": 0.01}
 TEXT_PARAMS = tuple(
     dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
     for p in TRAINING_PARAMS
@@ -70,7 +70,7 @@ TEXT_PARAMS = tuple(
     Param(
         "vocabulary_size",
         "Vocabulary size",
-        20000,
+        60000,
         min_value=100,
         max_value=200_000,
         help="How many different words (or letter groups) the model keeps, the most "
