@@ -7,5 +7,5 @@ on first use, so a template module may import `core.templates.base` and
 
 from core.series import template as series_template  # noqa: F401
 from core.tables import classification, regression  # noqa: F401
-from core.vision import template as vision_template  # noqa: F401
 from core.text import template as text_template  # noqa: F401
+from core.vision import template as vision_template  # noqa: F401
