@@ -47,7 +47,9 @@ def predict_proba(model: Any, texts: list[str]) -> np.ndarray:
     for start in range(0, len(texts), CHUNK):
         batch = np.array([clean_text(t) for t in texts[start : start + CHUNK]], object)
         tensor = tf.constant(batch.reshape(-1, 1), dtype=tf.string)
-        chunks.append(np.asarray(model(tensor, training=False), dtype="float64"))
+        # predict_on_batch runs Keras' compiled predict function: ~1 ms for one
+        # text where an eager `model(tensor)` call takes ~60 ms (2 busy CPUs).
+        chunks.append(np.asarray(model.predict_on_batch(tensor), dtype="float64"))
     return np.concatenate(chunks) if chunks else np.zeros((0, 0))
 
 
