@@ -4,6 +4,8 @@ Run from the repository root:
 
     PYTHONPATH=. python -m bench.text [--seeds 1,2,3] [--full] [--json]
 
+`--full` reads ../shared/data next to the checkout (or the folder in $SHARED_DATA).
+
 Reports, in one run:
 - for the sentiment and language samples (with `--full`, also the whole data sets in
   ../shared/data): test accuracy of full training runs (`core.training.train_run`,
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS_FILE = ROOT / "bench" / "results" / "text.json"
 DATASETS = {  # name -> (path, target)
     "sentiment sample": (ROOT / "sample_data" / "sentiment_sentences.csv", "label"),
