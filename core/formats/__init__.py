@@ -119,3 +119,30 @@ def export_format(run_id: str, fmt: str, force: bool = False) -> dict[str, Any]:
         tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise ExportError(f"The {FORMATS[fmt].title} export failed: {tail[:300]}")
     return saved
+
+
+def format_size(size: float) -> str:
+    """Bytes in words: `512 B`, `36 KB`, `1.2 MB`."""
+    if size < 1024:
+        return f"{size:.0f} B"
+    if size < 1024**2:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024**2:.1f} MB"
+
+
+def describe_variant(variant: dict[str, Any], keras_score: Any = None) -> str:
+    """One line for a TFLite precision: size, test score beside Keras', difference."""
+    if variant.get("error"):
+        return f"{variant['what']}: not possible ({variant['error']})."
+    line = (
+        f"{variant['file']} ({variant['what']}): {format_size(variant['size_bytes'])}"
+    )
+    score = variant.get("score")
+    if score:
+        line += f", {score[0]} {score[1]:.4g} on the test rows"
+        if keras_score:
+            line += f" (Keras {keras_score[1]:.4g})"
+    return (
+        f"{line}, largest difference {variant['max_abs_diff']:.2g}, "
+        f"{variant['latency_ms']:.2f} ms a prediction."
+    )

@@ -145,10 +145,10 @@ def to_savedmodel(model: Any, recorded: Recorded, folder: Path) -> Path:
 
 
 TFLITE_VARIANTS = {  # file name -> what it is, in words
-    "float32": "float32, as trained",
-    "float16": "float16 weights (half the size)",
-    "int8": "int8 weights, float maths (dynamic range)",
-    "int8_full": "int8 weights and activations (calibrated on training rows)",
+    "float32": "float32 as trained",
+    "float16": "float16 weights",
+    "int8": "dynamic-range int8: int8 weights, float maths",
+    "int8_full": "full int8: weights and activations, calibrated on training rows",
 }
 
 
