@@ -110,23 +110,38 @@ def tolerance(expected: dict[str, np.ndarray]) -> float:
     return export.CHECK_TOLERANCE * max(1.0, scale)
 
 
-def check_variant(
-    variant: Variant, recorded: Recorded, reference: Reference, template: Any
+def check_variants(
+    variants: list[Variant], recorded: Recorded, reference: Reference, template: Any
+) -> list[dict[str, Any]]:
+    """Verifies the files in one fresh process; returns each one's size, difference, score."""
+    built = [v for v in variants if v[1] is not None]
+    reports = convert.run_verify(built[0][2], [v[1] for v in built], recorded)
+    by_name = {v[0]: report for v, report in zip(built, reports, strict=True)}
+    return [
+        _checked(v, by_name.get(v[0]), recorded, reference, template) for v in variants
+    ]
+
+
+def _checked(
+    variant: Variant,
+    report: dict[str, Any] | None,
+    recorded: Recorded,
+    reference: Reference,
+    template: Any,
 ) -> dict[str, Any]:
-    """Verifies one file in a fresh process; returns its size, difference and score."""
     name, path, runtime, error = variant
     what = convert.TFLITE_VARIANTS.get(name, name) if runtime == "tflite" else name
-    if path is None:
+    if report is None:
         return {"name": name, "what": what, "error": error}
-    report = convert.run_verify(runtime, path, recorded)
-    checks = [k for k in reference.outputs if k != "test"]
+    arrays = report["arrays"]
     diff = max(
-        float(np.max(np.abs(report["arrays"][k] - reference.outputs[k]), initial=0))
-        for k in checks
+        float(np.max(np.abs(arrays[k] - reference.outputs[k]), initial=0))
+        for k in reference.outputs
+        if k != "test"
     )
     score = None
-    if "test" in report["arrays"]:
-        score = template.score_outputs(report["arrays"]["test"], recorded.targets)
+    if "test" in arrays:
+        score = template.score_outputs(arrays["test"], recorded.targets)
     return {
         "name": name,
         "what": what,
@@ -159,9 +174,7 @@ def build(run_id: str, fmt: str) -> dict[str, Any]:
             except Exception as err:  # noqa: BLE001  the converter's many errors
                 raise Refusal(_cannot(title, err)) from None
             template = get_template(runs.read_spec(run_id)["template"])
-            checked = [
-                check_variant(v, recorded, reference, template) for v in variants
-            ]
+            checked = check_variants(variants, recorded, reference, template)
             result = _result(fmt, checked, reference, recorded)
             if result["ok"]:
                 _write_zip(run_id, fmt, result, [v[1] for v in variants])

@@ -205,29 +205,32 @@ def to_onnx(saved: Path, path: Path, recorded: Recorded) -> Path:
     return path
 
 
-def run_verify(runtime: str, path: Path, recorded: Recorded) -> dict[str, Any]:
-    """Runs verify.py in a fresh process on the check sets (and the test rows).
+def run_verify(runtime: str, paths: list[Path], recorded: Recorded) -> list[dict]:
+    """Runs verify.py in one fresh process on the check sets (and the test rows).
 
     Returns:
-        The runtime's view of inputs and outputs, the latency, and `outputs` by set.
+        For each file: the runtime's view of inputs and outputs, the latency, and the
+        output `arrays` by set.
 
     Raises:
-        Refusal: if the exported file does not load or run.
+        Refusal: if an exported file does not load or run.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        inputs, outputs = Path(tmp) / "inputs.npz", Path(tmp) / "outputs.npz"
+        inputs = Path(tmp) / "inputs.npz"
         np.savez(inputs, **_sets(recorded))
-        command = [sys.executable, verify.__file__, runtime, str(path), str(inputs)]
+        command = [sys.executable, verify.__file__, runtime, str(inputs), tmp]
         result = subprocess.run(
-            [*command, str(outputs)], capture_output=True, text=True, timeout=600
+            [*command, *map(str, paths)], capture_output=True, text=True, timeout=600
         )
         if result.returncode != 0:
             tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise Refusal(f"the exported file failed to run in {runtime}: {tail}")
-        report = json.loads(result.stdout.strip().splitlines()[-1])
-        with np.load(outputs, allow_pickle=False) as stored:
-            report["arrays"] = {k: stored[k] for k in stored.files}
-    return report
+        lines = result.stdout.strip().splitlines()[-len(paths) :]
+        reports = [json.loads(line) for line in lines]
+        for index, report in enumerate(reports):
+            with np.load(Path(tmp) / f"{index}.npz", allow_pickle=False) as stored:
+                report["arrays"] = {k: stored[k] for k in stored.files}
+    return reports
 
 
 def _sets(recorded: Recorded) -> dict[str, np.ndarray]:

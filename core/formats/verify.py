@@ -1,11 +1,12 @@
 """Runs an exported model with its own runtime, in a fresh process (no `core` imports).
 
-python verify.py RUNTIME MODEL INPUTS.npz OUTPUTS.npz
+python verify.py RUNTIME INPUTS.npz OUT_FOLDER MODEL [MODEL ...]
 
 RUNTIME is `keras`, `savedmodel`, `tflite` or `onnx`. INPUTS.npz holds input sets as
-`SET/INPUT_NAME` arrays (text as unicode arrays); OUTPUTS.npz gets one array per set.
-It prints one JSON object: the model's inputs and outputs as the runtime sees them and
-the median latency of a single prediction (the first row of the first set), in ms.
+`SET/INPUT_NAME` arrays (text as unicode arrays); OUT_FOLDER gets `<i>.npz` for the
+i-th model, one output array per set. It prints one JSON line per model: its inputs
+and outputs as the runtime sees them and the median latency of a single prediction
+(the first row of the first set), in ms.
 """
 
 from __future__ import annotations
@@ -157,16 +158,17 @@ def latency_ms(run: Runner, feed: dict[str, np.ndarray]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runtime", choices=sorted(RUNTIMES))
-    parser.add_argument("model", type=Path)
     parser.add_argument("inputs", type=Path)
-    parser.add_argument("outputs", type=Path)
+    parser.add_argument("out_folder", type=Path)
+    parser.add_argument("models", type=Path, nargs="+")
     args = parser.parse_args()
-    run, described = RUNTIMES[args.runtime](args.model)
     sets = read_sets(args.inputs)
-    outputs = {name: run(feed).astype("float64") for name, feed in sets.items()}
-    np.savez(args.outputs, **outputs)
-    first = sets[sorted(sets)[0]]
-    print(json.dumps({**described, "latency_ms": latency_ms(run, first)}))
+    for index, model in enumerate(args.models):
+        run, described = RUNTIMES[args.runtime](model)
+        outputs = {name: run(feed).astype("float64") for name, feed in sets.items()}
+        np.savez(args.out_folder / f"{index}.npz", **outputs)
+        first = sets[sorted(sets)[0]]
+        print(json.dumps({**described, "latency_ms": latency_ms(run, first)}))
 
 
 if __name__ == "__main__":
