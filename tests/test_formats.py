@@ -215,3 +215,28 @@ def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     result = build.build(imported, "tflite")
     assert result["refused"] and "no recorded check inputs" in result["message"]
     assert not formats.download_path(imported, "tflite").exists()
+
+
+def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids):
+    from pages.ui import state
+    from tests.test_pages import open_page, texts
+
+    run_id = run_ids["forecast"]
+    for fmt in ("tflite", "onnx"):
+        _exported(run_id, fmt)
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: run_id})
+    labels = [b.label for b in at.download_button]
+    tflite = next(label for label in labels if label.startswith("Download tflite"))
+    assert re.search(r"\(\d+ KB, \d+\.\d ms a prediction\)", tflite)
+    assert any(label.startswith("Download onnx") for label in labels)
+    assert "match the Keras model" in texts(at.success)
+    assert "model_int8.tflite" in texts(at.caption)
+    # Formats not converted yet wait for their button: nothing runs on a rerun.
+    assert "Convert and check" in [b.label for b in at.button]
+
+
+@pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
+def test_test_score_of_the_keras_model_is_the_one_in_its_report(run_ids, kind):
+    result = _exported(run_ids[kind], "tflite")
+    name, value = result["keras"]["score"]
+    assert value == pytest.approx(runs.read_evaluation(run_ids[kind])["metrics"][name])

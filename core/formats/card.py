@@ -83,7 +83,8 @@ def _python_array(result: dict[str, Any], spec: dict[str, Any]) -> str:
         return f"np.array({[[text.encode()]]!r})"
     if values is None or values.size > MAX_LITERAL:
         return f"np.zeros({shape}, dtype=np.float32)"
-    return f"np.array({values.reshape(shape).tolist()}, dtype=np.float32)"
+    literal = str(values.reshape(shape).tolist()).replace("nan", "np.nan")
+    return f"np.array({literal}, dtype=np.float32)"
 
 
 def python_tflite(result: dict[str, Any]) -> list[str]:

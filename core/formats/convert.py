@@ -60,18 +60,34 @@ class _Recorder:
         return self.model.predict(x, **kwargs)
 
 
-def as_feed(x: Any, model: Any) -> Feed:
-    """Named numpy arrays (text as unicode, numbers as float32) for what a model takes."""
+def as_feed(x: Any, model: Any, limit: int | None = None) -> Feed:
+    """Named numpy arrays (text as unicode, numbers as float32) for what a model takes.
+
+    Args:
+        x: model inputs: an array, a dict of arrays or a tf.data pipeline of batches.
+        model: the Keras model (it names a single input).
+        limit: keep at most this many rows.
+    """
     if hasattr(x, "as_numpy_iterator"):  # a tf.data pipeline of (inputs, targets)
-        batches = [b[0] if isinstance(b, tuple) else b for b in x.as_numpy_iterator()]
-        x = _concatenate(batches)
+        x = _concatenate(_batches(x, limit))
     named = x if isinstance(x, dict) else {model.inputs[0].name: x}
     feed = {}
     for name, values in named.items():
-        array = np.asarray(values)
+        array = np.asarray(values)[:limit]
         text = array.dtype.kind in "OUS"
         feed[name] = array.astype(str) if text else array.astype("float32")
     return feed
+
+
+def _batches(dataset: Any, limit: int | None) -> list[Any]:
+    batches, rows = [], 0
+    for batch in dataset.as_numpy_iterator():
+        inputs = batch[0] if isinstance(batch, tuple) else batch
+        batches.append(inputs)
+        rows += len(next(iter(inputs.values())) if isinstance(inputs, dict) else inputs)
+        if limit is not None and rows >= limit:
+            break
+    return batches
 
 
 def _concatenate(batches: list[Any]) -> Any:
@@ -115,7 +131,7 @@ def _add_splits(recorded: Recorded, template: Any, spec: dict, model: Any) -> No
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
     recorded.test = as_feed(prepared.test.inputs, model)
     recorded.targets = np.asarray(prepared.test.targets)
-    recorded.train = as_feed(prepared.train.inputs, model)
+    recorded.train = as_feed(prepared.train.inputs, model, REPRESENTATIVE_ROWS)
 
 
 def signature(recorded: Recorded) -> list[Any]:

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,12 @@ Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 def _details(items: list[tuple[str, list[int], str]]) -> list[dict]:
     return [{"name": n, "shape": s, "dtype": d} for n, s, d in items]
+
+
+def _dtype_name(dtype: Any) -> str:
+    """`float32`, `string` (numpy's bytes and object types), ..."""
+    dtype = np.dtype(dtype)
+    return "string" if dtype.kind in "OSU" else dtype.name
 
 
 def keras_runner(path: Path) -> tuple[Runner, dict]:
@@ -86,7 +93,7 @@ def tflite_runner(path: Path) -> tuple[Runner, dict]:
 
     def listed(details: dict) -> list[tuple[str, list[int], str]]:
         return [
-            (name, [int(d) for d in d_["shape_signature"]], np.dtype(d_["dtype"]).name)
+            (name, [int(d) for d in d_["shape_signature"]], _dtype_name(d_["dtype"]))
             for name, d_ in sorted(details.items())
         ]
 

@@ -51,7 +51,7 @@ def _fits(page, button) -> None:
     """Nothing is wider than the phone, and `button` is fully on screen."""
     from playwright.sync_api import expect
 
-    expect(button).to_be_visible()
+    expect(button).to_be_visible(timeout=60_000)
     button.scroll_into_view_if_needed()
     widths = page.evaluate(OVERFLOW)
     assert widths["page"] <= widths["viewport"], widths
@@ -61,12 +61,18 @@ def _fits(page, button) -> None:
 
 
 def _open(page, title: str) -> None:
-    """Opens a page from the sidebar, which a phone keeps collapsed."""
+    """Opens a page from the sidebar, then closes it, as a person on a phone does."""
+    from playwright.sync_api import expect
+
     nav = page.get_by_test_id("stSidebarNav")
     if not nav.is_visible():
-        page.get_by_test_id("stExpandSidebarButton").click()
+        page.get_by_role("button", name="Expand sidebar").click()
     nav.get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title).first.wait_for()
+    close = page.get_by_role("button", name="Collapse sidebar")
+    if close.is_visible():
+        close.click()
+    expect(nav).to_be_hidden()
 
 
 def test_phone_journey_sample_train_and_camera_prediction(phone):
@@ -77,7 +83,8 @@ def test_phone_journey_sample_train_and_camera_prediction(phone):
     _fits(page, sample)
     sample.click()
     page.get_by_role("heading", name="Data").first.wait_for()
-    expect(page.get_by_text("with_mask").first).to_be_visible()
+    expect(page.get_by_text("300 pictures · 2 classes")).to_be_visible(timeout=60_000)
+    _fits(page, page.get_by_role("link", name="Next: train a model"))
 
     _open(page, "Train")
     page.get_by_text("More settings").click()
