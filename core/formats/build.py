@@ -180,6 +180,8 @@ def build(run_id: str, fmt: str) -> dict[str, Any]:
                 _write_zip(run_id, fmt, result, [v[1] for v in variants])
     except Refusal as err:
         result = _refused(fmt, str(err))
+    if not result["ok"]:
+        download_path(run_id, fmt).unlink(missing_ok=True)  # no stale file stays
     runs.write_json_atomic(result_path(run_id, fmt), result)
     return result
 

@@ -54,6 +54,7 @@ def _fits(page, button) -> None:
     expect(button).to_be_visible(timeout=60_000)
     button.scroll_into_view_if_needed()
     widths = page.evaluate(OVERFLOW)
+    assert widths["main"] > 0, "the page has no main area"
     assert widths["page"] <= widths["viewport"], widths
     assert widths["main"] <= widths["viewport"], widths
     box = button.bounding_box()
