@@ -240,3 +240,19 @@ def test_test_score_of_the_keras_model_is_the_one_in_its_report(run_ids, kind):
     result = _exported(run_ids[kind], "tflite")
     name, value = result["keras"]["score"]
     assert value == pytest.approx(runs.read_evaluation(run_ids[kind])["metrics"][name])
+
+
+def test_tflite_refusal_names_the_ops_a_phone_lacks():
+    # The converter's words for a text model (TextVectorization), shortened.
+    err = RuntimeError(
+        "Could not translate MLIR to FlatBuffer.<unknown>:0: error: 'tf.StringLower' "
+        "op is neither a custom op nor a flex op\nSome ops are not supported by the "
+        "native TFLite runtime, you can enable TF kernels fallback using TF Select.\n"
+        "TF Select ops: StringLower, StringSplitV2\nDetails:\n\ttf.StringLower"
+    )
+    message = build.tflite_refusal(err)
+    assert "(StringLower, StringSplitV2)" in message
+    assert message.startswith("TFLite cannot carry this model")
+    assert "Use the SavedModel or the bundle" in message
+    other = build.tflite_refusal(ValueError("Unsupported data type\nmore"))
+    assert '"Unsupported data type"' in other and "instead" in other

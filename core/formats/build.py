@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def _tflite(model: Any, recorded: Recorded, tmp: Path) -> list[Variant]:
             path.write_bytes(convert.to_tflite(saved, name, recorded))
         except Exception as err:  # noqa: BLE001  the converter's many errors
             if name == "float32":
-                raise Refusal(_cannot("TFLite", err)) from None
+                raise Refusal(tflite_refusal(err)) from None
             variants.append((name, None, "tflite", _first_line(err)))
             continue
         variants.append((name, path, "tflite", ""))
@@ -95,6 +96,18 @@ def _cannot(title: str, err: Exception) -> str:
     return (
         f"{title} cannot carry this model: the converter stopped with "
         f'"{_first_line(err)}". Use the bundle (.keras) or the SavedModel instead.'
+    )
+
+
+def tflite_refusal(err: Exception) -> str:
+    """Why TFLite cannot carry a model: ops outside its built-in set, or the converter's words."""
+    ops = re.search(r"TF Select ops: ([^\n.]+)", str(err))
+    if not ops:
+        return _cannot("TFLite", err)
+    return (
+        f"TFLite cannot carry this model: it uses TensorFlow operations ({ops.group(1)[:120]}) "
+        "that the phone runtime only has with the extra Select TF ops library, "
+        "which apps rarely ship. Use the SavedModel or the bundle (.keras) instead."
     )
 
 
