@@ -248,9 +248,7 @@ class Template:
 
         outputs, targets = np.asarray(outputs), np.asarray(targets)
         if self.task == "classification":
-            guess = (
-                outputs.argmax(-1) if outputs.shape[-1] > 1 else outputs[:, 0] > 0.5
-            )
+            guess = outputs.argmax(-1) if outputs.shape[-1] > 1 else outputs[:, 0] > 0.5
             return "accuracy", float(np.mean(guess == targets.astype(int)))
         point = outputs.reshape(len(outputs), -1)[:, 0]
         return "mae", float(np.mean(np.abs(point - targets.astype("float64"))))
