@@ -314,7 +314,8 @@ def _decision_lines(found: Any) -> list[str]:
         f"A row is flagged as `{plain(found.get('positive_label', ''))}` when its "
         f"{plain(found.get('score_name', 'score'))} is at or above "
         f"**{found['threshold']:.6g}** (set by {plain(found.get('set_by', ''))}"
-        f"{costs}). predict.py uses this threshold from metadata.json.",
+        f"{costs}). The bundle's predict.py applies it (from metadata.json); SavedModel, "
+        "TFLite and ONNX files output the scores: compare them with it in your code.",
         "",
     ]
 
