@@ -3,11 +3,14 @@
 python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv [--explain]
+python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
+                       [--annotated OUT.mp4]
 python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
-python -m core export RUN_ID -o BUNDLE.zip
+python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx] -o PATH
+python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
 from __future__ import annotations
@@ -64,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("data", type=Path)
     predict.add_argument("-o", "--output", type=Path, required=True)
     predict.add_argument(
+        "--track",
+        action="store_true",
+        help="video: find, follow and label regions (one row per track per frame)",
+    )
+    predict.add_argument(
+        "--find", choices=["faces", "motion"], default="faces", help="with --track"
+    )
+    predict.add_argument(
+        "--annotated", type=Path, help="with --track: also write an annotated MP4"
+    )
+    predict.add_argument(
         "--explain",
         action="store_true",
         help="add `why`: the words that weighed most in each prediction (texts)",
@@ -77,9 +91,25 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a finished or dead run")
     delete.add_argument("run_id")
     commands.add_parser("templates", help="list task templates")
-    export = commands.add_parser("export", help="write a run's verified bundle zip")
+    export = commands.add_parser(
+        "export", help="write a run's verified bundle (or another format) zip"
+    )
     export.add_argument("run_id")
+    export.add_argument(
+        "--format",
+        default="bundle",
+        help="bundle (default), savedmodel, tflite or onnx; each is verified",
+    )
     export.add_argument("-o", "--output", type=Path, required=True)
+    threshold = commands.add_parser(
+        "threshold",
+        help="show a yes/no or anomaly run's decision threshold, or save a new one",
+    )
+    threshold.add_argument("run_id")
+    threshold.add_argument("value", type=float, nargs="?", help="the new threshold")
+    threshold.add_argument("--cost-miss", type=float, help="what a missed case costs")
+    threshold.add_argument("--cost-alert", type=float, help="what checking one costs")
+    threshold.add_argument("--json", action="store_true")
     return parser
 
 
@@ -167,6 +197,9 @@ def _print_train_result(
         **({"baselines": report["baselines"]} if "baselines" in report else {}),
         "summary": report.get("summary", []),
     }
+    if "decision" in runs.read_info(run_id):
+        result["decision"] = runs.read_info(run_id)["decision"]
+        result["threshold"] = result["decision"]["threshold"]
     if args.json:
         print(json.dumps(result))
         return
@@ -186,6 +219,8 @@ def predict(args: argparse.Namespace) -> int:
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
+    if args.track or args.annotated:
+        return _predict_tracks(args, run_id)
     if args.explain:
         template = get_template(runs.read_spec(run_id)["template"])
         model, info = export.load_model(run_id), runs.read_info(run_id)
@@ -198,6 +233,21 @@ def predict(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print(f"Wrote {len(result)} predictions to {args.output}")
+    return 0
+
+
+def _predict_tracks(args: argparse.Namespace, run_id: str) -> int:
+    from core.vision import tracking
+
+    if not args.track:
+        raise data.DataError("`--annotated` needs `--track`.")
+    result = tracking.track_run_video(run_id, args.data, args.find, args.annotated)
+    safe_csv.to_csv(result.rows, args.output)
+    print(
+        f"Followed {len(result.tracks)} tracks over {result.frames} frames "
+        f"({result.speed_fps:.1f} frames/s); wrote {args.output}"
+        + (f" and {args.annotated}" if args.annotated else "")
+    )
     return 0
 
 
@@ -239,14 +289,72 @@ def list_template_names(args: argparse.Namespace) -> int:
 
 
 def export_bundle(args: argparse.Namespace) -> int:
-    """Builds the verified bundle zip and copies it to the output path."""
+    """Builds the verified bundle (or another format's) zip and copies it to the output."""
     from core import export
 
+    if args.format != "bundle":
+        return export_format(args)
     check = export.build_bundle(args.run_id)
     shutil.copyfile(export.bundle_path(args.run_id), args.output)
     print(check["message"])
     print(f"Wrote {args.output}")
     return 0 if check["ok"] else 1
+
+
+def export_format(args: argparse.Namespace) -> int:
+    """Converts to SavedModel, TFLite or ONNX, verified in a fresh process, or refuses."""
+    from core import formats
+
+    result = formats.export_format(args.run_id, args.format)
+    if not result["ok"]:
+        raise formats.ExportError(result["message"])
+    shutil.copyfile(formats.download_path(args.run_id, args.format), args.output)
+    print(result["message"])
+    for variant in result["variants"][1:]:
+        print(formats.describe_variant(variant, result["keras"]["score"]))
+    print(f"Wrote {args.output}")
+    return 0
+
+
+def set_threshold(args: argparse.Namespace) -> int:
+    """Saves a threshold (a value, or the lowest cost for two costs), then shows it.
+
+    Prints what the threshold flags among the run's test rows, as the Threshold page does.
+    """
+    from core import decision
+
+    report = decision.decision_report(args.run_id)
+    costs = (args.cost_miss, args.cost_alert)
+    value, set_by = args.value, "you"
+    if value is None and None not in costs:
+        value, set_by = _lowest_cost(report, *costs), "lowest cost"
+    if value is not None:
+        decision.save_threshold(
+            args.run_id, value, set_by=set_by, cost_miss=costs[0], cost_alert=costs[1]
+        )
+    stored = runs.read_info(args.run_id)["decision"]
+    counts = decision.counts_at(report["scores"], report["labels"], stored["threshold"])
+    if None not in costs and report["labels"] is not None:
+        counts["expected_cost"] = decision.expected_cost(counts, *costs)
+    if args.json:
+        print(json.dumps({"decision": stored, "test_rows": counts}))
+        return 0
+    print(f"Threshold {stored['threshold']:.4g} ({stored['set_by']}) on the test rows:")
+    for key, count in counts.items():
+        print(f"  {key}: {count if count is None else round(count, 4)}")
+    return 0
+
+
+def _lowest_cost(report: dict[str, Any], cost_miss: float, cost_alert: float) -> float:
+    from core import decision
+
+    if report["labels"] is None:
+        raise decision.DecisionError(
+            "Costs need labelled rows: without them nobody knows which rows were missed."
+        )
+    return decision.cheapest_threshold(
+        report["scores"], report["labels"], cost_miss, cost_alert
+    )
 
 
 def _read_input(path: Path) -> bytes:
@@ -263,6 +371,7 @@ COMMANDS = {
     "delete": delete_run,
     "templates": list_template_names,
     "export": export_bundle,
+    "threshold": set_threshold,
 }
 
 
