@@ -78,9 +78,9 @@ def frame_to_inputs(frame: pd.DataFrame, schema: list[dict]) -> dict:
 
 def column_errors(model: Any, frame: pd.DataFrame, schema: list[dict]) -> np.ndarray:
     """Each row's error per schema column, in units of the usual error: (rows, cols)."""
-    chunks = [
+    chunks = [  # the model's first output; the second is only used in training
         np.asarray(
-            model(frame_to_inputs(frame.iloc[i : i + CHUNK_ROWS], schema)), "float64"
+            model(frame_to_inputs(frame.iloc[i : i + CHUNK_ROWS], schema))[0], "float64"
         )
         for i in range(0, len(frame), CHUNK_ROWS)
     ]

@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 from keras import layers, ops
 
+from core.tables.bundle import frame_to_inputs
 from core.tables.model import encode_columns, steps_per_execution_for
+
+ROW_ERROR_CAP = 2.0  # rows worse than this (robust units) no longer teach the model
 
 
 def build_autoencoder(
@@ -23,35 +26,67 @@ def build_autoencoder(
     """Returns the compiled end-to-end autoencoder, its preprocessing adapted on `train`.
 
     The rows are encoded as the table models encode them (normalized numbers with a
-    'was missing' flag, one-hot categories), squeezed through `hidden_units` (the
-    last size is the bottleneck), mirrored back, and compared with their encoding.
-    The output is one squared reconstruction error per column, shape (rows, columns),
-    divided by a fixed factor that `set_usual_error` sets after training: the
-    training target is zero, so the loss (mean absolute error) is their mean.
+    'was missing' flag, one-hot categories), then rescaled robustly (median and
+    interquartile range of the training rows). The encoder sees each value capped
+    at its training quartiles, so only the usual part of a row fits through
+    `hidden_units` (the last size is the bottleneck); the decoder rebuilds the whole
+    row, and how far a value lies outside the usual range stays as error.
+
+    Outputs: `column_errors`, one squared error per column, shape (rows, columns),
+    divided by a fixed factor that `set_usual_error` sets after training; and
+    `capped_error`, the row's mean error capped at ROW_ERROR_CAP, the only one
+    trained (target zero): rows the model already finds very unusual (anomalies
+    among the training rows) stop pulling it towards them.
 
     Args:
         train: the raw training rows.
         schema: one dict per input column (`core.tables.template.build_schema`).
-        hidden_units: encoder layer sizes, e.g. (32, 8); the decoder mirrors them.
+        hidden_units: encoder layer sizes, e.g. (16, 4); the decoder mirrors them.
         learning_rate: Adam's learning rate.
-        dropout: dropout after each hidden layer of the encoder.
+        dropout: dropout after each hidden layer of the encoder but the last.
 
     Returns:
-        The model, named input per column, output `column_errors`.
+        The model: one named input per column, outputs as above.
     """
     inputs, columns = encode_columns(train, schema)
     parts = [tensor for tensors in columns.values() for tensor in tensors]
     joined = parts[0] if len(parts) == 1 else layers.Concatenate(name="features")(parts)
-    reconstruction = _coder(joined, hidden_units, dropout)
-    errors = _column_errors(joined, reconstruction, columns)
-    model = keras.Model(inputs, errors, name="anomaly_autoencoder")
+    encoded = np.asarray(
+        keras.Model(inputs, joined)(frame_to_inputs(train, list(schema))), "float64"
+    )
+    robust, capped = _robust_layers(encoded)
+    scaled = robust(joined)
+    reconstruction = _coder(ops.clip(capped(scaled), -1.0, 1.0), hidden_units, dropout)
+    errors, row_error = _column_errors(scaled, reconstruction, columns)
+    model = keras.Model(inputs, [errors, row_error], name="anomaly_autoencoder")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="mae",
+        loss=["mae", "mae"],
+        loss_weights=[0.0, 1.0],
         steps_per_execution=steps_per_execution_for(len(train), 32),
         jit_compile=False,  # string lookups cannot be compiled with XLA
     )
     return model
+
+
+def _robust_layers(encoded: np.ndarray) -> tuple[Any, Any]:
+    """Fixed layers: robust scaling, then the quartiles (or range) mapped to [-1, 1]."""
+    q1, median, q3 = np.percentile(encoded, [25, 50, 75], axis=0)
+    spread = np.where(q3 - q1 > 1e-6, (q3 - q1) / 1.349, encoded.std(axis=0))
+    spread = np.where(spread > 1e-6, spread, 1.0)
+    wide = q3 - q1 > 1e-6  # else a flag or one-hot slot: its whole range
+    low = (np.where(wide, q1, encoded.min(axis=0)) - median) / spread
+    high = (np.where(wide, q3, encoded.max(axis=0)) - median) / spread
+    robust = layers.Normalization(
+        mean=median.astype("float32"), variance=(spread**2).astype("float32")
+    )
+    half = np.maximum((high - low) / 2, 1e-3)
+    capped = layers.Normalization(
+        mean=((high + low) / 2).astype("float32"),
+        variance=(half**2).astype("float32"),
+        name="usual_range",
+    )
+    return robust, capped
 
 
 def _coder(features: Any, hidden_units: Sequence[int], dropout: float) -> Any:
@@ -69,7 +104,7 @@ def _coder(features: Any, hidden_units: Sequence[int], dropout: float) -> Any:
 def _column_errors(
     features: Any, reconstruction: Any, columns: Mapping[str, list[Any]]
 ) -> Any:
-    """Sums the squared error over each column's slots: (rows, columns), float32."""
+    """Each column's summed squared error (rows, columns), and the capped row error."""
     squared = ops.square(ops.cast(features, "float32") - reconstruction)
     sums, start = [], 0
     for tensors in columns.values():
@@ -85,7 +120,8 @@ def _column_errors(
         dtype="float32",
         name="column_errors",
     )
-    return scale(joined)
+    row_error = ops.minimum(ops.mean(joined, axis=1, keepdims=True), ROW_ERROR_CAP)
+    return scale(joined), layers.Identity(name="capped_error")(row_error)
 
 
 def set_usual_error(model: keras.Model, usual: float) -> None:

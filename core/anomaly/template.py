@@ -60,7 +60,7 @@ ANOMALY_PARAMS = TRAINING_PARAMS + (
     Param(
         "hidden_units",
         "Encoder layer sizes",
-        "32,8",
+        "16,4",
         help="Neurons per encoder layer, comma-separated; the last is the bottleneck "
         "(smaller: only the usual patterns fit through).",
         advanced=True,
@@ -181,8 +181,6 @@ class AnomalyDetection(Template):
         seed: int,
     ) -> Prepared:
         """Splits rows at random (labels play no part) and keeps normal rows to learn."""
-        from core.tables.bundle import frame_to_inputs
-
         kinds = data.resolve_kinds(frame, params.get("column_kinds"))
         frame = frame.reset_index(drop=True)
         columns = _columns(frame, kinds, params)
@@ -194,13 +192,10 @@ class AnomalyDetection(Template):
         normal = set(_normal_rows(frame, params))
         train, val = ([i for i in p if i in normal] for p in parts[:2])
         schema = build_schema(frame.iloc[train], columns, kinds)
+        batch = int(params["batch_size"])
         splits = [
-            Split(
-                frame_to_inputs(frame.iloc[p], schema),
-                np.zeros((len(p), len(schema)), "float32"),
-                frame.iloc[p],
-            )
-            for p in (train, val, parts[2])
+            Split(_dataset(frame.iloc[p], schema, batch, shuffle), None, frame.iloc[p])
+            for p, shuffle in ((train, seed), (val, None), (parts[2], None))
         ]
         info = {
             "task": self.task,
@@ -274,8 +269,9 @@ class AnomalyDetection(Template):
         missing = [f["name"] for f in schema if f.get("input", f["name"]) not in inputs]
         if missing:
             return f"it has no inputs for the columns {missing}."
-        if model.outputs[0].shape[-1] != len(schema):
-            return f"it returns {model.outputs[0].shape[-1]} errors for {len(schema)} columns."
+        width = model.outputs[0].shape[-1]
+        if width != len(schema):
+            return f"it returns {width} errors for {len(schema)} columns."
         return ""
 
     def predict_frame(
@@ -287,6 +283,21 @@ class AnomalyDetection(Template):
         return anomaly_bundle.add_scores(frame, errors, dict(info)), warnings
 
 
+def _dataset(rows: pd.DataFrame, schema: list[dict], batch: int, seed: Any) -> Any:
+    """Batches of (raw inputs, zero targets for both outputs), shuffled with `seed`."""
+    import tensorflow as tf
+
+    from core.tables.bundle import frame_to_inputs
+
+    zeros = (np.zeros((len(rows), len(schema)), "float32"), np.zeros((len(rows), 1)))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (frame_to_inputs(rows, schema), zeros)
+    ).cache()
+    if seed is not None:
+        dataset = dataset.shuffle(max(len(rows), 1), seed=seed)
+    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
 def _units(params: Mapping[str, Any]) -> list[int]:
     text = str(params["hidden_units"])
     try:
@@ -296,7 +307,7 @@ def _units(params: Mapping[str, Any]) -> list[int]:
     if not units or min(units) < 1 or max(units) > 4096:
         raise ValueError(
             "Invalid value for argument `hidden_units`. Expected comma-separated sizes "
-            f"between 1 and 4096 such as '32,8'. Received: hidden_units={text!r}"
+            f"between 1 and 4096 such as '16,4'. Received: hidden_units={text!r}"
         )
     return units
 
