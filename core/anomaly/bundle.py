@@ -6,7 +6,7 @@ Usage (inside an unzipped bundle):
 Each row gets an `anomaly_score` (its reconstruction error in times the usual error
 of the training rows: 1 is typical, 10 is ten times worse than usual), `anomaly`
 ("yes" when the score reaches the threshold in metadata.json, `decision.threshold`)
-and, for flagged rows, `why`: the columns that were most unusual, in plain words.
+and `why`: the columns that were most unusual, in plain words.
 Rows come out most unusual first; `row` is their position in the input file (1 =
 first data row). Needs: keras>=3, tensorflow, pandas. The app uses the same
 functions, so what you download is what ran.
@@ -101,7 +101,7 @@ def reasons(row: pd.Series, errors: np.ndarray, metadata: dict) -> str:
         for i in order
         if total > 0 and errors[i] / total >= MIN_SHARE
     ]
-    return "; ".join(words)
+    return "; ".join(words) or "no column stands out"
 
 
 def describe(row: pd.Series, feature: dict, ranges: dict) -> str:
@@ -137,8 +137,7 @@ def add_scores(frame: pd.DataFrame, errors: np.ndarray, metadata: dict) -> pd.Da
     result["anomaly_score"] = scores
     result["anomaly"] = np.where(flagged, "yes", "no")
     result["why"] = [
-        reasons(frame.iloc[i], errors[i], metadata) if flagged[i] else ""
-        for i in range(len(frame))
+        reasons(frame.iloc[i], errors[i], metadata) for i in range(len(frame))
     ]
     order = np.lexsort((result["row"].to_numpy(), -scores.round(4)))
     return result.iloc[order].reset_index(drop=True)
