@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui.views import generic, images, series, table
+from pages.ui.views import anomaly, generic, images, series, table
 
 
 @dataclass(frozen=True)
@@ -81,4 +81,8 @@ register_views(
         predict=images.predict_view,
         upload=images.upload,
     ),
+)
+register_views(
+    "anomaly",
+    KindViews(results=anomaly.results_view, predict=anomaly.predict_view),
 )
