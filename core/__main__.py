@@ -162,6 +162,9 @@ def _print_train_result(
         **({"baselines": report["baselines"]} if "baselines" in report else {}),
         "summary": report.get("summary", []),
     }
+    if "decision" in runs.read_info(run_id):
+        result["decision"] = runs.read_info(run_id)["decision"]
+        result["threshold"] = result["decision"]["threshold"]
     if args.json:
         print(json.dumps(result))
         return
