@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import export, runs
+from core import decision, export, runs
 from core.__main__ import main
 
 CARDS = Path("/work/shared/data/creditcard_fraud_sample/creditcard_sample.csv")
@@ -80,12 +80,10 @@ def test_threshold_round_trips_through_the_bundle(cards_csv, tmp_path, capsys):
     run_id = _train(cards_csv, capsys)["run_id"]
     rows = _cards()
     scores = export.predict_frame(run_id, rows)[0]["anomaly_score"]
-    info_path = runs.run_dir(run_id) / runs.INFO_FILE
-    info = json.loads(info_path.read_text())
-    info["decision"] |= {"threshold": float(scores.median()), "set_by": "you"}
-    runs.write_json_atomic(info_path, info)
+    middle = float(np.median(runs.read_evaluation(run_id)["decision"]["scores"]))
+    decision.save_threshold(run_id, middle, set_by="you")
     live, _ = export.predict_frame(run_id, rows)
-    assert (live["anomaly"] == "yes").sum() == (scores >= scores.median()).sum()
+    assert (live["anomaly"] == "yes").sum() == (scores >= middle).sum()
     assert list(live["anomaly_score"]) == sorted(live["anomaly_score"], reverse=True)
     assert export.build_bundle(run_id)["ok"]
     folder = tmp_path / "bundle"

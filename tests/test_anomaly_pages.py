@@ -52,3 +52,12 @@ def test_train_page_offers_no_target_and_suggests_anomalies():
     at.selectbox(key="_w_train_target").set_value(NO_TARGET).run()
     assert not at.exception
     assert "Find unusual rows" in texts(at.info)
+
+
+def test_threshold_page_serves_the_anomaly_run(anomaly_run):
+    from core import decision
+
+    assert decision.runs_with_decision() == [anomaly_run]
+    at = open_page("pages/threshold.py", **{state.ACTIVE_RUN_ID: anomaly_run})
+    assert not at.exception
+    assert at.slider

@@ -228,6 +228,7 @@ class AnomalyDetection(Template):
     ) -> None:
         """Scales errors so 1 is the usual row's, then sets the threshold in `info`."""
         from core.anomaly import report
+        from core.decision import initial_decision
 
         seen = pd.concat([prepared.train.raw, prepared.val.raw])
         usual = report.scale_errors(model, seen, prepared.info["schema"])
@@ -238,14 +239,9 @@ class AnomalyDetection(Template):
             scores, float(params["anomaly_share"])
         )
         prepared.info["anomaly"] |= {"usual_error": usual, "threshold_rule": how}
-        prepared.info["decision"] = {
-            "threshold": threshold,
-            "positive_label": "anomaly",
-            "score_name": "anomaly score",
-            "set_by": "default",
-            "cost_miss": None,
-            "cost_alert": None,
-        }
+        prepared.info["decision"] = initial_decision(
+            threshold, "anomaly", "anomaly score"
+        )
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]

@@ -61,7 +61,9 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
     if file is None:
         return
     try:
-        scored, warnings = score_csv_cached(run_id, file.getvalue(), file.name)
+        scored, warnings = score_csv_cached(
+            run_id, file.getvalue(), file.name, info.get("decision")
+        )
     except UserError as err:
         st.error(plain(err))
         return
