@@ -3,11 +3,14 @@
 python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
+python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
+                       [--annotated OUT.mp4]
 python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
 python -m core export RUN_ID -o BUNDLE.zip
+python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
 from __future__ import annotations
@@ -63,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="run id or path to a bundle .zip")
     predict.add_argument("data", type=Path)
     predict.add_argument("-o", "--output", type=Path, required=True)
+    predict.add_argument(
+        "--track",
+        action="store_true",
+        help="video: find, follow and label regions (one row per track per frame)",
+    )
+    predict.add_argument(
+        "--find", choices=["faces", "motion"], default="faces", help="with --track"
+    )
+    predict.add_argument(
+        "--annotated", type=Path, help="with --track: also write an annotated MP4"
+    )
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
     stop = commands.add_parser(
@@ -75,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a run's verified bundle zip")
     export.add_argument("run_id")
     export.add_argument("-o", "--output", type=Path, required=True)
+    threshold = commands.add_parser(
+        "threshold",
+        help="show a yes/no or anomaly run's decision threshold, or save a new one",
+    )
+    threshold.add_argument("run_id")
+    threshold.add_argument("value", type=float, nargs="?", help="the new threshold")
+    threshold.add_argument("--cost-miss", type=float, help="what a missed case costs")
+    threshold.add_argument("--cost-alert", type=float, help="what checking one costs")
+    threshold.add_argument("--json", action="store_true")
     return parser
 
 
@@ -184,11 +207,28 @@ def predict(args: argparse.Namespace) -> int:
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
+    if args.track or args.annotated:
+        return _predict_tracks(args, run_id)
     result, warnings = export.predict_path(run_id, args.data)
     safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print(f"Wrote {len(result)} predictions to {args.output}")
+    return 0
+
+
+def _predict_tracks(args: argparse.Namespace, run_id: str) -> int:
+    from core.vision import tracking
+
+    if not args.track:
+        raise data.DataError("`--annotated` needs `--track`.")
+    result = tracking.track_run_video(run_id, args.data, args.find, args.annotated)
+    safe_csv.to_csv(result.rows, args.output)
+    print(
+        f"Followed {len(result.tracks)} tracks over {result.frames} frames "
+        f"({result.speed_fps:.1f} frames/s); wrote {args.output}"
+        + (f" and {args.annotated}" if args.annotated else "")
+    )
     return 0
 
 
@@ -240,6 +280,47 @@ def export_bundle(args: argparse.Namespace) -> int:
     return 0 if check["ok"] else 1
 
 
+def set_threshold(args: argparse.Namespace) -> int:
+    """Saves a threshold (a value, or the lowest cost for two costs), then shows it.
+
+    Prints what the threshold flags among the run's test rows, as the Threshold page does.
+    """
+    from core import decision
+
+    report = decision.decision_report(args.run_id)
+    costs = (args.cost_miss, args.cost_alert)
+    value, set_by = args.value, "you"
+    if value is None and None not in costs:
+        value, set_by = _lowest_cost(report, *costs), "lowest cost"
+    if value is not None:
+        decision.save_threshold(
+            args.run_id, value, set_by=set_by, cost_miss=costs[0], cost_alert=costs[1]
+        )
+    stored = runs.read_info(args.run_id)["decision"]
+    counts = decision.counts_at(report["scores"], report["labels"], stored["threshold"])
+    if None not in costs and report["labels"] is not None:
+        counts["expected_cost"] = decision.expected_cost(counts, *costs)
+    if args.json:
+        print(json.dumps({"decision": stored, "test_rows": counts}))
+        return 0
+    print(f"Threshold {stored['threshold']:.4g} ({stored['set_by']}) on the test rows:")
+    for key, count in counts.items():
+        print(f"  {key}: {count if count is None else round(count, 4)}")
+    return 0
+
+
+def _lowest_cost(report: dict[str, Any], cost_miss: float, cost_alert: float) -> float:
+    from core import decision
+
+    if report["labels"] is None:
+        raise decision.DecisionError(
+            "Costs need labelled rows: without them nobody knows which rows were missed."
+        )
+    return decision.cheapest_threshold(
+        report["scores"], report["labels"], cost_miss, cost_alert
+    )
+
+
 def _read_input(path: Path) -> bytes:
     if not path.is_file():
         raise data.DataError(f"There is no file `{path}`.")
@@ -254,6 +335,7 @@ COMMANDS = {
     "delete": delete_run,
     "templates": list_template_names,
     "export": export_bundle,
+    "threshold": set_threshold,
 }
 
 

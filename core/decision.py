@@ -264,7 +264,7 @@ def save_threshold(
         DecisionError: for a run without a decision or a value out of range.
         RunError: for an unknown or unfinished run.
     """
-    report = _decision_report(run_id)
+    report = decision_report(run_id)
     _check_threshold(threshold, report["scores"])
     if set_by not in SET_BY:
         raise DecisionError(
@@ -286,8 +286,13 @@ def save_threshold(
     _refresh_export(run_id)
 
 
-def _decision_report(run_id: str) -> dict[str, Any]:
-    """The run's `report["decision"]`, once the run is known to be finished."""
+def decision_report(run_id: str) -> dict[str, Any]:
+    """Returns the run's `report["decision"]` (test scores and labels).
+
+    Raises:
+        DecisionError: for a run whose evaluation holds no sound decision.
+        RunError: for an unknown or unfinished run.
+    """
     status = runs.read_status(run_id)
     if status.state not in runs.USABLE_STATES:
         raise runs.RunError(

@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import data, decision, export, runs, training, workspace
-from core.__main__ import _print_train_result
+from core.__main__ import _print_train_result, main
 from pages.ui import state
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -204,6 +204,20 @@ def test_cli_json_carries_average_precision_and_the_threshold(run_id, capsys):
     assert 0 <= result["metrics"]["average_precision"] <= 1
     assert "average_precision" in result["reference"]
     assert result["threshold"] == 0.5 and result["decision"]["positive_label"] == "1"
+
+
+def test_cli_threshold_saves_a_value_and_the_lowest_cost(run_id, capsys):
+    assert main(["threshold", run_id, "0.2", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (
+        shown["decision"]["threshold"] == 0.2 and shown["decision"]["set_by"] == "you"
+    )
+    assert main(["threshold", run_id, "--cost-miss", "500", "--cost-alert", "5"]) == 0
+    stored = runs.read_info(run_id)["decision"]
+    assert stored["set_by"] == "lowest cost" and stored["cost_miss"] == 500
+    assert "expected_cost" in capsys.readouterr().out
+    assert main(["threshold", run_id, "7"]) == 1
+    assert "threshold" in capsys.readouterr().err
 
 
 # --- the page ---------------------------------------------------------------------------

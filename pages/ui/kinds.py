@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui.views import anomaly, generic, images, series, table
+from pages.ui.views import anomaly, corpus, generic, images, series, table
 
 
 @dataclass(frozen=True)
@@ -85,4 +85,13 @@ register_views(
 register_views(
     "anomaly",
     KindViews(results=anomaly.results_view, predict=anomaly.predict_view),
+)
+register_views(
+    "corpus",
+    KindViews(
+        data=corpus.data_view,
+        results=corpus.results_view,
+        predict=corpus.predict_view,
+        upload=corpus.upload,
+    ),
 )
