@@ -9,7 +9,7 @@ python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
-python -m core export RUN_ID -o BUNDLE.zip
+python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx] -o PATH
 python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
@@ -86,8 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a finished or dead run")
     delete.add_argument("run_id")
     commands.add_parser("templates", help="list task templates")
-    export = commands.add_parser("export", help="write a run's verified bundle zip")
+    export = commands.add_parser(
+        "export", help="write a run's verified bundle (or another format) zip"
+    )
     export.add_argument("run_id")
+    export.add_argument(
+        "--format",
+        default="bundle",
+        help="bundle (default), savedmodel, tflite or onnx; each is verified",
+    )
     export.add_argument("-o", "--output", type=Path, required=True)
     threshold = commands.add_parser(
         "threshold",
@@ -270,14 +277,31 @@ def list_template_names(args: argparse.Namespace) -> int:
 
 
 def export_bundle(args: argparse.Namespace) -> int:
-    """Builds the verified bundle zip and copies it to the output path."""
+    """Builds the verified bundle (or another format's) zip and copies it to the output."""
     from core import export
 
+    if args.format != "bundle":
+        return export_format(args)
     check = export.build_bundle(args.run_id)
     shutil.copyfile(export.bundle_path(args.run_id), args.output)
     print(check["message"])
     print(f"Wrote {args.output}")
     return 0 if check["ok"] else 1
+
+
+def export_format(args: argparse.Namespace) -> int:
+    """Converts to SavedModel, TFLite or ONNX, verified in a fresh process, or refuses."""
+    from core import formats
+
+    result = formats.export_format(args.run_id, args.format)
+    if not result["ok"]:
+        raise formats.ExportError(result["message"])
+    shutil.copyfile(formats.download_path(args.run_id, args.format), args.output)
+    print(result["message"])
+    for variant in result["variants"][1:]:
+        print(formats.describe_variant(variant, result["keras"]["score"]))
+    print(f"Wrote {args.output}")
+    return 0
 
 
 def set_threshold(args: argparse.Namespace) -> int:
