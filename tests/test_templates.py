@@ -29,7 +29,7 @@ from core.templates.base import Template, resolve_params
 from core.templates.registry import unregister
 from tests.conftest import FAST_PARAMS
 
-KINDS = ("table", "series", "images", "text", "corpus")
+KINDS = ("table", "series", "images", "text", "corpus", "anomaly")
 
 
 @pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))

@@ -223,6 +223,7 @@ class Template:
         """Adjusts the trained model on validation data before it is saved (default: no-op).
 
         E.g. forecasting rescales its ranges so they hold their stated coverage.
+        What it adds to `prepared.info` is written to the run's info.json.
         """
 
     def evaluate(

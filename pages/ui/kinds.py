@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui.views import corpus, generic, images, series, table, text
+from pages.ui.views import anomaly, corpus, generic, images, series, table, text
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ register_views(
         predict=images.predict_view,
         upload=images.upload,
     ),
+)
+register_views(
+    "anomaly",
+    KindViews(results=anomaly.results_view, predict=anomaly.predict_view),
 )
 register_views(
     "corpus",
