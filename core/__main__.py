@@ -8,6 +8,7 @@ python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
 python -m core export RUN_ID -o BUNDLE.zip
+python -m core weights fetch [NAMES] | list
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a run's verified bundle zip")
     export.add_argument("run_id")
     export.add_argument("-o", "--output", type=Path, required=True)
+    weights = commands.add_parser(
+        "weights", help="download pre-trained picture networks for offline use"
+    )
+    weights.add_argument("action", choices=("fetch", "list"))
+    weights.add_argument("names", nargs="*", help="default: every network")
     return parser
 
 
@@ -237,6 +243,27 @@ def export_bundle(args: argparse.Namespace) -> int:
     return 0 if check["ok"] else 1
 
 
+def backbone_weights(args: argparse.Namespace) -> int:
+    """Lists the pre-trained networks, or downloads their weights into the Keras cache."""
+    from core.vision import weights
+
+    if args.action == "list":
+        for name, path in weights.readiness().items():
+            print(f"{name:<20} {path or 'not downloaded'}")
+        return 0
+    paths = weights.fetch_all(args.names or list(weights.BACKBONES), _show_progress)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _show_progress(name: str, done: int, total: int | None) -> None:
+    share = f"{done / total:.0%}" if total else f"{done / 1e6:.1f} MB"
+    print(f"\r{name}: {share}", end="", file=sys.stderr, flush=True)
+    if total and done >= total:
+        print(file=sys.stderr)
+
+
 def _read_input(path: Path) -> bytes:
     if not path.is_file():
         raise data.DataError(f"There is no file `{path}`.")
@@ -251,6 +278,7 @@ COMMANDS = {
     "delete": delete_run,
     "templates": list_template_names,
     "export": export_bundle,
+    "weights": backbone_weights,
 }
 
 

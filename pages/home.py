@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import data
 from core.vision import ingest as images
+from pages.ui.backbones import backbone_status
 from pages.ui.state import TARGET_COLUMN, use_dataset
 
 SAMPLE_CARDS = {
@@ -43,6 +44,9 @@ with st.container(border=True):
     if st.button("Use this sample", key="_w_sample_face_mask", type="primary"):
         use_dataset(images.store_sample())
         st.switch_page("pages/data.py")
+
+with st.container(border=True):
+    backbone_status()
 
 st.page_link(
     "pages/data.py",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,21 +26,16 @@ from core.templates.registry import register
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
 from core.vision import video
+from core.vision import weights as backbones
 
 MAX_LISTED_PER_CELL = 40
 MAX_TEST_EXAMPLES = 300
 CHECK_IMAGES = 5
-BACKBONES = {  # name -> (keras.applications class, ImageNet no-top weights file)
-    "mobilenet_v3_small": (
-        "MobileNetV3Small",
-        "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
-    ),
-    "efficientnet_b0": ("EfficientNetB0", "efficientnetb0_notop.h5"),
-}
 # The from-scratch CNN learns on a cosine-decaying rate over all epochs, so it trains them
 # all (patience = epochs) and keeps the epoch with the best validation loss.
 _DEFAULTS = {"epochs": 90, "patience": 90}
 WEIGHT_DECAY = 1e-4
+MIXUP_ALPHA = 0.2  # mixup: each training picture blends in some of another
 IMAGE_PARAMS = tuple(
     dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
     for p in TRAINING_PARAMS
@@ -58,9 +52,10 @@ IMAGE_PARAMS = tuple(
         "backbone",
         "Network",
         "auto",
-        choices=("auto", "small_cnn", "mobilenet_v3_small", "efficientnet_b0"),
+        choices=("auto", "small_cnn", *backbones.BACKBONES),
         help="'auto' reuses a network pre-trained on ImageNet when its weights are on "
-        "this computer, else trains a small network from scratch.",
+        "this computer (download them on Home or with `python -m core weights "
+        "fetch`), else trains a small network from scratch.",
     ),
     Param(
         "weights_path",
@@ -178,13 +173,14 @@ class ImageClassification(Template):
             y, params["val_fraction"], params["test_fraction"], seed
         )
         size, batch = int(params["image_size"]), int(params["batch_size"])
+        n_classes = len(class_names)
         paths = np.array(data_.paths())
         splits = []
         for index, part in enumerate(parts):
             train = index == 0
             augment = train and bool(params["augment"])
             dataset = make_dataset(
-                paths[part], y[part], size, batch, seed, train, augment
+                paths[part], y[part], size, batch, seed, train, augment, n_classes
             )
             raw = table.iloc[part].assign(y=y[part])
             splits.append(Split(dataset, None if index < 2 else y[part], raw))
@@ -209,7 +205,7 @@ class ImageClassification(Template):
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled end-to-end model: raw RGB pictures of any size in."""
-        from core.tables import model as models
+        import keras
 
         info = prepared.info
         model = build_image_model(
@@ -220,8 +216,21 @@ class ImageClassification(Template):
             float(params["dropout"]),
         )
         if info["backbone"] != "small_cnn":
-            return models.compile_for(model, "classification", params["learning_rate"])
+            rate = float(params["learning_rate"])
+            return _compile(model, keras.optimizers.Adam(rate))
         return _compile_from_scratch(model, params, int(info["n_train"]))
+
+    def callbacks(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
+        """A pre-trained backbone is fine-tuned after the new head has learned."""
+        if prepared.info["backbone"] == "small_cnn":
+            return []
+        from core.vision import finetune
+
+        return [
+            finetune.fine_tune_callback(
+                int(params["epochs"]), float(params["learning_rate"])
+            )
+        ]
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
@@ -287,33 +296,25 @@ def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
     choice = str(params["backbone"])
     if choice == "small_cnn":
         return "small_cnn", "", "A small CNN was trained from scratch, as chosen."
-    wanted = "mobilenet_v3_small" if choice == "auto" else choice
+    wanted = backbones.backbone("mobilenet_v3_small" if choice == "auto" else choice)
     given = str(params.get("weights_path") or "")
-    path = Path(given).expanduser() if given else find_cached_weights(wanted)
+    path = Path(given).expanduser() if given else backbones.find_cached(wanted.name)
     if path is not None and path.is_file():
         return (
-            wanted,
+            wanted.name,
             str(path.resolve()),
-            f"Transfer learning: {BACKBONES[wanted][0]} with pre-trained weights "
-            f"from `{path.name}`, and a new classifier on top.",
+            f"Transfer learning: {wanted.keras_class} with pre-trained weights from "
+            f"`{path.name}` and a new classifier on top, trained first alone, then "
+            "with the network's top layers at a lower learning rate.",
         )
     return (
         "small_cnn",
         "",
-        f"No pre-trained weights for {BACKBONES[wanted][0]} were found on this computer "
-        f"(Keras cache: `{BACKBONES[wanted][1]}`) and they cannot be downloaded here, so "
-        "a small CNN was trained from scratch instead.",
+        f"No pre-trained weights for {wanted.keras_class} were found on this computer "
+        f"(Keras cache: `{wanted.file_name}`), so a small CNN was trained from scratch "
+        "instead. To use them, download them on Home or with `python -m core weights "
+        "fetch`.",
     )
-
-
-def find_cached_weights(backbone: str) -> Path | None:
-    """Looks for a backbone's ImageNet weights in the Keras cache (`~/.keras/models`)."""
-    homes = [os.environ.get("KERAS_HOME", ""), "~/.keras", "/tmp/.keras"]
-    for home in filter(None, homes):
-        path = Path(home).expanduser() / "models" / BACKBONES[backbone][1]
-        if path.is_file():
-            return path
-    return None
 
 
 def make_dataset(
@@ -324,13 +325,15 @@ def make_dataset(
     seed: int,
     shuffle: bool,
     augment: bool = False,
+    n_classes: int = 2,
 ) -> Any:
     """A tf.data pipeline: decode each picture once (robustly), cache, shuffle, prefetch.
 
-    Augmentation (random flips, turns, zooms, contrast) runs after the cache, so each
-    epoch sees new variations. It lives in the pipeline, not in the saved model: Keras'
-    random layers augment whenever a model is called without `training=False`, and a
-    saved model must answer the same way every time.
+    Labels are one-hot, so mixup can blend them. Augmentation (random flips, turns,
+    shifts, zooms, contrast, then mixup) runs after the cache, so each epoch sees new
+    variations. It lives in the pipeline, not in the saved model: Keras' random layers
+    augment whenever a model is called without `training=False`, and a saved model must
+    answer the same way every time.
     """
     import tensorflow as tf
 
@@ -347,15 +350,35 @@ def make_dataset(
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch).map(
-        lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE
+        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, n_classes)),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
     if augment:
         augmenter = build_augmenter(seed)
         dataset = dataset.map(
-            lambda x, y: (augmenter(x, training=True), y),
+            lambda x, y: mixup(augmenter(x, training=True), y, MIXUP_ALPHA, seed),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def mixup(x: Any, y: Any, alpha: float, seed: int) -> Any:
+    """Blends each picture and its one-hot label with another of the batch (mixup).
+
+    The share kept of the picture's own class is at least a half, drawn from
+    Beta(alpha, alpha), so class weights (read from the strongest label) still apply.
+    """
+    import tensorflow as tf
+
+    n = tf.shape(x)[0]
+    a = tf.random.gamma([n], alpha, seed=seed)
+    b = tf.random.gamma([n], alpha, seed=seed + 1)
+    share = tf.maximum(a, b) / tf.maximum(a + b, 1e-12)
+    share = tf.where(a + b > 0, share, tf.ones_like(share))
+    other = tf.random.shuffle(tf.range(n), seed=seed)
+    mixed = share[:, None, None, None] * x
+    mixed += (1 - share[:, None, None, None]) * tf.gather(x, other)
+    return mixed, share[:, None] * y + (1 - share[:, None]) * tf.gather(y, other)
 
 
 def build_augmenter(seed: int) -> Any:
@@ -367,6 +390,7 @@ def build_augmenter(seed: int) -> Any:
         [
             layers.RandomFlip("horizontal", seed=seed, dtype="float32"),
             layers.RandomRotation(0.08, seed=seed, dtype="float32"),
+            layers.RandomTranslation(0.1, 0.1, seed=seed, dtype="float32"),
             layers.RandomZoom(0.1, seed=seed, dtype="float32"),
             layers.RandomContrast(0.2, seed=seed, dtype="float32"),
         ],
@@ -396,7 +420,7 @@ def build_image_model(
     if backbone == "small_cnn":
         x = _small_cnn(layers.Rescaling(1.0 / 255, name="rescale")(x))
     else:
-        x = _pretrained(backbone, weights_file, size)(x)
+        x = _pretrained(x, backbone, weights_file, size)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classification_head(x, n_classes)
@@ -435,27 +459,39 @@ def _compile_from_scratch(model: Any, params: Mapping[str, Any], n_train: int) -
     schedule = keras.optimizers.schedules.CosineDecay(
         float(params["learning_rate"]), decay_steps=steps
     )
+    return _compile(model, keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY))
+
+
+def _compile(model: Any, optimizer: Any) -> Any:
+    """Cross-entropy on one-hot (possibly mixed) labels; accuracy logged as `accuracy`."""
+    import keras
+
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer=optimizer,
+        loss="categorical_crossentropy",
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile=False,
     )
     return model
 
 
-def _pretrained(backbone: str, weights_file: str, size: int) -> Any:
+def _pretrained(x: Any, backbone: str, weights_file: str, size: int) -> Any:
+    """The frozen backbone on 0-255 pictures (its own preprocessing is inside it).
+
+    It is called in inference mode, so its BatchNormalization layers keep their
+    ImageNet statistics also once its top layers are fine-tuned (`core.vision.finetune`).
+    """
     import keras
 
-    factory = getattr(keras.applications, BACKBONES[backbone][0])
+    factory = getattr(keras.applications, backbones.backbone(backbone).keras_class)
     model = factory(
         include_top=False,
         weights=weights_file,
         input_shape=(size, size, 3),
         pooling="avg",
     )
-    model.trainable = False  # keep the pre-trained features; train the new head
-    return model
+    model.trainable = False  # keep the pre-trained features; train the new head first
+    return model(x, training=False)
 
 
 def _class_weight(y_train: np.ndarray) -> dict[int, float] | None:
