@@ -162,7 +162,6 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
 
     size, rows = int(params["image_size"]), prepared.train.raw
     folder = template.load_data(dataset_id).folder
-    n_classes = len(prepared.info["class_names"])
     x = np.stack(
         [
             bundle_images.load_image((folder / p).read_bytes(), size)
@@ -174,7 +173,7 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
     model = template.build_model(prepared, params)
     model.fit(
         x,
-        keras.utils.to_categorical(rows["y"].to_numpy(), n_classes),
+        rows["y"].to_numpy(),
         batch_size=int(params["batch_size"]),
         epochs=TIMED_EPOCHS,
         callbacks=[bare],

@@ -385,22 +385,11 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
     assert kinds == {
         "RandomFlip",
         "RandomRotation",
-        "RandomTranslation",
         "RandomZoom",
         "RandomContrast",
     }
     pictures = raw_pictures(2, (32, 32))
     assert not np.allclose(np.asarray(augmenter(pictures, training=True)), pictures)
-
-
-def test_mixup_blends_pictures_and_labels_keeping_the_own_class_strongest():
-    pictures = np.stack([np.zeros((4, 4, 3)), np.full((4, 4, 3), 100.0)] * 4)
-    pictures = pictures.astype("float32")
-    labels = np.eye(2, dtype="float32")[[0, 1] * 4]
-    mixed, soft = (np.asarray(t) for t in ic.mixup(pictures, labels, 0.2, seed=1))
-    assert np.allclose(soft.sum(axis=1), 1) and (soft.max(axis=1) >= 0.5).all()
-    assert (soft.argmax(axis=1) == labels.argmax(axis=1)).all()
-    assert np.allclose(mixed[:, 0, 0, 0], 100 * soft[:, 1], atol=1e-3)
 
 
 def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):

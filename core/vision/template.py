@@ -35,7 +35,6 @@ CHECK_IMAGES = 5
 # all (patience = epochs) and keeps the epoch with the best validation loss.
 _DEFAULTS = {"epochs": 90, "patience": 90}
 WEIGHT_DECAY = 1e-4
-MIXUP_ALPHA = 0.2  # mixup: each training picture blends in some of another
 IMAGE_PARAMS = tuple(
     dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
     for p in TRAINING_PARAMS
@@ -173,14 +172,13 @@ class ImageClassification(Template):
             y, params["val_fraction"], params["test_fraction"], seed
         )
         size, batch = int(params["image_size"]), int(params["batch_size"])
-        n_classes = len(class_names)
         paths = np.array(data_.paths())
         splits = []
         for index, part in enumerate(parts):
             train = index == 0
             augment = train and bool(params["augment"])
             dataset = make_dataset(
-                paths[part], y[part], size, batch, seed, train, augment, n_classes
+                paths[part], y[part], size, batch, seed, train, augment
             )
             raw = table.iloc[part].assign(y=y[part])
             splits.append(Split(dataset, None if index < 2 else y[part], raw))
@@ -325,15 +323,13 @@ def make_dataset(
     seed: int,
     shuffle: bool,
     augment: bool = False,
-    n_classes: int = 2,
 ) -> Any:
     """A tf.data pipeline: decode each picture once (robustly), cache, shuffle, prefetch.
 
-    Labels are one-hot, so mixup can blend them. Augmentation (random flips, turns,
-    shifts, zooms, contrast, then mixup) runs after the cache, so each epoch sees new
-    variations. It lives in the pipeline, not in the saved model: Keras' random layers
-    augment whenever a model is called without `training=False`, and a saved model must
-    answer the same way every time.
+    Augmentation (random flips, turns, zooms, contrast) runs after the cache, so each
+    epoch sees new variations. It lives in the pipeline, not in the saved model: Keras'
+    random layers augment whenever a model is called without `training=False`, and a
+    saved model must answer the same way every time.
     """
     import tensorflow as tf
 
@@ -350,35 +346,15 @@ def make_dataset(
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch).map(
-        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, n_classes)),
-        num_parallel_calls=tf.data.AUTOTUNE,
+        lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE
     )
     if augment:
         augmenter = build_augmenter(seed)
         dataset = dataset.map(
-            lambda x, y: mixup(augmenter(x, training=True), y, MIXUP_ALPHA, seed),
+            lambda x, y: (augmenter(x, training=True), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def mixup(x: Any, y: Any, alpha: float, seed: int) -> Any:
-    """Blends each picture and its one-hot label with another of the batch (mixup).
-
-    The share kept of the picture's own class is at least a half, drawn from
-    Beta(alpha, alpha), so class weights (read from the strongest label) still apply.
-    """
-    import tensorflow as tf
-
-    n = tf.shape(x)[0]
-    a = tf.random.gamma([n], alpha, seed=seed)
-    b = tf.random.gamma([n], alpha, seed=seed + 1)
-    share = tf.maximum(a, b) / tf.maximum(a + b, 1e-12)
-    share = tf.where(a + b > 0, share, tf.ones_like(share))
-    other = tf.random.shuffle(tf.range(n), seed=seed)
-    mixed = share[:, None, None, None] * x
-    mixed += (1 - share[:, None, None, None]) * tf.gather(x, other)
-    return mixed, share[:, None] * y + (1 - share[:, None]) * tf.gather(y, other)
 
 
 def build_augmenter(seed: int) -> Any:
@@ -390,7 +366,6 @@ def build_augmenter(seed: int) -> Any:
         [
             layers.RandomFlip("horizontal", seed=seed, dtype="float32"),
             layers.RandomRotation(0.08, seed=seed, dtype="float32"),
-            layers.RandomTranslation(0.1, 0.1, seed=seed, dtype="float32"),
             layers.RandomZoom(0.1, seed=seed, dtype="float32"),
             layers.RandomContrast(0.2, seed=seed, dtype="float32"),
         ],
@@ -463,13 +438,11 @@ def _compile_from_scratch(model: Any, params: Mapping[str, Any], n_train: int) -
 
 
 def _compile(model: Any, optimizer: Any) -> Any:
-    """Cross-entropy on one-hot (possibly mixed) labels; accuracy logged as `accuracy`."""
-    import keras
-
+    """Cross-entropy on class indices, with accuracy."""
     model.compile(
         optimizer=optimizer,
-        loss="categorical_crossentropy",
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
         jit_compile=False,
     )
     return model
