@@ -16,6 +16,7 @@ pages = {
     ],
     "Use": [
         st.Page("pages/results.py", title="Results", icon=":material/analytics:"),
+        st.Page("pages/threshold.py", title="Threshold", icon=":material/tune:"),
         st.Page(
             "pages/predict.py", title="Predict", icon=":material/online_prediction:"
         ),

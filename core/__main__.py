@@ -9,6 +9,7 @@ python -m core delete RUN_ID
 python -m core templates
 python -m core export RUN_ID -o BUNDLE.zip
 python -m core weights fetch [NAMES] | list
+python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     weights.add_argument("action", choices=("fetch", "list"))
     weights.add_argument("names", nargs="*", help="default: every network")
+    threshold = commands.add_parser(
+        "threshold",
+        help="show a yes/no or anomaly run's decision threshold, or save a new one",
+    )
+    threshold.add_argument("run_id")
+    threshold.add_argument("value", type=float, nargs="?", help="the new threshold")
+    threshold.add_argument("--cost-miss", type=float, help="what a missed case costs")
+    threshold.add_argument("--cost-alert", type=float, help="what checking one costs")
+    threshold.add_argument("--json", action="store_true")
     return parser
 
 
@@ -168,6 +178,9 @@ def _print_train_result(
         **({"baselines": report["baselines"]} if "baselines" in report else {}),
         "summary": report.get("summary", []),
     }
+    if "decision" in runs.read_info(run_id):
+        result["decision"] = runs.read_info(run_id)["decision"]
+        result["threshold"] = result["decision"]["threshold"]
     if args.json:
         print(json.dumps(result))
         return
@@ -264,6 +277,47 @@ def _show_progress(name: str, done: int, total: int | None) -> None:
         print(file=sys.stderr)
 
 
+def set_threshold(args: argparse.Namespace) -> int:
+    """Saves a threshold (a value, or the lowest cost for two costs), then shows it.
+
+    Prints what the threshold flags among the run's test rows, as the Threshold page does.
+    """
+    from core import decision
+
+    report = decision.decision_report(args.run_id)
+    costs = (args.cost_miss, args.cost_alert)
+    value, set_by = args.value, "you"
+    if value is None and None not in costs:
+        value, set_by = _lowest_cost(report, *costs), "lowest cost"
+    if value is not None:
+        decision.save_threshold(
+            args.run_id, value, set_by=set_by, cost_miss=costs[0], cost_alert=costs[1]
+        )
+    stored = runs.read_info(args.run_id)["decision"]
+    counts = decision.counts_at(report["scores"], report["labels"], stored["threshold"])
+    if None not in costs and report["labels"] is not None:
+        counts["expected_cost"] = decision.expected_cost(counts, *costs)
+    if args.json:
+        print(json.dumps({"decision": stored, "test_rows": counts}))
+        return 0
+    print(f"Threshold {stored['threshold']:.4g} ({stored['set_by']}) on the test rows:")
+    for key, count in counts.items():
+        print(f"  {key}: {count if count is None else round(count, 4)}")
+    return 0
+
+
+def _lowest_cost(report: dict[str, Any], cost_miss: float, cost_alert: float) -> float:
+    from core import decision
+
+    if report["labels"] is None:
+        raise decision.DecisionError(
+            "Costs need labelled rows: without them nobody knows which rows were missed."
+        )
+    return decision.cheapest_threshold(
+        report["scores"], report["labels"], cost_miss, cost_alert
+    )
+
+
 def _read_input(path: Path) -> bytes:
     if not path.is_file():
         raise data.DataError(f"There is no file `{path}`.")
@@ -279,6 +333,7 @@ COMMANDS = {
     "templates": list_template_names,
     "export": export_bundle,
     "weights": backbone_weights,
+    "threshold": set_threshold,
 }
 
 

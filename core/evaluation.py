@@ -19,6 +19,7 @@ from sklearn.ensemble import (
 )
 from sklearn.inspection import permutation_importance
 
+from core import decision
 from core.tables.bundle import format_value, predict_outputs
 from core.templates.base import Prepared
 
@@ -26,6 +27,12 @@ MAX_CURVE_POINTS = 200
 MAX_SCATTER_POINTS = 20_000  # per chart; WebGL draws this many at ease
 IMPORTANCE_REPEATS = 5
 REFERENCE_TEXT = "a gradient-boosting model"
+FALSE_ALARM_RATE = 0.01
+TOP_SHARE = 0.05
+RECALL_KEY = "recall_at_1pct_false_alarms"
+PRECISION_KEY = "precision_at_top_5pct"
+IMBALANCE_RATIO = 0.5  # rarest / largest class in training below this: imbalanced
+AP_RESAMPLES = 400
 
 
 def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
@@ -52,8 +59,14 @@ def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
     return report
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Returns accuracy, balanced accuracy, F1 and ROC AUC (scikit-learn's names)."""
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, positive: int = 1
+) -> dict[str, float]:
+    """Returns accuracy, balanced accuracy, F1 and ROC AUC (scikit-learn's names).
+
+    Yes/no tasks with both classes in `y_true` also get the rare-class metrics of
+    `rare_class_metrics` for the class at index `positive`.
+    """
     y_pred = proba.argmax(axis=1)
     binary = proba.shape[1] == 2
     scores = {
@@ -70,7 +83,38 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
             if binary
             else skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)
         )
+        if binary:
+            scores.update(rare_class_metrics(y_true == positive, proba[:, positive]))
     return {k: float(v) for k, v in scores.items()}
+
+
+def rare_class_metrics(is_positive: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """What matters when one class is rare: ranking quality, not accuracy.
+
+    Args:
+        is_positive: True for the rows of the class to find (both kinds present).
+        scores: the model's score (probability) of that class per row.
+
+    Returns:
+        `average_precision` (area under the precision-recall curve), the recall
+        when at most `FALSE_ALARM_RATE` of the other rows are flagged, and the
+        precision among the `TOP_SHARE` highest-scored rows (with rows tied with
+        the last of them, so a constant score gives the share of positives).
+    """
+    is_positive = np.asarray(is_positive, dtype=bool)
+    fpr, tpr, _ = skm.roc_curve(is_positive, scores)
+    scores = np.asarray(scores, dtype="float64")
+    cut = np.sort(scores)[::-1][_top_rows(len(scores)) - 1]
+    top = scores >= cut  # ties with the last row count too: no arbitrary order
+    return {
+        "average_precision": float(skm.average_precision_score(is_positive, scores)),
+        RECALL_KEY: float(tpr[fpr <= FALSE_ALARM_RATE].max()),
+        PRECISION_KEY: float(is_positive[top].mean()),
+    }
+
+
+def _top_rows(n: int) -> int:
+    return max(1, int(np.ceil(TOP_SHARE * n)))
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -108,7 +152,8 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
             ("ref", reference_proba),
         )
     }
-    return {
+    positive = _positive_index(prepared.info)
+    report = {
         "task": "classification",
         **_judged(
             right,
@@ -116,10 +161,10 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
             f"always giving the most common answer (`{answer}`)",
             seed,
         ),
-        "metrics": classification_metrics(test.targets, proba),
-        "baseline": classification_metrics(test.targets, baseline_proba),
+        "metrics": classification_metrics(test.targets, proba, positive),
+        "baseline": classification_metrics(test.targets, baseline_proba, positive),
         "baseline_answer": answer,
-        "reference": classification_metrics(test.targets, reference_proba),
+        "reference": classification_metrics(test.targets, reference_proba, positive),
         "reference_fit_seconds": seconds,
         "class_names": names,
         "confusion_matrix": skm.confusion_matrix(
@@ -128,6 +173,156 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         "per_class": per_class(test.targets, y_pred, names),
         "curves": curves(test.targets, proba, names),
     }
+    probas = {"ours": proba, "base": baseline_proba, "ref": reference_proba}
+    return _with_decision(report, probas, prepared, seed)
+
+
+def _positive_index(info: Mapping[str, Any]) -> int:
+    """The class a yes/no run flags (its decision's), else the second class."""
+    found = info.get("decision")
+    if isinstance(found, dict) and found.get("positive_label") in info["class_names"]:
+        return info["class_names"].index(found["positive_label"])
+    return 1
+
+
+def _with_decision(
+    report: dict[str, Any],
+    probas: Mapping[str, np.ndarray],
+    prepared: Prepared,
+    seed: int,
+) -> dict[str, Any]:
+    """Adds the threshold page's data to a yes/no report, led by average precision.
+
+    With imbalanced classes the verdict is on average precision (accuracy is shown
+    but not headlined: always answering the common class already scores high).
+    """
+    found = prepared.info.get("decision")
+    if not isinstance(found, dict):
+        return report
+    positive = _positive_index(prepared.info)
+    labels = np.asarray(prepared.test.targets) == positive
+    scores = probas["ours"][:, positive]
+    report["decision"] = {
+        "scores": [round(float(v), 6) for v in scores],
+        "labels": labels.astype(int).tolist(),
+        "default_threshold": float(found["threshold"]),
+        "positive_label": found["positive_label"],
+        "score_name": found["score_name"],
+        "reliability": _reliability(scores, labels, prepared.info.get("calibration")),
+    }
+    counts = np.bincount(np.asarray(prepared.train.targets), minlength=2)
+    if (
+        counts.min() / counts.max() >= IMBALANCE_RATIO
+        or labels.all()
+        or not labels.any()
+    ):
+        return report
+    report.update(
+        _ap_judged(
+            labels,
+            {k: p[:, positive] for k, p in probas.items()},
+            f"always giving the most common answer (`{report['baseline_answer']}`)",
+            seed,
+        )
+    )
+    report["headline_metric"] = "average_precision"
+    for key in ("metrics", "baseline", "reference"):
+        report[key] = {
+            "average_precision": report[key]["average_precision"],
+            **report[key],
+        }
+    return report
+
+
+def _reliability(
+    scores: np.ndarray, labels: np.ndarray, calibration: Mapping[str, float] | None
+) -> dict[str, Any]:
+    """The reliability curve, with the Brier score and error before calibration too.
+
+    Calibration (`core.tables.calibration`) maps log-odds d to a * d + b; undoing it
+    gives the probabilities the model gave before.
+    """
+    found = decision.reliability(scores, labels)
+    if calibration:
+        clipped = np.clip(scores, 1e-12, 1 - 1e-12)
+        log_odds = (
+            np.log(clipped / (1 - clipped)) - calibration["shift"]
+        ) / calibration["scale"]
+        before = decision.reliability(1 / (1 + np.exp(-log_odds)), labels)
+        found.update(brier_before=before["brier"], ece_before=before["ece"])
+    return found
+
+
+def _ap_judged(
+    labels: np.ndarray, scores: Mapping[str, np.ndarray], baseline_text: str, seed: int
+) -> dict[str, Any]:
+    """The verdict and the reference comparison on average precision.
+
+    A paired bootstrap: each resample of the test rows scores all three models.
+
+    Args:
+        labels: True for the rows of the class to find.
+        scores: each model's score of that class per test row, under "ours", "base"
+            and "ref".
+    """
+    draws = _ap_draws(labels, scores, seed)
+    value = {
+        name: float(skm.average_precision_score(labels, values))
+        for name, values in scores.items()
+    }
+    gain = _quantiles(draws["ours"] - draws["base"])
+    outcome = "better" if gain[0] > 0 else "worse" if gain[1] < 0 else "unclear"
+    judged = {
+        "beats_baseline": bool(gain[0] > 0),
+        "interval": _quantiles(draws["ours"]),
+        "outcome": outcome,
+        "metric": "average_precision",
+        "value": value["ours"],
+        "baseline_value": value["base"],
+        "difference": gain,
+        "confidence": CONFIDENCE,
+        "n": len(labels),
+        "method": f"{CONFIDENCE:.0%} intervals: a paired bootstrap over the same test rows",
+    }
+    judged["sentence"], judged["headline"] = _verdict_words(
+        judged, baseline_text, "guessing", "test rows"
+    )
+    gap = _quantiles(draws["ref"] - draws["ours"])
+    comparison = {
+        "winner": "reference" if gap[0] > 0 else "ours" if gap[1] < 0 else "same",
+        "difference": gap,
+        "value": value["ref"],
+        "ours": value["ours"],
+        "metric": "average_precision",
+    }
+    comparison["sentence"] = _reference_words(comparison, REFERENCE_TEXT)
+    return {"verdict": judged, "reference_comparison": comparison}
+
+
+def _ap_draws(
+    labels: np.ndarray, scores: Mapping[str, np.ndarray], seed: int
+) -> dict[str, np.ndarray]:
+    """Average precision of each model on the same bootstrap resamples of the rows.
+
+    Resamples holding one class only (no precision-recall curve) are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    n, drawn = len(labels), {name: [] for name in scores}
+    for _ in range(AP_RESAMPLES):
+        rows = rng.integers(0, n, n)
+        if labels[rows].all() or not labels[rows].any():
+            continue
+        for name, values in scores.items():
+            drawn[name].append(skm.average_precision_score(labels[rows], values[rows]))
+    return {name: np.array(values) for name, values in drawn.items()}
+
+
+def _quantiles(values: np.ndarray) -> list[float]:
+    if not len(values):
+        return [0.0, 0.0]
+    tail = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return [float(low), float(high)]
 
 
 def _full_proba(proba: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
@@ -347,8 +542,22 @@ def feature_importance(model: Any, prepared: Prepared, seed: int) -> list[dict]:
 
 
 def summarize(report: Mapping[str, Any]) -> list[str]:
-    """Returns plain-language sentences: the verdict first, then the reference."""
-    return [report["verdict"]["sentence"], report["reference_comparison"]["sentence"]]
+    """Returns plain-language sentences: the verdict first, then the reference.
+
+    A verdict on average precision (a rare class) adds why accuracy is not the
+    headline.
+    """
+    sentences = [
+        report["verdict"]["sentence"],
+        report["reference_comparison"]["sentence"],
+    ]
+    if report["verdict"]["metric"] == "average_precision":
+        sentences.append(
+            f"Accuracy ({report['metrics']['accuracy']:.0%}) is shown but not the "
+            f"headline: with a rare class, always answering `{report['baseline_answer']}` "
+            f"is already right {report['baseline']['accuracy']:.0%} of the time."
+        )
+    return sentences
 
 
 CONFIDENCE = 0.95
@@ -540,6 +749,8 @@ def _method(metric: str, block: int, n: int) -> str:
 
 
 def _score_text(metric: str, value: float) -> str:
+    if metric == "average_precision":
+        return f"{value:.2f}"
     return f"{value:.0%}" if metric == "accuracy" else number_text(value)
 
 
@@ -551,6 +762,8 @@ def number_text(value: float) -> str:
 def _range_text(metric: str, interval: list[float]) -> str:
     """Formats an interval: 40–66% for accuracy, 2.6–3.7 for errors."""
     low, high = interval
+    if metric == "average_precision":
+        return f"{low:.2f}–{high:.2f}"
     if metric == "accuracy":
         return f"{low * 100:.0f}–{high:.0%}"
     return f"{number_text(low)}–{number_text(high)}"
@@ -569,7 +782,10 @@ def _verdict_words(
         "worse": "worse than",
         "unclear": "no better than",
     }[outcome]
-    if metric == "accuracy":
+    if metric == "average_precision":
+        score = f"Average precision {value}"
+        base_score = f"{baseline_text} scores {base}"
+    elif metric == "accuracy":
         score = f"Right {value} of the time"
         base_score = f"{baseline_text} is right {base} of the time"
     else:
@@ -584,18 +800,19 @@ def _verdict_words(
         f"{score} (likely {spread}, from {result['n']} {rows}) — {judged} "
         f"{baseline_name}: {base_score}{noise}."
     )
-    shown = value if metric == "accuracy" else f"off by {value}"
+    shown = {"accuracy": value, "average_precision": f"average precision {value}"}.get(
+        metric, f"off by {value}"
+    )
     return sentence, f"{shown} ({spread}) — {judged} {baseline_name}"
 
 
 def _reference_words(result: Mapping[str, Any], reference_text: str) -> str:
     metric = result["metric"]
     theirs, ours = (_score_text(metric, result[k]) for k in ("value", "ours"))
-    scores = (
-        f"right {theirs} of the time against our {ours}"
-        if metric == "accuracy"
-        else f"an average error of {theirs} against our {ours}"
-    )
+    scores = {
+        "accuracy": f"right {theirs} of the time against our {ours}",
+        "average_precision": f"average precision {theirs} against our {ours}",
+    }.get(metric, f"an average error of {theirs} against our {ours}")
     if result["winner"] == "reference":
         return (
             f"Honest note: {reference_text} trained on the same rows does better "

@@ -116,6 +116,20 @@ def record_check(run_id: str, model: Any, prepared: Any) -> None:
     runs.write_json_atomic(folder / "input.json", {"name": path.name})
 
 
+def rerecord_check(run_id: str) -> None:
+    """Scores the recorded check inputs again with the run's current info.
+
+    Called when the run's info changes what predictions say (a new decision
+    threshold), so a later export is compared with what the app now predicts.
+    A run without check inputs (an imported bundle) is left as it is.
+    """
+    folder = runs.run_dir(run_id)
+    name = runs.read_json(folder / CHECK_INPUT_DIR / "input.json").get("name", "")
+    if name:
+        outputs, _ = predict_path(run_id, folder / CHECK_INPUT_DIR / name)
+        safe_csv.to_csv(outputs, folder / CHECK_OUTPUTS_FILE)
+
+
 def predict_path(
     run_id: str, path: Path, model: Any = None
 ) -> tuple[pd.DataFrame, list]:
@@ -258,6 +272,7 @@ def model_card(metadata: dict[str, Any]) -> str:
         "",
         *_metrics_table(metadata),
         "",
+        *_decision_lines(metadata.get("decision")),
         "## Limitations",
         "- It only knows the examples it was trained on; new kinds of data (other places, "
         "times or populations) may get confident but wrong answers.",
@@ -274,6 +289,27 @@ def model_card(metadata: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _decision_lines(found: Any) -> list[str]:
+    """The card's decision threshold: what flags a row, who chose it, at what costs."""
+    if not isinstance(found, dict) or not checks.is_number(found.get("threshold")):
+        return []
+    costs = (
+        f" for a missed positive costing {found['cost_miss']:g} and an alert "
+        f"{found['cost_alert']:g}"
+        if checks.is_number(found.get("cost_miss"))
+        and checks.is_number(found.get("cost_alert"))
+        else ""
+    )
+    return [
+        "## Decision threshold",
+        f"A row is flagged as `{plain(found.get('positive_label', ''))}` when its "
+        f"{plain(found.get('score_name', 'score'))} is at or above "
+        f"**{found['threshold']:.6g}** (set by {plain(found.get('set_by', ''))}"
+        f"{costs}). predict.py uses this threshold from metadata.json.",
+        "",
+    ]
 
 
 def _metrics_table(metadata: dict[str, Any]) -> list[str]:

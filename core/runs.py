@@ -606,9 +606,13 @@ def summarize_run(run_id: str) -> dict[str, Any]:
     spec = read_spec(run_id)
     status = read_status(run_id)
     problem = run_problem(run_id)
-    metrics = read_evaluation(run_id).get("metrics")
+    report = read_evaluation(run_id)
+    metrics = report.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")
+    headline = report.get("headline_metric")  # e.g. average precision, rare class
+    if isinstance(headline, str) and headline in metrics:
+        key = headline
     try:
         created = datetime.fromtimestamp(_number(spec.get("created_at"), float, 0.0))
     except (OverflowError, OSError, ValueError):  # a date no calendar holds

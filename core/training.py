@@ -228,12 +228,12 @@ def _train(run_id: str) -> None:
         raise data.DataError(" ".join(problems))
     keras.utils.set_random_seed(int(params["seed"]))
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
-    info = {**prepared.info, "data_kind": template.data_kind, "template": template.name}
-    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, info)
+    _write_info(run_id, template, prepared)
     model = template.build_model(prepared, params)
     fit_model(run_id, model, prepared, params, template.callbacks(prepared, params))
     runs.write_status(run_id, phase="saving")
     template.calibrate(model, prepared, params)
+    _write_info(run_id, template, prepared)  # with what calibration learned
     save_model(model, runs.run_dir(run_id) / runs.MODEL_FILE)
     runs.write_status(run_id, phase="checking")
     export.record_check(run_id, model, prepared)
@@ -242,6 +242,11 @@ def _train(run_id: str) -> None:
     )
     report = template.evaluate(model, prepared, params)
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
+
+
+def _write_info(run_id: str, template: Any, prepared: Prepared) -> None:
+    info = {**prepared.info, "data_kind": template.data_kind, "template": template.name}
+    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, info)
 
 
 def save_model(model: keras.Model, path: Path) -> None:

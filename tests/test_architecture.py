@@ -64,7 +64,7 @@ def test_pages_never_branch_on_kind_or_task(path):
 
 def test_pages_folder_holds_only_page_scripts():
     assert {p.stem for p in SHOWN_PAGES} == {
-        "home", "data", "train", "results", "predict", "models"
+        "home", "data", "train", "results", "threshold", "predict", "models"
     }  # fmt: skip
 
 

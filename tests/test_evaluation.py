@@ -20,8 +20,21 @@ def test_classification_metrics_binary():
     )
     scores = evaluation.classification_metrics(y_true, proba)
     y_pred = np.array([0, 1, 1, 0, 1, 0])
-    assert set(scores) == {"accuracy", "balanced_accuracy", "f1", "roc_auc"}
+    assert set(scores) == {
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "roc_auc",
+        "average_precision",
+        "recall_at_1pct_false_alarms",
+        "precision_at_top_5pct",
+    }
     assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["average_precision"] == pytest.approx(
+        skm.average_precision_score(y_true, proba[:, 1])
+    )
+    assert scores["recall_at_1pct_false_alarms"] == pytest.approx(2 / 3)  # 0.9, 0.8
+    assert scores["precision_at_top_5pct"] == 1.0  # the top row (0.9) is positive
     assert scores["balanced_accuracy"] == pytest.approx(
         skm.balanced_accuracy_score(y_true, y_pred)
     )

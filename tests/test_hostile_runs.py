@@ -253,6 +253,14 @@ def test_one_damaged_run_is_listed_as_damaged(name, damage, named, capsys):
         ({"metrics": {"accuracy": "high"}}, None),
         ({"metrics": {"accuracy": float("nan")}}, None),
         ({"metrics": {"rmse": 1.5}}, 1.5),
+        ({"metrics": {"accuracy": 0.9}, "headline_metric": ["accuracy"]}, 0.9),
+        (
+            {
+                "metrics": {"accuracy": 0.9, "average_precision": 0.8},
+                "headline_metric": "average_precision",
+            },
+            0.8,
+        ),
     ],
 )
 def test_odd_evaluation_contents_summarize(report, value):

@@ -125,12 +125,30 @@ def add_predictions(
     result = frame.copy()
     classes = metadata.get("class_names")
     if metadata["task"] == "classification":
-        result["prediction"] = [classes[i] for i in outputs.argmax(axis=1)]
+        result["prediction"] = [
+            classes[i] for i in predicted_classes(outputs, metadata)
+        ]
         for index, name in enumerate(classes):
             result[f"probability_{name}"] = outputs[:, index].round(6)
     else:
         result["prediction"] = outputs[:, 0]
     return result
+
+
+def predicted_classes(outputs: np.ndarray, metadata: dict) -> np.ndarray:
+    """Returns each row's class index, by the run's decision threshold if it has one.
+
+    In a yes/no run whose decision names one of its classes, a row gets that class
+    when its probability is at or above the threshold; otherwise (more classes, or
+    class names edited since) the most probable class wins.
+    """
+    decision = metadata.get("decision")
+    classes = metadata["class_names"]
+    if not decision or len(classes) != 2 or decision["positive_label"] not in classes:
+        return outputs.argmax(axis=1)
+    positive = classes.index(decision["positive_label"])
+    flagged = outputs[:, positive] >= decision["threshold"]
+    return np.where(flagged, positive, 1 - positive)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

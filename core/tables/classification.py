@@ -8,13 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import decision
 from core.tables.bundle import format_value
 from core.tables.template import TableTemplate, example_rows
 from core.templates import checks
+from core.templates.base import Prepared
 from core.templates.registry import register
 
 MAX_CLASSES = 50
 IMBALANCE_RATIO = 0.5
+DEFAULT_THRESHOLD = 0.5
 
 
 @register
@@ -82,7 +85,28 @@ class TabularClassification(TableTemplate):
         labels = target.map(format_value)
         class_names = sorted(labels.unique(), key=_natural_key)
         index = {name: i for i, name in enumerate(class_names)}
-        return labels.map(index).to_numpy("int32"), {"class_names": class_names}
+        found: dict[str, Any] = {"class_names": class_names}
+        if len(class_names) == 2:
+            found["decision"] = _yes_no_decision(labels, class_names, str(target.name))
+        return labels.map(index).to_numpy("int32"), found
+
+    def calibrate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> None:
+        """Yes/no runs: Platt scaling on the validation rows, folded into the last layer.
+
+        Class weights make the rare class look likelier than it is; a logistic fit of
+        the validation labels on the model's log-odds rescales them, so a probability
+        of 0.3 means about 3 in 10. The fit is written into the softmax layer's own
+        weights (no extra layer), so the saved model still takes raw rows.
+        """
+        if len(prepared.info["class_names"]) != 2:
+            return
+        from core.tables.calibration import platt_fold
+
+        found = platt_fold(model, prepared)
+        if found:  # saved with the info; the report undoes it to compare before/after
+            prepared.info["calibration"] = {"scale": found[0], "shift": found[1]}
 
     def class_weight(self, y_train: np.ndarray) -> dict[int, float] | None:
         """Softened weights when the rarest class has under half the rows of the largest.
@@ -101,11 +125,45 @@ class TabularClassification(TableTemplate):
         weights = np.sqrt(compute_class_weight("balanced", classes=classes, y=y_train))
         return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
+    def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+        """A yes/no decision, if any, needs a number threshold and a class name.
+
+        A class name that is not one of the classes (edited since) is allowed: the
+        predictions then ignore the threshold (see `bundle.predicted_classes`).
+        """
+        found = metadata.get("decision")
+        if (
+            found is None
+            or len(metadata["class_names"]) != 2
+            or (
+                isinstance(found, dict)
+                and checks.is_number(found.get("threshold"))
+                and checks.is_text(found.get("positive_label"))
+            )
+        ):
+            return None
+        return (
+            "decision",
+            "an object with a number `threshold` and a `positive_label` class name",
+        )
+
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """Softmax over the classes."""
         from core.tables.model import classification_head
 
         return classification_head(body, len(info["class_names"]))
+
+
+def _yes_no_decision(
+    labels: pd.Series, class_names: list[str], target: str
+) -> dict[str, Any]:
+    """The default decision of a yes/no run: the rarer class is the one to flag."""
+    counts = labels.value_counts()
+    rarer = counts[class_names[0]] < counts[class_names[1]]
+    positive = class_names[0] if rarer else class_names[1]
+    return decision.initial_decision(
+        DEFAULT_THRESHOLD, positive, f"probability that {target} is {positive}"
+    )
 
 
 def _natural_key(name: str) -> tuple:

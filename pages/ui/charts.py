@@ -199,3 +199,50 @@ def class_probabilities(probabilities: Mapping[str, float]) -> go.Figure:
     fig.update_xaxes(type="category")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", hoverformat=".1%")
     return fig
+
+
+def threshold_tradeoff(
+    sweep: Mapping[str, list[float]], threshold: float, cheapest: float | None
+) -> go.Figure:
+    """Alerts per 1,000 rows (and the expected cost) over thresholds, both marked."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Scatter(
+            x=sweep["threshold"], y=sweep["alerts_per_1000"], name="alerts per 1,000"
+        )
+    )
+    if "cost" in sweep:
+        fig.add_trace(
+            go.Scatter(x=sweep["threshold"], y=sweep["cost"], name="expected cost"),
+            secondary_y=True,
+        )
+    fig.add_vline(x=threshold, line_dash="dash", annotation_text="chosen")
+    if cheapest is not None:
+        fig.add_vline(x=cheapest, line_color="green", annotation_text="lowest cost")
+    fig.update_layout(
+        title="What each threshold costs", xaxis_title="threshold", **LAYOUT
+    )
+    fig.update_yaxes(title_text="alerts per 1,000 rows", secondary_y=False)
+    fig.update_yaxes(title_text="expected cost (test rows)", secondary_y=True)
+    return people_hover(fig)
+
+
+def reliability(curve: Mapping[str, Any]) -> go.Figure:
+    """Predicted probability against how often it happened; on the diagonal is honest."""
+    fig = _figure(
+        f"Reliability (calibration error {curve['ece']:.3f})",
+        "predicted probability",
+        "share that were positive",
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=curve["predicted"],
+            y=curve["observed"],
+            mode="lines+markers",
+            name="this model",
+            customdata=curve["rows"],
+            hovertemplate="%{x:.2f} predicted, %{y:.2f} observed (%{customdata} rows)",
+        )
+    )
+    fig.add_trace(_diagonal([0, 1], "perfectly calibrated"))
+    return fig

@@ -25,9 +25,13 @@ from pages.ui.widgets import csv_download, show_findings, show_metrics, show_sum
 
 @st.cache_data(max_entries=4, show_spinner="Scoring the rows…")
 def score_csv_cached(
-    run_id: str, content: bytes, name: str
+    run_id: str, content: bytes, name: str, decision: dict[str, Any] | None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Reads CSV bytes and appends the run's predictions (see `core.export`)."""
+    """Reads CSV bytes and appends the run's predictions (see `core.export`).
+
+    `decision` (the run's saved threshold) is part of the cache key only: a newly
+    saved threshold scores the file again.
+    """
     frame = data.read_csv_bytes(content, name)
     return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
 
@@ -144,6 +148,12 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
         "on the same rows."
     )
     show_metrics(evaluation)
+    if "decision" in evaluation:
+        st.page_link(
+            "pages/threshold.py",
+            label="Choose the threshold that flags a row, with your costs",
+            icon=":material/tune:",
+        )
     if "confusion_matrix" in evaluation:
         _classification_charts(evaluation)
     elif "actual" in evaluation:
@@ -183,6 +193,13 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
         submitted = st.form_submit_button("Predict", type="primary")
     if submitted:
         _predict_row(run_id, row, info.get("target", "target"))
+    if info.get("decision"):
+        found = info["decision"]
+        st.caption(
+            f"A row is predicted `{plain(found['positive_label'])}` when its "
+            f"{plain(found['score_name'])} is at least {format_value(found['threshold'])} "
+            "(the threshold saved on the Threshold page)."
+        )
     st.subheader("Score a CSV file")
     st.caption(
         "The file needs the columns "
@@ -193,7 +210,9 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
     if file is None:
         return
     try:
-        scored, warnings = score_csv_cached(run_id, file.getvalue(), file.name)
+        scored, warnings = score_csv_cached(
+            run_id, file.getvalue(), file.name, info.get("decision")
+        )
     except UserError as err:
         st.error(plain(err))
         return
