@@ -3,11 +3,13 @@
 python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
+python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
+                       [--annotated OUT.mp4]
 python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
-python -m core export RUN_ID -o BUNDLE.zip
+python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx] -o PATH
 python -m core weights fetch [NAMES] | list
 python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
@@ -65,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="run id or path to a bundle .zip")
     predict.add_argument("data", type=Path)
     predict.add_argument("-o", "--output", type=Path, required=True)
+    predict.add_argument(
+        "--track",
+        action="store_true",
+        help="video: find, follow and label regions (one row per track per frame)",
+    )
+    predict.add_argument(
+        "--find", choices=["faces", "motion"], default="faces", help="with --track"
+    )
+    predict.add_argument(
+        "--annotated", type=Path, help="with --track: also write an annotated MP4"
+    )
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
     stop = commands.add_parser(
@@ -74,8 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a finished or dead run")
     delete.add_argument("run_id")
     commands.add_parser("templates", help="list task templates")
-    export = commands.add_parser("export", help="write a run's verified bundle zip")
+    export = commands.add_parser(
+        "export", help="write a run's verified bundle (or another format) zip"
+    )
     export.add_argument("run_id")
+    export.add_argument(
+        "--format",
+        default="bundle",
+        help="bundle (default), savedmodel, tflite or onnx; each is verified",
+    )
     export.add_argument("-o", "--output", type=Path, required=True)
     weights = commands.add_parser(
         "weights", help="download pre-trained picture networks for offline use"
@@ -200,11 +220,28 @@ def predict(args: argparse.Namespace) -> int:
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
+    if args.track or args.annotated:
+        return _predict_tracks(args, run_id)
     result, warnings = export.predict_path(run_id, args.data)
     safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     print(f"Wrote {len(result)} predictions to {args.output}")
+    return 0
+
+
+def _predict_tracks(args: argparse.Namespace, run_id: str) -> int:
+    from core.vision import tracking
+
+    if not args.track:
+        raise data.DataError("`--annotated` needs `--track`.")
+    result = tracking.track_run_video(run_id, args.data, args.find, args.annotated)
+    safe_csv.to_csv(result.rows, args.output)
+    print(
+        f"Followed {len(result.tracks)} tracks over {result.frames} frames "
+        f"({result.speed_fps:.1f} frames/s); wrote {args.output}"
+        + (f" and {args.annotated}" if args.annotated else "")
+    )
     return 0
 
 
@@ -246,9 +283,11 @@ def list_template_names(args: argparse.Namespace) -> int:
 
 
 def export_bundle(args: argparse.Namespace) -> int:
-    """Builds the verified bundle zip and copies it to the output path."""
+    """Builds the verified bundle (or another format's) zip and copies it to the output."""
     from core import export
 
+    if args.format != "bundle":
+        return export_format(args)
     check = export.build_bundle(args.run_id)
     shutil.copyfile(export.bundle_path(args.run_id), args.output)
     print(check["message"])
@@ -275,6 +314,21 @@ def _show_progress(name: str, done: int, total: int | None) -> None:
     print(f"\r{name}: {share}", end="", file=sys.stderr, flush=True)
     if total and done >= total:
         print(file=sys.stderr)
+
+
+def export_format(args: argparse.Namespace) -> int:
+    """Converts to SavedModel, TFLite or ONNX, verified in a fresh process, or refuses."""
+    from core import formats
+
+    result = formats.export_format(args.run_id, args.format)
+    if not result["ok"]:
+        raise formats.ExportError(result["message"])
+    shutil.copyfile(formats.download_path(args.run_id, args.format), args.output)
+    print(result["message"])
+    for variant in result["variants"][1:]:
+        print(formats.describe_variant(variant, result["keras"]["score"]))
+    print(f"Wrote {args.output}")
+    return 0
 
 
 def set_threshold(args: argparse.Namespace) -> int:

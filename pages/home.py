@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import data
+from core.corpus import ingest as corpus
 from core.vision import ingest as images
 from pages.ui.backbones import backbone_status
 from pages.ui.state import TARGET_COLUMN, use_dataset
@@ -43,6 +44,16 @@ with st.container(border=True):
     )
     if st.button("Use this sample", key="_w_sample_face_mask", type="primary"):
         use_dataset(images.store_sample())
+        st.switch_page("pages/data.py")
+
+with st.container(border=True):
+    st.markdown(f"**{corpus.SAMPLE_NAME}**")
+    st.caption(
+        "Next-word suggestion: learn a book and suggest the next word as you type, "
+        "like a search box."
+    )
+    if st.button("Use this sample", key="_w_sample_alice", type="primary"):
+        use_dataset(corpus.store_sample())
         st.switch_page("pages/data.py")
 
 with st.container(border=True):

@@ -106,6 +106,10 @@ def test_valid_bundle_of_each_template_imports_and_predicts(made, template, tmp_
         table, _ = export.predict_path(run_id, tmp_path / "history.csv")
         assert len(table) == metadata["horizon"]
         assert {"forecast", "lower", "upper"} <= set(table.columns)
+    elif template == "next_word":
+        (tmp_path / "prompts.txt").write_text("the cat\n\n")
+        table, _ = export.predict_path(run_id, tmp_path / "prompts.txt")
+        assert len(table) == 2 and table["probability_1"].gt(0).all()
     else:
         frame, target = get_template(template).example_data()
         rows = frame.head(3).drop(columns=target)

@@ -85,13 +85,14 @@ def test_saved_model_has_no_lambda_layer(template, workspace_root, tmp_path):
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     class_names = set(re.findall(r'"class_name": "(\w+)"', json.dumps(config)))
-    assert class_names & {"Normalization", "Rescaling"}  # the walk does see layers
+    preprocessing = {"Normalization", "Rescaling", "TextVectorization"}
+    assert class_names & preprocessing  # the walk does see layers
     assert "Lambda" not in class_names
 
     loaded = keras.saving.load_model(path, compile=False)
     layer_types = {type(layer).__name__ for layer in loaded.layers}
     assert "Lambda" not in layer_types
-    assert layer_types & {"Normalization", "Rescaling"}  # preprocessing is inside
+    assert layer_types & preprocessing  # preprocessing is inside
 
 
 @pytest.mark.parametrize("name", ["tabular_classification", "tabular_regression"])
@@ -125,6 +126,7 @@ def test_templates_for_a_kind_and_sources():
         "tabular_classification",
         "tabular_regression",
         "timeseries_forecasting",
+        "next_word",  # a CSV's text column (a search log)
     }
     assert [t.name for t in templates_for("images")] == ["image_classification"]
     assert get_template("timeseries_forecasting").data_kind == "series"

@@ -242,6 +242,24 @@ class Template:
         """Writes a few raw test inputs that the bundle script accepts; returns their path."""
         raise NotImplementedError
 
+    def score_outputs(self, outputs: Any, targets: Any) -> tuple[str, float]:
+        """Scores raw model outputs on the test targets, to compare exported formats.
+
+        The default: accuracy (share right) for classification, else the mean absolute
+        error of the first output.
+
+        Returns:
+            The metric's name and its value.
+        """
+        import numpy as np
+
+        outputs, targets = np.asarray(outputs), np.asarray(targets)
+        if self.task == "classification":
+            guess = outputs.argmax(-1) if outputs.shape[-1] > 1 else outputs[:, 0] > 0.5
+            return "accuracy", float(np.mean(guess == targets.astype(int)))
+        point = outputs.reshape(len(outputs), -1)[:, 0]
+        return "mae", float(np.mean(np.abs(point - targets.astype("float64"))))
+
     def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
         """Returns a key that contradicts another, with what it should hold (None: none).
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui.views import generic, images, series, table
+from pages.ui.views import corpus, generic, images, series, table
 
 
 @dataclass(frozen=True)
@@ -80,5 +80,14 @@ register_views(
         results=images.results_view,
         predict=images.predict_view,
         upload=images.upload,
+    ),
+)
+register_views(
+    "corpus",
+    KindViews(
+        data=corpus.data_view,
+        results=corpus.results_view,
+        predict=corpus.predict_view,
+        upload=corpus.upload,
     ),
 )

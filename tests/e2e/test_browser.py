@@ -185,3 +185,54 @@ def _assert_bundle_model_loads_in_fresh_process(bundle: Path, folder: Path) -> N
     probabilities = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(probabilities) == 3
     assert all(abs(sum(row) - 1) < 1e-4 for row in probabilities)
+
+
+def _suggestions(page) -> list[str]:
+    """The words on the search box's suggestion buttons (`word · 12%`)."""
+    labels = page.get_by_role("button").filter(has_text="%").all_inner_texts()
+    return [label.split(" ·")[0].strip() for label in labels if " · " in label]
+
+
+def test_next_word_search_box_suggestions_follow_typing(page):
+    from playwright.sync_api import expect
+
+    _open(page, "Data")
+    page.get_by_text("…or text to learn from").click()
+    with page.expect_file_chooser() as chooser:
+        page.locator(
+            '[data-testid="stFileUploaderDropzone"]'
+            '[aria-label="A .txt, or a zip of .txt files"]'
+        ).click()
+    chooser.value.set_files(str(ROOT / "sample_data" / "alice_in_wonderland.txt"))
+    expect(page.get_by_text("Text check")).to_be_visible()
+
+    _open(page, "Train")
+    expect(page.get_by_text("Suggest the next word").first).to_be_visible()
+    page.get_by_text("More settings").click()
+    epochs = page.get_by_role("spinbutton", name="Maximum epochs")
+    epochs.fill("1")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("Epoch 1/1 · completed")).to_be_visible(
+        timeout=TRAINING_TIMEOUT_MS
+    )
+
+    page.set_default_timeout(120_000)  # the server loads TensorFlow and the model
+    _open(page, "Predict")
+    expect(page.get_by_text("Type as in a search box")).to_be_visible(timeout=120_000)
+    box = page.frame_locator("iframe[title*='live_text']").locator("textarea")
+    box.press_sequentially("the q", delay=60)
+    expect(page.get_by_role("button").filter(has_text="%").first).to_be_visible(
+        timeout=60_000
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => /^q\\w* · /.test(b.innerText))"
+    )
+    completing = _suggestions(page)
+    assert completing and all(word.startswith("q") for word in completing)
+    box.press_sequentially("ueen ", delay=60)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => / · /.test(b.innerText)"
+        " && !/^q/.test(b.innerText))"
+    )
+    assert _suggestions(page) != completing

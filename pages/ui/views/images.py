@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import data, runs
 from core.errors import UserError
+from core.vision import bundle as bundle_images
 from core.vision import ingest as images
-from core.vision import video
+from core.vision import tracking, video
 from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
@@ -19,6 +22,13 @@ from pages.ui.widgets import csv_download, metrics_table, show_findings, show_su
 PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
 VIDEO_TYPES = [e.lstrip(".") for e in video.VIDEO_EXTENSIONS]
 GRID_COLUMNS = 6
+# Session state: the snapshot tracker's JSON-ready state before and after the last one.
+CAMERA_TRACKS = "camera_tracks"
+VIDEO_MODES = {
+    "Classify whole frames": None,
+    "Find, follow and label faces": "faces",
+    "Find, follow and label moving things": "motion",
+}
 
 
 # Cached wrappers (STYLE C3).
@@ -240,10 +250,14 @@ def _top(row: pd.Series, info: dict) -> str:
 
 def _camera_section(run_id: str, info: dict) -> None:
     snapshot = st.camera_input("Take a picture", key="_w_camera")
+    follow = st.toggle("Find and follow faces across snapshots", key="_w_camera_follow")
     if snapshot is None:
         return
     content = snapshot.getvalue()
     model = load_model_cached(run_id)
+    if follow:
+        _follow_snapshot(model, content, info)
+        return
     table = images.predict_uploads(model, [("camera.jpg", content)], info)
     row = table.iloc[0]
     if row["problem"]:
@@ -259,18 +273,56 @@ def _camera_section(run_id: str, info: dict) -> None:
     )
 
 
+def _follow_snapshot(model: object, content: bytes, info: dict) -> None:
+    """Each new snapshot continues the tracks of the ones before (ids stay the same)."""
+    saved = st.session_state.get(CAMERA_TRACKS) or {}
+    digest = hashlib.sha256(content).hexdigest()
+    same = saved.get("digest") == digest  # a rerun: redo this snapshot, not a new one
+    before = saved.get("before") if same else saved.get("after")
+    try:
+        pixels = bundle_images.decode_image(content)
+    except bundle_images.ImageDecodeError as err:
+        st.error(plain(f"The snapshot could not be read: {err}."))
+        return
+    shown, rows, after = tracking.track_snapshot(model, pixels, info, before)
+    st.session_state[CAMERA_TRACKS] = {
+        "digest": digest,
+        "before": before,
+        "after": after,
+    }
+    st.image(
+        shown,
+        caption=f"Snapshot {after['snapshots']}: {len(rows)} faces followed. "
+        "Take another picture to follow them on.",
+    )
+    if not rows.empty:
+        st.dataframe(rows.drop(columns=["time_s"]), hide_index=True)
+    if st.button("Start over", key="_w_camera_restart"):
+        st.session_state.pop(CAMERA_TRACKS, None)
+
+
 def _video_section(run_id: str, info: dict) -> None:
     upload = st.file_uploader(
         "A short video (mp4, webm, mov)", type=VIDEO_TYPES, key="_w_predict_video"
     )
+    mode = st.radio(
+        "What to do", list(VIDEO_MODES), horizontal=True, key="_w_video_mode"
+    )
+    if VIDEO_MODES[mode]:
+        if upload is not None:
+            _follow_video(run_id, upload, VIDEO_MODES[mode])
+        return
     every_s = st.select_slider(
         "Classify one frame every … seconds",
         options=[0.1, 0.25, 0.5, 1.0, 2.0],
         value=0.5,
         key="_w_video_rate",
     )
-    if upload is None:
-        return
+    if upload is not None:
+        _classify_frames(run_id, info, upload, every_s)
+
+
+def _classify_frames(run_id: str, info: dict, upload: object, every_s: float) -> None:
     try:
         with st.spinner("Decoding and classifying frames…"):
             table, frames = video.predict_video(
@@ -297,6 +349,69 @@ def _video_section(run_id: str, info: dict) -> None:
         "Download predictions (CSV)",
         "_w_download_video",
     )
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _tracks_cached(run_id: str, content: bytes, name: str, find: str) -> tuple:
+    info = runs.read_info(run_id)
+    return tracking.track_upload(load_model_cached(run_id), content, name, info, find)
+
+
+def _follow_video(run_id: str, upload: object, find: str) -> None:
+    """The annotated video, a timeline per track, and the tracks as CSV."""
+    try:
+        with st.spinner(f"Finding, following and labelling {tracking.FINDERS[find]}…"):
+            result, annotated = _tracks_cached(
+                run_id, upload.getvalue(), upload.name, find
+            )
+    except UserError as err:
+        st.error(plain(err))
+        return
+    st.caption(
+        f"{len(result.tracks)} tracks over {result.frames} frames, processed at "
+        f"{result.speed_fps:.1f} frames a second (the video has {result.fps:.0f})."
+    )
+    st.video(annotated, format="video/mp4")
+    st.download_button(
+        "Download the annotated video (MP4)",
+        annotated,
+        file_name="tracks.mp4",
+        mime="video/mp4",
+        on_click="ignore",
+        key="_w_download_tracks_video",
+    )
+    if result.rows.empty:
+        st.info(f"No {tracking.FINDERS[find].split(' (')[0]} were followed.")
+        return
+    st.plotly_chart(track_timeline(result.rows))
+    st.dataframe(people_table(result.tracks), hide_index=True)
+    csv_download(
+        result.rows, "tracks.csv", "Download the tracks (CSV)", "_w_download_tracks"
+    )
+
+
+def track_timeline(rows: pd.DataFrame) -> go.Figure:
+    """One row of markers per track over time, coloured by its (smoothed) label."""
+    fig = go.Figure()
+    for label, part in rows.groupby("label", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["time_s"],
+                y=[f"track {i}" for i in part["track_id"]],
+                mode="markers",
+                marker={"symbol": "line-ns-open", "size": 12},
+                name=plot_text(str(label)),
+                customdata=part["probability"],
+                hovertemplate="%{y} at %{x:.2f} s: %{customdata:.0%}",
+            )
+        )
+    fig.update_layout(
+        title="Tracks over time",
+        xaxis_title="seconds",
+        yaxis_title=None,
+        **charts.LAYOUT,
+    )
+    return fig
 
 
 def probability_timeline(table: pd.DataFrame, classes: list[str]) -> go.Figure:

@@ -1,0 +1,1 @@
+"""Next-word suggestion from a text corpus: ingest, model, baselines, report, bundle."""
