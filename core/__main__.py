@@ -10,6 +10,7 @@ python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
 python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx] -o PATH
+python -m core weights fetch [NAMES] | list
 python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
@@ -101,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         help="bundle (default), savedmodel, tflite or onnx; each is verified",
     )
     export.add_argument("-o", "--output", type=Path, required=True)
+    weights = commands.add_parser(
+        "weights", help="download pre-trained picture networks for offline use"
+    )
+    weights.add_argument("action", choices=("fetch", "list"))
+    weights.add_argument("names", nargs="*", help="default: every network")
     threshold = commands.add_parser(
         "threshold",
         help="show a yes/no or anomaly run's decision threshold, or save a new one",
@@ -301,6 +307,27 @@ def export_bundle(args: argparse.Namespace) -> int:
     return 0 if check["ok"] else 1
 
 
+def backbone_weights(args: argparse.Namespace) -> int:
+    """Lists the pre-trained networks, or downloads their weights into the Keras cache."""
+    from core.vision import weights
+
+    if args.action == "list":
+        for name, path in weights.readiness().items():
+            print(f"{name:<20} {path or 'not downloaded'}")
+        return 0
+    paths = weights.fetch_all(args.names or list(weights.BACKBONES), _show_progress)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _show_progress(name: str, done: int, total: int | None) -> None:
+    share = f"{done / total:.0%}" if total else f"{done / 1e6:.1f} MB"
+    print(f"\r{name}: {share}", end="", file=sys.stderr, flush=True)
+    if total and done >= total:
+        print(file=sys.stderr)
+
+
 def export_format(args: argparse.Namespace) -> int:
     """Converts to SavedModel, TFLite or ONNX, verified in a fresh process, or refuses."""
     from core import formats
@@ -371,6 +398,7 @@ COMMANDS = {
     "delete": delete_run,
     "templates": list_template_names,
     "export": export_bundle,
+    "weights": backbone_weights,
     "threshold": set_threshold,
 }
 

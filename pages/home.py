@@ -5,6 +5,7 @@ import streamlit as st
 from core import data
 from core.corpus import ingest as corpus
 from core.vision import ingest as images
+from pages.ui.backbones import backbone_status
 from pages.ui.state import TARGET_COLUMN, use_dataset
 
 SAMPLE_CARDS = {
@@ -56,6 +57,9 @@ with st.container(border=True):
     if st.button("Use this sample", key="_w_sample_alice", type="primary"):
         use_dataset(corpus.store_sample())
         st.switch_page("pages/data.py")
+
+with st.container(border=True):
+    backbone_status()
 
 st.page_link(
     "pages/data.py",

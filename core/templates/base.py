@@ -217,6 +217,13 @@ class Template:
         """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
         raise NotImplementedError
 
+    def callbacks(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
+        """Returns Keras callbacks the template adds to training (default: none).
+
+        E.g. images unfreeze a pre-trained backbone's top layers part-way through.
+        """
+        return []
+
     def calibrate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
