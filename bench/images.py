@@ -1,10 +1,18 @@
-"""Benchmark: image classification on the bundled face-mask photos.
+"""Benchmark: image classification on the bundled face-mask photos and other real sets.
 
 Run from the repository root:
 
     PYTHONPATH=. python -m bench.images [--quick] [--json]
+    PYTHONPATH=. python -m bench.images --quality [--sets face_mask flowers digits]
+        [--seeds 1 2 3] [--param NAME=VALUE ...] [--json]
 
-Reports, in one run:
+`--quality` trains the default template (`core.training.train_run`) on each real photo
+set, 300 pictures each (`QUALITY_SETS`: the face-mask sample whole; flowers and digits
+from ../shared/data, a fixed sample per class), over several seeds, and reports test
+accuracy as mean ± standard deviation, from scratch and, for every backbone whose
+weights are on this computer (`python -m core weights fetch`), pre-trained.
+
+Without `--quality` it reports, in one run:
 - test accuracy of a full training run (`core.training.train_run`, default parameters)
   next to the majority-class baseline;
 - training images/s of our tf.data pipeline (decode once, cache, prefetch) against a bare
@@ -20,7 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +38,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_FILE = ROOT / "bench" / "results" / "images.json"
+QUALITY_FILE = ROOT / "bench" / "results" / "images_quality.json"
+SHARED_DATA = next(  # the development workspace's real data sets (../shared/data)
+    (p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+    ROOT.parent / "shared" / "data",
+)
+QUALITY_SETS = {  # name -> (folder of class folders, pictures per class)
+    "face_mask": (ROOT / "sample_data" / "face_mask", 150),
+    "flowers": (SHARED_DATA / "images_flowers", 60),
+    "digits": (SHARED_DATA / "images_digits", 30),
+}
 MAX_OVERHEAD = 1.1
 TIMED_EPOCHS = 6
 
@@ -51,11 +71,13 @@ class EpochTimer:
         return _Timer()
 
 
-def full_run(dataset_id: str, epochs: int | None) -> dict[str, Any]:
+def full_run(
+    dataset_id: str, epochs: int | None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Trains one run end to end with the default parameters; returns its scores."""
     from core import runs, training
 
-    params = {} if epochs is None else {"epochs": epochs}
+    params = {**(overrides or {}), **({} if epochs is None else {"epochs": epochs})}
     spec = runs.RunSpec("image_classification", dataset_id, None, params)
     run_id = runs.create_run(spec)
     started = time.perf_counter()
@@ -70,7 +92,55 @@ def full_run(dataset_id: str, epochs: int | None) -> dict[str, Any]:
         "baseline_accuracy": report["baseline"]["accuracy"],
         "n_test": report["n_test"],
         "model_note": report["model_note"],
+        "backbone": runs.read_info(run_id)["backbone"],
     }
+
+
+def store_quality_set(name: str) -> str:
+    """Stores a fixed sample (seeded, per class) of one real photo set; returns its id."""
+    from core.vision import ingest as images
+
+    folder, per_class = QUALITY_SETS[name]
+    files = []
+    for klass in sorted(p for p in folder.iterdir() if p.is_dir()):
+        names = sorted(p.name for p in klass.iterdir() if p.is_file())
+        for chosen in random.Random(0).sample(names, min(per_class, len(names))):
+            files.append((f"{klass.name}/{chosen}", (klass / chosen).read_bytes()))
+    return images.store_files(name, files)
+
+
+def quality(
+    sets: list[str], seeds: list[int], overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """Test accuracy, mean ± standard deviation over seeds, per set and network."""
+    from core.vision import weights
+
+    networks = ["small_cnn"] + [n for n, p in weights.readiness().items() if p]
+    result: dict[str, Any] = {}
+    for name in sets:
+        dataset_id = store_quality_set(name)
+        for network in networks:
+            runs_ = [
+                full_run(
+                    dataset_id, None, {**overrides, "backbone": network, "seed": s}
+                )
+                for s in seeds
+            ]
+            scores = [r["test_accuracy"] for r in runs_]
+            result[f"{name}/{network}"] = {
+                "mean": round(statistics.mean(scores), 4),
+                "std": round(statistics.stdev(scores), 4) if len(scores) > 1 else 0.0,
+                "baseline": runs_[0]["baseline_accuracy"],
+                "n_test": runs_[0]["n_test"],
+                "runs": runs_,
+            }
+            line = result[f"{name}/{network}"]
+            print(
+                f"{name:<10} {network:<20} {line['mean']:.3f} ± {line['std']:.3f} "
+                f"(baseline {line['baseline']:.3f}, {line['n_test']} test pictures)",
+                file=sys.stderr,
+            )
+    return result
 
 
 def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
@@ -149,7 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", action="store_true", help=f"also write {RESULTS_FILE}"
     )
+    parser.add_argument("--quality", action="store_true", help="accuracy over seeds")
+    parser.add_argument("--sets", nargs="+", default=list(QUALITY_SETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
+    if args.quality:
+        return quality_main(args)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PREDICTIVE_STUDIO_WORKSPACE"] = tmp
         from core.vision import ingest as images
@@ -169,6 +245,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
         RESULTS_FILE.write_text(text + "\n")
+    return 0
+
+
+def quality_main(args: argparse.Namespace) -> int:
+    """Runs `quality` in a temporary workspace and prints one JSON object."""
+    overrides = {}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        overrides[name] = json.loads(value) if value[:1].isdigit() else value
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["PREDICTIVE_STUDIO_WORKSPACE"] = tmp
+        result = {
+            "params": overrides,
+            "load_average_1min": os.getloadavg()[0],
+            "sets": quality(args.sets, args.seeds, overrides),
+        }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        QUALITY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        QUALITY_FILE.write_text(text + "\n")
     return 0
 
 

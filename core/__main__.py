@@ -2,14 +2,15 @@
 
 python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
                               [--epochs N | --time-budget S] [--seed N] [--json]
-python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv
+python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv [--explain]
 python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
                        [--annotated OUT.mp4]
 python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
-python -m core export RUN_ID -o BUNDLE.zip
+python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx] -o PATH
+python -m core weights fetch [NAMES] | list
 python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
@@ -77,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--annotated", type=Path, help="with --track: also write an annotated MP4"
     )
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help="add `why`: the words that weighed most in each prediction (texts)",
+    )
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
     stop = commands.add_parser(
@@ -86,9 +92,21 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a finished or dead run")
     delete.add_argument("run_id")
     commands.add_parser("templates", help="list task templates")
-    export = commands.add_parser("export", help="write a run's verified bundle zip")
+    export = commands.add_parser(
+        "export", help="write a run's verified bundle (or another format) zip"
+    )
     export.add_argument("run_id")
+    export.add_argument(
+        "--format",
+        default="bundle",
+        help="bundle (default), savedmodel, tflite or onnx; each is verified",
+    )
     export.add_argument("-o", "--output", type=Path, required=True)
+    weights = commands.add_parser(
+        "weights", help="download pre-trained picture networks for offline use"
+    )
+    weights.add_argument("action", choices=("fetch", "list"))
+    weights.add_argument("names", nargs="*", help="default: every network")
     threshold = commands.add_parser(
         "threshold",
         help="show a yes/no or anomaly run's decision threshold, or save a new one",
@@ -209,7 +227,14 @@ def predict(args: argparse.Namespace) -> int:
         raise data.DataError(f"There is no file or folder `{args.data}`.")
     if args.track or args.annotated:
         return _predict_tracks(args, run_id)
-    result, warnings = export.predict_path(run_id, args.data)
+    if args.explain:
+        template = get_template(runs.read_spec(run_id)["template"])
+        model, info = export.load_model(run_id), runs.read_info(run_id)
+        result, warnings = template.explain_file(model, args.data, info)
+        for row in result.head(5).itertuples():
+            print(f"{row.prediction}: {row.why}")
+    else:
+        result, warnings = export.predict_path(run_id, args.data)
     safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)
@@ -270,14 +295,52 @@ def list_template_names(args: argparse.Namespace) -> int:
 
 
 def export_bundle(args: argparse.Namespace) -> int:
-    """Builds the verified bundle zip and copies it to the output path."""
+    """Builds the verified bundle (or another format's) zip and copies it to the output."""
     from core import export
 
+    if args.format != "bundle":
+        return export_format(args)
     check = export.build_bundle(args.run_id)
     shutil.copyfile(export.bundle_path(args.run_id), args.output)
     print(check["message"])
     print(f"Wrote {args.output}")
     return 0 if check["ok"] else 1
+
+
+def backbone_weights(args: argparse.Namespace) -> int:
+    """Lists the pre-trained networks, or downloads their weights into the Keras cache."""
+    from core.vision import weights
+
+    if args.action == "list":
+        for name, path in weights.readiness().items():
+            print(f"{name:<20} {path or 'not downloaded'}")
+        return 0
+    paths = weights.fetch_all(args.names or list(weights.BACKBONES), _show_progress)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _show_progress(name: str, done: int, total: int | None) -> None:
+    share = f"{done / total:.0%}" if total else f"{done / 1e6:.1f} MB"
+    print(f"\r{name}: {share}", end="", file=sys.stderr, flush=True)
+    if total and done >= total:
+        print(file=sys.stderr)
+
+
+def export_format(args: argparse.Namespace) -> int:
+    """Converts to SavedModel, TFLite or ONNX, verified in a fresh process, or refuses."""
+    from core import formats
+
+    result = formats.export_format(args.run_id, args.format)
+    if not result["ok"]:
+        raise formats.ExportError(result["message"])
+    shutil.copyfile(formats.download_path(args.run_id, args.format), args.output)
+    print(result["message"])
+    for variant in result["variants"][1:]:
+        print(formats.describe_variant(variant, result["keras"]["score"]))
+    print(f"Wrote {args.output}")
+    return 0
 
 
 def set_threshold(args: argparse.Namespace) -> int:
@@ -335,6 +398,7 @@ COMMANDS = {
     "delete": delete_run,
     "templates": list_template_names,
     "export": export_bundle,
+    "weights": backbone_weights,
     "threshold": set_threshold,
 }
 

@@ -34,6 +34,8 @@ SAMPLES = {
     "heart.csv": ("Heart disease (Cleveland clinic)", "target"),
     "auto_mpg.csv": ("Car fuel economy (Auto MPG)", "mpg"),
     "seattle_weather.csv": ("Seattle daily weather 2012-2015", "temp_max"),
+    "sentiment_sentences.csv": ("Review sentiment (sentences)", "label"),
+    "language_detection.csv": ("Language of a sentence (17 languages)", "Language"),
 }
 MISSING_MARKERS = [
     "",

@@ -234,10 +234,11 @@ def _verdict_lines(verdict: Any) -> list[str]:
     ]
 
 
-def model_card(metadata: dict[str, Any]) -> str:
+def model_card(metadata: dict[str, Any], use_it: list[str] | None = None) -> str:
     """Returns the bundle's README.md: data, intended use, metrics vs baseline, limits.
 
-    The template adds its own `limitations` and `usage` lines.
+    The template adds its own `limitations` and `usage` lines; `use_it` replaces the
+    "Use it" section (another format's files and code, see `core.formats`).
     """
     template = get_template(metadata["template"])
     features = ", ".join(
@@ -280,6 +281,13 @@ def model_card(metadata: dict[str, Any]) -> str:
         "interval shows how far they could be off.",
         *[f"- {line}" for line in template.limitations],
         "",
+        *(use_it or _bundle_use_it(template)),
+    ]
+    return "\n".join(lines)
+
+
+def _bundle_use_it(template: Any) -> list[str]:
+    return [
         "## Use it",
         "```",
         "pip install keras tensorflow pandas",
@@ -288,7 +296,6 @@ def model_card(metadata: dict[str, Any]) -> str:
         template.usage,
         "",
     ]
-    return "\n".join(lines)
 
 
 def _decision_lines(found: Any) -> list[str]:
@@ -307,7 +314,8 @@ def _decision_lines(found: Any) -> list[str]:
         f"A row is flagged as `{plain(found.get('positive_label', ''))}` when its "
         f"{plain(found.get('score_name', 'score'))} is at or above "
         f"**{found['threshold']:.6g}** (set by {plain(found.get('set_by', ''))}"
-        f"{costs}). predict.py uses this threshold from metadata.json.",
+        f"{costs}). The bundle's predict.py applies it (from metadata.json); SavedModel, "
+        "TFLite and ONNX files output the scores: compare them with it in your code.",
         "",
     ]
 

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,7 @@ def _train(run_id: str) -> None:
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
     _write_info(run_id, template, prepared)
     model = template.build_model(prepared, params)
-    fit_model(run_id, model, prepared, params)
+    fit_model(run_id, model, prepared, params, template.callbacks(prepared, params))
     runs.write_status(run_id, phase="saving")
     template.calibrate(model, prepared, params)
     _write_info(run_id, template, prepared)  # with what calibration learned
@@ -260,9 +261,15 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 
 def fit_model(
-    run_id: str, model: keras.Model, prepared: Prepared, params: dict[str, Any]
+    run_id: str,
+    model: keras.Model,
+    prepared: Prepared,
+    params: dict[str, Any],
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> keras.callbacks.History:
     """Fits with early stopping and keeps the best weights, however training ends.
+
+    `extra_callbacks` are the template's own (`Template.callbacks`).
 
     Ctrl-C after the first epoch counts as Stop: the best weights so far are kept.
 
@@ -278,6 +285,7 @@ def fit_model(
         early_stopping,
         TimeBudget(float(params["time_budget_s"])),
         RunDirLogger(run_id, int(params["epochs"])),
+        *extra_callbacks,
     ]
     batch_size, seed = int(params["batch_size"]), int(params["seed"])
     try:

@@ -5,12 +5,15 @@ import streamlit as st
 from core import data
 from core.corpus import ingest as corpus
 from core.vision import ingest as images
+from pages.ui.backbones import backbone_status
 from pages.ui.state import TARGET_COLUMN, use_dataset
 
 SAMPLE_CARDS = {
     "heart.csv": "Classification: predict whether a patient has heart disease.",
     "auto_mpg.csv": "Regression: predict a car's fuel economy in miles per gallon.",
     "seattle_weather.csv": "Forecasting: the next week's highest temperature in Seattle.",
+    "sentiment_sentences.csv": "Text: is a review sentence positive or negative?",
+    "language_detection.csv": "Text: which language is a sentence written in?",
 }
 
 st.title("Predictive Studio")
@@ -54,6 +57,9 @@ with st.container(border=True):
     if st.button("Use this sample", key="_w_sample_alice", type="primary"):
         use_dataset(corpus.store_sample())
         st.switch_page("pages/data.py")
+
+with st.container(border=True):
+    backbone_status()
 
 st.page_link(
     "pages/data.py",

@@ -5,7 +5,13 @@ import streamlit as st
 from core import export, runs
 from core.errors import UserError
 from pages.ui import charts
-from pages.ui.runs import download_buttons, pick_run, run_label, runs_table
+from pages.ui.runs import (
+    download_buttons,
+    format_downloads,
+    pick_run,
+    run_label,
+    runs_table,
+)
 from pages.ui.state import ACTIVE_RUN_ID, remember
 from pages.ui.text import people_table, plain
 from pages.ui.widgets import show_metrics
@@ -62,6 +68,8 @@ if run_id:
         alert = st.success if check.get("ok") else st.error
         alert(plain(check.get("message", "")), icon=":material/verified:")
         download_buttons(run_id)
+    st.caption("Other formats, for servers and phones:")
+    format_downloads(run_id, ("savedmodel", "tflite", "onnx"))
 
 # 4. Delete a run, with a confirmation step.
 st.subheader("Delete")

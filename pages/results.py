@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import runs
 from pages.ui import kinds
-from pages.ui.runs import live_progress, pick_run
+from pages.ui.runs import format_downloads, live_progress, pick_run
 from pages.ui.text import plain
 
 st.title("Results")
@@ -31,3 +31,7 @@ if not evaluation:
 
 # 3. The report, drawn by the view of the run's kind.
 kinds.views_for(runs.run_kind(run_id)).results(run_id, evaluation)
+
+# 4. The model as a file for Python, servers and phones, each checked before download.
+with st.expander("Download the model (bundle, SavedModel, TFLite, ONNX)"):
+    format_downloads(run_id)

@@ -382,14 +382,19 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
     assert not any(name.startswith("Random") for name in names)  # answers are stable
     augmenter = ic.build_augmenter(seed=0)
     kinds = {type(layer).__name__ for layer in augmenter.layers}
-    assert kinds == {"RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast"}
+    assert kinds == {
+        "RandomFlip",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomContrast",
+    }
     pictures = raw_pictures(2, (32, 32))
     assert not np.allclose(np.asarray(augmenter(pictures, training=True)), pictures)
 
 
 def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    monkeypatch.setattr(ic, "find_cached_weights", lambda backbone: None)
+    monkeypatch.setattr(ic.backbones, "find_cached", lambda backbone: None)
     backbone, weights, note = ic.resolve_backbone(
         {"backbone": "auto", "weights_path": ""}
     )
@@ -398,7 +403,8 @@ def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):
 
 
 def test_cached_weights_are_found(monkeypatch, tmp_path):
-    cached = tmp_path / "keras" / "models" / ic.BACKBONES["mobilenet_v3_small"][1]
+    name = ic.backbones.BACKBONES["mobilenet_v3_small"].file_name
+    cached = tmp_path / "keras" / "models" / name
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"weights")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))

@@ -188,4 +188,4 @@ def test_the_cli_serves_a_new_kind(toy_template, toy_csv, tmp_path, capsys):
 def test_a_kind_without_views_gets_the_generic_ones():
     assert kinds.views_for("toy") == kinds.KindViews()
     assert kinds.views_for("series").results is not kinds.KindViews().results
-    assert len(kinds.uploads()) == 2  # a CSV, and pictures
+    assert len(kinds.uploads()) == 4  # a CSV, pictures, a corpus, and texts

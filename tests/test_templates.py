@@ -29,7 +29,7 @@ from core.templates.base import Template, resolve_params
 from core.templates.registry import unregister
 from tests.conftest import FAST_PARAMS
 
-KINDS = ("table", "series", "images", "text", "corpus")
+KINDS = ("table", "series", "images", "text", "corpus", "anomaly")
 
 
 @pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
@@ -125,6 +125,7 @@ def test_templates_for_a_kind_and_sources():
     assert table == {
         "tabular_classification",
         "tabular_regression",
+        "text_classification",
         "timeseries_forecasting",
         "next_word",  # a CSV's text column (a search log)
     }
@@ -143,6 +144,8 @@ SAMPLES = Path(__file__).parents[1] / "sample_data"
         ("seattle_weather.csv", "temp_max", "timeseries_forecasting"),
         ("heart.csv", "target", "tabular_classification"),
         ("auto_mpg.csv", "mpg", "tabular_regression"),
+        ("sentiment_sentences.csv", "label", "text_classification"),
+        ("language_detection.csv", "Language", "text_classification"),
     ],
 )
 def test_the_app_and_the_cli_suggest_the_same_template(
@@ -166,7 +169,7 @@ def test_suggest_refuses_a_kind_no_template_trains_on():
 class _Toy(Template):
     name = "toy_template"
     title = "Toy"
-    data_kind = "text"
+    data_kind = "audio"  # a kind no built-in template trains on
 
     def suggest(self, data, target):
         return 1.0, "toys win"
@@ -175,10 +178,10 @@ class _Toy(Template):
 def test_a_registered_template_is_listed_and_suggested_for_its_kind():
     register(_Toy)
     try:
-        assert [t.name for t in templates_for("text")] == ["toy_template"]
-        best, reason = suggest(None, None, "text")
+        assert [t.name for t in templates_for("audio")] == ["toy_template"]
+        best, reason = suggest(None, None, "audio")
         assert (best.name, reason) == ("toy_template", "toys win")
-        assert get_template("toy_template").sources == ("text",)
+        assert get_template("toy_template").sources == ("audio",)
         with pytest.raises(UserError, match="predicts from files"):
             best.predict_frame(None, pd.DataFrame(), {})
     finally:

@@ -342,6 +342,11 @@ class TimeseriesForecasting(Template):
         forecasts = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
         return forecast_report.build_report(forecasts, actual, origins, history, info)
 
+    def score_outputs(self, outputs: Any, targets: Any) -> tuple[str, float]:
+        """The mean absolute error of the forecasts (the middle of lower, forecast, upper)."""
+        forecast = np.asarray(outputs)[..., 1]
+        return "mae", float(np.mean(np.abs(forecast - np.asarray(targets, "float64"))))
+
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes the end of the series, as a user would, for the bundle to forecast from."""
         info = prepared.info

@@ -21,6 +21,28 @@ def build_table_inputs(
 ) -> tuple[dict[str, Any], Any]:
     """Creates one named input per column and its preprocessing, adapted on `train` only.
 
+    Args:
+        train: the raw training rows.
+        schema: one dict per input column with `name` and `kind`.
+
+    Returns:
+        The inputs dict (for `keras.Model`) and the concatenated encoded tensor.
+    """
+    inputs, columns = encode_columns(train, schema)
+    encoded = [tensor for parts in columns.values() for tensor in parts]
+    joined = (
+        encoded[0]
+        if len(encoded) == 1
+        else layers.Concatenate(name="features")(encoded)
+    )
+    return inputs, joined
+
+
+def encode_columns(
+    train: pd.DataFrame, schema: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Creates one named input per column and its encoding, adapted on `train` only.
+
     Numbers get missing-value filling (training mean), a 'was missing' flag when the
     training rows had gaps, and normalization. Categories and booleans get a string
     lookup (one-hot, with an out-of-vocabulary slot); free text gets TF-IDF bag of words.
@@ -30,30 +52,26 @@ def build_table_inputs(
         schema: one dict per input column with `name` and `kind`.
 
     Returns:
-        The inputs dict (for `keras.Model`) and the concatenated encoded tensor.
+        The inputs dict (for `keras.Model`) and, per column name, its encoded tensors
+        (a number's normalized value first, then its 'was missing' flag if any).
     """
-    inputs, encoded = {}, []
+    inputs, columns = {}, {}
     for feature in schema:
         name, kind, key = feature["name"], feature["kind"], input_name(feature)
         if kind == "number":
             inputs[key] = keras.Input(shape=(1,), name=key, dtype="float32")
-            encoded += _encode_number(
+            columns[name] = _encode_number(
                 inputs[key], pd.to_numeric(train[name], errors="coerce")
             )
         else:
             inputs[key] = keras.Input(shape=(1,), name=key, dtype="string")
             text = model_strings(train[name])
-            encoded.append(
+            columns[name] = [
                 _encode_text(inputs[key], text)
                 if kind == "text"
                 else _encode_category(inputs[key], text)
-            )
-    joined = (
-        encoded[0]
-        if len(encoded) == 1
-        else layers.Concatenate(name="features")(encoded)
-    )
-    return inputs, joined
+            ]
+    return inputs, columns
 
 
 def _encode_number(tensor: Any, values: pd.Series) -> list[Any]:

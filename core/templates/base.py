@@ -217,12 +217,20 @@ class Template:
         """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
         raise NotImplementedError
 
+    def callbacks(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
+        """Returns Keras callbacks the template adds to training (default: none).
+
+        E.g. images unfreeze a pre-trained backbone's top layers part-way through.
+        """
+        return []
+
     def calibrate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
         """Adjusts the trained model on validation data before it is saved (default: no-op).
 
         E.g. forecasting rescales its ranges so they hold their stated coverage.
+        What it adds to `prepared.info` is written to the run's info.json.
         """
 
     def evaluate(
@@ -234,6 +242,24 @@ class Template:
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes a few raw test inputs that the bundle script accepts; returns their path."""
         raise NotImplementedError
+
+    def score_outputs(self, outputs: Any, targets: Any) -> tuple[str, float]:
+        """Scores raw model outputs on the test targets, to compare exported formats.
+
+        The default: accuracy (share right) for classification, else the mean absolute
+        error of the first output.
+
+        Returns:
+            The metric's name and its value.
+        """
+        import numpy as np
+
+        outputs, targets = np.asarray(outputs), np.asarray(targets)
+        if self.task == "classification":
+            guess = outputs.argmax(-1) if outputs.shape[-1] > 1 else outputs[:, 0] > 0.5
+            return "accuracy", float(np.mean(guess == targets.astype(int)))
+        point = outputs.reshape(len(outputs), -1)[:, 0]
+        return "mae", float(np.mean(np.abs(point - targets.astype("float64"))))
 
     def metadata_conflict(self, metadata: Mapping[str, Any]) -> tuple[str, str] | None:
         """Returns a key that contradicts another, with what it should hold (None: none).
@@ -259,6 +285,18 @@ class Template:
         """
         frame = data.read_csv_bytes(path.read_bytes(), path.name)
         return self.predict_frame(model, frame, info)
+
+    def explain_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Scores like `predict_file` and adds `why`: what weighed most in each answer.
+
+        Raises:
+            TemplateError: for a template that cannot explain its predictions.
+        """
+        raise TemplateError(
+            f"The template `{self.name}` cannot explain its predictions (`--explain`)."
+        )
 
     def predict_frame(
         self, model: Any, frame: pd.DataFrame, info: Mapping[str, Any]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,17 +26,11 @@ from core.templates.registry import register
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
 from core.vision import video
+from core.vision import weights as backbones
 
 MAX_LISTED_PER_CELL = 40
 MAX_TEST_EXAMPLES = 300
 CHECK_IMAGES = 5
-BACKBONES = {  # name -> (keras.applications class, ImageNet no-top weights file)
-    "mobilenet_v3_small": (
-        "MobileNetV3Small",
-        "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
-    ),
-    "efficientnet_b0": ("EfficientNetB0", "efficientnetb0_notop.h5"),
-}
 # The from-scratch CNN learns on a cosine-decaying rate over all epochs, so it trains them
 # all (patience = epochs) and keeps the epoch with the best validation loss.
 _DEFAULTS = {"epochs": 90, "patience": 90}
@@ -52,15 +45,16 @@ IMAGE_PARAMS = tuple(
         64,
         choices=(32, 64, 96, 128, 160, 224),
         help="Pictures are resized to this square size; larger sees more detail but "
-        "trains slower.",
+        "trains slower. Pre-trained networks see best at 128-224.",
     ),
     Param(
         "backbone",
         "Network",
         "auto",
-        choices=("auto", "small_cnn", "mobilenet_v3_small", "efficientnet_b0"),
+        choices=("auto", "small_cnn", *backbones.BACKBONES),
         help="'auto' reuses a network pre-trained on ImageNet when its weights are on "
-        "this computer, else trains a small network from scratch.",
+        "this computer (download them on Home or with `python -m core weights "
+        "fetch`), else trains a small network from scratch.",
     ),
     Param(
         "weights_path",
@@ -209,7 +203,7 @@ class ImageClassification(Template):
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled end-to-end model: raw RGB pictures of any size in."""
-        from core.tables import model as models
+        import keras
 
         info = prepared.info
         model = build_image_model(
@@ -220,8 +214,21 @@ class ImageClassification(Template):
             float(params["dropout"]),
         )
         if info["backbone"] != "small_cnn":
-            return models.compile_for(model, "classification", params["learning_rate"])
+            rate = float(params["learning_rate"])
+            return _compile(model, keras.optimizers.Adam(rate))
         return _compile_from_scratch(model, params, int(info["n_train"]))
+
+    def callbacks(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
+        """A pre-trained backbone is fine-tuned after the new head has learned."""
+        if prepared.info["backbone"] == "small_cnn":
+            return []
+        from core.vision import finetune
+
+        return [
+            finetune.fine_tune_callback(
+                int(params["epochs"]), float(params["learning_rate"])
+            )
+        ]
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
@@ -287,33 +294,25 @@ def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
     choice = str(params["backbone"])
     if choice == "small_cnn":
         return "small_cnn", "", "A small CNN was trained from scratch, as chosen."
-    wanted = "mobilenet_v3_small" if choice == "auto" else choice
+    wanted = backbones.backbone("mobilenet_v3_small" if choice == "auto" else choice)
     given = str(params.get("weights_path") or "")
-    path = Path(given).expanduser() if given else find_cached_weights(wanted)
+    path = Path(given).expanduser() if given else backbones.find_cached(wanted.name)
     if path is not None and path.is_file():
         return (
-            wanted,
+            wanted.name,
             str(path.resolve()),
-            f"Transfer learning: {BACKBONES[wanted][0]} with pre-trained weights "
-            f"from `{path.name}`, and a new classifier on top.",
+            f"Transfer learning: {wanted.keras_class} with pre-trained weights from "
+            f"`{path.name}` and a new classifier on top, trained first alone, then "
+            "with the network's top layers at a lower learning rate.",
         )
     return (
         "small_cnn",
         "",
-        f"No pre-trained weights for {BACKBONES[wanted][0]} were found on this computer "
-        f"(Keras cache: `{BACKBONES[wanted][1]}`) and they cannot be downloaded here, so "
-        "a small CNN was trained from scratch instead.",
+        f"No pre-trained weights for {wanted.keras_class} were found on this computer "
+        f"(Keras cache: `{wanted.file_name}`), so a small CNN was trained from scratch "
+        "instead. To use them, download them on Home or with `python -m core weights "
+        "fetch`.",
     )
-
-
-def find_cached_weights(backbone: str) -> Path | None:
-    """Looks for a backbone's ImageNet weights in the Keras cache (`~/.keras/models`)."""
-    homes = [os.environ.get("KERAS_HOME", ""), "~/.keras", "/tmp/.keras"]
-    for home in filter(None, homes):
-        path = Path(home).expanduser() / "models" / BACKBONES[backbone][1]
-        if path.is_file():
-            return path
-    return None
 
 
 def make_dataset(
@@ -396,7 +395,7 @@ def build_image_model(
     if backbone == "small_cnn":
         x = _small_cnn(layers.Rescaling(1.0 / 255, name="rescale")(x))
     else:
-        x = _pretrained(backbone, weights_file, size)(x)
+        x = _pretrained(x, backbone, weights_file, size)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
     outputs = classification_head(x, n_classes)
@@ -435,8 +434,13 @@ def _compile_from_scratch(model: Any, params: Mapping[str, Any], n_train: int) -
     schedule = keras.optimizers.schedules.CosineDecay(
         float(params["learning_rate"]), decay_steps=steps
     )
+    return _compile(model, keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY))
+
+
+def _compile(model: Any, optimizer: Any) -> Any:
+    """Cross-entropy on class indices, with accuracy."""
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=False,
@@ -444,18 +448,23 @@ def _compile_from_scratch(model: Any, params: Mapping[str, Any], n_train: int) -
     return model
 
 
-def _pretrained(backbone: str, weights_file: str, size: int) -> Any:
+def _pretrained(x: Any, backbone: str, weights_file: str, size: int) -> Any:
+    """The frozen backbone on 0-255 pictures (its own preprocessing is inside it).
+
+    It is called in inference mode, so its BatchNormalization layers keep their
+    ImageNet statistics also once its top layers are fine-tuned (`core.vision.finetune`).
+    """
     import keras
 
-    factory = getattr(keras.applications, BACKBONES[backbone][0])
+    factory = getattr(keras.applications, backbones.backbone(backbone).keras_class)
     model = factory(
         include_top=False,
         weights=weights_file,
         input_shape=(size, size, 3),
         pooling="avg",
     )
-    model.trainable = False  # keep the pre-trained features; train the new head
-    return model
+    model.trainable = False  # keep the pre-trained features; train the new head first
+    return model(x, training=False)
 
 
 def _class_weight(y_train: np.ndarray) -> dict[int, float] | None:

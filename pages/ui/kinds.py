@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pages.ui.views import corpus, generic, images, series, table
+from pages.ui.views import anomaly, corpus, generic, images, series, table, text
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,25 @@ register_views(
     ),
 )
 register_views(
+    "anomaly",
+    KindViews(results=anomaly.results_view, predict=anomaly.predict_view),
+)
+register_views(
     "corpus",
     KindViews(
         data=corpus.data_view,
         results=corpus.results_view,
         predict=corpus.predict_view,
         upload=corpus.upload,
+    ),
+)
+register_views(
+    "text",
+    KindViews(
+        data=text.data_view,
+        results=text.results_view,
+        predict=text.predict_view,
+        train_extra=text.train_extra,
+        upload=text.upload,
     ),
 )

@@ -107,6 +107,55 @@ def download_buttons(run_id: str) -> None:
     )
 
 
+def format_downloads(run_id: str, names: tuple[str, ...] | None = None) -> None:
+    """One download per format, converted on demand and checked in a fresh process.
+
+    Conversion runs only when its button is pressed; results are cached in the run.
+    """
+    from core import formats
+
+    for name in names or tuple(formats.FORMATS):
+        fmt = formats.FORMATS[name]
+        with st.container(border=True):
+            st.markdown(f"**{fmt.title}** · {fmt.use}")
+            result = formats.read_result(run_id, name)
+            button = "Convert and check" if not result else "Convert again"
+            if st.button(button, key=f"_w_convert_{name}", icon=":material/sync:"):
+                with st.spinner(f"Converting to {fmt.title} and checking it…"):
+                    try:
+                        result = formats.export_format(run_id, name, force=True)
+                    except UserError as err:
+                        st.error(plain(err))
+            if result:
+                _format_result(run_id, name, result)
+
+
+def _format_result(run_id: str, name: str, result: dict[str, Any]) -> None:
+    from core import formats
+
+    if not result.get("ok"):
+        st.warning(plain(result.get("message", "")), icon=":material/block:")
+        return
+    st.success(plain(result["message"]), icon=":material/verified:")
+    path = formats.download_path(run_id, name)
+    label = f"Download {name} ({formats.format_size(result['size_bytes'])}"
+    if result.get("latency_ms"):
+        label += f", {result['latency_ms']:.1f} ms a prediction"
+    st.download_button(
+        label + ")",
+        data=path.read_bytes,
+        file_name=f"{run_id}-{path.name}",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        key=f"_w_download_{name}",
+    )
+    if len(result.get("variants", [])) > 1:
+        keras_score = result.get("keras", {}).get("score")
+        for variant in result["variants"]:
+            st.caption(plain(formats.describe_variant(variant, keras_score)))
+
+
 def start(
     template_name: str, dataset_id: str, target: str | None, values: dict[str, Any]
 ) -> list[str]:

@@ -187,6 +187,29 @@ def _assert_bundle_model_loads_in_fresh_process(bundle: Path, folder: Path) -> N
     assert all(abs(sum(row) - 1) < 1e-4 for row in probabilities)
 
 
+def test_text_run_with_the_live_text_box(page):
+    """Sentiment sample → train a text model → type into the live box → a prediction."""
+    from playwright.sync_api import expect
+
+    page.locator('[class*="st-key-_w_sample_sentiment"] button').click()
+    expect(page.get_by_text("Review sentiment (sentences)").first).to_be_visible()
+
+    _open(page, "Train")
+    expect(page.get_by_text("Suggested: Classify texts")).to_be_visible()
+    page.get_by_text("More settings").click()
+    epochs = page.get_by_role("spinbutton", name="Maximum epochs")
+    epochs.fill("3")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("· completed")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+
+    _open(page, "Predict")
+    box = page.frame_locator("iframe[title*='live_text']").locator("textarea")
+    box.press_sequentially("What a wonderful, lovely phone", delay=20)
+    expect(page.get_by_text("sure", exact=False).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Why this prediction")).to_be_visible()
+
+
 def _suggestions(page) -> list[str]:
     """The words on the search box's suggestion buttons (`word · 12%`)."""
     labels = page.get_by_role("button").filter(has_text="%").all_inner_texts()

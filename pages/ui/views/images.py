@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import data, runs
 from core.errors import UserError
+from core.text import ingest as text_ingest
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
 from core.vision import tracking, video
@@ -65,7 +66,7 @@ def upload() -> str | None:
         sample = st.button("Use the face-mask sample photos", key="_w_face_mask")
     try:
         if folder:
-            return images.store_files(
+            return text_ingest.store_class_files(
                 "folder", [(f.name, f.getvalue()) for f in folder]
             )
         if files:
@@ -81,7 +82,7 @@ def upload() -> str | None:
 def _store_uploads(files: list) -> str:
     zips = [f for f in files if f.name.lower().endswith(".zip")]
     if zips:
-        return images.store_zip(zips[0].name, zips[0].getvalue())
+        return text_ingest.store_class_zip(zips[0].name, zips[0].getvalue())
     return images.store_files("pictures", [(f.name, f.getvalue()) for f in files])
 
 

@@ -121,17 +121,20 @@ def _column_kinds(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
 # --- Train page ------------------------------------------------------------------------
 
 
-def target_picker(dataset_id: str) -> str:
-    """The column to predict, defaulting to the Data page's choice."""
+NO_TARGET = "(none: find unusual rows)"
+
+
+def target_picker(dataset_id: str) -> str | None:
+    """The column to predict, defaulting to the Data page's choice; or none."""
     columns = list(table_or_stop(dataset_id).columns)
     default = data.suggest_target(inferred_kinds(dataset_id))
     target = st.selectbox(
         f"Column to predict in {plain(data.dataset_name(dataset_id))}",
-        columns,
+        [*columns, NO_TARGET],
         index=index_of(columns, get(TARGET_COLUMN), columns.index(default)),
         key="_w_train_target",
     )
-    return remember(TARGET_COLUMN, target)
+    return None if target == NO_TARGET else remember(TARGET_COLUMN, target)
 
 
 # --- Results page ----------------------------------------------------------------------

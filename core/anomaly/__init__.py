@@ -1,0 +1,1 @@
+"""Anomaly detection without labels: an autoencoder on the rows of a table."""

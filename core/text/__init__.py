@@ -1,0 +1,1 @@
+"""Texts: a CSV text column or .txt class folders, the text classifier, its bundle script."""

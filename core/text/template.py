@@ -1,0 +1,607 @@
+"""Classify texts (sentiment, spam, language, topic) from a CSV or folders of .txt files."""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import data
+from core.data import DataError
+from core.tables.bundle import format_value
+from core.templates import checks
+from core.templates.base import (
+    TRAINING_PARAMS,
+    Param,
+    Prepared,
+    Split,
+    Template,
+    dropout_param,
+)
+from core.templates.registry import register
+from core.text import bundle as text_bundle
+from core.text import ingest
+
+MIN_TEXTS = 20
+MIN_PER_CLASS = 3
+MAX_CLASSES = 100
+IMBALANCE_RATIO = 0.5
+SHORT_CHARS = 10
+MIN_TEXT_CHARS = 15  # a column whose values are shorter on average is not free text
+SCRIPT_SHARE = 0.01  # a script counts as present above this share of the letters
+MANY_TEXTS, LONG_WORDS = 10_000, 100  # "many long texts": the sequence network
+LANGUAGE_NAMES = {
+    *"english french spanish german italian portuguese portugeese dutch russian "
+    "swedish sweedish danish norwegian finnish polish czech turkish greek arabic "
+    "hebrew hindi urdu bengali tamil telugu kannada malayalam marathi chinese "
+    "japanese korean thai vietnamese indonesian malay persian ukrainian romanian "
+    "hungarian latin".split(),
+    *"en fr es de it pt nl ru sv da no fi pl cs tr el ar he hi ur bn ta te kn ml "
+    "zh ja ko th vi id ms fa uk ro hu la".split(),
+}
+_DEFAULTS = {"epochs": 100, "patience": 4, "learning_rate": 0.01}
+TEXT_PARAMS = tuple(
+    dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
+    for p in TRAINING_PARAMS
+) + (
+    Param(
+        "text_column",
+        "Text column",
+        "",
+        help="The column that holds the texts (tables only); empty: the longest "
+        "free-text column.",
+    ),
+    Param(
+        "architecture",
+        "Network",
+        "auto",
+        choices=("auto", "words", "characters", "sequence"),
+        help="'words': word and word-pair TF-IDF into a small network; 'characters': "
+        "letter groups (for languages and scripts); 'sequence': word embeddings and a "
+        "convolution (many long texts); 'auto' chooses from the data.",
+        advanced=True,
+    ),
+    Param(
+        "vocabulary_size",
+        "Vocabulary size",
+        60000,
+        min_value=100,
+        max_value=200_000,
+        help="How many different words (or letter groups) the model keeps, the most "
+        "frequent first.",
+        advanced=True,
+    ),
+    Param(
+        "sequence_length",
+        "Sequence length (words)",
+        300,
+        min_value=10,
+        max_value=5000,
+        help="'sequence' network only: words read per text; longer texts are cut.",
+        advanced=True,
+    ),
+    dataclasses.replace(
+        dropout_param(0.5),
+        help="'sequence' network only: share of features switched "
+        "off while learning, against overfitting.",
+    ),
+)
+
+
+@register
+class TextClassification(Template):
+    """Tell texts apart: TF-IDF or character n-grams into a small network, in the model."""
+
+    name = "text_classification"
+    title = "Classify texts"
+    description = (
+        "Learns which class a text belongs to from labelled examples, e.g. positive or "
+        "negative reviews, spam, or the language a sentence is written in."
+    )
+    task = "classification"
+    data_kind = "text"
+    params = TEXT_PARAMS
+    bundle_script = "core.text.bundle"
+    predict_input = "your_texts.csv"
+    metadata_checks = {
+        "class_names": (checks.are_classes, "a list of 2 or more distinct class names"),
+        "text_column": (checks.is_text, "the name of the text column"),
+    }
+    limitations = (
+        "It knows only the classes it was trained on: any other text still gets one "
+        "of them, often with high confidence.",
+        "Texts unlike the training ones (another topic, style or language) lower its "
+        f"accuracy; texts longer than {ingest.MAX_CHARS:,} characters are cut.",
+    )
+    usage = (
+        "`python predict.py texts.csv -o predictions.csv [--explain]` classifies the text "
+        "column of a CSV (or every .txt file of a folder). In Python: "
+        "`keras.saving.load_model('model.keras')` takes raw strings shaped (n, 1); see "
+        "`predict_proba` in predict.py."
+    )
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """A CSV with a text column, or a zip/folder of `.txt` class folders."""
+        return ("table", ingest.KIND)
+
+    def store_input(self, path: Path) -> str:
+        """Stores a CSV, or a zip or folder of `.txt` class folders."""
+        return ingest.store_path(path)
+
+    def load_data(self, dataset_id: str) -> pd.DataFrame:
+        """A table as is; a text dataset as the columns `file`, `label`, `text`."""
+        if data.dataset_kind(dataset_id) == ingest.KIND:
+            return ingest.load_texts(dataset_id)
+        return data.load_table(dataset_id)
+
+    def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
+        """Wins when free text is the only real input; loses on ordinary tables."""
+        if target is None:
+            counts = frame["label"].value_counts()
+            return 0.9, (
+                f"{len(frame):,} texts in {len(counts)} classes, so the app learns which "
+                "class a text belongs to."
+            )
+        if target not in frame or data.target_task(frame, target) != "classification":
+            return 0.0, ""
+        column = pick_text_column(frame, target)
+        if not column:
+            return 0.0, ""
+        others = _other_features(frame, target, column)
+        reason = (
+            f"`{column}` holds free text and `{target}` has "
+            f"{frame[target].nunique()} classes, so the app learns which class a text "
+            "belongs to."
+        )
+        return (0.8 if len(others) <= 2 else 0.3), reason
+
+    def example_data(self) -> tuple[pd.DataFrame, str]:
+        """48 short reviews, good or bad by their words."""
+        good = ["great", "lovely", "excellent", "good", "wonderful", "nice"]
+        bad = ["awful", "terrible", "bad", "poor", "horrible", "boring"]
+        rows = [
+            (f"The film was {word} and the actors were {other}.", label)
+            for label, words in (("pos", good), ("neg", bad))
+            for word in words
+            for other in words[:4]
+        ]
+        return pd.DataFrame(rows, columns=["review", "sentiment"]), "sentiment"
+
+    def notes(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Which column is read and why, the network chosen, then the preflight."""
+        column, label = text_and_label(frame, target, params)
+        lines = []
+        if target is not None and column:
+            lines.append(_column_note(frame, target, column, params))
+        if column and not self.check(frame, target, params):
+            texts, labels = _labelled(frame, column, label)
+            lines.append(choose_architecture(texts, labels, label, params)[1])
+        return lines + self.preflight(frame, target, params)
+
+    def preflight(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Data-quality findings as plain sentences."""
+        column, label = text_and_label(frame, target, params)
+        if not column or label not in frame:
+            return []
+        return [f.message for f in preflight(frame, column, label)]
+
+    def check(
+        self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+    ) -> list[str]:
+        """Needs a text column, 2 to 100 classes with 3+ texts each, 20+ texts."""
+        if target is not None and target not in frame:
+            return [
+                f"Invalid value for argument `target`. Expected one of "
+                f"{list(frame.columns)}. Received: target={target!r}"
+            ]
+        column, label = text_and_label(frame, target, params)
+        if not column:
+            return [_no_text_message(frame, target, params)]
+        texts, labels = _labelled(frame, column, label)
+        return _class_problems(labels, label) + _count_problems(texts, column)
+
+    def prepare(
+        self,
+        frame: pd.DataFrame,
+        target: str | None,
+        params: Mapping[str, Any],
+        seed: int,
+    ) -> Prepared:
+        """Cleans the texts, splits them (stratified, seeded) and picks the network."""
+        column, label = text_and_label(frame, target, params)
+        texts, labels = _labelled(frame, column, label)
+        class_names = sorted(labels.unique(), key=_natural_key)
+        y = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy("int32")
+        parts = data.split_indices(
+            y, params["val_fraction"], params["test_fraction"], seed
+        )
+        architecture, why = choose_architecture(texts, labels, label, params)
+        raw = pd.DataFrame({"text": texts.to_numpy(), "y": y})
+        splits = [
+            Split(_string_tensor(raw["text"].iloc[p]), y[p], raw.iloc[p]) for p in parts
+        ]
+        info = {
+            "task": self.task,
+            "target": target,
+            "text_column": column if target is not None else "text",
+            "schema": [
+                {"name": column if target is not None else "text", "kind": "text"}
+            ],
+            "class_names": class_names,
+            "architecture": architecture,
+            "model_note": why,
+            "vocabulary_size": int(params["vocabulary_size"]),
+            "sequence_length": int(params["sequence_length"]),
+            "n_rows": len(texts),
+            "n_train": len(parts[0]),
+            "n_val": len(parts[1]),
+            "n_test": len(parts[2]),
+        }
+        return Prepared(*splits, info=info, class_weight=_class_weight(y[parts[0]]))
+
+    def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """Returns the compiled end-to-end model: raw strings in, probabilities out."""
+        from core.text import model as text_model
+
+        info = prepared.info
+        model = text_model.build_text_model(
+            prepared.train.raw["text"].tolist(),
+            len(info["class_names"]),
+            info,
+            float(params["dropout"]),
+        )
+        steps = -(-int(info["n_train"]) // int(params["batch_size"]))
+        return text_model.compile_text_model(
+            model, float(params["learning_rate"]), steps
+        )
+
+    def evaluate(
+        self, model: Any, prepared: Prepared, params: Mapping[str, Any]
+    ) -> dict:
+        """Accuracy beside the baseline and the TF-IDF + logistic regression reference."""
+        from core.text import report
+
+        return report.text_report(model, prepared, params)
+
+    def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
+        """Writes five test texts as a CSV under the text column's name."""
+        path = folder / "texts.csv"
+        column = prepared.info["text_column"]
+        pd.DataFrame({column: prepared.test.raw["text"].head(5)}).to_csv(
+            path, index=False
+        )
+        return path
+
+    def predict_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Classifies the text column of a CSV, one `.txt` file, or a folder of them."""
+        frame, column, warnings = read_texts(path, info)
+        names = list(info["class_names"])
+        proba = text_bundle.predict_proba(model, frame[column].tolist())
+        return text_bundle.add_predictions(frame, proba, names), warnings
+
+    def explain_file(
+        self, model: Any, path: Path, info: Mapping[str, Any]
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Classifies like `predict_file` and adds `why`: the words that weighed most."""
+        frame, column, warnings = read_texts(path, info)
+        return text_bundle.score(model, frame, column, dict(info), True), warnings
+
+
+def _string_tensor(texts: pd.Series) -> Any:
+    """Texts as the model's input: a string tensor shaped (n, 1) (Keras refuses objects)."""
+    import tensorflow as tf
+
+    return tf.constant(texts.to_numpy(object).reshape(-1, 1), dtype=tf.string)
+
+
+def read_texts(
+    path: Path, info: Mapping[str, Any]
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """Reads texts to classify: a CSV (read the robust way the app reads tables), one
+    `.txt` file or a folder of them.
+
+    Raises:
+        DataError: if there is nothing to classify.
+    """
+    wanted = str(info.get("text_column", ""))
+    if path.is_dir() or path.suffix.lower() == ".txt":
+        frame, column = text_bundle.read_input(path)
+        warnings = []
+    else:
+        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        column = text_bundle.find_text_column(frame, wanted)
+        warnings = (
+            []
+            if column == wanted
+            else [
+                f"There is no column `{wanted}`, so the texts were read from `{column}`."
+            ]
+        )
+    if frame.empty:
+        raise DataError(f"`{path.name}` holds no texts to classify.")
+    return frame, column, warnings
+
+
+def text_and_label(
+    frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+) -> tuple[str, str]:
+    """The text column and the label column: `text`/`label` for a text dataset."""
+    if target is None:
+        return ("text", "label") if "text" in frame else ("", "label")
+    chosen = str(params.get("text_column") or "")
+    if chosen and chosen in frame and chosen != target:
+        return chosen, target
+    return ("" if chosen else pick_text_column(frame, target)), target
+
+
+def text_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
+    """Columns that hold words (not numbers or dates), longest texts first."""
+    kinds = data.infer_column_kinds(frame)
+    words = [
+        c
+        for c in frame.columns
+        if c != target
+        and kinds[c] in ("text", "identifier", "category")
+        and not pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    return sorted(words, key=lambda c: -_mean_length(frame[c]))
+
+
+def pick_text_column(frame: pd.DataFrame, target: str | None) -> str:
+    """The longest free-text column ("" when none holds real text)."""
+    columns = text_columns(frame, target)
+    if not columns or _mean_length(frame[columns[0]]) < MIN_TEXT_CHARS:
+        return ""
+    return columns[0]
+
+
+def _mean_length(column: pd.Series) -> float:
+    values = column.dropna().astype(str)
+    return float(values.str.len().mean()) if len(values) else 0.0
+
+
+def _other_features(frame: pd.DataFrame, target: str, column: str) -> list[str]:
+    kinds = data.infer_column_kinds(frame)
+    return [
+        c
+        for c in frame.columns
+        if c not in (target, column)
+        and kinds[c] in data.FEATURE_KINDS
+        and frame[c].nunique(dropna=False) > 1
+    ]
+
+
+def _column_note(
+    frame: pd.DataFrame, target: str, column: str, params: Mapping[str, Any]
+) -> str:
+    how = "as chosen" if params.get("text_column") else "the longest free-text column"
+    ignored = [c for c in frame.columns if c not in (target, column)]
+    rest = (
+        f"; the other columns ({', '.join(map(str, ignored))}) are not used"
+        if ignored
+        else ""
+    )
+    return f"Reads the texts in `{column}` ({how}){rest}."
+
+
+def _no_text_message(frame: pd.DataFrame, target: str | None, params: Mapping) -> str:
+    chosen = str(params.get("text_column") or "")
+    if chosen:
+        return (
+            f"Invalid value for argument `text_column`. Expected one of "
+            f"{[c for c in frame.columns if c != target]}. Received: text_column={chosen!r}"
+        )
+    if target is None:
+        return "The data set holds no texts; upload a zip with a folder of .txt files per class."
+    return (
+        f"No column besides `{target}` holds free text (words, sentences); this "
+        "template needs one. Use 'Classify rows of a table' for this data."
+    )
+
+
+def _labelled(
+    frame: pd.DataFrame, column: str, label: str
+) -> tuple[pd.Series, pd.Series]:
+    """Cleaned non-empty texts and their labels, rows without either left out."""
+    texts = frame[column].map(text_bundle.clean_text)
+    labels = frame[label].map(format_value)
+    kept = (texts != "") & (labels != "")
+    return texts[kept].reset_index(drop=True), labels[kept].reset_index(drop=True)
+
+
+def _class_problems(labels: pd.Series, label: str) -> list[str]:
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        only = counts.index[0] if len(counts) else "none"
+        return [
+            f"`{label}` has only one class ({only!r}); a model needs texts of at least "
+            "two classes to learn to tell them apart."
+        ]
+    if len(counts) > MAX_CLASSES:
+        return [
+            f"`{label}` has {len(counts)} different values, too many to be classes (the "
+            f"limit is {MAX_CLASSES}). Pick the column with the labels."
+        ]
+    rare = [str(c) for c in counts.index[counts < MIN_PER_CLASS]]
+    if rare:
+        return [
+            f"Classes {rare} have fewer than {MIN_PER_CLASS} texts; each class needs at "
+            "least 3 (to train, to decide when to stop and to test). Add texts or "
+            "remove those rows."
+        ]
+    return []
+
+
+def _count_problems(texts: pd.Series, column: str) -> list[str]:
+    if len(texts) < MIN_TEXTS:
+        return [
+            f"Only {len(texts)} rows have a text in `{column}` and a label; at least "
+            f"{MIN_TEXTS} are needed to train and then test a model."
+        ]
+    return []
+
+
+def choose_architecture(
+    texts: pd.Series, labels: pd.Series, label: str, params: Mapping[str, Any]
+) -> tuple[str, str]:
+    """Picks the network from the data (unless chosen) and says why, in words."""
+    chosen = str(params.get("architecture", "auto"))
+    if chosen != "auto":
+        return chosen, f"The '{chosen}' network was used, as chosen."
+    scripts = scripts_present(texts)
+    names = {str(n).strip().lower() for n in labels.unique()}
+    languages = len(names & LANGUAGE_NAMES) >= max(2, len(names) // 2)
+    if languages or "lang" in label.lower() or len(scripts) >= 3:
+        why = (
+            "the labels are language names"
+            if languages or "lang" in label.lower()
+            else f"the texts use {len(scripts)} scripts ({', '.join(scripts)})"
+        )
+        return "characters", (
+            f"Reads groups of 1 to 3 characters, because {why}: letter patterns tell "
+            "languages and scripts apart better than whole words."
+        )
+    words = texts.str.count(" ") + 1
+    if len(texts) >= MANY_TEXTS and words.median() >= LONG_WORDS:
+        return "sequence", (
+            f"Reads word sequences (embedding + convolution), because there are many "
+            f"long texts ({len(texts):,}, typically {int(words.median())} words)."
+        )
+    return "words", (
+        "Reads words, word pairs and groups of 1 to 3 characters weighted by TF-IDF "
+        "into a small network: the best choice for short or few texts (typically "
+        f"{int(words.median())} words)."
+    )
+
+
+def scripts_present(texts: pd.Series, sample: int = 2000) -> list[str]:
+    """The writing systems of the letters (Latin, Cyrillic, ...), most used first."""
+    counts: Counter[str] = Counter()
+    for text in texts.head(sample):
+        for char in text:
+            if char.isalpha():
+                counts[unicodedata.name(char, "OTHER ?").split(" ")[0]] += 1
+    total = sum(counts.values()) or 1
+    return [s.title() for s, n in counts.most_common() if n / total >= SCRIPT_SHARE]
+
+
+def preflight(frame: pd.DataFrame, column: str, label: str) -> list[data.Finding]:
+    """Texts per class, imbalance, empty/duplicate/short texts, scripts, typical length."""
+    raw = frame[column].fillna("").astype(str)
+    texts, labels = _labelled(frame, column, label)
+    findings = _size_findings(texts, labels) + _duplicate_findings(texts, labels)
+    empty = int((raw.str.strip() == "").sum())
+    if empty:
+        findings.append(
+            data.Finding("warning", f"{empty} texts are empty.", "They are left out.")
+        )
+    short = int((texts.str.len() < SHORT_CHARS).sum())
+    if short:
+        findings.append(
+            data.Finding(
+                "info",
+                f"{short} texts are very short (under {SHORT_CHARS} characters).",
+                "Short texts give the model little to go on.",
+            )
+        )
+    long = int((raw.str.len() > ingest.MAX_CHARS).sum())
+    if long:
+        findings.append(
+            data.Finding(
+                "info",
+                f"{long} texts are longer than {ingest.MAX_CHARS:,} characters.",
+                "Only their first part is read.",
+            )
+        )
+    findings += [
+        data.Finding("info", note, "") for note in frame.attrs.get("notes", [])
+    ]
+    return findings
+
+
+def _size_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
+    counts = labels.value_counts()
+    shown = ", ".join(f"{k}: {v:,}" for k, v in counts.head(8).items())
+    more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
+    words = texts.str.count(" ") + 1
+    scripts = scripts_present(texts)
+    findings = [
+        data.Finding(
+            "info",
+            f"{len(texts):,} texts in {len(counts)} classes ({shown}{more}).",
+            "",
+        ),
+        data.Finding(
+            "info",
+            f"A typical text has {int(words.median())} words "
+            f"({int(texts.str.len().median())} characters); written in "
+            f"{', '.join(scripts) or 'no letters'}.",
+            "",
+        ),
+    ]
+    if len(counts) >= 2 and counts.iloc[-1] / counts.iloc[0] < IMBALANCE_RATIO:
+        findings.append(
+            data.Finding(
+                "warning",
+                f"Classes are imbalanced: `{counts.index[-1]}` has {counts.iloc[-1]:,} "
+                f"texts, `{counts.index[0]}` has {counts.iloc[0]:,}.",
+                "The app weights the rare classes up; judge the model by per-class recall.",
+            )
+        )
+    return findings
+
+
+def _duplicate_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
+    key = texts.str.lower()
+    copies = key[key.duplicated(keep=False)]
+    if copies.empty:
+        return []
+    classes = labels[copies.index].groupby(copies).nunique()
+    across = classes[classes > 1]
+    findings = [
+        data.Finding(
+            "warning",
+            f"{int(key.duplicated().sum())} texts are exact copies of others.",
+            "A copy in both training and test makes the score look better than it is.",
+        )
+    ]
+    if len(across):
+        findings.insert(
+            0,
+            data.Finding(
+                "warning",
+                f"{len(across)} texts appear with different labels (e.g. "
+                f"{str(across.index[0])[:80]!r}): likely labelling mistakes.",
+                "A text can only have one right answer; fix or remove those rows.",
+            ),
+        )
+    return findings
+
+
+def _class_weight(y_train: np.ndarray) -> dict[int, float] | None:
+    """Square root of 'balanced' weights when the rarest class is under half the largest."""
+    counts = np.bincount(y_train)
+    if counts.min() / counts.max() >= IMBALANCE_RATIO:
+        return None
+    weights = np.sqrt(len(y_train) / (len(counts) * np.maximum(counts, 1)))
+    return {int(c): float(w) for c, w in enumerate(weights)}
+
+
+def _natural_key(name: str) -> tuple:
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)
