@@ -279,6 +279,7 @@ def live_progress(run_id: str) -> None:
     """Shows a run's progress, polling once a second only while it is active."""
     is_active = runs.read_status(run_id).is_active  # decided at full-run time
     heading = run_heading(run_id)
+    page = _page_hash()
 
     @st.fragment(run_every=POLL_SECONDS if is_active else None)
     def _panel(was_active: bool) -> None:
@@ -293,10 +294,21 @@ def live_progress(run_id: str) -> None:
             st.plotly_chart(charts.learning_curves(metrics))
         if status.is_active:
             st.button("Stop", on_click=runs.request_stop, args=(run_id,), key="_w_stop")
-        if was_active and not status.is_active:
-            st.rerun()  # once, on the transition to a final state
+        # Once, on the transition to a final state, and only on the page that drew
+        # the panel: a timer that fires after the person moved on must not rerun
+        # their new page (it would swallow e.g. a Predict click).
+        if was_active and not status.is_active and _page_hash() == page:
+            st.rerun()
 
     _panel(was_active=is_active)
+
+
+def _page_hash() -> str:
+    """The script hash of the page being run in this session."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx else ""
 
 
 def _status_message(status: runs.RunStatus) -> None:
