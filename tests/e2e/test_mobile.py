@@ -80,7 +80,9 @@ def test_phone_journey_sample_train_and_camera_prediction(phone):
     from playwright.sync_api import expect
 
     page = phone
-    sample = page.get_by_role("button", name="Use this sample").last
+    sample = page.locator(".st-key-_w_sample_face_mask").get_by_role(
+        "button", name="Use this sample"
+    )
     _fits(page, sample)
     sample.click()
     page.get_by_role("heading", name="Data").first.wait_for()
