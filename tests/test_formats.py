@@ -256,3 +256,17 @@ def test_tflite_refusal_names_the_ops_a_phone_lacks():
     assert "Use the SavedModel or the bundle" in message
     other = build.tflite_refusal(ValueError("Unsupported data type\nmore"))
     assert '"Unsupported data type"' in other and "instead" in other
+
+
+def test_a_model_with_several_outputs_is_refused_before_converting():
+    import keras
+
+    from core.formats import convert
+
+    rows = keras.Input((3,), name="rows")
+    model = keras.Model(
+        rows,
+        {"score": keras.layers.Dense(1)(rows), "errors": keras.layers.Dense(3)(rows)},
+    )
+    with pytest.raises(convert.Refusal, match="gives 2 outputs .* use its bundle"):
+        convert.record("any-run", model)

@@ -102,8 +102,16 @@ def record(run_id: str, model: Any, splits: bool = True) -> Recorded:
     With `splits`, the run's data is prepared again for its test and training rows.
 
     Raises:
-        Refusal: if the run has no recorded check input (e.g. an imported bundle).
+        Refusal: if the run has no recorded check input (e.g. an imported bundle),
+            or its model has several outputs (each format is checked on one).
     """
+    if len(model.outputs) > 1:
+        names = ", ".join(model.output_names)
+        raise Refusal(
+            f"This model gives {len(model.outputs)} outputs ({names}) and these "
+            "formats are checked with one; use its bundle (model.keras + predict.py) "
+            "instead."
+        )
     spec = runs.read_spec(run_id)
     template = get_template(spec["template"])
     folder = runs.run_dir(run_id) / export.CHECK_INPUT_DIR
