@@ -143,7 +143,11 @@ class TextClassification(Template):
 
     def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
         """Wins when free text is the only real input; loses on ordinary tables."""
-        if target is None:
+        if (
+            target is None
+        ):  # a text dataset has no target; a table without one is not ours
+            if not {"file", "label", "text"} <= set(frame.columns):
+                return 0.0, ""
             counts = frame["label"].value_counts()
             return 0.9, (
                 f"{len(frame):,} texts in {len(counts)} classes, so the app learns which "
