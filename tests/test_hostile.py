@@ -110,6 +110,13 @@ def test_valid_bundle_of_each_template_imports_and_predicts(made, template, tmp_
         (tmp_path / "prompts.txt").write_text("the cat\n\n")
         table, _ = export.predict_path(run_id, tmp_path / "prompts.txt")
         assert len(table) == 2 and table["probability_1"].gt(0).all()
+    elif template == "text_classification":
+        frame, target = get_template(template).example_data()
+        frame.head(3).drop(columns=target).to_csv(tmp_path / "texts.csv", index=False)
+        table, _ = export.predict_path(run_id, tmp_path / "texts.csv")
+        assert (
+            len(table) == 3 and table["prediction"].isin(metadata["class_names"]).all()
+        )
     else:
         frame, target = get_template(template).example_data()
         rows = frame.head(3).drop(columns=target)
