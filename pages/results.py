@@ -26,7 +26,7 @@ if not evaluation:
         st.error(plain(status.error))
     else:
         st.info(f"This run is {status.state}; its report appears when training ends.")
-        live_progress(run_id)
+        live_progress(run_id, rerun_when_done=True)
     st.stop()
 
 # 3. The report, drawn by the view of the run's kind.

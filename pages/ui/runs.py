@@ -275,8 +275,15 @@ def show_active_run(dataset_id: str, target: str | None, template: str) -> None:
         st.error(plain(err))
 
 
-def live_progress(run_id: str) -> None:
-    """Shows a run's progress, polling once a second only while it is active."""
+def live_progress(run_id: str, rerun_when_done: bool = False) -> None:
+    """Shows a run's progress, polling once a second only while it is active.
+
+    Args:
+        run_id: the run to follow.
+        rerun_when_done: rerun the page once the run ends (e.g. Results, to draw the
+            report). The Train page does not: its panel shows the end itself, and a
+            rerun there raced with the person's next click (it swallowed a page switch).
+    """
     is_active = runs.read_status(run_id).is_active  # decided at full-run time
     heading = run_heading(run_id)
     page = _page_hash()
@@ -297,7 +304,8 @@ def live_progress(run_id: str) -> None:
         # Once, on the transition to a final state, and only on the page that drew
         # the panel: a timer that fires after the person moved on must not rerun
         # their new page (it would swallow e.g. a Predict click).
-        if was_active and not status.is_active and _page_hash() == page:
+        ended = was_active and not status.is_active
+        if rerun_when_done and ended and _page_hash() == page:
             st.rerun()
 
     _panel(was_active=is_active)

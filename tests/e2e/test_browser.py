@@ -147,7 +147,8 @@ def test_upload_train_predict_download(page, tmp_path):
 
     _open(page, "Predict")
     page.get_by_role("button", name="Predict").click()
-    expect(page.get_by_text("Predicted target")).to_be_visible()
+    # The first prediction imports TensorFlow and loads the model in the server.
+    expect(page.get_by_text("Predicted target")).to_be_visible(timeout=60_000)
 
     _open(page, "Models")
     page.get_by_role("button", name="Prepare download").click()
