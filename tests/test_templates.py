@@ -128,6 +128,7 @@ def test_templates_for_a_kind_and_sources():
         "text_classification",
         "timeseries_forecasting",
         "next_word",  # a CSV's text column (a search log)
+        "anomaly_detection",
     }
     assert [t.name for t in templates_for("images")] == ["image_classification"]
     assert get_template("timeseries_forecasting").data_kind == "series"
