@@ -164,12 +164,28 @@ def dataset_path(dataset_id: str) -> Path:
     Raises:
         DataError: if there is no such dataset.
     """
-    path = datasets_root() / str(dataset_id) / TABLE_FILE
-    if not re.fullmatch(r"[0-9a-f]{16}", str(dataset_id)) or not path.is_file():
-        raise DataError(
-            f"There is no stored dataset `{dataset_id}`. Upload the file again."
-        )
-    return path
+    folder = stored_folder(
+        dataset_id,
+        TABLE_FILE,
+        f"There is no stored dataset `{dataset_id}`. Upload the file again.",
+    )
+    return folder / TABLE_FILE
+
+
+def stored_folder(dataset_id: str, marker: str, missing: str) -> Path:
+    """Returns a stored dataset's folder, checked to hold its `marker` file.
+
+    Raises:
+        DataError: with the words `missing`, for an id that is not a stored dataset's
+            (never a path: only 16 hex digits are looked up) or one without `marker`.
+    """
+    folder = datasets_root() / str(dataset_id)
+    if (
+        not re.fullmatch(r"[0-9a-f]{16}", str(dataset_id))
+        or not (folder / marker).is_file()
+    ):
+        raise DataError(missing)
+    return folder
 
 
 def dataset_name(dataset_id: str) -> str:

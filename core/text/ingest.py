@@ -224,16 +224,11 @@ def texts_folder(dataset_id: str) -> Path:
     Raises:
         DataError: if there is no such text dataset.
     """
-    folder = data.datasets_root() / str(dataset_id)
-    if (
-        len(str(dataset_id)) != 16
-        or not all(c in "0123456789abcdef" for c in str(dataset_id))
-        or not (folder / TEXTS_FILE).is_file()
-    ):
-        raise DataError(
-            f"There is no stored text data set `{dataset_id}`. Upload it again."
-        )
-    return folder
+    return data.stored_folder(
+        dataset_id,
+        TEXTS_FILE,
+        f"There is no stored text data set `{dataset_id}`. Upload it again.",
+    )
 
 
 def load_texts(dataset_id: str) -> pd.DataFrame:

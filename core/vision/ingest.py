@@ -426,16 +426,11 @@ def dataset_folder(dataset_id: str) -> Path:
     Raises:
         DataError: if there is no such image dataset.
     """
-    folder = data.datasets_root() / str(dataset_id)
-    if (
-        len(str(dataset_id)) != 16
-        or not all(c in "0123456789abcdef" for c in str(dataset_id))
-        or not (folder / LABELS_FILE).is_file()
-    ):
-        raise DataError(
-            f"There is no stored image data set `{dataset_id}`. Upload it again."
-        )
-    return folder
+    return data.stored_folder(
+        dataset_id,
+        LABELS_FILE,
+        f"There is no stored image data set `{dataset_id}`. Upload it again.",
+    )
 
 
 def load_images(dataset_id: str) -> ImageSet:
