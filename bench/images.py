@@ -8,7 +8,7 @@ Run from the repository root:
 
 `--quality` trains the default template (`core.training.train_run`) on each real photo
 set, 300 pictures each (`QUALITY_SETS`: the face-mask sample whole; flowers and digits
-from ../shared/data, a fixed sample per class), over several seeds, and reports test
+from ../shared/data, a fixed sample per class; cats and dogs from bench/data), over several seeds, and reports test
 accuracy as mean ± standard deviation, from scratch and, for every backbone whose
 weights are on this computer (`python -m core weights fetch`), pre-trained.
 
@@ -47,6 +47,7 @@ QUALITY_SETS = {  # name -> (folder of class folders, pictures per class)
     "face_mask": (ROOT / "sample_data" / "face_mask", 150),
     "flowers": (SHARED_DATA / "images_flowers", 60),
     "digits": (SHARED_DATA / "images_digits", 30),
+    "cats_dogs": (ROOT / "bench" / "data" / "cats_dogs", 150),
 }
 MAX_OVERHEAD = 1.1
 TIMED_EPOCHS = 6
