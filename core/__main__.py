@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(commands)
+    _add_predict_parser(commands)
+    _add_run_parsers(commands)
+    _add_export_parser(commands)
+    _add_weights_parser(commands)
+    _add_threshold_parser(commands)
+    return parser
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model on a CSV")
     train.add_argument("data", type=Path)
     train.add_argument("--target", help="column to predict (not needed for images)")
@@ -61,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         help="any template parameter, e.g. --param hidden_units=128,64",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_predict_parser(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser(
         "predict", help="score a CSV with a run or a bundle zip"
     )
@@ -83,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add `why`: the words that weighed most in each prediction (texts)",
     )
+
+
+def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
+    """`runs`, `stop`, `delete` and `templates`: listing and managing runs."""
     listing = commands.add_parser("runs", help="list runs")
     listing.add_argument("--json", action="store_true")
     stop = commands.add_parser(
@@ -92,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a finished or dead run")
     delete.add_argument("run_id")
     commands.add_parser("templates", help="list task templates")
+
+
+def _add_export_parser(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
         "export", help="write a run's verified bundle (or another format) zip"
     )
@@ -102,11 +122,17 @@ def _parser() -> argparse.ArgumentParser:
         help="bundle (default), savedmodel, tflite or onnx; each is verified",
     )
     export.add_argument("-o", "--output", type=Path, required=True)
+
+
+def _add_weights_parser(commands: argparse._SubParsersAction) -> None:
     weights = commands.add_parser(
         "weights", help="download pre-trained picture networks for offline use"
     )
     weights.add_argument("action", choices=("fetch", "list"))
     weights.add_argument("names", nargs="*", help="default: every network")
+
+
+def _add_threshold_parser(commands: argparse._SubParsersAction) -> None:
     threshold = commands.add_parser(
         "threshold",
         help="show a yes/no or anomaly run's decision threshold, or save a new one",
@@ -116,7 +142,6 @@ def _parser() -> argparse.ArgumentParser:
     threshold.add_argument("--cost-miss", type=float, help="what a missed case costs")
     threshold.add_argument("--cost-alert", type=float, help="what checking one costs")
     threshold.add_argument("--json", action="store_true")
-    return parser
 
 
 def train(args: argparse.Namespace) -> int:
