@@ -151,7 +151,7 @@ def test_zip_bomb_is_refused(workspace_root):
 
 
 def test_too_many_files_is_refused(workspace_root, monkeypatch):
-    monkeypatch.setattr(images, "MAX_FILES", 5)
+    monkeypatch.setattr("core.archive.MAX_FILES", 5)
     with pytest.raises(data.DataError, match="more than 5 files"):
         images.store_zip("many.zip", make_zip(class_files()))
 

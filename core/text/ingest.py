@@ -1,11 +1,10 @@
 """Text datasets in: a zip or folder with one folder of `.txt` files per class.
 
 The aclImdb layout (`pos/…`, `neg/…`) becomes a stored dataset of kind "text": one row
-per file with its class and its decoded text. Zips are read with the picture uploads'
-safety checks (`core.vision.ingest`'s readers, on top of `core.archive`: unsafe paths,
-links, bombs and damaged entries refuse the whole upload);
-a zip of pictures is handed to the picture ingest, and a zip that mixes both is
-refused with a sentence.
+per file with its class and its decoded text. Zips and folders are read with the
+picture uploads' safety checks (`core.archive`: unsafe paths, links, bombs and damaged
+entries refuse the whole upload); a zip of pictures is handed to the picture ingest,
+and a zip that mixes both is refused with a sentence.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import data
+from core import archive, data
 from core.data import DataError
 from core.vision import ingest as images
 from core.vision.bundle import IMAGE_EXTENSIONS
@@ -46,7 +45,7 @@ def store_path(path: Path) -> str:
         DataError: if it is missing, unsafe, or holds no labelled texts.
     """
     if path.is_dir():
-        return store_class_files(path.name, images._read_folder(path))
+        return store_class_files(path.name, archive.read_folder_members(path))
     if not path.is_file():
         raise DataError(f"There is no file or folder `{path}`.")
     if path.suffix.lower() == ".zip":
@@ -62,7 +61,7 @@ def store_class_zip(name: str, content: bytes) -> str:
     """
     if not content or not zipfile.is_zipfile(io.BytesIO(content)):
         return images.store_zip(name, content)  # says why it is not a usable zip
-    members = images._read_zip(content, name)
+    members = archive.read_zip_members(content, name)
     if _holds_texts(members, name):
         return _store(_digest(members), name, members)
     return images.store_zip(name, content)
@@ -85,11 +84,11 @@ def _safe_members(name: str, files: list[tuple[str, bytes]]) -> list[tuple[str, 
     """The files under clean relative names, hidden ones left out, within the caps."""
     members, total = [], 0
     for raw_name, content in sorted(files, key=lambda item: item[0]):
-        parts = images._safe_parts(raw_name, name)
+        parts = archive.safe_member_parts(raw_name, name)
         if parts is None:
             continue
         total += len(content)
-        images._check_caps(len(members) + 1, total, name)
+        archive.check_upload_caps(len(members) + 1, total, name)
         members.append(("/".join(parts), content))
     return members
 
@@ -152,7 +151,7 @@ def label_texts(
         DataError: if no `.txt` file sits in a class folder.
     """
     texts = [(n, c) for n, c in members if _is_text_name(n)]
-    texts = images._strip_common_root(texts)
+    texts = archive.strip_common_root(texts)
     rows, encodings = [], {}
     for file_name, content in texts:
         if "/" not in file_name:

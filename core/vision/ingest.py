@@ -13,13 +13,12 @@ import io
 import json
 import os
 import shutil
-import stat
 import time
 import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,15 +35,11 @@ IMAGES_DIR = "images"
 LABELS_FILE = "labels.csv"
 SKIPPED_FILE = "skipped.csv"
 NOTES_FILE = "notes.json"
-MAX_FILES = 20_000
-MAX_UNPACKED_BYTES = 1024**3  # 1 GiB
-MAX_COMPRESSION_RATIO = 200
 MIN_PER_CLASS = 3
 FEW_PER_CLASS = 20
 GOOD_PER_CLASS = 50
 TINY_SIDE = 32
 IMBALANCE_RATIO = 0.5
-IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
 FILE_COLUMNS = ("filename", "file", "image", "path", "name")
 LABEL_COLUMNS = ("label", "class", "category", "target")
 SAMPLE_FOLDER = data.SAMPLE_DIR / "face_mask"
@@ -81,7 +76,7 @@ def store_path(path: Path) -> str:
         DataError: if it is neither, or is unsafe or unusable (see `store_zip`).
     """
     if path.is_dir():
-        return store_files(path.name, _read_folder(path))
+        return store_files(path.name, archive.read_folder_members(path))
     if path.is_file():
         return store_zip(path.name, path.read_bytes())
     raise DataError(f"There is no file or folder `{path}`.")
@@ -89,7 +84,7 @@ def store_path(path: Path) -> str:
 
 def store_sample() -> str:
     """Stores the bundled face-mask photos and returns their dataset id."""
-    return store_files("face_mask", _read_folder(SAMPLE_FOLDER))
+    return store_files("face_mask", archive.read_folder_members(SAMPLE_FOLDER))
 
 
 def store_zip(name: str, content: bytes) -> str:
@@ -117,7 +112,7 @@ def store_zip(name: str, content: bytes) -> str:
     dataset_id = hashlib.sha256(content).hexdigest()[:16]
     if _is_stored(dataset_id):
         return dataset_id
-    return _store(dataset_id, name, _read_zip(content, name))
+    return _store(dataset_id, name, archive.read_zip_members(content, name))
 
 
 def store_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
@@ -132,11 +127,11 @@ def store_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
     """
     members, total, digest = [], 0, hashlib.sha256()
     for raw_name, content in sorted(files, key=lambda item: item[0]):
-        parts = _safe_parts(raw_name, name)
+        parts = archive.safe_member_parts(raw_name, name)
         if parts is None:
             continue
         total += len(content)
-        _check_caps(len(members) + 1, total, name)
+        archive.check_upload_caps(len(members) + 1, total, name)
         members.append(("/".join(parts), content))
         digest.update(f"{len(parts)}:{'/'.join(parts)}:{len(content)}:".encode())
         digest.update(hashlib.sha256(content).digest())
@@ -156,80 +151,6 @@ def _sniff(content: bytes) -> str:
     if head and all(32 <= b < 127 or b in b"\r\n\t" for b in head):
         return "plain text"
     return "not a zip archive"
-
-
-def _safe_parts(raw_name: str, upload: str) -> tuple[str, ...] | None:
-    """Checks one member name; returns its parts, or None for ignored (hidden) entries."""
-    text = raw_name.replace("\\", "/")
-    path = PurePosixPath(text)
-    if path.is_absolute() or ".." in path.parts or ":" in text or "\x00" in text:
-        raise DataError(
-            f"`{upload}` contains an unsafe path ({raw_name!r}) that points outside the "
-            "data set; refusing the whole upload."
-        )
-    parts = tuple(p for p in path.parts if p not in ("", "."))
-    if not parts or any(p.startswith(".") or p in IGNORED_NAMES for p in parts):
-        return None
-    return parts
-
-
-def _check_caps(count: int, total: int, upload: str) -> None:
-    if count > MAX_FILES:
-        raise DataError(
-            f"`{upload}` holds more than {MAX_FILES:,} files, the limit; use a sample."
-        )
-    if total > MAX_UNPACKED_BYTES:
-        raise DataError(
-            f"`{upload}` unpacks to more than {MAX_UNPACKED_BYTES / 2**30:.0f} GiB (the "
-            "limit, which also guards against 'zip bombs'); use smaller pictures or fewer."
-        )
-
-
-def _read_zip(content: bytes, name: str) -> list[tuple[str, bytes]]:
-    members, total = [], 0
-    with archive.open_zip(content, name) as zipped:
-        entries = zipped.infolist()
-        for entry in entries:  # refuse the whole zip before reading anything
-            _check_entry(entry, name)
-        for entry in entries:
-            parts = _safe_parts(entry.filename, name)
-            if parts is None or entry.is_dir():
-                continue
-            total += entry.file_size
-            _check_caps(len(members) + 1, total, name)
-            members.append(("/".join(parts), archive.read_entry(zipped, entry, name)))
-    return members
-
-
-def _check_entry(entry: zipfile.ZipInfo, name: str) -> None:
-    _safe_parts(entry.filename, name)
-    archive.check_readable(entry, name)
-    if stat.S_ISLNK(entry.external_attr >> 16):
-        raise DataError(
-            f"`{name}` contains a symbolic link ({entry.filename!r}); links can point "
-            "outside the data set, so the whole upload is refused."
-        )
-    ratio = entry.file_size / max(entry.compress_size, 1)
-    if entry.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO:
-        raise DataError(
-            f"`{name}` is a 'zip bomb': {entry.filename!r} unpacks to "
-            f"{entry.file_size / 2**20:,.0f} MiB from {entry.compress_size:,} bytes; "
-            "refusing it."
-        )
-
-
-def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
-    files, total = [], 0
-    for root, dirs, names in os.walk(folder):  # os.walk does not follow links
-        dirs[:] = sorted(d for d in dirs if not Path(root, d).is_symlink())
-        for file_name in sorted(names):
-            path = Path(root, file_name)
-            if path.is_symlink() or not path.is_file():
-                continue
-            total += path.stat().st_size
-            _check_caps(len(files) + 1, total, folder.name)
-            files.append((path.relative_to(folder).as_posix(), path.read_bytes()))
-    return files
 
 
 def _is_stored(dataset_id: str) -> bool:
@@ -335,7 +256,7 @@ def label_members(
     pictures = [(n, c) for n, c in members if not n.lower().endswith(".csv")]
     if csvs:
         return _label_from_csv(pictures, csvs, name)
-    pictures = _strip_common_root(pictures)
+    pictures = archive.strip_common_root(pictures)
     foldered = [n for n, _ in pictures if "/" in n]
     if not foldered:
         raise DataError(
@@ -347,19 +268,6 @@ def label_members(
     notes = _nested_notes(foldered)
     labelled = [(n, n.split("/")[0] if "/" in n else None, c) for n, c in pictures]
     return labelled, notes
-
-
-def _strip_common_root(pictures: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Drops one folder that wraps everything (`face_mask/with_mask/a.jpg`)."""
-    while pictures:
-        roots = {n.split("/")[0] if "/" in n else None for n, _ in pictures}
-        if len(roots) != 1 or None in roots:
-            return pictures
-        stripped = [(n.split("/", 1)[1], c) for n, c in pictures]
-        if not any("/" in n for n, _ in stripped):
-            return pictures  # the single folder is the only class: keep it as such
-        pictures = stripped
-    return pictures
 
 
 def _refuse_split_folders(names: list[str], upload: str) -> None:
