@@ -144,7 +144,7 @@ def check_upload_caps(count: int, total: int, upload: str) -> None:
     if total > MAX_UNPACKED_BYTES:
         raise DataError(
             f"`{upload}` unpacks to more than {MAX_UNPACKED_BYTES / 2**30:.0f} GiB (the "
-            "limit, which also guards against 'zip bombs'); use smaller pictures or fewer."
+            "limit, which also guards against 'zip bombs'); use smaller or fewer files."
         )
 
 
