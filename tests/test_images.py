@@ -402,6 +402,20 @@ def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):
     assert "trained from scratch instead" in note
 
 
+def test_preflight_says_what_to_expect_from_scratch(monkeypatch, tiny_images):
+    template = get_template("image_classification")
+    loaded = template.load_data(tiny_images)
+    params = {"backbone": "auto", "weights_path": ""}
+    monkeypatch.setattr(ic.backbones, "find_cached", lambda backbone: None)
+    assert any(
+        "scored at chance" in m for m in template.preflight(loaded, None, params)
+    )
+    monkeypatch.setattr(ic.backbones, "find_cached", lambda backbone: Path(__file__))
+    assert not any(
+        "scored at chance" in m for m in template.preflight(loaded, None, params)
+    )
+
+
 def test_cached_weights_are_found(monkeypatch, tmp_path):
     name = ic.backbones.BACKBONES["mobilenet_v3_small"].file_name
     cached = tmp_path / "keras" / "models" / name

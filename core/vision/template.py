@@ -35,6 +35,9 @@ CHECK_IMAGES = 5
 # all (patience = epochs) and keeps the epoch with the best validation loss.
 _DEFAULTS = {"epochs": 90, "patience": 90}
 WEIGHT_DECAY = 1e-4
+# Under this many pictures per class, a from-scratch CNN rarely learns everyday photos
+# (bench/README.md, "Pictures": 150 cats and 150 dogs scored at chance).
+SCRATCH_ENOUGH = 1000
 IMAGE_PARAMS = tuple(
     dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
     for p in TRAINING_PARAMS
@@ -140,8 +143,19 @@ class ImageClassification(Template):
     def preflight(
         self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
-        """Data-quality findings as plain sentences."""
-        return [f.message for f in images.preflight(data_)]
+        """Data-quality findings as plain sentences, and what to expect from scratch."""
+        findings = [f.message for f in images.preflight(data_)]
+        smallest = int(images.class_counts(data_).min())
+        if smallest < SCRATCH_ENOUGH and resolve_backbone(params)[0] == "small_cnn":
+            findings.append(
+                f"The smallest class has {smallest} pictures and no pre-trained network "
+                "is on this computer, so a small network learns from scratch. That works "
+                "for tight crops (faces with or without a mask: about 88%) and clear "
+                "colours or shapes, but everyday photos need a pre-trained network or "
+                "thousands of pictures (300 photos of cats and dogs scored at chance). "
+                "Download one on Home once while online."
+            )
+        return findings
 
     def check(
         self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]

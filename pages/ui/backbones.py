@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.vision import weights
+from pages.ui.cache import template_notes_cached
 
 
 def backbone_status() -> None:
@@ -44,4 +45,5 @@ def _fetch(name: str, title: str) -> None:
         bar.empty()
         st.warning(str(err), icon=":material/cloud_off:")
         return
+    template_notes_cached.clear()  # Train's notes say whether a network is ready
     st.rerun()
