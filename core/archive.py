@@ -15,7 +15,7 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -146,6 +146,33 @@ def check_upload_caps(count: int, total: int, upload: str) -> None:
             f"`{upload}` unpacks to more than {MAX_UNPACKED_BYTES / 2**30:.0f} GiB (the "
             "limit, which also guards against 'zip bombs'); use smaller or fewer files."
         )
+
+
+def safe_members(
+    files: Iterable[tuple[str, bytes]], upload: str
+) -> list[tuple[str, bytes]]:
+    """Checks uploaded files (relative name, bytes), e.g. a folder upload, by name.
+
+    Args:
+        files: each file's name inside the upload (`/` or `\\` separated) and bytes.
+        upload: the upload's name, for the error message.
+
+    Returns:
+        (clean relative name with `/`, bytes) per file, sorted by the given name,
+        hidden entries left out.
+
+    Raises:
+        DataError: if a name is unsafe or the files pass the caps.
+    """
+    members, total = [], 0
+    for raw_name, content in sorted(files, key=lambda item: item[0]):
+        parts = safe_member_parts(raw_name, upload)
+        if parts is None:
+            continue
+        total += len(content)
+        check_upload_caps(len(members) + 1, total, upload)
+        members.append(("/".join(parts), content))
+    return members
 
 
 def read_zip_members(content: bytes, name: str) -> list[tuple[str, bytes]]:

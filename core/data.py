@@ -11,9 +11,13 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
+import shutil
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +150,32 @@ def store_upload(name: str, data: bytes) -> str:
         }
         (folder / META_FILE).write_text(json.dumps(meta))
     return dataset_id
+
+
+@contextmanager
+def staged_dataset(dataset_id: str, name: str, kind: str) -> Iterator[Path]:
+    """Yields an empty folder to fill; on success it becomes the dataset, atomically.
+
+    The folder gets the dataset's `meta.json` and then replaces any dataset stored
+    under `dataset_id`; if the caller raises, the folder is removed and nothing changes.
+
+    Args:
+        dataset_id: the id to store the dataset under.
+        name: the upload's name (kept for display, never used as a path).
+        kind: the dataset's kind, e.g. "images" or "text".
+    """
+    tmp = datasets_root() / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        meta = {"name": Path(name).name[:200], "kind": kind, "stored_at": time.time()}
+        (tmp / META_FILE).write_text(json.dumps(meta))
+        final = datasets_root() / dataset_id
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def store_sample(file_name: str) -> str:

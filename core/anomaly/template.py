@@ -19,6 +19,10 @@ from core.tables.template import (
     example_rows,
     excluded_columns,
     feature_columns,
+    missing_inputs,
+    parse_units,
+    preflight_messages,
+    write_test_rows,
 )
 from core.templates import checks
 from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, Template
@@ -142,7 +146,7 @@ class AnomalyDetection(Template):
             ]
         try:
             kinds = data.resolve_kinds(frame, params.get("column_kinds"))
-            _units(params)
+            parse_units(params, "16,4")
         except (data.DataError, ValueError) as err:
             return [str(err)]
         problems = [
@@ -170,8 +174,7 @@ class AnomalyDetection(Template):
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Returns the data-quality findings as plain sentences."""
-        kinds = data.resolve_kinds(frame, params.get("column_kinds"))
-        return [f.message for f in data.preflight(frame, None, kinds)]
+        return preflight_messages(frame, None, params)
 
     def prepare(
         self,
@@ -219,7 +222,7 @@ class AnomalyDetection(Template):
         return build_autoencoder(
             prepared.train.raw,
             prepared.info["schema"],
-            _units(params),
+            parse_units(params, "16,4"),
             float(params["learning_rate"]),
         )
 
@@ -252,17 +255,13 @@ class AnomalyDetection(Template):
         return report.build_report(model, prepared, int(params["seed"]))
 
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
-        """Writes five raw test rows (the most unusual among them first) as a CSV."""
-        columns = [feature["name"] for feature in prepared.info["schema"]]
-        path = folder / "rows.csv"
-        prepared.test.raw[columns].head(5).to_csv(path, index=False)
-        return path
+        """Writes five raw test rows as a CSV, the input the bundle's predict.py takes."""
+        return write_test_rows(prepared, folder)
 
     def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
         """Needs one named input and one output column per schema column."""
-        inputs = {t.name for t in model.inputs}
         schema = metadata["schema"]
-        missing = [f["name"] for f in schema if f.get("input", f["name"]) not in inputs]
+        missing = missing_inputs(model, schema)
         if missing:
             return f"it has no inputs for the columns {missing}."
         width = model.outputs[0].shape[-1]
@@ -292,20 +291,6 @@ def _dataset(rows: pd.DataFrame, schema: list[dict], batch: int, seed: Any) -> A
     if seed is not None:
         dataset = dataset.shuffle(max(len(rows), 1), seed=seed)
     return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
-
-
-def _units(params: Mapping[str, Any]) -> list[int]:
-    text = str(params["hidden_units"])
-    try:
-        units = [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        units = []
-    if not units or min(units) < 1 or max(units) > 4096:
-        raise ValueError(
-            "Invalid value for argument `hidden_units`. Expected comma-separated sizes "
-            f"between 1 and 4096 such as '16,4'. Received: hidden_units={text!r}"
-        )
-    return units
 
 
 def _label_problems(frame: pd.DataFrame, params: Mapping[str, Any]) -> list[str]:

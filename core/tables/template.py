@@ -67,7 +67,7 @@ class TableTemplate(Template):
             ]
         try:
             kinds = data.resolve_kinds(frame, params.get("column_kinds"))
-            _parse_units(params)
+            parse_units(params)
         except (data.DataError, ValueError) as err:
             return [str(err)]
         labeled = frame[frame[target].notna()]
@@ -161,7 +161,7 @@ class TableTemplate(Template):
         inputs, features = models.build_table_inputs(
             prepared.train.raw, prepared.info["schema"]
         )
-        body = models.dense_body(features, _parse_units(params), params["dropout"])
+        body = models.dense_body(features, parse_units(params), params["dropout"])
         model = keras.Model(inputs, self.head(body, prepared.info), name=self.name)
         spe = models.steps_per_execution_for(
             prepared.info["n_train"], params["batch_size"]
@@ -176,8 +176,7 @@ class TableTemplate(Template):
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Returns the data-quality findings as plain sentences."""
-        kinds = data.resolve_kinds(frame, params.get("column_kinds"))
-        return [f.message for f in data.preflight(frame, target, kinds)]
+        return preflight_messages(frame, target, params)
 
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
@@ -189,18 +188,11 @@ class TableTemplate(Template):
 
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes five raw test rows as a CSV, the input the bundle's predict.py takes."""
-        columns = [feature["name"] for feature in prepared.info["schema"]]
-        path = folder / "rows.csv"
-        prepared.test.raw[columns].head(5).to_csv(path, index=False)
-        return path
+        return write_test_rows(prepared, folder)
 
     def model_mismatch(self, model: Any, metadata: Mapping[str, Any]) -> str:
         """Every schema column needs its named model input."""
-        inputs = {t.name for t in model.inputs}
-        schema = metadata["schema"]
-        missing = [
-            f["name"] for f in schema if bundle_predict.input_name(f) not in inputs
-        ]
+        missing = missing_inputs(model, metadata["schema"])
         return f"it has no inputs for the columns {missing}." if missing else ""
 
     def predict_frame(
@@ -252,7 +244,16 @@ def input_names(columns: list[str]) -> list[str]:
     return names
 
 
-def _parse_units(params: Mapping[str, Any]) -> list[int]:
+def parse_units(params: Mapping[str, Any], example: str = "64,32") -> list[int]:
+    """Returns the layer sizes in `params["hidden_units"]` (comma-separated).
+
+    Args:
+        params: the run's parameters.
+        example: a valid value, quoted in the error message.
+
+    Raises:
+        ValueError: if a size is not a whole number from 1 to 4096, or none is given.
+    """
     text = str(params["hidden_units"])
     try:
         units = [int(part) for part in text.replace(" ", "").split(",") if part]
@@ -261,9 +262,31 @@ def _parse_units(params: Mapping[str, Any]) -> list[int]:
     if not units or min(units) < 1 or max(units) > 4096:
         raise ValueError(
             "Invalid value for argument `hidden_units`. Expected comma-separated sizes "
-            f"between 1 and 4096 such as '64,32'. Received: hidden_units={text!r}"
+            f"between 1 and 4096 such as {example!r}. Received: hidden_units={text!r}"
         )
     return units
+
+
+def preflight_messages(
+    frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
+) -> list[str]:
+    """Returns the data-quality findings on a table as plain sentences."""
+    kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+    return [f.message for f in data.preflight(frame, target, kinds)]
+
+
+def write_test_rows(prepared: Prepared, folder: Path) -> Path:
+    """Writes five raw test rows of the schema's columns to `rows.csv` in `folder`."""
+    columns = [feature["name"] for feature in prepared.info["schema"]]
+    path = folder / "rows.csv"
+    prepared.test.raw[columns].head(5).to_csv(path, index=False)
+    return path
+
+
+def missing_inputs(model: Any, schema: list[dict]) -> list[str]:
+    """Returns the schema columns that have no named input in the model."""
+    inputs = {t.name for t in model.inputs}
+    return [f["name"] for f in schema if bundle_predict.input_name(f) not in inputs]
 
 
 def feature_columns(

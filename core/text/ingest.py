@@ -12,10 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
-import time
-import uuid
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -74,23 +70,10 @@ def store_class_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
         DataError: if a name is unsafe or the folder mixes texts and pictures.
     """
     files = list(files)
-    members = _safe_members(name, files)
+    members = archive.safe_members(files, name)
     if _holds_texts(members, name):
         return _store(_digest(members), name, members)
     return images.store_files(name, files)
-
-
-def _safe_members(name: str, files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """The files under clean relative names, hidden ones left out, within the caps."""
-    members, total = [], 0
-    for raw_name, content in sorted(files, key=lambda item: item[0]):
-        parts = archive.safe_member_parts(raw_name, name)
-        if parts is None:
-            continue
-        total += len(content)
-        archive.check_upload_caps(len(members) + 1, total, name)
-        members.append(("/".join(parts), content))
-    return members
 
 
 def _holds_texts(members: list[tuple[str, bytes]], name: str) -> bool:
@@ -122,19 +105,9 @@ def _store(dataset_id: str, name: str, members: list[tuple[str, bytes]]) -> str:
     if (data.datasets_root() / dataset_id / TEXTS_FILE).is_file():
         return dataset_id
     table, notes = label_texts(members, name)
-    tmp = data.datasets_root() / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
-        table.to_csv(tmp / TEXTS_FILE, index=False)
-        (tmp / NOTES_FILE).write_text(json.dumps(notes))
-        meta = {"name": Path(name).name[:200], "kind": KIND, "stored_at": time.time()}
-        (tmp / data.META_FILE).write_text(json.dumps(meta))
-        final = data.datasets_root() / dataset_id
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with data.staged_dataset(dataset_id, name, KIND) as folder:
+        table.to_csv(folder / TEXTS_FILE, index=False)
+        (folder / NOTES_FILE).write_text(json.dumps(notes))
     return dataset_id
 
 

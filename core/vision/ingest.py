@@ -11,10 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
-import time
-import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -125,15 +121,9 @@ def store_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
         DataError: if a name is unsafe, the files are too many or too large, or they
             hold no usable labelled pictures.
     """
-    members, total, digest = [], 0, hashlib.sha256()
-    for raw_name, content in sorted(files, key=lambda item: item[0]):
-        parts = archive.safe_member_parts(raw_name, name)
-        if parts is None:
-            continue
-        total += len(content)
-        archive.check_upload_caps(len(members) + 1, total, name)
-        members.append(("/".join(parts), content))
-        digest.update(f"{len(parts)}:{'/'.join(parts)}:{len(content)}:".encode())
+    members, digest = archive.safe_members(files, name), hashlib.sha256()
+    for member, content in members:  # a member's parts are joined by `/`
+        digest.update(f"{member.count('/') + 1}:{member}:{len(content)}:".encode())
         digest.update(hashlib.sha256(content).digest())
     dataset_id = digest.hexdigest()[:16]
     if _is_stored(dataset_id):
@@ -160,25 +150,16 @@ def _is_stored(dataset_id: str) -> bool:
 def _store(dataset_id: str, name: str, members: list[tuple[str, bytes]]) -> str:
     """Labels, decodes and writes the pictures, atomically, under the dataset id."""
     labelled, notes = label_members(members, name)
-    tmp = data.datasets_root() / f".tmp-{dataset_id}-{uuid.uuid4().hex[:8]}"
-    (tmp / IMAGES_DIR).mkdir(parents=True)
-    try:
-        rows, skipped = _write_pictures(tmp, labelled)
+    with data.staged_dataset(dataset_id, name, KIND) as folder:
+        (folder / IMAGES_DIR).mkdir()
+        rows, skipped = _write_pictures(folder, labelled)
         if not rows:
             raise DataError(_no_pictures_message(name, skipped))
-        pd.DataFrame(rows).to_csv(tmp / LABELS_FILE, index=False)
+        pd.DataFrame(rows).to_csv(folder / LABELS_FILE, index=False)
         pd.DataFrame(skipped, columns=["file", "reason"]).to_csv(
-            tmp / SKIPPED_FILE, index=False
+            folder / SKIPPED_FILE, index=False
         )
-        (tmp / NOTES_FILE).write_text(json.dumps(notes))
-        meta = {"name": Path(name).name[:200], "kind": KIND, "stored_at": time.time()}
-        (tmp / data.META_FILE).write_text(json.dumps(meta))
-        final = data.datasets_root() / dataset_id
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (folder / NOTES_FILE).write_text(json.dumps(notes))
     return dataset_id
 
 

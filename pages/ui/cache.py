@@ -67,6 +67,21 @@ def template_notes_cached(
         return [str(err)]
 
 
+@st.cache_data(max_entries=4, show_spinner="Scoring the rows…")
+def score_csv_cached(
+    run_id: str, content: bytes, name: str, decision: dict[str, Any] | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Reads CSV bytes and appends the run's predictions (see `core.export`).
+
+    `decision` (the run's saved threshold) is part of the cache key only: a newly
+    saved threshold scores the file again.
+    """
+    from core import export  # imports Keras lazily, inside its functions
+
+    frame = data.read_csv_bytes(content, name)
+    return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def load_model_cached(run_id: str) -> Any:
     """Loads a run's Keras model once per run id; freezes the GC so reruns stay fast."""

@@ -86,6 +86,20 @@ def _float_step(value: float) -> float:
     return 10.0 ** math.floor(math.log10(abs(value))) if value else 0.01
 
 
+def row_form(
+    schema: list[dict[str, Any]], key: str, button: str
+) -> dict[str, Any] | None:
+    """A form of one input per model column (see `schema_form`) and a `button`.
+
+    Returns:
+        The typed row on the run where the button was pressed, else None.
+    """
+    with st.form(key):
+        row = schema_form(schema)
+        submitted = st.form_submit_button(button, type="primary")
+    return row if submitted else None
+
+
 def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
     """Renders one input per model column (from a run's `info.json` schema)."""
     row = {}

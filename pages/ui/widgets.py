@@ -8,6 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core import data, safe_csv
+from core.errors import UserError
+from pages.ui.cache import score_csv_cached
 from pages.ui.text import people_table, plain
 
 LEVEL_ALERTS = {
@@ -89,3 +91,25 @@ def csv_download(
         on_click="ignore",
         key=key,
     )
+
+
+def score_csv_upload(
+    run_id: str, info: dict[str, Any], key: str
+) -> pd.DataFrame | None:
+    """A CSV uploader scored by the run: the scored rows, or None (nothing or an error).
+
+    The reason a file cannot be scored is shown as an error, each warning beneath.
+    """
+    file = st.file_uploader("CSV file to score", type=["csv"], key=key)
+    if file is None:
+        return None
+    try:
+        scored, warnings = score_csv_cached(
+            run_id, file.getvalue(), file.name, info.get("decision")
+        )
+    except UserError as err:
+        st.error(plain(err))
+        return None
+    for warning in warnings:
+        st.warning(plain(warning))
+    return scored

@@ -11,10 +11,9 @@ from core import export, runs
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
-from pages.ui.forms import schema_form
+from pages.ui.forms import row_form
 from pages.ui.text import people_table, plain
-from pages.ui.views.table import score_csv_cached
-from pages.ui.widgets import csv_download, show_summary
+from pages.ui.widgets import csv_download, score_csv_upload, show_summary
 
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
@@ -51,24 +50,13 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
 def predict_view(run_id: str, info: dict[str, Any]) -> None:
     """One row typed into the form, or a CSV scored and sorted, most unusual first."""
     st.subheader("One row")
-    with st.form("_w_anomaly_form"):
-        row = schema_form(info.get("schema", []))
-        submitted = st.form_submit_button("Score", type="primary")
-    if submitted:
+    row = row_form(info.get("schema", []), "_w_anomaly_form", "Score")
+    if row is not None:
         _score_row(run_id, row)
     st.subheader("Score a CSV file")
-    file = st.file_uploader("CSV file to score", type=["csv"], key="_w_anomaly_upload")
-    if file is None:
+    scored = score_csv_upload(run_id, info, "_w_anomaly_upload")
+    if scored is None:
         return
-    try:
-        scored, warnings = score_csv_cached(
-            run_id, file.getvalue(), file.name, info.get("decision")
-        )
-    except UserError as err:
-        st.error(plain(err))
-        return
-    for warning in warnings:
-        st.warning(plain(warning))
     count = int((scored["anomaly"] == "yes").sum())
     st.caption(f"{len(scored):,} rows scored, {count:,} flagged. Most unusual first:")
     st.dataframe(people_table(scored.head(50)), hide_index=True)

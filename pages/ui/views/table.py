@@ -17,24 +17,16 @@ from pages.ui.cache import (
     load_table_cached,
     table_or_stop,
 )
-from pages.ui.forms import schema_form
+from pages.ui.forms import row_form
 from pages.ui.state import COLUMN_KINDS, TARGET_COLUMN, get, index_of, remember
 from pages.ui.text import format_value, people_table, plain
-from pages.ui.widgets import csv_download, show_findings, show_metrics, show_summary
-
-
-@st.cache_data(max_entries=4, show_spinner="Scoring the rows…")
-def score_csv_cached(
-    run_id: str, content: bytes, name: str, decision: dict[str, Any] | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """Reads CSV bytes and appends the run's predictions (see `core.export`).
-
-    `decision` (the run's saved threshold) is part of the cache key only: a newly
-    saved threshold scores the file again.
-    """
-    frame = data.read_csv_bytes(content, name)
-    return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
-
+from pages.ui.widgets import (
+    csv_download,
+    score_csv_upload,
+    show_findings,
+    show_metrics,
+    show_summary,
+)
 
 # --- Data page -------------------------------------------------------------------------
 
@@ -191,10 +183,8 @@ def _classification_charts(evaluation: dict[str, Any]) -> None:
 def predict_view(run_id: str, info: dict[str, Any]) -> None:
     """One row typed into a form generated from the schema, or a whole CSV scored."""
     st.subheader("One row")
-    with st.form("_w_predict_form"):
-        row = schema_form(info.get("schema", []))
-        submitted = st.form_submit_button("Predict", type="primary")
-    if submitted:
+    row = row_form(info.get("schema", []), "_w_predict_form", "Predict")
+    if row is not None:
         _predict_row(run_id, row, info.get("target", "target"))
     if info.get("decision"):
         found = info["decision"]
@@ -209,18 +199,9 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
         + ", ".join(plain(f["name"]) for f in info.get("schema", []))
         + "."
     )
-    file = st.file_uploader("CSV file to score", type=["csv"], key="_w_score_upload")
-    if file is None:
+    scored = score_csv_upload(run_id, info, "_w_score_upload")
+    if scored is None:
         return
-    try:
-        scored, warnings = score_csv_cached(
-            run_id, file.getvalue(), file.name, info.get("decision")
-        )
-    except UserError as err:
-        st.error(plain(err))
-        return
-    for warning in warnings:
-        st.warning(plain(warning))
     st.caption(f"{len(scored):,} rows scored. First rows:")
     st.dataframe(people_table(scored.head(20)), hide_index=True)
     csv_download(scored, "predictions.csv", "Download predictions (CSV)")
