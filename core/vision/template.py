@@ -150,7 +150,7 @@ class ImageClassification(Template):
             findings.append(
                 f"The smallest class has {smallest} pictures and no pre-trained network "
                 "is on this computer, so a small network learns from scratch. That works "
-                "for tight crops (faces with or without a mask: about 88%) and clear "
+                "for tight crops (faces with or without a mask: about 86%) and clear "
                 "colours or shapes, but everyday photos need a pre-trained network or "
                 "thousands of pictures (300 photos of cats and dogs scored at chance). "
                 "Download one on Home once while online."
