@@ -8,9 +8,10 @@ Run from the repository root:
 
 `--quality` trains the default template (`core.training.train_run`) on each real photo
 set, 300 pictures each (`QUALITY_SETS`: the face-mask sample whole; flowers and digits
-from ../shared/data, a fixed sample per class; cats and dogs from bench/data), over several seeds, and reports test
-accuracy as mean ± standard deviation, from scratch and, for every backbone whose
-weights are on this computer (`python -m core weights fetch`), pre-trained.
+from ../shared/data, a fixed sample per class; cats and dogs from bench/data), over
+several seeds, and reports test accuracy as mean ± standard deviation, from scratch and,
+for every backbone whose weights are on this computer (`python -m core weights fetch`),
+pre-trained.
 
 Without `--quality` it reports, in one run:
 - test accuracy of a full training run (`core.training.train_run`, default parameters)
