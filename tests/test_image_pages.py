@@ -89,11 +89,15 @@ def test_data_page_one_class_is_an_error():
     assert "Only one class" in texts(at.error)
 
 
-def test_train_page_offers_image_templates():
+def test_train_page_offers_image_templates(monkeypatch):
+    from core.vision import weights
+
+    monkeypatch.setattr(weights, "find_cached", lambda backbone: None)
     dataset_id = images.store_files("tiny", class_files())
     at = open_page("pages/train.py", **{state.DATASET_ID: dataset_id})
     assert at.radio(key="_w_template_images").value == "image_classification"
     assert "Picture size (pixels)" in [s.label for s in at.selectbox]
+    assert "need a pre-trained network" in " ".join(m.value for m in at.markdown)
 
 
 def test_results_page_shows_mistakes_and_saliency(image_run):
