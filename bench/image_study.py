@@ -122,14 +122,13 @@ def mix_batch(x: Any, y: Any, kind: str) -> tuple[Any, Any]:
     return mixed_x, (1 - share) * y + share * tf.gather(y, order)
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, config: dict, seed: int) -> Any:
-    """Shuffled batches with the variant's augmentation, one-hot (mixable) labels."""
+def train_dataset(x: np.ndarray, onehot: np.ndarray, config: dict, seed: int) -> Any:
+    """Shuffled batches with the variant's augmentation; one-hot labels can be mixed."""
     import tensorflow as tf
 
     from core.vision.template import build_augmenter
 
     augmenter = build_augmenter(seed)
-    onehot = np.eye(int(y.max()) + 1, dtype="float32")[y]
     dataset = tf.data.Dataset.from_tensor_slices((x, onehot)).shuffle(len(x), seed=seed)
 
     def augment(images: Any, labels: Any) -> tuple[Any, Any]:
@@ -150,6 +149,7 @@ def build(config: dict, n_classes: int, steps: int) -> Any:
     from keras import layers
 
     from core.tables.model import classification_head
+    from core.vision.template import WEIGHT_DECAY
 
     inputs = keras.Input(shape=(None, None, 3))
     x = layers.Resizing(config["size"], config["size"])(inputs)
@@ -167,7 +167,7 @@ def build(config: dict, n_classes: int, steps: int) -> Any:
     model = keras.Model(inputs, classification_head(x, n_classes))
     schedule = keras.optimizers.schedules.CosineDecay(config["learning_rate"], steps)
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -194,15 +194,15 @@ def run_one(name: str, variant: str, seed: int) -> dict[str, Any]:
     train, val, test = data.split_indices(y, 0.2, 0.2, seed)
     keras.utils.set_random_seed(seed)
     steps = config["epochs"] * -(-len(train) // config["batch"])
-    model = build(config, int(y.max()) + 1, steps)
-    onehot = np.eye(int(y.max()) + 1, dtype="float32")
+    onehot = np.eye(int(y.max()) + 1, dtype="float32")[y]
+    model = build(config, onehot.shape[1], steps)
     started = time.perf_counter()
     keep_best = keras.callbacks.EarlyStopping(
         patience=config["epochs"], restore_best_weights=True
     )
     model.fit(
-        train_dataset(x[train], y[train], config, seed),
-        validation_data=(x[val].astype("float32"), onehot[y[val]]),
+        train_dataset(x[train], onehot[train], config, seed),
+        validation_data=(x[val].astype("float32"), onehot[val]),
         epochs=config["epochs"],
         callbacks=[keep_best],
         verbose=0,
