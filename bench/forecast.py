@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def prepare_case() -> dict[str, Any]:
     """Stores the sample and prepares its windows exactly as a run does."""
     from core import data, runs
-    from core.templates import get_template
+    from core.catalog import get_template
     from core.templates.base import resolve_params
 
     dataset_id = data.store_sample(SAMPLE)

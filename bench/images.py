@@ -150,7 +150,7 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
     import keras
     import numpy as np
 
-    from core.templates import get_template
+    from core.catalog import get_template
     from core.templates.base import resolve_params
     from core.vision import bundle as bundle_images
 

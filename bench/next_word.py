@@ -46,11 +46,11 @@ def scored_training(epochs: int | None) -> dict[str, Any]:
     import keras
 
     from core import training
+    from core.catalog import get_template
     from core.corpus import ingest
     from core.corpus.model import score_model
     from core.corpus.ngram import NGram, Scores
     from core.corpus.report import corpus_report
-    from core.templates import get_template
     from core.templates.base import resolve_params
 
     template = get_template("next_word")
@@ -143,9 +143,9 @@ def big_corpus(path: Path) -> None:
 
 def memory_child(path: str) -> None:
     """In a fresh process: store, prepare and train a few steps; print peak memory."""
+    from core.catalog import get_template
     from core.corpus import ingest
     from core.corpus.model import window_starts
-    from core.templates import get_template
     from core.templates.base import resolve_params
 
     template = get_template("next_word")

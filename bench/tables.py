@@ -164,8 +164,8 @@ def run_once(
     import keras
 
     from core import data, evaluation, runs, training
+    from core.catalog import get_template
     from core.tables.bundle import predict_outputs
-    from core.templates import get_template
     from core.templates.base import resolve_params
 
     template = get_template(table.template)

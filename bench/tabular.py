@@ -105,7 +105,7 @@ def _child_env() -> dict[str, str]:
 def prepare_sample(file_name: str, target: str, template_name: str) -> dict[str, Any]:
     """Stores a sample, creates its run and prepares its arrays as `_train` does."""
     from core import data, runs
-    from core.templates import get_template
+    from core.catalog import get_template
     from core.templates.base import resolve_params
 
     dataset_id = data.store_sample(file_name)

@@ -26,9 +26,9 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core import data, runs, safe_csv  # noqa: E402
+from core import data, launch, runs, safe_csv, thresholds  # noqa: E402
+from core.catalog import get_template, list_templates, suggest  # noqa: E402
 from core.errors import TrainingFailed, UserError  # noqa: E402
-from core.templates import get_template, list_templates, suggest  # noqa: E402
 from core.templates.base import Template  # noqa: E402
 
 USER_ERRORS = (UserError, OSError)
@@ -149,7 +149,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.data.exists():
         raise data.DataError(f"There is no file or folder `{args.data}`.")
     template, dataset_id = _template_and_dataset(args)
-    run_id = runs.start_training(
+    run_id = launch.start_training(
         template.name,
         dataset_id,
         args.target,
@@ -297,7 +297,7 @@ def list_runs(args: argparse.Namespace) -> int:
 
 def stop_run(args: argparse.Namespace) -> int:
     """Asks a run to stop; a run with no training process is marked stopped at once."""
-    state = runs.request_stop(args.run_id)
+    state = launch.stop(args.run_id)
     if state in runs.ACTIVE_STATES:
         print(f"Asked run {args.run_id} to stop after its current epoch.")
     else:
@@ -381,7 +381,7 @@ def set_threshold(args: argparse.Namespace) -> int:
     if value is None and None not in costs:
         value, set_by = _lowest_cost(report, *costs), "lowest cost"
     if value is not None:
-        decision.save_threshold(
+        thresholds.save_threshold(
             args.run_id, value, set_by=set_by, cost_miss=costs[0], cost_alert=costs[1]
         )
     stored = runs.read_info(args.run_id)["decision"]

@@ -5,6 +5,7 @@ an anomaly score) and a row is flagged when its score is at or above a threshold
 The evaluation report holds the test rows' scores (`report["decision"]`); the run
 info holds the live threshold (`info["decision"]`), which every predict path reads.
 No Streamlit and no Keras at import: pages call this on every slider move.
+Saving a threshold is `core.thresholds.save_threshold` (it re-records the export check).
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def expected_cost(counts: dict[str, Any], cost_miss: float, cost_alert: float) -
         DecisionError: if the counts have no labels (`fn`) or a cost is not a
             finite number >= 0.
     """
-    _check_cost("cost_miss", cost_miss)
-    _check_cost("cost_alert", cost_alert)
+    check_cost("cost_miss", cost_miss)
+    check_cost("cost_alert", cost_alert)
     if "fn" not in counts:
         raise DecisionError(
             "Costs need labelled rows: without them nobody knows which rows were missed."
@@ -108,8 +109,8 @@ def cheapest_threshold(
     the highest score (flag nothing); among equal costs the highest threshold wins,
     as it raises fewer alerts.
     """
-    _check_cost("cost_miss", cost_miss)
-    _check_cost("cost_alert", cost_alert)
+    check_cost("cost_miss", cost_miss)
+    check_cost("cost_alert", cost_alert)
     scores = np.asarray(scores, dtype="float64")
     if not len(scores):
         raise DecisionError("There are no scored rows to choose a threshold from.")
@@ -240,52 +241,6 @@ def is_sound(report: Any, stored: Any) -> bool:
     )
 
 
-def save_threshold(
-    run_id: str,
-    threshold: float,
-    *,
-    set_by: str,
-    cost_miss: float | None = None,
-    cost_alert: float | None = None,
-) -> None:
-    """Stores a new threshold with the run; every predict path uses it from now on.
-
-    The export check is recorded again with the new threshold, and a bundle built
-    before is removed (it holds the old threshold): the next download rebuilds it.
-
-    Args:
-        run_id: a finished run whose evaluation holds a decision.
-        threshold: within the range of the test rows' scores.
-        set_by: "default", "you" or "lowest cost".
-        cost_miss: what a missed positive costs (optional, >= 0).
-        cost_alert: what checking an alert costs (optional, >= 0).
-
-    Raises:
-        DecisionError: for a run without a decision or a value out of range.
-        RunError: for an unknown or unfinished run.
-    """
-    report = decision_report(run_id)
-    _check_threshold(threshold, report["scores"])
-    if set_by not in SET_BY:
-        raise DecisionError(
-            f"Invalid value for argument `set_by`. Expected one of {list(SET_BY)}. "
-            f"Received: set_by={set_by!r}"
-        )
-    for name, cost in (("cost_miss", cost_miss), ("cost_alert", cost_alert)):
-        if cost is not None:
-            _check_cost(name, cost)
-    info = runs.read_info(run_id)
-    info["decision"] = {
-        **info["decision"],
-        "threshold": float(threshold),
-        "set_by": set_by,
-        "cost_miss": None if cost_miss is None else float(cost_miss),
-        "cost_alert": None if cost_alert is None else float(cost_alert),
-    }
-    runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, info)
-    _refresh_export(run_id)
-
-
 def decision_report(run_id: str) -> dict[str, Any]:
     """Returns the run's `report["decision"]` (test scores and labels).
 
@@ -308,17 +263,8 @@ def decision_report(run_id: str) -> dict[str, Any]:
     return report
 
 
-def _refresh_export(run_id: str) -> None:
-    """Re-records the export check with the new threshold; drops a stale bundle."""
-    from core import export
-
-    folder = runs.run_dir(run_id)
-    (folder / runs.BUNDLE_FILE).unlink(missing_ok=True)
-    (folder / runs.EXPORT_CHECK_FILE).unlink(missing_ok=True)
-    export.rerecord_check(run_id)
-
-
-def _check_threshold(threshold: Any, scores: Sequence[float]) -> None:
+def check_threshold(threshold: Any, scores: Sequence[float]) -> None:
+    """Raises DecisionError unless `threshold` lies within the test rows' scores."""
     low, high = score_range(scores)
     if (
         not isinstance(threshold, (int, float))
@@ -332,7 +278,8 @@ def _check_threshold(threshold: Any, scores: Sequence[float]) -> None:
         )
 
 
-def _check_cost(name: str, value: Any) -> None:
+def check_cost(name: str, value: Any) -> None:
+    """Raises DecisionError unless the cost called `name` is a finite number >= 0."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from core import archive, runs, safe_csv
+from core.catalog import get_template
 from core.data import DataError
 from core.errors import TemplateError
 from core.markdown import plain
-from core.templates import checks, get_template
+from core.templates import checks
 
 BUNDLE_FORMAT = "predictive-studio-bundle"
 CHECK_INPUT_DIR = "check_input"

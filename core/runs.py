@@ -12,8 +12,6 @@ import math
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import threading
 import time
 import zipfile
@@ -27,6 +25,7 @@ import pandas as pd
 
 from core import workspace
 from core.errors import UserError
+from core.templates import registry
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +235,15 @@ def _take_lock(path: Path) -> int | None:
     return None
 
 
+def take_worker_lock(run_id: str) -> int | None:
+    """Takes the run's worker lock for a launcher to hand to the worker it starts.
+
+    Returns:
+        The lock's file descriptor, or None if a worker already holds it.
+    """
+    return _take_lock(_lock_path(run_id))
+
+
 def _inherited_lock(run_id: str) -> int | None:
     """Returns the lock descriptor `launch` passed to this process, if it is this run's."""
     value = os.environ.pop(LOCK_FD_ENV, "")
@@ -397,101 +405,6 @@ def runs_ahead_of(run_id: str) -> list[str]:
     return [r for r in active_runs() if r < run_id]
 
 
-def launch(run_id: str) -> int:
-    """Starts the training worker `python -m core.training RUN_DIR` in the background.
-
-    The worker waits for earlier active runs to finish (one run per device). This
-    process takes the run's lock first and hands it to the worker, so the run is never
-    without a holder while the worker starts up.
-
-    Returns:
-        The worker's process id.
-
-    Raises:
-        RunError: if another process already works on the run.
-    """
-    path = run_dir(run_id)
-    fd = _take_lock(path / LOCK_FILE)
-    if fd is None:
-        raise RunError(f"Run `{run_id}` already has a training process.")
-    try:
-        with open(path / LOG_FILE, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "core.training", str(path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=Path(__file__).resolve().parents[1],
-                pass_fds=(fd,),
-                env={**os.environ, LOCK_FD_ENV: str(fd)},
-            )
-    finally:
-        os.close(fd)  # the worker holds it now
-    write_status(run_id, pid=process.pid)
-    return process.pid
-
-
-def start_run(spec: RunSpec) -> str:
-    """Creates a run and launches its worker; the one call the Train page makes.
-
-    Returns:
-        The new run id (its state is `queued` until the worker starts training).
-    """
-    run_id = create_run(spec)
-    try:
-        launch(run_id)
-    except OSError as err:
-        write_status(run_id, state="failed", error=f"Could not start training: {err}")
-        raise RunError(f"Could not start the training process: {err}") from None
-    return run_id
-
-
-def start_training(
-    template_name: str,
-    dataset_id: str,
-    target: str | None,
-    params: Mapping[str, Any],
-    *,
-    launch_worker: bool = True,
-) -> str:
-    """Checks the settings and the data, then creates a run; the app and the CLI call it.
-
-    Args:
-        template_name: a registered template (`core.templates.list_templates`).
-        dataset_id: a stored dataset the template trains on.
-        target: the column to predict, or None where the template needs none.
-        params: overrides of the template's parameter defaults.
-        launch_worker: start the training process (the app); False leaves the run
-            queued for the caller to train in its own process (the CLI).
-
-    Returns:
-        The new run id.
-
-    Raises:
-        UserError: if a setting is invalid or the data cannot train this template
-            (the message lists the problems, one per line).
-    """
-    from core import data  # the registry imports every template: keep `runs` light
-    from core.templates import get_template
-    from core.templates.base import resolve_params
-
-    template = get_template(template_name)
-    resolved = resolve_params(template, params)
-    problems = template.check(template.load_data(dataset_id), target, resolved)
-    if problems:
-        raise UserError("\n".join(problems))
-    spec = RunSpec(
-        template.name,
-        dataset_id,
-        target,
-        resolved,
-        seed=int(resolved["seed"]),
-        dataset_name=data.dataset_name(dataset_id),
-    )
-    return start_run(spec) if launch_worker else create_run(spec)
-
-
 def run_kind(run_id: str) -> str:
     """Returns the kind of data a run models ("table", "series", "images", ...).
 
@@ -504,9 +417,7 @@ def run_kind(run_id: str) -> str:
     kind = read_info(run_id).get("data_kind")
     if isinstance(kind, str) and kind:
         return kind
-    from core.templates import get_template  # the registry imports every template
-
-    return get_template(str(read_spec(run_id).get("template"))).data_kind
+    return registry.get_template(str(read_spec(run_id).get("template"))).data_kind
 
 
 def request_stop(run_id: str) -> str:

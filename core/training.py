@@ -22,7 +22,7 @@ from typing import Any
 import keras
 
 from core import data, runs
-from core.templates import get_template
+from core.catalog import get_template
 from core.templates.base import Prepared, Split, resolve_params
 
 logger = logging.getLogger(__name__)

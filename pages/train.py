@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import data
-from core.templates import suggest, templates_for
+from core.catalog import suggest, templates_for
 from pages.ui import kinds
 from pages.ui.cache import dataset_or_stop, template_notes_cached
 from pages.ui.forms import train_form

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import decision, export, runs
+from core import export, runs, thresholds
 from core.__main__ import main
 
 CARDS = Path("/work/shared/data/creditcard_fraud_sample/creditcard_sample.csv")
@@ -81,7 +81,7 @@ def test_threshold_round_trips_through_the_bundle(cards_csv, tmp_path, capsys):
     rows = _cards()
     scores = export.predict_frame(run_id, rows)[0]["anomaly_score"]
     middle = float(np.median(runs.read_evaluation(run_id)["decision"]["scores"]))
-    decision.save_threshold(run_id, middle, set_by="you")
+    thresholds.save_threshold(run_id, middle, set_by="you")
     live, _ = export.predict_frame(run_id, rows)
     assert (live["anomaly"] == "yes").sum() == (scores >= middle).sum()
     assert list(live["anomaly_score"]) == sorted(live["anomaly_score"], reverse=True)

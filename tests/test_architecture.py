@@ -72,3 +72,94 @@ def test_imports_detector_sees_nested_and_from_imports(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    import keras.ops\nfrom tensorflow import data\n")
     assert imported_roots(probe) == {"keras", "tensorflow"}
+
+
+# The three layers of core (README "Architecture"): nothing points up, nothing loops.
+TOP_MODULES = {
+    "core.__main__", "core.catalog", "core.launch", "core.training", "core.export",
+    "core.thresholds", "core.formats",
+}  # fmt: skip
+MODALITIES = {"tables", "series", "vision", "text", "corpus", "anomaly"}
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """`core/tables/model.py` -> "core.tables.model"; a package is its `__init__`."""
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts).removesuffix(".__init__")
+
+
+def core_imports(files: list[Path], root: Path = ROOT) -> dict[str, set[str]]:
+    """Each module's imports of other modules among `files`, wherever they are written."""
+    modules = {module_name(p, root): p for p in files}
+
+    def known(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found |= {known(alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found |= {known(f"{node.module}.{a.name}") for a in node.names}
+        graph[name] = found - {"", name, "core"}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a list of modules (first == last), or [] if there is none."""
+    done, path = set(), []
+
+    def visit(name: str) -> list[str]:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done:
+            return []
+        path.append(name)
+        for imported in sorted(graph[name]):
+            if cycle := visit(imported):
+                return cycle
+        done.add(path.pop())
+        return []
+
+    return next((c for c in map(visit, sorted(graph)) if c), [])
+
+
+def layer(name: str) -> int:
+    """0: the engine's bottom (store, contract, judging), 1: a modality, 2: the top."""
+    if name in TOP_MODULES or name.rpartition(".")[0] in TOP_MODULES:
+        return 2
+    return 1 if name.split(".")[1] in MODALITIES else 0
+
+
+def test_core_has_no_import_cycle():
+    assert find_cycle(core_imports(CORE_FILES)) == []
+
+
+def test_core_layers_never_import_upward():
+    upward = [
+        f"{name} (layer {layer(name)}) imports {imported} (layer {layer(imported)})"
+        for name, imports in core_imports(CORE_FILES).items()
+        for imported in imports
+        if layer(imported) > layer(name)
+    ]
+    assert upward == []
+
+
+def test_the_registry_imports_no_concrete_template():
+    imports = core_imports(CORE_FILES)["core.templates.registry"]
+    assert {layer(name) for name in imports} <= {0}
+
+
+def test_cycle_finder_sees_imports_inside_functions(tmp_path):
+    package = tmp_path / "core"
+    package.mkdir()
+    (package / "a.py").write_text("from core import b\n")
+    (package / "b.py").write_text("def f():\n    from core.a import g\n")
+    (package / "c.py").write_text("import core.a\n")
+    graph = core_imports(sorted(package.glob("*.py")), root=tmp_path)
+    assert graph == {"core.a": {"core.b"}, "core.b": {"core.a"}, "core.c": {"core.a"}}
+    assert find_cycle(graph) == ["core.a", "core.b", "core.a"]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from core import data
+from core.catalog import suggest
 from core.data import DataError
-from core.templates import suggest
 
 # --- read_csv_bytes -----------------------------------------------------------------
 

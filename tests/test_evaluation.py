@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics as skm
 
 from core import evaluation
-from core.templates import get_template
+from core.catalog import get_template
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
 

@@ -21,8 +21,8 @@ from PIL import Image
 
 from core import __main__ as cli
 from core import archive, data, export, runs, safe_csv, workspace
+from core.catalog import get_template, list_templates
 from core.data import DataError
-from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
 from core.vision import ingest as images
 from pages.ui import state

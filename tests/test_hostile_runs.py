@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from core import data, runs, training
+from core import data, launch, runs, training
 from core.__main__ import main
+from core.catalog import get_template
 from core.runs import RunSpec
-from core.templates import get_template
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS, wait_for
 
@@ -132,7 +132,7 @@ def test_a_second_worker_for_the_same_run_is_refused():
     run_id = runs.create_run(_spec())
     assert runs.hold_worker_lock(run_id)
     with pytest.raises(runs.RunError, match="already has a training process"):
-        runs.launch(run_id)
+        launch.executor().submit(run_id)
 
 
 def test_stop_on_a_run_without_worker_marks_it_stopped_at_once():
@@ -179,9 +179,9 @@ def test_queue_survives_kill_corrupt_and_restart(dataset_id):
     """A real worker is SIGKILLed mid-training and its status corrupted: the next runs
     in the queue still start and finish."""
     first = runs.create_run(_spec(dataset_id, epochs=5000, patience=500))
-    pid = runs.launch(first)
+    pid = int(launch.executor().submit(first))
     second = runs.create_run(_spec(dataset_id))
-    runs.launch(second)
+    launch.executor().submit(second)
     wait_for(lambda: runs.read_status(first).epoch >= 1, 120, "the first to train")
     assert runs.read_status(second).message == f"Waiting for run {first} to finish."
 
@@ -193,7 +193,7 @@ def test_queue_survives_kill_corrupt_and_restart(dataset_id):
 
     runs.delete_run(first)  # the dead run can go, and a new run starts after it
     third = runs.create_run(_spec(dataset_id))
-    runs.launch(third)
+    launch.executor().submit(third)
     wait_for(lambda: not runs.read_status(third).is_active, 120, "the third run")
     assert runs.read_status(third).state == "completed"
     assert runs.usable_runs() == [third, second]

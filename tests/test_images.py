@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from core import data, export, runs, training
-from core.templates import get_template
+from core.catalog import get_template
 from core.templates.base import resolve_params
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core import data, runs
+from core import data, launch, runs
 from core.data import DataError
 from core.errors import TemplateError, UserError
 from core.runs import RunError, RunSpec
@@ -259,7 +259,7 @@ def _stored_table(tiny_table) -> str:
 
 def test_start_training_checks_then_creates_a_queued_run(tiny_table):
     dataset_id = _stored_table(tiny_table)
-    run_id = runs.start_training(
+    run_id = launch.start_training(
         "tabular_classification",
         dataset_id,
         "label",
@@ -279,7 +279,7 @@ def test_start_training_checks_then_creates_a_queued_run(tiny_table):
 def test_start_training_raises_one_user_error_listing_every_problem(tiny_table):
     dataset_id = _stored_table(tiny_table.head(12).assign(label="same"))
     with pytest.raises(UserError) as caught:
-        runs.start_training("tabular_classification", dataset_id, "label", {})
+        launch.start_training("tabular_classification", dataset_id, "label", {})
     lines = str(caught.value).splitlines()
     assert len(lines) == 2
     assert "only one class" in lines[0] and "at least 20" in lines[1]
@@ -298,7 +298,7 @@ def test_start_training_refuses_bad_settings_as_user_errors(
 ):
     dataset_id = _stored_table(tiny_table)
     with pytest.raises(error) as caught:
-        runs.start_training(template, dataset_id, "label", overrides)
+        launch.start_training(template, dataset_id, "label", overrides)
     assert isinstance(caught.value, UserError)
     assert runs.list_runs() == []
 

@@ -13,9 +13,9 @@ import pandas as pd
 
 from core import data, export, runs, training
 from core.__main__ import main
+from core.catalog import get_template
 from core.tables import bundle as bundle_predict
 from core.tables.template import input_names
-from core.templates import get_template
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.templates import get_template
+from core.catalog import get_template
 
 
 def test_class_weights_are_softened_square_roots_of_balanced():

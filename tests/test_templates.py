@@ -16,15 +16,9 @@ import pytest
 
 from core import __main__ as cli
 from core import data
+from core.catalog import get_template, list_templates, register, suggest, templates_for
 from core.errors import TemplateError, UserError
 from core.tables.bundle import frame_to_inputs
-from core.templates import (
-    get_template,
-    list_templates,
-    register,
-    suggest,
-    templates_for,
-)
 from core.templates.base import Template, resolve_params
 from core.templates.registry import unregister
 from tests.conftest import FAST_PARAMS

@@ -13,8 +13,8 @@ import pytest
 
 from core import __main__ as cli
 from core import data, export, runs, workspace
+from core.catalog import get_template, suggest
 from core.data import DataError
-from core.templates import get_template, suggest
 from core.text import bundle as text_bundle
 from core.text import ingest
 from core.text import template as text_template

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, decision, export, runs, training, workspace
+from core import data, decision, export, runs, thresholds, training, workspace
 from core.__main__ import _print_train_result, main
 from pages.ui import state
 
@@ -146,11 +146,11 @@ def test_save_threshold_checks_its_values(run_id):
     low, high = decision.score_range(runs.read_evaluation(run_id)["decision"]["scores"])
     for bad in (float("nan"), high + 0.1, low - 0.1, "0.5"):
         with pytest.raises(decision.DecisionError, match="argument `threshold`"):
-            decision.save_threshold(run_id, bad, set_by="you")
+            thresholds.save_threshold(run_id, bad, set_by="you")
     with pytest.raises(decision.DecisionError, match="argument `set_by`"):
-        decision.save_threshold(run_id, high, set_by="me")
+        thresholds.save_threshold(run_id, high, set_by="me")
     with pytest.raises(decision.DecisionError, match="argument `cost_alert`"):
-        decision.save_threshold(run_id, high, set_by="you", cost_alert=float("inf"))
+        thresholds.save_threshold(run_id, high, set_by="you", cost_alert=float("inf"))
     assert runs.read_info(run_id)["decision"]["threshold"] == 0.5
 
 
@@ -163,7 +163,7 @@ def test_threshold_round_trips_through_the_bundle(run_id, tmp_path):
     before, _ = export.predict_frame(run_id, rows)
     scores = runs.read_evaluation(run_id)["decision"]["scores"]
     lower = float(np.quantile(scores, 0.5))
-    decision.save_threshold(
+    thresholds.save_threshold(
         run_id, lower, set_by="lowest cost", cost_miss=500, cost_alert=5
     )
     after, _ = export.predict_frame(run_id, rows)
@@ -290,7 +290,7 @@ def test_a_damaged_decision_is_not_offered(run_id, damage):
     runs.write_json_atomic(path, report)
     assert decision.runs_with_decision() == []
     with pytest.raises(decision.DecisionError, match="gives no scores"):
-        decision.save_threshold(run_id, 0.5, set_by="you")
+        thresholds.save_threshold(run_id, 0.5, set_by="you")
 
 
 def test_a_bundle_with_a_wrong_decision_is_refused(run_id):

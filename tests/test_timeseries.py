@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import data, evaluation, export, runs, workspace
+from core.catalog import get_template
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
-from core.templates import get_template
 from core.templates.base import resolve_params
 from pages.ui.text import plain
 from tests.conftest import FAST_PARAMS, tiny_series

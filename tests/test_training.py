@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, runs, training
+from core import data, launch, runs, training
 from core.runs import RunSpec
 from tests.conftest import FAST_PARAMS, wait_for
 
@@ -242,7 +242,7 @@ def test_stop_while_queued_never_trains(numeric_table, monkeypatch, ordered_run_
 @pytest.mark.slow
 def test_launch_runs_the_worker_to_completion(numeric_table):
     run_id = _make_run(numeric_table)
-    pid = runs.launch(run_id)
+    pid = int(launch.executor().submit(run_id))
     assert runs.read_status(run_id).pid == pid
 
     wait_for(lambda: not runs.read_status(run_id).is_active, 120, "the worker")

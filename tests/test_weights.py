@@ -19,7 +19,7 @@ import pytest
 
 from core import runs, training
 from core.__main__ import main as cli
-from core.templates import get_template
+from core.catalog import get_template
 from core.templates.base import resolve_params
 from core.vision import finetune, weights
 from core.vision import ingest as images

@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 
 from core import evaluation
 from core.anomaly import bundle as anomaly_bundle
+from core.tables.bundle import format_value
 from core.templates.base import Prepared
 
 REFERENCE_TEXT = "an isolation forest (scikit-learn)"
@@ -89,11 +90,17 @@ def build_report(model: Any, prepared: Prepared, seed: int) -> dict[str, Any]:
 
 
 def _test_labels(prepared: Prepared) -> tuple[np.ndarray, str]:
-    from core.anomaly.template import label_values
-
     column = prepared.info["label_column"]
     labels, positive = label_values(prepared.test.raw, column)
     return labels, positive
+
+
+def label_values(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, str]:
+    """Labels as 1 (the rarer value: anomalies) and 0, NaN where missing; the value."""
+    text = frame[label].map(lambda v: format_value(v) if pd.notna(v) else None)
+    positive = text.value_counts().sort_values(kind="stable").index[0]
+    labels = np.where(text.isna(), np.nan, (text == positive).astype("float64"))
+    return labels, str(positive)
 
 
 def _checked(

@@ -306,14 +306,6 @@ def _label_problems(frame: pd.DataFrame, params: Mapping[str, Any]) -> list[str]
     return []
 
 
-def label_values(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, str]:
-    """Labels as 1 (the rarer value: anomalies) and 0, NaN where missing; the value."""
-    text = frame[label].map(lambda v: format_value(v) if pd.notna(v) else None)
-    positive = text.value_counts().sort_values(kind="stable").index[0]
-    labels = np.where(text.isna(), np.nan, (text == positive).astype("float64"))
-    return labels, str(positive)
-
-
 def _normal_rows(frame: pd.DataFrame, params: Mapping[str, Any]) -> list[int]:
     """Positions of the rows to learn from: all, or those marked normal."""
     column = params["normal_column"]

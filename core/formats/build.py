@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from core import export, runs
+from core.catalog import get_template
 from core.formats import (
     FORMATS,
     card,
@@ -30,7 +31,6 @@ from core.formats import (
     verify,
 )
 from core.formats.convert import Recorded, Refusal
-from core.templates import get_template
 
 Variant = tuple[str, Path | None, str, str]  # (name, file, runtime, why it failed)
 

@@ -20,9 +20,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core import export, runs  # noqa: E402
+from core.catalog import get_template  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.formats import verify  # noqa: E402
-from core.templates import get_template  # noqa: E402
 from core.templates.base import resolve_params  # noqa: E402
 
 ONNX_OPSET = 17

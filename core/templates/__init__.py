@@ -1,9 +1,4 @@
-"""Task templates: the registry's functions (the built-ins are in `builtins.py`)."""
+"""The template contract (`base`), its registry (`registry`) and shared `checks`.
 
-from core.templates.registry import (  # noqa: F401
-    get_template,
-    list_templates,
-    register,
-    suggest,
-    templates_for,
-)
+The built-in templates are listed in `core.catalog`.
+"""

@@ -1,4 +1,9 @@
-"""The template registry: built-in templates register themselves with `@register`."""
+"""The template registry: templates register themselves with `@register`.
+
+The registry sits in the bottom layer and imports no concrete template: it knows the
+templates that have registered. `core.catalog` imports the built-ins (so they
+register) and is what the code above the modalities looks templates up through.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +25,6 @@ def register(cls: type[T]) -> type[T]:
     return cls
 
 
-def _registry() -> dict[str, Template]:
-    """The registered templates; the built-ins register on the first call."""
-    from core.templates import builtins  # noqa: F401  explicit list, no scanning
-
-    return _REGISTRY
-
-
 def unregister(name: str) -> None:
     """Removes a registered template (for tests that register a toy template)."""
     _REGISTRY.pop(name, None)
@@ -39,7 +37,7 @@ def get_template(name: str) -> Template:
         TemplateError: if no template has that name.
     """
     try:
-        return _registry()[name]
+        return _REGISTRY[name]
     except KeyError:
         raise TemplateError(
             f"Unknown template `{name}`. Expected one of {sorted(_REGISTRY)}."
@@ -48,7 +46,7 @@ def get_template(name: str) -> Template:
 
 def list_templates() -> list[Template]:
     """Returns all registered templates, sorted by title."""
-    return sorted(_registry().values(), key=lambda t: t.title)
+    return sorted(_REGISTRY.values(), key=lambda t: t.title)
 
 
 def templates_for(dataset_kind: str) -> list[Template]:

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core import data
+from core.catalog import get_template, templates_for
 from core.errors import UserError
-from core.templates import get_template, templates_for
 from core.templates.base import resolve_params
 from pages.ui.text import plain
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import runs
+from core import launch, runs
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.state import (
@@ -159,7 +159,7 @@ def _format_result(run_id: str, name: str, result: dict[str, Any]) -> None:
 def start(
     template_name: str, dataset_id: str, target: str | None, values: dict[str, Any]
 ) -> list[str]:
-    """Starts a run (see `core.runs.start_training`) and makes it the active one.
+    """Starts a run (see `core.launch.start_training`) and makes it the active one.
 
     Returns:
         The problems that blocked training, in plain words (`[]` when a run started).
@@ -167,7 +167,7 @@ def start(
     try:
         remember(
             ACTIVE_RUN_ID,
-            runs.start_training(template_name, dataset_id, target, values),
+            launch.start_training(template_name, dataset_id, target, values),
         )
     except UserError as err:
         return str(err).splitlines()
@@ -284,13 +284,13 @@ def live_progress(run_id: str, rerun_when_done: bool = False) -> None:
             report). The Train page does not: its panel shows the end itself, and a
             rerun there raced with the person's next click (it swallowed a page switch).
     """
-    is_active = runs.read_status(run_id).is_active  # decided at full-run time
+    is_active = launch.state(run_id).is_active  # decided at full-run time
     heading = run_heading(run_id)
     page = _page_hash()
 
     @st.fragment(run_every=POLL_SECONDS if is_active else None)
     def _panel(was_active: bool) -> None:
-        status = runs.read_status(run_id)
+        status = launch.state(run_id)
         st.caption(plain(heading))
         st.progress(progress_fraction(status), text=progress_text(status))
         if status.device:
@@ -300,7 +300,7 @@ def live_progress(run_id: str, rerun_when_done: bool = False) -> None:
         if not metrics.empty:
             st.plotly_chart(charts.learning_curves(metrics))
         if status.is_active:
-            st.button("Stop", on_click=runs.request_stop, args=(run_id,), key="_w_stop")
+            st.button("Stop", on_click=launch.stop, args=(run_id,), key="_w_stop")
         # Once, on the transition to a final state, and only on the page that drew
         # the panel: a timer that fires after the person moved on must not rerun
         # their new page (it would swallow e.g. a Predict click).

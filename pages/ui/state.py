@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from core import data
-from core.templates import get_template
+from core.catalog import get_template
 
 
 def leave_pages_directory_mode() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import streamlit as st
 
 from core import data, export, runs
+from core.catalog import get_template
 from core.errors import UserError
-from core.templates import get_template
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.text import people_table, plain

@@ -13,11 +13,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import data, runs
+from core.catalog import get_template
 from core.errors import UserError
 from core.series import cleaning as timeseries
 from core.series import report as forecast_report
 from core.series import template as forecasting
-from core.templates import get_template
 from core.templates.base import resolve_params
 from pages.ui import charts
 from pages.ui.cache import load_model_cached

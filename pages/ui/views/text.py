@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from core import data, runs
+from core.catalog import get_template
 from core.errors import UserError
-from core.templates import get_template
 from core.text import bundle as text_bundle
 from core.text import ingest
 from core.text import template as text_template

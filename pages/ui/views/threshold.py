@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import decision, runs
+from core import decision, runs, thresholds
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.text import format_value, plain
@@ -149,7 +149,7 @@ def _save_buttons(
         return
     try:
         with st.spinner("Saving and re-checking the export…"):
-            decision.save_threshold(
+            thresholds.save_threshold(
                 run_id, chosen[0], set_by=chosen[1], cost_miss=miss, cost_alert=alert
             )
     except UserError as err:
