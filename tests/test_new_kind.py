@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from core import __main__ as cli
-from core import runs, training
+from core import launch, runs, training
 from core.templates.base import Param, Prepared, Split, Template
 from core.templates.registry import register, unregister
 from pages.ui import kinds, state
@@ -137,7 +137,8 @@ def toy_csv(tmp_path) -> Path:
 
 
 def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
-    monkeypatch.setattr(runs, "launch", lambda run_id: 0)  # trained in-process below
+    # trained in-process below
+    monkeypatch.setattr(launch.LocalExecutor, "submit", lambda _, run_id: "0")
     at = open_page("pages/data.py")
     at.file_uploader(key="_w_upload").set_value(
         ("toy.csv", toy_csv.read_bytes(), "text/csv")

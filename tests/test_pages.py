@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, runs, workspace
+from core import data, launch, runs, workspace
 from pages.ui import charts, state, text, widgets
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -206,7 +206,9 @@ def test_train_page_bad_param_is_an_error():
 
 def test_train_button_starts_a_run(monkeypatch):
     launched = []
-    monkeypatch.setattr(runs, "launch", lambda run_id: launched.append(run_id) or 0)
+    monkeypatch.setattr(
+        launch.LocalExecutor, "submit", lambda _, run_id: launched.append(run_id) or "0"
+    )
     dataset_id = data.store_sample("heart.csv")
     at = open_page(
         "pages/train.py",
@@ -239,7 +241,7 @@ def test_train_button_comes_first_and_settings_are_collapsed():
 
 
 def test_train_page_asks_the_forecast_horizon_in_the_datas_units(monkeypatch):
-    monkeypatch.setattr(runs, "launch", lambda run_id: 0)
+    monkeypatch.setattr(launch.LocalExecutor, "submit", lambda _, run_id: "0")
     dataset_id = data.store_sample("seattle_weather.csv")
     at = open_page(
         "pages/train.py",
