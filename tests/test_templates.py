@@ -25,7 +25,7 @@ from core.templates import (
     suggest,
     templates_for,
 )
-from core.templates.base import Template, resolve_params
+from core.templates.base import REQUIRED_ATTRIBUTES, Template, resolve_params
 from core.templates.registry import unregister
 from tests.conftest import FAST_PARAMS
 
@@ -170,10 +170,21 @@ def test_suggest_refuses_a_kind_no_template_trains_on():
 class _Toy(Template):
     name = "toy_template"
     title = "Toy"
+    task = "toy"
     data_kind = "audio"  # a kind no built-in template trains on
+    bundle_script = "core.tables.bundle"
 
     def suggest(self, data, target):
         return 1.0, "toys win"
+
+    # The contract's required methods: these tests never train the toy.
+    def example_data(self): ...
+    def check(self, data, target, params): ...
+    def prepare(self, data, target, params, seed): ...
+    def build_model(self, prepared, params): ...
+    def evaluate(self, model, prepared, params): ...
+    def write_check_input(self, prepared, folder): ...
+    def predict_file(self, model, path, info): ...
 
 
 def test_a_registered_template_is_listed_and_suggested_for_its_kind():
@@ -269,3 +280,32 @@ def test_regression_output_is_on_target_scale(tiny_regression_table):
         prepared.info["target_std"]
     )
     assert outputs.mean() > 1000
+
+
+def test_a_template_without_a_required_method_cannot_be_registered():
+    class Partial(Template):
+        name, title, task, bundle_script = "partial", "Partial", "toy", "x.bundle"
+
+        def predict_file(self, model, path, info): ...
+
+    with pytest.raises(TypeError, match="abstract method.*build_model"):
+        register(Partial)
+    with pytest.raises(TemplateError, match="Unknown template `partial`"):
+        get_template("partial")
+
+
+@pytest.mark.parametrize("attribute", ["name", "title", "task", "bundle_script"])
+def test_a_template_without_a_required_attribute_is_refused_where_defined(attribute):
+    with pytest.raises(TypeError, match=f"attribute `{attribute}` of template `_Bad`"):
+        type("_Bad", (_Toy,), {attribute: ""})
+
+
+def test_a_template_that_cannot_predict_is_refused_where_defined():
+    with pytest.raises(TypeError, match="`_Mute` cannot predict"):
+        type("_Mute", (_Toy,), {"predict_file": Template.predict_file})
+
+
+def test_every_registered_template_fills_the_contract():
+    for template in list_templates():
+        assert all(getattr(template, a) for a in REQUIRED_ATTRIBUTES)
+        assert not getattr(type(template), "__abstractmethods__", None)
