@@ -216,7 +216,7 @@ def failure_message(run_id: str, err: Exception) -> str:
 def _train(run_id: str) -> None:
     from core import export
 
-    spec = runs.read_spec(run_id)
+    spec = runs.load_spec(run_id)
     runs.write_status(
         run_id, device=configure_device(), message="Preparing data.", phase="preparing"
     )

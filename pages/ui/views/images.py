@@ -191,7 +191,7 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
             st.error(plain(err))
             return
         content = (folder / example["path"]).read_bytes()
-        size = int(runs.read_info(run_id)["image_size"])
+        size = int(runs.load_info(run_id)["image_size"])
         model = load_model_cached(run_id)
         left, right = st.columns(2)
         left.image(
@@ -354,7 +354,7 @@ def _classify_frames(run_id: str, info: dict, upload: object, every_s: float) ->
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def _tracks_cached(run_id: str, content: bytes, name: str, find: str) -> tuple:
-    info = runs.read_info(run_id)
+    info = runs.load_info(run_id)
     return tracking.track_upload(load_model_cached(run_id), content, name, info, find)
 
 
