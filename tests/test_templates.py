@@ -25,7 +25,13 @@ from core.templates import (
     suggest,
     templates_for,
 )
-from core.templates.base import REQUIRED_ATTRIBUTES, Template, resolve_params
+from core.templates.base import (
+    REQUIRED_ATTRIBUTES,
+    TRAINING_PARAMS,
+    Template,
+    resolve_params,
+    training_params,
+)
 from core.templates.registry import unregister
 from pages.ui import kinds
 from tests.conftest import FAST_PARAMS
@@ -342,3 +348,12 @@ def test_every_registered_template_fills_the_contract():
     for template in list_templates():
         assert all(getattr(template, a) for a in REQUIRED_ATTRIBUTES)
         assert not getattr(type(template), "__abstractmethods__", None)
+
+
+def test_training_params_replaces_only_the_defaults_it_is_given():
+    params = training_params(epochs=7, patience=3)
+    assert [p.name for p in params] == [p.name for p in TRAINING_PARAMS]
+    changed = {p.name: p.default for p in params if p not in TRAINING_PARAMS}
+    assert changed == {"epochs": 7, "patience": 3}
+    with pytest.raises(ValueError, match="Received: epoch=7"):
+        training_params(epoch=7)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from abc import ABC, abstractmethod
@@ -445,6 +446,31 @@ _KIND_NAMES = {
     str: "text",
     bool: "true or false",
 }
+
+
+def training_params(**defaults: int | float) -> tuple[Param, ...]:
+    """The training knobs (`TRAINING_PARAMS`) with some of their defaults replaced.
+
+    Args:
+        **defaults: the new default of each knob to change, e.g. `epochs=100`.
+
+    Returns:
+        Every training knob, in order, each with its new default if one is given.
+
+    Raises:
+        ValueError: if a name is not one of the training knobs.
+    """
+    names = [p.name for p in TRAINING_PARAMS]
+    for name, value in defaults.items():
+        if name not in names:
+            raise ValueError(
+                f"Invalid argument `{name}`. Expected one of {names}. "
+                f"Received: {name}={value!r}"
+            )
+    return tuple(
+        dataclasses.replace(p, default=defaults[p.name]) if p.name in defaults else p
+        for p in TRAINING_PARAMS
+    )
 
 
 def dropout_param(default: float) -> Param:
