@@ -130,12 +130,12 @@ def time_latency(case: dict[str, Any], run_id: str) -> dict[str, float]:
     """Median milliseconds of a whole forecast from the table, and of the model alone."""
     import numpy as np
 
-    from core import export, runs
+    from core import runs
     from core.series import bundle as bundle_forecast
     from core.series.template import forecast_from
 
     info = runs.read_info(run_id)
-    model = export.load_model(run_id)
+    model = runs.load_model(run_id)
     frame = case["frame"]
     window = bundle_forecast.last_window(
         bundle_forecast.regular_series(frame, info), info

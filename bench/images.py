@@ -197,11 +197,11 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
 
 def latency(run_id: str, repeats: int) -> dict[str, Any]:
     """Median time to classify one picture file with the saved model."""
-    from core import export, runs
+    from core import runs
     from core.vision import bundle as bundle_images
     from core.vision import ingest as images
 
-    model = export.load_model(run_id)
+    model = runs.load_model(run_id)
     info = runs.read_info(run_id)
     path = sorted((images.SAMPLE_FOLDER / "with_mask").glob("*.jpg"))[0]
     named = [(path.name, path.read_bytes())]

@@ -89,9 +89,9 @@ def time_cli(run_id: str, rows_csv: Path, out: Path) -> float:
 
 def time_in_process(run_id: str, rows: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     """Seconds for `core.export.predict_frame` on an already loaded model."""
-    from core import export
+    from core import export, runs
 
-    model = export.load_model(run_id)
+    model = runs.load_model(run_id)
     export.predict_frame(run_id, rows.head(100), model=model)  # warm up the graph
     started = time.perf_counter()
     scored, _ = export.predict_frame(run_id, rows, model=model)

@@ -96,10 +96,10 @@ def summarize_runs(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def latency(run_id: str) -> dict[str, Any]:
     """Warm single-text latency and the cost of 100,000 short texts."""
-    from core import export
+    from core import runs
     from core.text import bundle as text_bundle
 
-    model = export.load_model(run_id)
+    model = runs.load_model(run_id)
     text = "The battery lasts all day and the screen is lovely."
     for _ in range(5):
         text_bundle.predict_proba(model, [text])

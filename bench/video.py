@@ -81,10 +81,10 @@ def _on_canvas(photo: np.ndarray, side: int = 160) -> np.ndarray:
 
 def synthetic_clips(run_id: str, per_class: int, folder: Path) -> dict[str, Any]:
     """Test photos moving across a wall: coverage and label of the longest track."""
-    from core import export, runs
+    from core import runs
     from core.vision import tracking
 
-    model, info = export.load_model(run_id), runs.read_info(run_id)
+    model, info = runs.load_model(run_id), runs.read_info(run_id)
     examples = runs.read_evaluation(run_id)["examples"]
     chosen: list[dict] = []
     for name in info["class_names"]:

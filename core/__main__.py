@@ -156,7 +156,7 @@ def train(args: argparse.Namespace) -> int:
         _param_overrides(args),
         launch_worker=False,
     )
-    params = runs.read_spec(run_id)["params"]
+    params = runs.load_spec(run_id)["params"]
     warnings = template.preflight(template.load_data(dataset_id), args.target, params)
     from core import training
 
@@ -215,7 +215,7 @@ def _is_json(text: str) -> bool:
 def _print_train_result(
     args: argparse.Namespace, run_id: str, template: str, warnings: list[str]
 ) -> None:
-    report = runs.read_evaluation(run_id)
+    report = runs.load_evaluation(run_id)
     result: dict[str, Any] = {
         "run_id": run_id,
         "template": template,
@@ -228,8 +228,9 @@ def _print_train_result(
         **({"baselines": report["baselines"]} if "baselines" in report else {}),
         "summary": report.get("summary", []),
     }
-    if "decision" in runs.read_info(run_id):
-        result["decision"] = runs.read_info(run_id)["decision"]
+    info = runs.load_info(run_id)
+    if "decision" in info:
+        result["decision"] = info["decision"]
         result["threshold"] = result["decision"]["threshold"]
     if args.json:
         print(json.dumps(result))
@@ -253,8 +254,8 @@ def predict(args: argparse.Namespace) -> int:
     if args.track or args.annotated:
         return _predict_tracks(args, run_id)
     if args.explain:
-        template = get_template(runs.read_spec(run_id)["template"])
-        model, info = export.load_model(run_id), runs.read_info(run_id)
+        template = get_template(runs.load_spec(run_id)["template"])
+        model, info = runs.load_model(run_id), runs.load_info(run_id)
         result, warnings = template.explain_file(model, args.data, info)
         for row in result.head(5).itertuples():
             print(f"{row.prediction}: {row.why}")

@@ -63,22 +63,6 @@ MAX_COMPRESSION_RATIO = 200
 BUNDLE_MEMBERS = ("model.keras", "metadata.json", "README.md", "predict.py")
 
 
-def load_model(run_id: str) -> Any:
-    """Loads a run's model with Keras' safe mode on (no code from the file is run).
-
-    Raises:
-        RunError: if the run has no model yet.
-    """
-    import keras
-
-    path = runs.run_dir(run_id) / runs.MODEL_FILE
-    if not path.is_file():
-        raise runs.RunError(f"Run `{run_id}` has no trained model (yet).")
-    # compile=False: predicting needs no loss, and a custom training loss (the
-    # forecaster's pinball loss) must not be required to load a model.
-    return keras.saving.load_model(path, compile=False)
-
-
 def predict_frame(
     run_id: str, frame: pd.DataFrame, model: Any = None
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -95,10 +79,11 @@ def predict_frame(
 
     Raises:
         DataError: if input columns are missing or a number column holds words.
+        RunError: if a file of the run is missing or damaged.
     """
-    template = get_template(runs.read_spec(run_id)["template"])
-    model = model if model is not None else load_model(run_id)
-    return template.predict_frame(model, frame, runs.read_info(run_id))
+    template = get_template(runs.load_spec(run_id)["template"])
+    model = model if model is not None else runs.load_model(run_id)
+    return template.predict_frame(model, frame, runs.load_info(run_id))
 
 
 def record_check(run_id: str, model: Any, prepared: Any) -> None:
@@ -107,7 +92,7 @@ def record_check(run_id: str, model: Any, prepared: Any) -> None:
     The template writes inputs its bundle script accepts (a CSV, image files, ...) into
     the run's `check_input/` folder; its `predict_file` scores them with the live model.
     """
-    template = get_template(runs.read_spec(run_id)["template"])
+    template = get_template(runs.load_spec(run_id)["template"])
     folder = runs.run_dir(run_id) / CHECK_INPUT_DIR
     folder.mkdir(exist_ok=True)
     path = template.write_check_input(prepared, folder)
@@ -141,10 +126,11 @@ def predict_path(
 
     Raises:
         DataError: if the input does not fit the model.
+        RunError: if a file of the run is missing or damaged.
     """
-    template = get_template(runs.read_spec(run_id)["template"])
-    model = model if model is not None else load_model(run_id)
-    return template.predict_file(model, path, runs.read_info(run_id))
+    template = get_template(runs.load_spec(run_id)["template"])
+    model = model if model is not None else runs.load_model(run_id)
+    return template.predict_file(model, path, runs.load_info(run_id))
 
 
 def bundle_path(run_id: str) -> Path:
@@ -185,14 +171,14 @@ def build_bundle(run_id: str) -> dict[str, Any]:
 
 
 def _bundle_script(run_id: str) -> Path:
-    template = get_template(runs.read_spec(run_id)["template"])
+    template = get_template(runs.load_spec(run_id)["template"])
     return Path(importlib.util.find_spec(template.bundle_script).origin)  # not imported
 
 
 def bundle_metadata(run_id: str) -> dict[str, Any]:
     """Returns metadata.json: schema, classes, metrics, params and versions."""
-    spec, info = runs.read_spec(run_id), runs.read_info(run_id)
-    report = runs.read_evaluation(run_id)
+    spec, info = runs.load_spec(run_id), runs.load_info(run_id)
+    report = runs.load_evaluation(run_id)
     return {
         "format": BUNDLE_FORMAT,
         "run_id": run_id,
@@ -446,7 +432,7 @@ def _store_imported_model(
     try:
         partial.write_bytes(model_bytes)
         os.replace(partial, folder / runs.MODEL_FILE)
-        model = load_model(run_id)
+        model = runs.load_model(run_id)
     except Exception as err:  # noqa: BLE001  whatever the file holds, refuse it cleanly
         shutil.rmtree(folder)
         raise DataError(
@@ -466,7 +452,15 @@ def _first_line(err: Exception) -> str:
 
 
 def refusal_reason(err: Exception) -> str:
-    """Says in plain words why Keras (in safe mode) would not load a model file."""
+    """Says in plain words why Keras (in safe mode) would not load a model file.
+
+    `err` is what Keras raised, or the RunError of `runs.load_model` (its cause is
+    what Keras raised, if Keras got to read the file).
+    """
+    if isinstance(err, runs.RunError):
+        if err.__cause__ is None:
+            return "its model.keras is damaged or not a Keras model file."
+        err = err.__cause__
     text = str(err)
     custom = re.search(
         r"[Cc]ould not (?:locate|deserialize) (?:class|function) '?([\w.]+)", text

@@ -1,6 +1,11 @@
 """Run store: one folder per training run, plain files as the single source of truth.
 
 Stdlib and pandas only, so pages can list runs on every rerun without loading Keras.
+
+Two kinds of readers: `read_*` never fail on a missing or damaged file (they return
+what is there, for lists and live progress), while `load_spec`, `load_info`,
+`load_evaluation` and `load_model` serve a run that is to be used (predict, export,
+report) and refuse a damaged file with a `RunError` in one sentence.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pandas as pd
 from core import workspace
 from core.errors import UserError
 from core.templates import registry
+from core.templates.base import Info, Report
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,12 @@ DAMAGED_STATUS_MESSAGE = (
     "The run's status file (status.json) is damaged and no training process is "
     "working on it. Delete the run and train again."
 )
+FILE_WORDS = {  # what each file holds, in the words a damaged-run sentence uses
+    SPEC_FILE: "settings file",
+    INFO_FILE: "data description",
+    EVALUATION_FILE: "test report",
+    MODEL_FILE: "model file",
+}
 
 _held_locks: dict[str, int] = {}  # run id -> locked file descriptor, in this process
 
@@ -195,8 +207,52 @@ def create_run(spec: RunSpec) -> str:
 
 
 def read_spec(run_id: str) -> dict[str, Any]:
-    """Returns the spec of a run as a dict."""
+    """Returns the spec of a run as a dict (`{}` if damaged; see `load_spec`)."""
     return read_json(run_dir(run_id) / SPEC_FILE)
+
+
+def load_spec(run_id: str) -> dict[str, Any]:
+    """Returns the spec of a run that is to be trained or used.
+
+    Raises:
+        RunError: if the run does not exist or its spec.json is missing or damaged.
+    """
+    spec = read_spec(run_id)
+    problem = _spec_problem(spec)
+    if problem:
+        raise _unusable(run_id, problem)
+    return spec
+
+
+def _spec_problem(spec: Mapping[str, Any]) -> str:
+    """What is wrong with a spec: it names no template ("" if nothing)."""
+    template = spec.get("template")
+    return (
+        "" if isinstance(template, str) and template else _missing_or_damaged(SPEC_FILE)
+    )
+
+
+def _missing_or_damaged(name: str) -> str:
+    return f"its {FILE_WORDS[name]} ({name}) is missing or damaged"
+
+
+def _unusable(run_id: str, problem: str) -> RunError:
+    return RunError(
+        f"Run `{run_id}` cannot be used: {problem}. Train it again or delete it."
+    )
+
+
+def _refusal(run_id: str, problem: str) -> RunError:
+    """Refuses a run whose file written by training is missing or damaged.
+
+    A run still in training has no model or report yet: it is told so instead.
+    """
+    state = read_status(run_id).state
+    if state in ACTIVE_STATES:
+        return RunError(
+            f"Run `{run_id}` is still {state}; it can be used once training ends."
+        )
+    return _unusable(run_id, problem)
 
 
 def write_status(run_id: str, **changes: Any) -> None:
@@ -379,14 +435,64 @@ def read_metrics(run_id: str) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def read_evaluation(run_id: str) -> dict[str, Any]:
-    """Returns the evaluation report of a run, or `{}` before it exists."""
+def read_evaluation(run_id: str) -> Report:
+    """Returns the evaluation report of a run, or `{}` before it exists (or if damaged)."""
     return read_json(run_dir(run_id) / EVALUATION_FILE)
 
 
-def read_info(run_id: str) -> dict[str, Any]:
-    """Returns what training learned about the data: schema, classes, split sizes."""
+def load_evaluation(run_id: str) -> Report:
+    """Returns the evaluation report of a finished run.
+
+    Raises:
+        RunError: if the run does not exist, or its evaluation.json is missing,
+            damaged or holds no metrics.
+    """
+    report = read_evaluation(run_id)
+    if not isinstance(report.get("metrics"), dict):
+        raise _refusal(run_id, _missing_or_damaged(EVALUATION_FILE))
+    return report
+
+
+def read_info(run_id: str) -> Info:
+    """Returns what training learned about the data: schema, classes, split sizes.
+
+    `{}` before training wrote it, or if it is damaged; see `load_info`.
+    """
     return read_json(run_dir(run_id) / INFO_FILE)
+
+
+def load_info(run_id: str) -> Info:
+    """Returns what training learned about the data, for a run that is to be used.
+
+    Raises:
+        RunError: if the run does not exist or its info.json is missing or damaged.
+    """
+    info = read_info(run_id)
+    if not info:
+        raise _refusal(run_id, _missing_or_damaged(INFO_FILE))
+    return info
+
+
+def load_model(run_id: str) -> Any:
+    """Loads a run's model with Keras' safe mode on (no code from the file is run).
+
+    Raises:
+        RunError: if the run does not exist, is still training, or its model.keras
+            is missing, cut short or not a Keras model file (the error's `__cause__`
+            is what Keras raised, if it got that far).
+    """
+    folder = run_dir(run_id)
+    problem = _model_problem(folder)
+    if problem:
+        raise _refusal(run_id, problem)
+    import keras
+
+    try:
+        # compile=False: predicting needs no loss, and a custom training loss (the
+        # forecaster's pinball loss) must not be required to load a model.
+        return keras.saving.load_model(folder / MODEL_FILE, compile=False)
+    except Exception as err:  # noqa: BLE001  whatever the file holds: one sentence
+        raise _refusal(run_id, MODEL_DAMAGED) from err
 
 
 def list_runs() -> list[str]:
@@ -462,12 +568,15 @@ def delete_run(run_id: str) -> None:
     shutil.rmtree(path)
 
 
+MODEL_DAMAGED = "its model file (model.keras) is damaged or cut short"
+
+
 def _model_problem(folder: Path) -> str:
     model = folder / MODEL_FILE
     if not model.is_file():
         return "its model file (model.keras) is missing"
     if not zipfile.is_zipfile(model):
-        return "its model file (model.keras) is damaged or cut short"
+        return MODEL_DAMAGED
     return ""
 
 
@@ -478,17 +587,17 @@ def run_problem(run_id: str) -> str:
     spec, and a sound model if it kept one.
     """
     folder = run_dir(run_id)
-    if not read_spec(run_id).get("template"):
-        return "its settings file (spec.json) is missing or damaged"
+    problem = _spec_problem(read_spec(run_id))
+    if problem:
+        return problem
     state = read_status(run_id).state
     if state == "stopped" and (folder / MODEL_FILE).exists():
         return _model_problem(folder)
     if state != "completed":
         return ""
-    needed = ((INFO_FILE, "data description"), (EVALUATION_FILE, "test report"))
-    for name, what in needed:
+    for name in (INFO_FILE, EVALUATION_FILE):
         if not read_json(folder / name):
-            return f"its {what} ({name}) is missing or damaged"
+            return _missing_or_damaged(name)
     return _model_problem(folder)
 
 
@@ -517,7 +626,7 @@ def summarize_run(run_id: str) -> dict[str, Any]:
     spec = read_spec(run_id)
     status = read_status(run_id)
     problem = run_problem(run_id)
-    report = read_evaluation(run_id)
+    report: Report = read_evaluation(run_id)
     metrics = report.get("metrics")
     metrics = metrics if isinstance(metrics, dict) else {}
     key = "accuracy" if "accuracy" in metrics else next(iter(metrics), "")

@@ -23,7 +23,7 @@ import keras
 
 from core import data, runs
 from core.catalog import get_template
-from core.templates.base import Prepared, Split, resolve_params
+from core.templates.base import Info, Prepared, Report, Split, resolve_params
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def failure_message(run_id: str, err: Exception) -> str:
 def _train(run_id: str) -> None:
     from core import export
 
-    spec = runs.read_spec(run_id)
+    spec = runs.load_spec(run_id)
     runs.write_status(
         run_id, device=configure_device(), message="Preparing data.", phase="preparing"
     )
@@ -240,12 +240,16 @@ def _train(run_id: str) -> None:
     runs.write_status(
         run_id, message="Evaluating on the test rows.", phase="evaluating"
     )
-    report = template.evaluate(model, prepared, params)
+    report: Report = template.evaluate(model, prepared, params)
     runs.write_json_atomic(runs.run_dir(run_id) / runs.EVALUATION_FILE, report)
 
 
 def _write_info(run_id: str, template: Any, prepared: Prepared) -> None:
-    info = {**prepared.info, "data_kind": template.data_kind, "template": template.name}
+    info: Info = {
+        **prepared.info,
+        "data_kind": template.data_kind,
+        "template": template.name,
+    }
     runs.write_json_atomic(runs.run_dir(run_id) / runs.INFO_FILE, info)
 
 

@@ -5,6 +5,7 @@ import streamlit as st
 from core import runs
 from pages.ui import kinds
 from pages.ui.runs import pick_run
+from pages.ui.text import plain
 
 st.title("Predict")
 
@@ -15,4 +16,7 @@ if not run_id:
     st.stop()
 
 # 2. Inputs and predictions, drawn by the view of the run's kind.
-kinds.views_for(runs.run_kind(run_id)).predict(run_id, runs.read_info(run_id))
+try:
+    kinds.views_for(runs.run_kind(run_id)).predict(run_id, runs.load_info(run_id))
+except runs.RunError as err:  # a file of the run went missing or was damaged
+    st.error(plain(err))

@@ -19,9 +19,8 @@ if not run_id:
     st.stop()
 
 # 2. Its report (written by the worker after training).
-evaluation = runs.read_evaluation(run_id)
-if not evaluation:
-    status = runs.read_status(run_id)
+status = runs.read_status(run_id)
+if not runs.read_evaluation(run_id) and status.state != "completed":
     if status.state == "failed":
         st.error(plain(status.error))
     else:
@@ -30,7 +29,12 @@ if not evaluation:
     st.stop()
 
 # 3. The report, drawn by the view of the run's kind.
-kinds.views_for(runs.run_kind(run_id)).results(run_id, evaluation)
+try:
+    evaluation = runs.load_evaluation(run_id)
+    kinds.views_for(runs.run_kind(run_id)).results(run_id, evaluation)
+except runs.RunError as err:  # a file of the run went missing or was damaged
+    st.error(plain(err))
+    st.stop()
 
 # 4. The model as a file for Python, servers and phones, each checked before download.
 with st.expander("Download the model (bundle, SavedModel, TFLite, ONNX)"):

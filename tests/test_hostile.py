@@ -806,7 +806,7 @@ def test_model_card_shows_hostile_names_as_text():
 )
 def test_odd_run_id_is_refused(run_id, words):
     with pytest.raises(runs.RunError, match=re.escape(words)):
-        export.load_model(run_id)
+        runs.load_model(run_id)
 
 
 def test_bundle_import_writes_no_file_outside_the_run(made, workspace_root):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core import data, launch, runs, training
+from core import data, launch, runs, training, workspace
 from core.__main__ import main
 from core.catalog import get_template
 from core.runs import RunSpec
@@ -619,3 +619,151 @@ def test_worker_process_with_a_foreign_lock_exits_without_training(dataset_id):
     assert "Traceback" not in done.stderr
     assert runs.read_status(run_id).state == "queued"
     assert runs.read_status(run_id).pid is None
+
+
+# 7. A damaged trained run is refused in one sentence: by the CLI and by the pages.
+@pytest.fixture(scope="module")
+def trained_workspace(tmp_path_factory) -> Path:
+    """A workspace with one trained table run, trained once for the tests below."""
+    root = tmp_path_factory.mktemp("trained") / "workspace"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(workspace.WORKSPACE_ENV, str(root))
+        spec = RunSpec(
+            "tabular_classification",
+            data.store_sample("heart.csv"),
+            "target",
+            FAST_PARAMS,
+            seed=0,
+            dataset_name="heart.csv",
+        )
+        run_id = runs.create_run(spec)
+        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+    return root
+
+
+@pytest.fixture
+def trained_run(trained_workspace, workspace_root) -> str:
+    """A copy of the trained run in this test's own workspace, to damage at will."""
+    shutil.copytree(trained_workspace, workspace_root, dirs_exist_ok=True)
+    return runs.list_runs()[0]
+
+
+@pytest.fixture
+def heart_rows(tmp_path) -> Path:
+    path = tmp_path / "rows.csv"
+    rows = (ROOT / "sample_data" / "heart.csv").read_text().splitlines()[:6]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _cut_weights(path: Path) -> None:
+    """Cuts the weights inside model.keras short; the zip itself stays readable."""
+    with zipfile.ZipFile(path) as model:
+        members = {name: model.read(name) for name in model.namelist()}
+    with zipfile.ZipFile(path, "w") as model:
+        for name, content in members.items():
+            cut = name.endswith(".h5")
+            model.writestr(name, content[: len(content) // 2] if cut else content)
+
+
+RUN_DAMAGE = {
+    "info_deleted": (
+        runs.INFO_FILE,
+        _remove,
+        "data description (info.json) is missing",
+    ),
+    "model_cut_short": (runs.MODEL_FILE, _cut, "model file (model.keras) is damaged"),
+    "model_weights_cut": (
+        runs.MODEL_FILE,
+        _cut_weights,
+        "model file (model.keras) is damaged",
+    ),
+    "model_deleted": (runs.MODEL_FILE, _remove, "model file (model.keras) is missing"),
+    "spec_cut_short": (runs.SPEC_FILE, _cut, "settings file (spec.json) is missing"),
+}
+
+
+def _refusal(run_id: str, words: str) -> re.Pattern:
+    return re.compile(
+        rf"Run `{run_id}` cannot be used: its {re.escape(words)}[\w ]*\. "
+        r"Train it again or delete it\."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "words"), RUN_DAMAGE.values(), ids=list(RUN_DAMAGE)
+)
+def test_cli_predict_refuses_a_damaged_run_in_one_line(
+    name, damage, words, trained_run, heart_rows, tmp_path, capsys
+):
+    damage(runs.run_dir(trained_run) / name)
+    out = tmp_path / "out.csv"
+
+    assert main(["predict", trained_run, str(heart_rows), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and _refusal(trained_run, words).fullmatch(lines[0][7:])
+    assert not out.exists()
+
+
+def test_cli_predict_in_a_fresh_process_prints_no_traceback(
+    trained_run, heart_rows, tmp_path, workspace_root
+):
+    """As a person would run it: `python -m core predict RUN rows.csv`."""
+    (runs.run_dir(trained_run) / runs.INFO_FILE).unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "predict", trained_run, str(heart_rows)]
+        + ["-o", str(tmp_path / "out.csv")],
+        cwd=ROOT,
+        env={**os.environ, workspace.WORKSPACE_ENV: str(workspace_root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert _refusal(trained_run, RUN_DAMAGE["info_deleted"][2]).fullmatch(last[7:])
+
+
+def test_the_sound_copy_still_predicts(trained_run, heart_rows, tmp_path):
+    out = tmp_path / "out.csv"
+    assert main(["predict", trained_run, str(heart_rows), "-o", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 6  # a header and five rows
+
+
+def test_readers_tell_a_run_in_training_to_wait():
+    run_id = runs.create_run(_spec())  # queued: no model, info or report yet
+    for load in (runs.load_model, runs.load_info, runs.load_evaluation):
+        with pytest.raises(runs.RunError, match="is still queued; it can be used once"):
+            load(run_id)
+    assert runs.load_spec(run_id)["template"] == "tabular_classification"
+
+
+def test_predict_page_shows_a_damaged_model_in_one_sentence(trained_run):
+    from pages.ui import state
+    from pages.ui.cache import load_model_cached
+    from tests.test_pages import open_page, texts
+
+    load_model_cached.clear()
+    _cut_weights(runs.run_dir(trained_run) / runs.MODEL_FILE)  # still offered: a zip
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
+    at.form_submit_button[0].click().run()
+
+    assert not at.exception
+    assert _refusal(trained_run, "model file (model.keras) is damaged").search(
+        texts(at.error)
+    )
+
+
+def test_results_page_shows_a_deleted_report_in_one_sentence(trained_run):
+    from pages.ui import state
+    from tests.test_pages import open_page, texts
+
+    (runs.run_dir(trained_run) / runs.EVALUATION_FILE).unlink()
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+
+    assert not at.exception
+    words = "test report (evaluation.json) is missing"
+    assert _refusal(trained_run, words).search(texts(at.error))

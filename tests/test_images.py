@@ -508,7 +508,7 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
 
 
 def test_saliency_overlay_has_the_picture_shape(trained_image_run):
-    model = export.load_model(trained_image_run)
+    model = runs.load_model(trained_image_run)
     content = picture(size=(40, 30))
     heat = images.saliency(model, bundle_images.decode_image(content))
     assert heat.shape == (30, 40) and 0 <= heat.min() and heat.max() <= 1

@@ -18,6 +18,7 @@ import pytest
 
 from core import __main__ as cli
 from core import launch, runs, training
+from core.catalog import list_templates
 from core.templates.base import Param, Prepared, Split, Template
 from core.templates.registry import register, unregister
 from pages.ui import kinds, state
@@ -189,4 +190,8 @@ def test_the_cli_serves_a_new_kind(toy_template, toy_csv, tmp_path, capsys):
 def test_a_kind_without_views_gets_the_generic_ones():
     assert kinds.views_for("toy") == kinds.KindViews()
     assert kinds.views_for("series").results is not kinds.KindViews().results
-    assert len(kinds.uploads()) == 4  # a CSV, pictures, a corpus, and texts
+    # One upload widget per kind of stored data a template trains on (today a CSV,
+    # pictures, a corpus, and texts).
+    sources = {kind for template in list_templates() for kind in template.sources}
+    assert len(kinds.uploads()) == len(sources)
+    assert all(kinds.views_for(kind).upload for kind in sources)

@@ -19,20 +19,59 @@ from core import data
 from core.catalog import get_template, list_templates, register, suggest, templates_for
 from core.errors import TemplateError, UserError
 from core.tables.bundle import frame_to_inputs
-from core.templates.base import Template, resolve_params
+from core.templates.base import (
+    REQUIRED_ATTRIBUTES,
+    TRAINING_PARAMS,
+    Template,
+    resolve_params,
+    training_params,
+)
 from core.templates.registry import unregister
+from pages.ui import kinds
 from tests.conftest import FAST_PARAMS
 
-KINDS = ("table", "series", "images", "text", "corpus", "anomaly")
+README = Path(__file__).parents[1] / "README.md"
 
 
 @pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
 def test_template_contract(template, workspace_root, tmp_path):
     """Every template trains on its example, reloads safely and predicts its own check input."""
+    check_contract(template, tmp_path)
+
+
+@pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
+def test_saved_model_has_no_lambda_layer(template, workspace_root, tmp_path):
+    check_no_lambda_layer(template, tmp_path)
+
+
+def readme_template_code() -> str:
+    """The code of README.md's "Adding a template" example."""
+    section = README.read_text().split("## Adding a template", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_the_readme_template_fills_the_contract(workspace_root, tmp_path):
+    """The README's example, registered as a reader would, passes the contract test."""
+    exec(compile(readme_template_code(), str(README), "exec"), {})  # registers it
+    try:
+        template = get_template("linear_numbers")
+        check_contract(template, tmp_path)
+        check_no_lambda_layer(template, tmp_path)
+    finally:
+        unregister("linear_numbers")
+
+
+def check_contract(template: Template, folder: Path) -> None:
+    """Trains `template` on its example, reloads it safely and predicts its check input.
+
+    Its data kinds are those a person can upload (`pages.ui.kinds`), and it is listed
+    for each of them.
+    """
     dataset, target = template.example_data()
     params = resolve_params(template, {**FAST_PARAMS, "batch_size": 8})
 
-    assert template.data_kind in KINDS and set(template.sources) <= set(KINDS)
+    assert isinstance(template.data_kind, str) and template.data_kind
+    assert all(kinds.views_for(kind).upload for kind in template.sources)
     assert all(template in templates_for(kind) for kind in template.sources)
     score, reason = template.suggest(dataset, target)
     assert 0 < score <= 1 and reason  # a template fits its own example
@@ -54,10 +93,10 @@ def test_template_contract(template, workspace_root, tmp_path):
     assert np.isfinite(history.history["loss"][0])
     template.calibrate(model, prepared, params)
 
-    path = tmp_path / "model.keras"
+    path = folder / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)  # default safe_mode=True
-    check_input = template.write_check_input(prepared, tmp_path)
+    check_input = template.write_check_input(prepared, folder)
     original, _ = template.predict_file(model, check_input, prepared.info)
     reloaded, _ = template.predict_file(loaded, check_input, prepared.info)
     assert len(reloaded) > 0
@@ -67,13 +106,13 @@ def test_template_contract(template, workspace_root, tmp_path):
     assert report["metrics"] and json.loads(json.dumps(report, default=str))
 
 
-@pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
-def test_saved_model_has_no_lambda_layer(template, workspace_root, tmp_path):
+def check_no_lambda_layer(template: Template, folder: Path) -> None:
+    """The saved model holds its preprocessing layers and no Lambda layer."""
     dataset, target = template.example_data()
     params = resolve_params(template, FAST_PARAMS)
     prepared = template.prepare(dataset, target, params, seed=0)
     model = template.build_model(prepared, params)
-    path = tmp_path / "model.keras"
+    path = folder / "model.keras"
     model.save(path)
 
     with zipfile.ZipFile(path) as archive:
@@ -130,7 +169,7 @@ def test_templates_for_a_kind_and_sources():
     assert templates_for("no_such_kind") == []
 
 
-SAMPLES = Path(__file__).parents[1] / "sample_data"
+SAMPLES = README.parent / "sample_data"
 
 
 @pytest.mark.parametrize(
@@ -164,10 +203,21 @@ def test_suggest_refuses_a_kind_no_template_trains_on():
 class _Toy(Template):
     name = "toy_template"
     title = "Toy"
+    task = "toy"
     data_kind = "audio"  # a kind no built-in template trains on
+    bundle_script = "core.tables.bundle"
 
     def suggest(self, data, target):
         return 1.0, "toys win"
+
+    # The contract's required methods: these tests never train the toy.
+    def example_data(self): ...
+    def check(self, data, target, params): ...
+    def prepare(self, data, target, params, seed): ...
+    def build_model(self, prepared, params): ...
+    def evaluate(self, model, prepared, params): ...
+    def write_check_input(self, prepared, folder): ...
+    def predict_file(self, model, path, info): ...
 
 
 def test_a_registered_template_is_listed_and_suggested_for_its_kind():
@@ -263,3 +313,41 @@ def test_regression_output_is_on_target_scale(tiny_regression_table):
         prepared.info["target_std"]
     )
     assert outputs.mean() > 1000
+
+
+def test_a_template_without_a_required_method_cannot_be_registered():
+    class Partial(Template):
+        name, title, task, bundle_script = "partial", "Partial", "toy", "x.bundle"
+
+        def predict_file(self, model, path, info): ...
+
+    with pytest.raises(TypeError, match="abstract method.*build_model"):
+        register(Partial)
+    with pytest.raises(TemplateError, match="Unknown template `partial`"):
+        get_template("partial")
+
+
+@pytest.mark.parametrize("attribute", ["name", "title", "task", "bundle_script"])
+def test_a_template_without_a_required_attribute_is_refused_where_defined(attribute):
+    with pytest.raises(TypeError, match=f"attribute `{attribute}` of template `_Bad`"):
+        type("_Bad", (_Toy,), {attribute: ""})
+
+
+def test_a_template_that_cannot_predict_is_refused_where_defined():
+    with pytest.raises(TypeError, match="`_Mute` cannot predict"):
+        type("_Mute", (_Toy,), {"predict_file": Template.predict_file})
+
+
+def test_every_registered_template_fills_the_contract():
+    for template in list_templates():
+        assert all(getattr(template, a) for a in REQUIRED_ATTRIBUTES)
+        assert not getattr(type(template), "__abstractmethods__", None)
+
+
+def test_training_params_replaces_only_the_defaults_it_is_given():
+    params = training_params(epochs=7, patience=3)
+    assert [p.name for p in params] == [p.name for p in TRAINING_PARAMS]
+    changed = {p.name: p.default for p in params if p not in TRAINING_PARAMS}
+    assert changed == {"epochs": 7, "patience": 3}
+    with pytest.raises(ValueError, match="Received: epoch=7"):
+        training_params(epoch=7)

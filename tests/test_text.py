@@ -206,7 +206,7 @@ def test_cli_predict_and_explain(text_run, tmp_path, capsys):
 
 
 def test_explain_weighs_the_deciding_word_most(text_run):
-    model = export.load_model(text_run)
+    model = runs.load_model(text_run)
     result = text_bundle.explain(
         model, "The film was wonderful and the actors", ["neg", "pos"]
     )

@@ -84,7 +84,7 @@ def test_unknown_time_column():
 
 
 def test_forecast_csv_with_different_columns(forecast_run):
-    model = export.load_model(forecast_run)
+    model = runs.load_model(forecast_run)
     other = tiny_series().rename(columns={"x": "pressure"})
     path = workspace.root() / "other.csv"
     other.to_csv(path, index=False)

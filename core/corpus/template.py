@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,12 +18,12 @@ from core.corpus.ingest import Corpus
 from core.corpus.ngram import NGram
 from core.templates import checks
 from core.templates.base import (
-    TRAINING_PARAMS,
     Param,
     Prepared,
     Split,
     Template,
     dropout_param,
+    training_params,
 )
 from core.templates.registry import register
 
@@ -39,10 +38,7 @@ _DEFAULTS = {
     "val_fraction": 0.1,
     "test_fraction": 0.1,
 }
-CORPUS_PARAMS = tuple(
-    dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
-    for p in TRAINING_PARAMS
-) + (
+CORPUS_PARAMS = training_params(**_DEFAULTS) + (
     Param(
         "context_words",
         "Words it reads back",

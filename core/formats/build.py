@@ -47,7 +47,7 @@ class Reference:
         self.score = None
         if recorded.test is not None:
             self.outputs["test"] = run(recorded.test)
-            template = get_template(runs.read_spec(run_id)["template"])
+            template = get_template(runs.load_spec(run_id)["template"])
             self.score = template.score_outputs(self.outputs["test"], recorded.targets)
 
 
@@ -176,7 +176,7 @@ def build(run_id: str, fmt: str) -> dict[str, Any]:
     title = FORMATS[fmt].title
     exports_dir(run_id).mkdir(exist_ok=True)
     try:
-        model = export.load_model(run_id)
+        model = runs.load_model(run_id)
         recorded = convert.record(run_id, model)
         reference = Reference(run_id, recorded)
         with tempfile.TemporaryDirectory(dir=exports_dir(run_id)) as tmp:
@@ -186,7 +186,7 @@ def build(run_id: str, fmt: str) -> dict[str, Any]:
                 raise
             except Exception as err:  # noqa: BLE001  the converter's many errors
                 raise Refusal(_cannot(title, err)) from None
-            template = get_template(runs.read_spec(run_id)["template"])
+            template = get_template(runs.load_spec(run_id)["template"])
             checked = check_variants(variants, recorded, reference, template)
             result = _result(fmt, checked, reference, recorded)
             if result["ok"]:
@@ -280,7 +280,7 @@ def _bundle(run_id: str) -> dict[str, Any]:
         "size_bytes": _size(download_path(run_id, "bundle")),
     }
     try:
-        recorded = convert.record(run_id, export.load_model(run_id), splits=False)
+        recorded = convert.record(run_id, runs.load_model(run_id), splits=False)
         result["latency_ms"] = Reference(run_id, recorded).latency_ms
     except Refusal:
         result["latency_ms"] = None

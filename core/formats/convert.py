@@ -112,7 +112,7 @@ def record(run_id: str, model: Any, splits: bool = True) -> Recorded:
             "formats are checked with one; use its bundle (model.keras + predict.py) "
             "instead."
         )
-    spec = runs.read_spec(run_id)
+    spec = runs.load_spec(run_id)
     template = get_template(spec["template"])
     folder = runs.run_dir(run_id) / export.CHECK_INPUT_DIR
     name = runs.read_json(folder / "input.json").get("name", "")
@@ -122,7 +122,7 @@ def record(run_id: str, model: Any, splits: bool = True) -> Recorded:
             "was imported or trained before they were kept); use its bundle instead."
         )
     recorder = _Recorder(model)
-    template.predict_file(recorder, folder / name, runs.read_info(run_id))
+    template.predict_file(recorder, folder / name, runs.load_info(run_id))
     recorded = Recorded(
         [as_feed(x, model) for x in recorder.calls],
         isinstance(recorder.calls[0], dict),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,17 +95,17 @@ class TableTemplate(Template):
             return 0.0, ""
         return 0.6, self.suggest_reason(frame[target].dropna())
 
+    @abstractmethod
     def suggest_reason(self, target: pd.Series) -> str:
         """Says in plain words why this template suits the target column."""
-        raise NotImplementedError
 
+    @abstractmethod
     def check_target(self, target: pd.Series, kind: str) -> list[str]:
         """Returns problems with the target column itself (task specific)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
         """Returns the target as model-ready numbers and facts about it for `info`."""
-        raise NotImplementedError
 
     def prepare(
         self,
@@ -168,9 +169,9 @@ class TableTemplate(Template):
         )
         return models.compile_for(model, self.task, params["learning_rate"], spe)
 
+    @abstractmethod
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
         """Returns the output tensor for this task."""
-        raise NotImplementedError
 
     def preflight(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -43,6 +45,73 @@ class Split:
     raw: Any = None
 
 
+class _SplitSizes(TypedDict):
+    n_train: int
+    n_val: int
+    n_test: int
+
+
+class Info(_SplitSizes, total=False):
+    """What `prepare` learned about the data, written to the run's info.json.
+
+    Every template records how many examples each split holds (`n_train`, `n_val`,
+    `n_test`: the model card and the reports print them). The other keys are read by
+    the engine where a template has them; a template adds its own (e.g. `window`), and
+    its predict path reads those back.
+
+    Attributes:
+        n_train: examples the model learned from.
+        n_val: examples that decided when to stop.
+        n_test: examples kept aside for the test report.
+        task: the template's task, e.g. "classification".
+        target: the column the model predicts.
+        class_names: the classes, in the order of the model's outputs.
+        schema: one entry per input column: name, kind, default, range or choices.
+        decision: the threshold that turns a score into a flag (`core.decision`).
+        data_kind: the kind of data, added by training (the template's `data_kind`).
+        template: the template's name, added by training.
+    """
+
+    task: str
+    target: str
+    class_names: list[str]
+    schema: list[dict[str, Any]]
+    decision: dict[str, Any]
+    data_kind: str
+    template: str
+
+
+class _ReportMetrics(TypedDict):
+    metrics: dict[str, float]
+
+
+class Report(_ReportMetrics, total=False):
+    """The test report `evaluate` returns, written to the run's evaluation.json.
+
+    `metrics` is required; these other keys are read by the engine and the pages
+    where a report has them, and a template adds its own (plot data, examples).
+
+    Attributes:
+        metrics: the model's scores on the test split, by metric name.
+        baseline: the same scores of a naive baseline (e.g. the most common class).
+        reference: the same scores of a reference model (e.g. gradient boosting).
+        summary: plain sentences, the first one the headline.
+        verdict: whether the model beats the baseline, with its interval and sentence.
+        reference_comparison: how the model compares with the reference.
+        headline_metric: the metric the runs list shows (default: accuracy or the
+            first metric).
+        decision: the threshold analysis of a binary classifier (`core.decision`).
+    """
+
+    baseline: dict[str, float]
+    reference: dict[str, float]
+    summary: list[str]
+    verdict: dict[str, Any]
+    reference_comparison: dict[str, Any]
+    headline_metric: str
+    decision: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Datasets bound to one run; `info` must be JSON-serializable (written to the run)."""
@@ -50,7 +119,7 @@ class Prepared:
     train: Split
     val: Split
     test: Split
-    info: Mapping[str, Any]
+    info: Info
     class_weight: Mapping[int, float] | None = field(default=None)
 
 
@@ -128,7 +197,7 @@ TRAINING_PARAMS = (
 )
 
 
-class Template:
+class Template(ABC):
     """Base of every registered, stateless blueprint for one kind of task.
 
     Besides the three steps of STYLE §3.3 (check, prepare, build_model), a template
@@ -138,16 +207,23 @@ class Template:
     Training, export, the CLI and the pages stay generic: adding a template is one
     module plus one import line in `core/templates/builtins.py`.
 
+    The contract, checked when a concrete subclass is defined: the abstract methods
+    (`example_data`, `check`, `prepare`, `build_model`, `evaluate`,
+    `write_check_input`), one of `predict_frame` (rows of a table) or `predict_file`
+    (files), and the attributes in `REQUIRED_ATTRIBUTES`. The others have defaults.
+
     Attributes:
-        name: the registry key, persisted in runs (never rename it).
-        title: what a person sees, e.g. "Classify rows of a table".
+        name: the registry key, persisted in runs (never rename it). Required.
+        title: what a person sees, e.g. "Classify rows of a table". Required.
         description: one or two plain sentences under the title.
-        task: "classification", "regression", "forecasting", ...
+        task: "classification", "regression", "forecasting", ... Required.
         data_kind: the kind of data the template models: "table", "series",
-            "images" (later "text", "corpus"); pages look its views up by it.
+            "images", ...; pages look its views up by it (a kind with no views of its
+            own gets the generic ones). Required (default "table").
         sources: the stored dataset kinds it trains on (default: `(data_kind,)`).
         params: the knobs the generic form renders (default: the training knobs).
         bundle_script: module whose file is the bundle's predict.py (standalone).
+            Required.
         predict_input: what the bundle's predict.py takes, e.g. "your_rows.csv".
         limitations: model-card lines specific to this template.
         usage: model-card paragraph: how to call the model from Python.
@@ -168,6 +244,17 @@ class Template:
     usage: str = ""
     metadata_checks: KeyChecks = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Checks a concrete template's required attributes when its class is defined.
+
+        Raises:
+            TypeError: if a required attribute is empty, or neither `predict_frame`
+                nor `predict_file` is implemented.
+        """
+        super().__init_subclass__(**kwargs)
+        if not _is_abstract(cls):
+            _check_contract(cls)
+
     @property
     def sources(self) -> tuple[str, ...]:
         """The stored dataset kinds this template trains on."""
@@ -185,9 +272,9 @@ class Template:
         """Scores how well the template fits the data, in [0, 1], with a plain reason."""
         return 0.1, ""
 
+    @abstractmethod
     def example_data(self) -> tuple[Any, str | None]:
         """Returns tiny data and its target on which the template trains (contract test)."""
-        raise NotImplementedError(f"Template `{self.name}` has no example data.")
 
     def preflight(
         self, data: Any, target: str | None, params: Mapping[str, Any]
@@ -201,21 +288,24 @@ class Template:
         """Returns plain-words notes on what the template will see (default: preflight)."""
         return self.preflight(data, target, params)
 
+    @abstractmethod
     def check(
         self, data: Any, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Returns problems that block training, in plain words; `[]` means OK."""
-        raise NotImplementedError
 
+    @abstractmethod
     def prepare(
         self, data: Any, target: str | None, params: Mapping[str, Any], seed: int
     ) -> Prepared:
-        """Splits the data and returns model-ready inputs for train, validation and test."""
-        raise NotImplementedError
+        """Splits the data and returns model-ready inputs for train, validation and test.
 
+        `info` must hold the split sizes (`Info`: `n_train`, `n_val`, `n_test`).
+        """
+
+    @abstractmethod
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns a compiled Keras model whose first layers are the adapted preprocessing."""
-        raise NotImplementedError
 
     def callbacks(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Any]:
         """Returns Keras callbacks the template adds to training (default: none).
@@ -232,16 +322,17 @@ class Template:
         E.g. forecasting rescales its ranges so they hold their stated coverage.
         What it adds to `prepared.info` is written to the run's info.json.
         """
+        return None  # optional: a no-op unless the template overrides it
 
+    @abstractmethod
     def evaluate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Report:
         """Returns the JSON-ready test report (metrics, baselines, summary, plot data)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes a few raw test inputs that the bundle script accepts; returns their path."""
-        raise NotImplementedError
 
     def score_outputs(self, outputs: Any, targets: Any) -> tuple[str, float]:
         """Scores raw model outputs on the test targets, to compare exported formats.
@@ -312,12 +403,74 @@ class Template:
         )
 
 
+REQUIRED_ATTRIBUTES = {
+    "name": 'a stable snake_case registry key, e.g. "tabular_regression"',
+    "title": 'what a person sees, e.g. "Predict a number"',
+    "task": 'the task, e.g. "classification" or "regression"',
+    "data_kind": 'the kind of data, e.g. "table" or "images"',
+    "bundle_script": 'the module of the bundle\'s predict.py, e.g. "core.tables.bundle"',
+}
+
+
+def _is_abstract(cls: type) -> bool:
+    """Whether `cls` still leaves an abstract method open (an intermediate base)."""
+    return any(
+        getattr(getattr(cls, name, None), "__isabstractmethod__", False)
+        for name in dir(cls)
+    )
+
+
+def _check_contract(cls: type[Template]) -> None:
+    for attribute, expected in REQUIRED_ATTRIBUTES.items():
+        value = getattr(cls, attribute, None)
+        if not (isinstance(value, str) and value):
+            raise TypeError(
+                f"Invalid value for attribute `{attribute}` of template "
+                f"`{cls.__name__}`. Expected {expected}. Received: "
+                f"{attribute}={value!r}"
+            )
+    if (
+        cls.predict_frame is Template.predict_frame
+        and cls.predict_file is Template.predict_file
+    ):
+        raise TypeError(
+            f"Template `{cls.__name__}` cannot predict. Expected a `predict_frame` "
+            "method (it scores rows of a table) or a `predict_file` method (files "
+            "or folders)."
+        )
+
+
 _KIND_NAMES = {
     int: "a whole number",
     float: "a number",
     str: "text",
     bool: "true or false",
 }
+
+
+def training_params(**defaults: int | float) -> tuple[Param, ...]:
+    """The training knobs (`TRAINING_PARAMS`) with some of their defaults replaced.
+
+    Args:
+        **defaults: the new default of each knob to change, e.g. `epochs=100`.
+
+    Returns:
+        Every training knob, in order, each with its new default if one is given.
+
+    Raises:
+        ValueError: if a name is not one of the training knobs.
+    """
+    names = [p.name for p in TRAINING_PARAMS]
+    for name, value in defaults.items():
+        if name not in names:
+            raise ValueError(
+                f"Invalid argument `{name}`. Expected one of {names}. "
+                f"Received: {name}={value!r}"
+            )
+    return tuple(
+        dataclasses.replace(p, default=defaults[p.name]) if p.name in defaults else p
+        for p in TRAINING_PARAMS
+    )
 
 
 def dropout_param(default: float) -> Param:

@@ -17,12 +17,12 @@ from core.data import DataError
 from core.tables.bundle import format_value
 from core.templates import checks
 from core.templates.base import (
-    TRAINING_PARAMS,
     Param,
     Prepared,
     Split,
     Template,
     dropout_param,
+    training_params,
 )
 from core.templates.registry import register
 from core.text import bundle as text_bundle
@@ -46,10 +46,7 @@ LANGUAGE_NAMES = {
     "zh ja ko th vi id ms fa uk ro hu la".split(),
 }
 _DEFAULTS = {"epochs": 100, "patience": 4, "learning_rate": 0.01}
-TEXT_PARAMS = tuple(
-    dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
-    for p in TRAINING_PARAMS
-) + (
+TEXT_PARAMS = training_params(**_DEFAULTS) + (
     Param(
         "text_column",
         "Text column",

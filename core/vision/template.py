@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import shutil
 from collections.abc import Mapping
@@ -15,12 +14,12 @@ import pandas as pd
 from core import data
 from core.templates import checks
 from core.templates.base import (
-    TRAINING_PARAMS,
     Param,
     Prepared,
     Split,
     Template,
     dropout_param,
+    training_params,
 )
 from core.templates.registry import register
 from core.vision import bundle as bundle_images
@@ -38,10 +37,7 @@ WEIGHT_DECAY = 1e-4
 # Under this many pictures per class, a from-scratch CNN rarely learns everyday photos
 # (bench/README.md, "Pictures": 150 cats and 150 dogs scored at chance).
 SCRATCH_ENOUGH = 1000
-IMAGE_PARAMS = tuple(
-    dataclasses.replace(p, default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
-    for p in TRAINING_PARAMS
-) + (
+IMAGE_PARAMS = training_params(**_DEFAULTS) + (
     Param(
         "image_size",
         "Picture size (pixels)",

@@ -505,11 +505,11 @@ def track_run_video(
 
     Raises:
         DataError: if the run does not classify pictures, or the file is not a video.
-        RunError: if the run has no model.
+        RunError: if the run has no model, or a file of the run is missing or damaged.
     """
-    from core import export, runs
+    from core import runs
 
-    info = runs.read_info(run_id)
+    info = runs.load_info(run_id)
     if "class_names" not in info or "image_size" not in info:
         raise DataError(
             f"Run `{run_id}` does not classify pictures; following regions in a video "
@@ -520,9 +520,7 @@ def track_run_video(
             f"`{path.name}` is not a video file; --track follows regions in a video "
             f"({', '.join(video.VIDEO_EXTENSIONS)})."
         )
-    return track_video(
-        export.load_model(run_id), path, path.name, info, find, annotated
-    )
+    return track_video(runs.load_model(run_id), path, path.name, info, find, annotated)
 
 
 def track_upload(

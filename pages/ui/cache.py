@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data
+from core import data, runs
 from core.catalog import get_template, templates_for
 from core.errors import UserError
 from core.templates.base import resolve_params
@@ -85,8 +85,6 @@ def score_csv_cached(
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def load_model_cached(run_id: str) -> Any:
     """Loads a run's Keras model once per run id; freezes the GC so reruns stay fast."""
-    from core import export  # imports Keras lazily, inside its functions
-
-    model = export.load_model(run_id)
+    model = runs.load_model(run_id)  # imports Keras lazily
     gc.freeze()  # TF creates many long-lived objects; keep them out of GC scans
     return model

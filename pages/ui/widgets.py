@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import data, safe_csv
 from core.errors import UserError
+from pages.ui import charts
 from pages.ui.cache import score_csv_cached
 from pages.ui.text import people_table, plain
 
@@ -76,6 +77,29 @@ def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
 
 def show_metrics(evaluation: dict[str, Any], key: str | None = None) -> None:
     st.dataframe(people_table(metrics_table(evaluation)), key=key)
+
+
+def show_classification_results(
+    evaluation: dict[str, Any], heading: str, scores: pd.DataFrame
+) -> None:
+    """A classifier's verdict, its scores, and the confusion matrix beside each class.
+
+    The views of texts and of pictures lay their results out this way, then add their
+    own sections (mistakes, top words, saliency) below.
+
+    Args:
+        evaluation: the run's test report.
+        heading: the title over the scores, e.g. "Scores on the test texts".
+        scores: the scores table to show (`metrics_table`, with the view's columns).
+    """
+    show_summary(evaluation, icon=":material/info:")
+    st.subheader(heading)
+    st.dataframe(people_table(scores))
+    left, right = st.columns(2)
+    left.plotly_chart(charts.confusion_matrix(evaluation))
+    with right:
+        st.markdown("**Per class**")
+        st.dataframe(evaluation.get("per_class", []), hide_index=True)
 
 
 def csv_download(

@@ -49,7 +49,7 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
 
 def predict_view(run_id: str, info: dict[str, Any]) -> None:
     """A file of new inputs, scored by the template's own `predict_file`."""
-    template = get_template(runs.read_spec(run_id)["template"])
+    template = get_template(runs.load_spec(run_id)["template"])
     st.subheader("Score a file")
     st.caption(f"The model takes a file like {plain(template.predict_input)}.")
     file = st.file_uploader("File to score", key="_w_generic_predict")

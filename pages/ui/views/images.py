@@ -18,7 +18,12 @@ from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.text import people_table, plain, plot_text
-from pages.ui.widgets import csv_download, metrics_table, show_findings, show_summary
+from pages.ui.widgets import (
+    csv_download,
+    metrics_table,
+    show_classification_results,
+    show_findings,
+)
 
 PICTURE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
 VIDEO_TYPES = [e.lstrip(".") for e in video.VIDEO_EXTENSIONS]
@@ -129,17 +134,10 @@ def grid(pictures: list, captions: list[str]) -> None:
 
 def results_view(run_id: str, evaluation: dict) -> None:
     """Verdict, scores beside the baseline, confusion cells with their pictures, saliency."""
-    show_summary(evaluation, icon=":material/info:")
-    st.subheader("Scores on the test pictures")
-    table = metrics_table(evaluation).drop(
+    scores = metrics_table(evaluation).drop(
         columns="gradient boosting reference", errors="ignore"
     )
-    st.dataframe(people_table(table))
-    left, right = st.columns(2)
-    left.plotly_chart(charts.confusion_matrix(evaluation))
-    with right:
-        st.markdown("**Per class**")
-        st.dataframe(evaluation.get("per_class", []), hide_index=True)
+    show_classification_results(evaluation, "Scores on the test pictures", scores)
     _misclassified_section(evaluation)
     _saliency_section(run_id, evaluation)
     metrics = runs.read_metrics(run_id)
@@ -191,7 +189,7 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
             st.error(plain(err))
             return
         content = (folder / example["path"]).read_bytes()
-        size = int(runs.read_info(run_id)["image_size"])
+        size = int(runs.load_info(run_id)["image_size"])
         model = load_model_cached(run_id)
         left, right = st.columns(2)
         left.image(
@@ -354,7 +352,7 @@ def _classify_frames(run_id: str, info: dict, upload: object, every_s: float) ->
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def _tracks_cached(run_id: str, content: bytes, name: str, find: str) -> tuple:
-    info = runs.read_info(run_id)
+    info = runs.load_info(run_id)
     return tracking.track_upload(load_model_cached(run_id), content, name, info, find)
 
 

@@ -188,7 +188,7 @@ def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
 
 def results_view(run_id: str, evaluation: Mapping[str, Any]) -> None:
     """The forecasting report: verdict, scores, test-period plot, horizon, backtest."""
-    info = runs.read_info(run_id)
+    info = runs.load_info(run_id)
     show_summary(evaluation)
 
     st.subheader("Scores on the test period")
@@ -244,9 +244,9 @@ def forecast_cached(
     run_id: str, content: bytes | None, name: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Forecasts from the end of an uploaded CSV, or of the run's own data if none."""
-    info = runs.read_info(run_id)
+    info = runs.load_info(run_id)
     if content is None:
-        frame = data.load_table(runs.read_spec(run_id)["dataset_id"])
+        frame = data.load_table(runs.load_spec(run_id)["dataset_id"])
     else:
         frame = data.read_csv_bytes(content, name)
     model = load_model_cached(run_id)

@@ -21,8 +21,13 @@ from core.text import template as text_template
 from pages.ui import charts
 from pages.ui.cache import dataset_or_stop, load_model_cached
 from pages.ui.live_input import live_text
-from pages.ui.text import people_table, plain
-from pages.ui.widgets import csv_download, metrics_table, show_findings, show_summary
+from pages.ui.text import plain
+from pages.ui.widgets import (
+    csv_download,
+    metrics_table,
+    show_classification_results,
+    show_findings,
+)
 
 TEMPLATE = "text_classification"
 REFERENCE_COLUMN = "TF-IDF + logistic regression reference"
@@ -105,17 +110,10 @@ def train_extra(
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     """Verdict, scores beside the baseline and reference, mistakes, top words."""
-    show_summary(evaluation, icon=":material/info:")
-    st.subheader("Scores on the test texts")
-    table = metrics_table(evaluation).rename(
+    scores = metrics_table(evaluation).rename(
         columns={"gradient boosting reference": REFERENCE_COLUMN}
     )
-    st.dataframe(people_table(table))
-    left, right = st.columns(2)
-    left.plotly_chart(charts.confusion_matrix(evaluation))
-    with right:
-        st.markdown("**Per class**")
-        st.dataframe(evaluation.get("per_class", []), hide_index=True)
+    show_classification_results(evaluation, "Scores on the test texts", scores)
     _mistakes(evaluation)
     _top_terms(evaluation)
     metrics = runs.read_metrics(run_id)
