@@ -20,8 +20,8 @@ from core.catalog import get_template
 from core.templates.base import resolve_params
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
+from core.vision import saliency, video
 from core.vision import template as ic
-from core.vision import video
 from core.vision.bundle import ImageDecodeError
 
 FAST = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
@@ -510,9 +510,9 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
 def test_saliency_overlay_has_the_picture_shape(trained_image_run):
     model = runs.load_model(trained_image_run)
     content = picture(size=(40, 30))
-    heat = images.saliency(model, bundle_images.decode_image(content))
+    heat = saliency.saliency(model, bundle_images.decode_image(content))
     assert heat.shape == (30, 40) and 0 <= heat.min() and heat.max() <= 1
-    assert images.explain(model, content, 32).shape == (32, 32, 3)
+    assert saliency.explain(model, content, 32).shape == (32, 32, 3)
 
 
 def test_decode_errors_are_value_errors():

@@ -16,7 +16,7 @@ from core import data, export, runs, workspace
 from core.catalog import get_template, suggest
 from core.data import DataError
 from core.text import bundle as text_bundle
-from core.text import ingest
+from core.text import choices, ingest
 from core.text import template as text_template
 from pages.ui import state
 from tests.test_images import picture
@@ -106,16 +106,16 @@ def test_text_wins_over_tables_for_a_text_csv_and_loses_for_heart():
 
 def test_the_network_is_chosen_by_the_data_and_says_why():
     languages = pd.read_csv(SAMPLES / "language_detection.csv")
-    choice, why = text_template.choose_architecture(
+    choice, why = choices.choose_architecture(
         languages["Text"], languages["Language"], "Language", {"architecture": "auto"}
     )
     assert choice == "characters" and "language" in why
     reviews = pd.read_csv(SAMPLES / "sentiment_sentences.csv")
-    choice, why = text_template.choose_architecture(
+    choice, why = choices.choose_architecture(
         reviews["sentence"], reviews["label"], "label", {"architecture": "auto"}
     )
     assert choice == "words" and "TF-IDF" in why
-    assert text_template.pick_text_column(reviews, "label") == "sentence"
+    assert choices.pick_text_column(reviews, "label") == "sentence"
 
 
 def test_preflight_names_duplicates_across_classes_and_scripts():

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import data, evaluation, export, runs, workspace
 from core.catalog import get_template
+from core.series import baselines, dates, windowing
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
 from core.templates.base import resolve_params
@@ -220,10 +221,10 @@ def test_decimal_years_are_read_as_monthly_steps():
 
 
 def test_integer_years_forecast_with_yearly_defaults():
-    plan = timeseries.window_plan(sunspots_yearly(), "sunspots", params())
+    plan = windowing.window_plan(sunspots_yearly(), "sunspots", params())
     assert (plan["lookback"], plan["horizon"], plan["unit"]) == (20, 5, "year")
     assert plan["sentence"] == "Forecasts the next 5 years from the last 20 years."
-    short = timeseries.window_plan(sunspots_yearly(1971), "sunspots", params())
+    short = windowing.window_plan(sunspots_yearly(1971), "sunspots", params())
     assert short["lookback"] < 20  # 30 years: the lookback shrinks to fit
     assert TEMPLATE.check(sunspots_yearly(1971), "sunspots", params()) == []
 
@@ -240,7 +241,7 @@ def test_mid_year_decimal_years_are_yearly_steps():
 
 
 def test_monthly_default_horizon_covers_the_yearly_season():
-    plan = timeseries.window_plan(co2_monthly(), "average", params())
+    plan = windowing.window_plan(co2_monthly(), "average", params())
     assert (plan["lookback"], plan["horizon"]) == (24, 12)
     assert plan["sentence"] == (
         "Forecasts the next 12 months (a full year) from the last 24 months."
@@ -257,9 +258,9 @@ def test_numbers_that_are_not_dates_are_not_taken_for_dates():
             "y": rng.normal(size=60),
         }
     )
-    assert timeseries.detect_time_column(frame) == "date"
+    assert dates.detect_time_column(frame) == "date"
     with pytest.raises(data.DataError, match="No column looks like dates"):
-        timeseries.detect_time_column(frame.drop(columns="date"))
+        dates.detect_time_column(frame.drop(columns="date"))
 
 
 def test_date_format_overrides_the_detection():
@@ -311,7 +312,7 @@ def test_windows_never_cross_the_split_and_normalization_uses_train_only():
 
 def test_baselines_on_a_known_series():
     y = np.arange(20, dtype="float64")
-    result = timeseries.baseline_forecasts(
+    result = baselines.baseline_forecasts(
         y, np.array([9]), horizon=3, season=5, window=4
     )
     np.testing.assert_allclose(result["persistence"], [[9, 9, 9]])
@@ -320,9 +321,7 @@ def test_baselines_on_a_known_series():
 
 
 def test_metrics_and_mase():
-    scores = timeseries.forecast_metrics(
-        np.array([1.0, 3.0]), np.array([2.0, 2.0]), 2.0
-    )
+    scores = baselines.forecast_metrics(np.array([1.0, 3.0]), np.array([2.0, 2.0]), 2.0)
     assert scores == {"mae": 1.0, "rmse": 1.0, "mase": 0.5}
 
 
@@ -385,7 +384,7 @@ def test_report_has_metrics_baselines_and_plot_data(forecast_run):
 
 
 def _windows(n: int, horizon: int) -> np.ndarray:
-    """Overlapping test windows of a random walk, as `timeseries.windows` cuts them."""
+    """Overlapping test windows of a random walk, as `windowing.windows` cuts them."""
     y = np.cumsum(np.random.default_rng(0).normal(size=n + horizon))
     return np.stack([y[i + 1 : i + 1 + horizon] for i in range(n)])
 
@@ -398,15 +397,15 @@ def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
     persistence = np.repeat(actual[:, :1] - 1.0, 4, axis=1)  # always off by 1
     rng = np.random.default_rng(1)
     median = persistence + rng.normal(scale=noise, size=actual.shape) + 1.0 - noise
-    baselines = {"persistence": persistence, "seasonal_naive": persistence + 3}
+    rules = {"persistence": persistence, "seasonal_naive": persistence + 3}
     report = {
         "baselines": {
-            name: timeseries.forecast_metrics(actual, values, 1.0)
-            for name, values in baselines.items()
+            name: baselines.forecast_metrics(actual, values, 1.0)
+            for name, values in rules.items()
         }
     }
     info = {"horizon": 4, "unit": "day", "season": 7, "moving_average_window": 7}
-    verdict = forecast_report.verdict(median, actual, baselines, report, info)
+    verdict = forecast_report.verdict(median, actual, rules, report, info)
     assert verdict["beats_baseline"] is beats
     assert "(persistence, the best of three)" in verdict["sentence"]
 

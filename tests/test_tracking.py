@@ -12,7 +12,7 @@ from PIL import Image
 
 from core import data
 from core.__main__ import main
-from core.vision import tracking, video
+from core.vision import follow, tracking, video
 from tests.test_image_pages import image_root, image_run  # noqa: F401  (fixtures)
 from tests.test_images import picture
 from tests.test_pages import open_page, texts
@@ -94,7 +94,7 @@ def test_moving_things_are_found_by_background_subtraction(blue_model, tmp_path)
 
 
 def test_tracker_keeps_ids_through_a_missed_detection_and_numbers_new_ones():
-    tracker = tracking.Tracker(min_hits=2)
+    tracker = follow.Tracker(min_hits=2)
     box = np.array([[10.0, 10, 40, 40]])
     other = np.array([[200.0, 100, 40, 40]])
     assert tracker.update(box) == []  # seen once: not shown yet
@@ -104,7 +104,7 @@ def test_tracker_keeps_ids_through_a_missed_detection_and_numbers_new_ones():
     assert [t.track_id for t in shown] == [1]
     shown = tracker.update(np.vstack([box + [20, 0, 0, 0], other]))
     assert sorted(t.track_id for t in shown) == [1, 2]
-    for _ in range(tracking.MAX_MISSED + 1):
+    for _ in range(follow.MAX_MISSED + 1):
         tracker.update(other)
     assert [t.track_id for t in tracker.shown()] == [2]  # track 1 ended
 

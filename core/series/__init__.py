@@ -1,1 +1,1 @@
-"""Dated series: cleaning, forecasting model, report and bundle script."""
+"""Dated series: dates, cleaning, windowing, baselines, model, report and bundle script."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.series import cleaning as timeseries
+from core.series import baselines
 
 MAX_PLOT_WINDOWS = 1000
 BACKTEST_ORIGINS = 6
@@ -39,27 +39,27 @@ def build_report(
         metrics, baselines, per-step errors, coverage, backtest, plot data and summary.
     """
     y = history[info["target"]].to_numpy("float64")
-    baselines = timeseries.baseline_forecasts(
+    rules = baselines.baseline_forecasts(
         y, origins, info["horizon"], info["season"], info["moving_average_window"]
     )
     median = forecasts[..., 1]
     scale = info["scale"]
     report = {
         "task": "forecasting",
-        "metrics": timeseries.forecast_metrics(actual, median, scale),
+        "metrics": baselines.forecast_metrics(actual, median, scale),
         "baselines": {
-            name: timeseries.forecast_metrics(actual, values, scale)
-            for name, values in baselines.items()
+            name: baselines.forecast_metrics(actual, values, scale)
+            for name, values in rules.items()
         },
-        "per_step": timeseries.per_step_errors(actual, {"model": median, **baselines}),
+        "per_step": baselines.per_step_errors(actual, {"model": median, **rules}),
         "coverage": coverage(forecasts, actual, info["coverage"]),
-        "backtest": backtest(median, actual, origins, baselines, history),
+        "backtest": backtest(median, actual, origins, rules, history),
         "test_plot": plot_data(forecasts, origins, history, info),
         "n_test": int(len(actual)),
         "n_train": int(info["n_train"]),
         "n_val": int(info["n_val"]),
     }
-    report["verdict"] = verdict(median, actual, baselines, report, info)
+    report["verdict"] = verdict(median, actual, rules, report, info)
     report["summary"] = summarize(report, info)
     return report
 

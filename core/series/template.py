@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core import data
+from core.series import baselines, dates, windowing
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
 from core.templates import checks
@@ -34,7 +35,7 @@ FORECAST_PARAMS = (
         "date_format",
         "How the dates are written",
         "auto",
-        choices=timeseries.DATE_FORMATS,
+        choices=dates.DATE_FORMATS,
         help="auto: detected. text: dates such as 2024-01-31. Dates written as "
         "numbers: yyyymmdd (19580329), yyyymm (195803), year (1958), decimal_year "
         "(1958.21 = mid-March 1958).",
@@ -157,8 +158,8 @@ class TimeseriesForecasting(Template):
         ):
             return 0.0, ""
         try:
-            column = timeseries.detect_time_column(frame)
-            times, _, _ = timeseries.parse_time_column(frame[column])
+            column = dates.detect_time_column(frame)
+            times, _, _ = dates.parse_time_column(frame[column])
             frequency, share = timeseries.infer_frequency(times)
         except data.DataError:
             return 0.0, ""
@@ -191,8 +192,8 @@ class TimeseriesForecasting(Template):
         """Returns the problems that block a forecast, in plain words."""
         try:
             series = timeseries.load_series(frame, target, params)
-            lookback, horizon = timeseries.resolve_window(params, series)
-            timeseries.check_length(len(series.regular), lookback, horizon, params)
+            lookback, horizon = windowing.resolve_window(params, series)
+            windowing.check_length(len(series.regular), lookback, horizon, params)
         except data.DataError as err:
             return [str(err)]
         return []
@@ -217,16 +218,16 @@ class TimeseriesForecasting(Template):
     ) -> Prepared:
         """Cleans the series, splits it by time and cuts the windows of each segment."""
         series = timeseries.load_series(frame, target, params)
-        lookback, horizon = timeseries.resolve_window(params, series)
+        lookback, horizon = windowing.resolve_window(params, series)
         n_steps = len(series.regular)
-        timeseries.check_length(n_steps, lookback, horizon, params)
-        val_start, test_start = timeseries.segment_bounds(
+        windowing.check_length(n_steps, lookback, horizon, params)
+        val_start, test_start = windowing.segment_bounds(
             n_steps, params["val_fraction"], params["test_fraction"]
         )
         meta = {**series.meta, "lookback": lookback, "horizon": horizon}
         block = bundle_forecast.feature_matrix(series.regular, meta)
         cuts = [
-            timeseries.windows(block, start, stop, lookback, horizon)
+            windowing.windows(block, start, stop, lookback, horizon)
             for start, stop in (
                 (0, val_start),
                 (val_start, test_start),
@@ -253,7 +254,7 @@ class TimeseriesForecasting(Template):
         """Returns the run's JSON-ready info: what the bundle needs and what the UI shows."""
         target = meta["columns"][0]
         train_y = block[:val_start, 0].astype("float64")
-        season, strength = timeseries.choose_season(train_y, series.frequency)
+        season, strength = baselines.choose_season(train_y, series.frequency)
         calendar = bundle_forecast.calendar_features(
             series.regular.index[:1], meta["step_seconds"]
         )
@@ -276,7 +277,7 @@ class TimeseriesForecasting(Template):
             "season": season,
             "season_strength": strength,
             "moving_average_window": min(meta["lookback"], series.frequency.horizon),
-            "scale": timeseries.naive_scale(train_y),
+            "scale": baselines.naive_scale(train_y),
             "schema": [
                 {"name": meta["time_column"], "kind": "date"},
                 *({"name": c, "kind": "number"} for c in meta["columns"]),
@@ -332,7 +333,7 @@ class TimeseriesForecasting(Template):
         block = bundle_forecast.feature_matrix(
             history.set_index(info["time_column"]), info
         )
-        inputs, actual, origins = timeseries.windows(
+        inputs, actual, origins = windowing.windows(
             block,
             info["segments"]["test_start"],
             len(history),
@@ -413,8 +414,8 @@ def forecast_from(
             f"{missing}. Upload a CSV with the columns {[info['time_column'], *info['columns']]} "
             "(newer rows of the same table)."
         )
-    timeseries.parse_time_column(
-        frame[info["time_column"]], timeseries.date_format_of(info.get("time_format"))
+    dates.parse_time_column(
+        frame[info["time_column"]], dates.date_format_of(info.get("time_format"))
     )
     try:
         table = bundle_forecast.forecast_frame(model, frame, dict(info))
@@ -430,14 +431,14 @@ def pattern_sentences(
 ) -> list[str]:
     """States a strong trend or season in words (they are learned, not blocking)."""
     lines = []
-    share, slope = timeseries.trend_share(y)
+    share, slope = baselines.trend_share(y)
     if share >= 0.5:
         direction = "rises" if slope > 0 else "falls"
         lines.append(
             f"`{target}` has a strong trend: it {direction} by about {abs(slope):.3g} per "
             f"{frequency.unit} ({share:.0%} of its variation). Forecasts assume it goes on."
         )
-    season, strength = timeseries.choose_season(y, frequency)
+    season, strength = baselines.choose_season(y, frequency)
     if strength >= 0.3:
         lines.append(
             f"`{target}` repeats a pattern every {season} {frequency.unit}s "

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,25 +24,13 @@ from core.templates.base import (
 )
 from core.templates.registry import register
 from core.text import bundle as text_bundle
-from core.text import ingest
+from core.text import choices, ingest
 
 MIN_TEXTS = 20
 MIN_PER_CLASS = 3
 MAX_CLASSES = 100
 IMBALANCE_RATIO = 0.5
 SHORT_CHARS = 10
-MIN_TEXT_CHARS = 15  # a column whose values are shorter on average is not free text
-SCRIPT_SHARE = 0.01  # a script counts as present above this share of the letters
-MANY_TEXTS, LONG_WORDS = 10_000, 100  # "many long texts": the sequence network
-LANGUAGE_NAMES = {
-    *"english french spanish german italian portuguese portugeese dutch russian "
-    "swedish sweedish danish norwegian finnish polish czech turkish greek arabic "
-    "hebrew hindi urdu bengali tamil telugu kannada malayalam marathi chinese "
-    "japanese korean thai vietnamese indonesian malay persian ukrainian romanian "
-    "hungarian latin".split(),
-    *"en fr es de it pt nl ru sv da no fi pl cs tr el ar he hi ur bn ta te kn ml "
-    "zh ja ko th vi id ms fa uk ro hu la".split(),
-}
 _DEFAULTS = {"epochs": 100, "patience": 4, "learning_rate": 0.01}
 TEXT_PARAMS = training_params(**_DEFAULTS) + (
     Param(
@@ -152,7 +138,7 @@ class TextClassification(Template):
             )
         if target not in frame or data.target_task(frame, target) != "classification":
             return 0.0, ""
-        column = pick_text_column(frame, target)
+        column = choices.pick_text_column(frame, target)
         if not column:
             return 0.0, ""
         others = _other_features(frame, target, column)
@@ -179,20 +165,20 @@ class TextClassification(Template):
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Which column is read and why, the network chosen, then the preflight."""
-        column, label = text_and_label(frame, target, params)
+        column, label = choices.text_and_label(frame, target, params)
         lines = []
         if target is not None and column:
             lines.append(_column_note(frame, target, column, params))
         if column and not self.check(frame, target, params):
             texts, labels = _labelled(frame, column, label)
-            lines.append(choose_architecture(texts, labels, label, params)[1])
+            lines.append(choices.choose_architecture(texts, labels, label, params)[1])
         return lines + self.preflight(frame, target, params)
 
     def preflight(
         self, frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Data-quality findings as plain sentences."""
-        column, label = text_and_label(frame, target, params)
+        column, label = choices.text_and_label(frame, target, params)
         if not column or label not in frame:
             return []
         return [f.message for f in preflight(frame, column, label)]
@@ -206,7 +192,7 @@ class TextClassification(Template):
                 f"Invalid value for argument `target`. Expected one of "
                 f"{list(frame.columns)}. Received: target={target!r}"
             ]
-        column, label = text_and_label(frame, target, params)
+        column, label = choices.text_and_label(frame, target, params)
         if not column:
             return [_no_text_message(frame, target, params)]
         texts, labels = _labelled(frame, column, label)
@@ -220,14 +206,14 @@ class TextClassification(Template):
         seed: int,
     ) -> Prepared:
         """Cleans the texts, splits them (stratified, seeded) and picks the network."""
-        column, label = text_and_label(frame, target, params)
+        column, label = choices.text_and_label(frame, target, params)
         texts, labels = _labelled(frame, column, label)
         class_names = sorted(labels.unique(), key=_natural_key)
         y = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy("int32")
         parts = data.split_indices(
             y, params["val_fraction"], params["test_fraction"], seed
         )
-        architecture, why = choose_architecture(texts, labels, label, params)
+        architecture, why = choices.choose_architecture(texts, labels, label, params)
         raw = pd.DataFrame({"text": texts.to_numpy(), "y": y})
         splits = [
             Split(_string_tensor(raw["text"].iloc[p]), y[p], raw.iloc[p]) for p in parts
@@ -336,44 +322,6 @@ def read_texts(
     return frame, column, warnings
 
 
-def text_and_label(
-    frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
-) -> tuple[str, str]:
-    """The text column and the label column: `text`/`label` for a text dataset."""
-    if target is None:
-        return ("text", "label") if "text" in frame else ("", "label")
-    chosen = str(params.get("text_column") or "")
-    if chosen and chosen in frame and chosen != target:
-        return chosen, target
-    return ("" if chosen else pick_text_column(frame, target)), target
-
-
-def text_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
-    """Columns that hold words (not numbers or dates), longest texts first."""
-    kinds = data.infer_column_kinds(frame)
-    words = [
-        c
-        for c in frame.columns
-        if c != target
-        and kinds[c] in ("text", "identifier", "category")
-        and not pd.api.types.is_numeric_dtype(frame[c])
-    ]
-    return sorted(words, key=lambda c: -_mean_length(frame[c]))
-
-
-def pick_text_column(frame: pd.DataFrame, target: str | None) -> str:
-    """The longest free-text column ("" when none holds real text)."""
-    columns = text_columns(frame, target)
-    if not columns or _mean_length(frame[columns[0]]) < MIN_TEXT_CHARS:
-        return ""
-    return columns[0]
-
-
-def _mean_length(column: pd.Series) -> float:
-    values = column.dropna().astype(str)
-    return float(values.str.len().mean()) if len(values) else 0.0
-
-
 def _other_features(frame: pd.DataFrame, target: str, column: str) -> list[str]:
     kinds = data.infer_column_kinds(frame)
     return [
@@ -455,50 +403,6 @@ def _count_problems(texts: pd.Series, column: str) -> list[str]:
     return []
 
 
-def choose_architecture(
-    texts: pd.Series, labels: pd.Series, label: str, params: Mapping[str, Any]
-) -> tuple[str, str]:
-    """Picks the network from the data (unless chosen) and says why, in words."""
-    chosen = str(params.get("architecture", "auto"))
-    if chosen != "auto":
-        return chosen, f"The '{chosen}' network was used, as chosen."
-    scripts = scripts_present(texts)
-    names = {str(n).strip().lower() for n in labels.unique()}
-    languages = len(names & LANGUAGE_NAMES) >= max(2, len(names) // 2)
-    if languages or "lang" in label.lower() or len(scripts) >= 3:
-        why = (
-            "the labels are language names"
-            if languages or "lang" in label.lower()
-            else f"the texts use {len(scripts)} scripts ({', '.join(scripts)})"
-        )
-        return "characters", (
-            f"Reads groups of 1 to 3 characters, because {why}: letter patterns tell "
-            "languages and scripts apart better than whole words."
-        )
-    words = texts.str.count(" ") + 1
-    if len(texts) >= MANY_TEXTS and words.median() >= LONG_WORDS:
-        return "sequence", (
-            f"Reads word sequences (embedding + convolution), because there are many "
-            f"long texts ({len(texts):,}, typically {int(words.median())} words)."
-        )
-    return "words", (
-        "Reads words, word pairs and groups of 1 to 3 characters weighted by TF-IDF "
-        "into a small network: the best choice for short or few texts (typically "
-        f"{int(words.median())} words)."
-    )
-
-
-def scripts_present(texts: pd.Series, sample: int = 2000) -> list[str]:
-    """The writing systems of the letters (Latin, Cyrillic, ...), most used first."""
-    counts: Counter[str] = Counter()
-    for text in texts.head(sample):
-        for char in text:
-            if char.isalpha():
-                counts[unicodedata.name(char, "OTHER ?").split(" ")[0]] += 1
-    total = sum(counts.values()) or 1
-    return [s.title() for s, n in counts.most_common() if n / total >= SCRIPT_SHARE]
-
-
 def preflight(frame: pd.DataFrame, column: str, label: str) -> list[data.Finding]:
     """Texts per class, imbalance, empty/duplicate/short texts, scripts, typical length."""
     raw = frame[column].fillna("").astype(str)
@@ -538,7 +442,7 @@ def _size_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
     shown = ", ".join(f"{k}: {v:,}" for k, v in counts.head(8).items())
     more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
     words = texts.str.count(" ") + 1
-    scripts = scripts_present(texts)
+    scripts = choices.scripts_present(texts)
     findings = [
         data.Finding(
             "info",

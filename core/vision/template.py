@@ -27,8 +27,6 @@ from core.vision import ingest as images
 from core.vision import video
 from core.vision import weights as backbones
 
-MAX_LISTED_PER_CELL = 40
-MAX_TEST_EXAMPLES = 300
 CHECK_IMAGES = 5
 # The from-scratch CNN learns on a cosine-decaying rate over all epochs, so it trains them
 # all (patience = epochs) and keeps the epoch with the best validation loss.
@@ -244,8 +242,10 @@ class ImageClassification(Template):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
         """Test accuracy, per-class scores, confusion matrix with the misclassified pictures."""
+        from core.vision import report
+
         proba = np.asarray(model.predict(prepared.test.inputs, verbose=0), "float64")
-        return image_report(proba, prepared)
+        return report.image_report(proba, prepared)
 
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Copies a few test pictures into `folder/images`, the input predict.py takes."""
@@ -483,89 +483,3 @@ def _class_weight(y_train: np.ndarray) -> dict[int, float] | None:
         return None
     balanced = len(y_train) / (len(counts) * counts)
     return {int(c): float(w) for c, w in enumerate(balanced)}
-
-
-def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
-    """The JSON-ready test report: scores beside the majority baseline, and examples."""
-    from core import evaluation
-
-    info, test = prepared.info, prepared.test
-    names, y_true = list(info["class_names"]), np.asarray(test.targets)
-    majority = int(np.bincount(prepared.train.raw["y"], minlength=len(names)).argmax())
-    baseline = np.zeros_like(proba)
-    baseline[:, majority] = 1.0
-    y_pred = proba.argmax(axis=1)
-    examples = _examples(test.raw, proba, names)
-    report = {
-        "task": "classification",
-        "data_kind": "images",
-        "metrics": evaluation.classification_metrics(y_true, proba),
-        "baseline": evaluation.classification_metrics(y_true, baseline),
-        "baseline_answer": names[majority],
-        "class_names": names,
-        "confusion_matrix": _confusion(y_true, y_pred, len(names)),
-        "per_class": evaluation.per_class(y_true, y_pred, names),
-        "curves": evaluation.curves(y_true, proba, names),
-        "examples": examples[:MAX_TEST_EXAMPLES],
-        "misclassified": _misclassified(examples),
-        "dataset_id": info["dataset_id"],
-        "model_note": info["model_note"],
-        "n_test": len(y_true),
-        "verdict": evaluation.verdict(
-            (y_pred == y_true).astype(float),
-            (y_true == majority).astype(float),
-            metric="accuracy",
-            baseline_text="always answering the most common class "
-            f"(`{names[majority]}`)",
-            rows="test pictures",
-        ),
-    }
-    report["summary"] = summarize(report)
-    return report
-
-
-def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> list[list[int]]:
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix.tolist()
-
-
-def _examples(raw: pd.DataFrame, proba: np.ndarray, names: list[str]) -> list[dict]:
-    rows = []
-    for row, p in zip(raw.itertuples(), proba, strict=True):
-        rows.append(
-            {
-                "file": row.file,
-                "path": row.path,
-                "actual": names[int(row.y)],
-                "predicted": names[int(p.argmax())],
-                "probabilities": {
-                    n: round(float(v), 4) for n, v in zip(names, p, strict=True)
-                },
-            }
-        )
-    return rows
-
-
-def _misclassified(examples: list[dict]) -> dict[str, list[dict]]:
-    """Wrong answers per confusion-matrix cell, keyed "actual → predicted"."""
-    cells: dict[str, list[dict]] = {}
-    for example in examples:
-        if example["actual"] != example["predicted"]:
-            key = f"{example['actual']} → {example['predicted']}"
-            if len(cells.setdefault(key, [])) < MAX_LISTED_PER_CELL:
-                cells[key].append(example)
-    return cells
-
-
-def summarize(report: Mapping[str, Any]) -> list[str]:
-    """Plain sentences: the result beside the baseline, the weakest class, the network."""
-    lines = [report["verdict"]["sentence"]]
-    weakest = min(report["per_class"], key=lambda c: c["recall"])
-    if weakest["support"]:
-        lines.append(
-            f"It recognises `{weakest['class']}` least well: {weakest['recall']:.0%} of "
-            f"those test pictures were found (recall)."
-        )
-    lines.append(report["model_note"])
-    return lines

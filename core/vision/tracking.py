@@ -1,10 +1,11 @@
 """Find, follow and label: regions of a video tracked with stable ids and labelled.
 
 Find: faces (the MTCNN detector, whose weights ship inside the `mtcnn` wheel) or moving
-things (OpenCV's MOG2 background subtraction). Follow: IoU matching, with a centroid
-fallback for fast moves, and constant-velocity coasting between detections. Label: each
-tracked region's crop goes through the run's image model; the class probabilities are
-smoothed over the track. TensorFlow, MTCNN and OpenCV are imported inside functions.
+things (OpenCV's MOG2 background subtraction). Follow (`core.vision.follow`): IoU
+matching, with a centroid fallback for fast moves, and constant-velocity coasting between
+detections. Label: each tracked region's crop goes through the run's image model; the
+class probabilities are smoothed over the track. TensorFlow, MTCNN and OpenCV are
+imported inside functions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.data import DataError
-from core.vision import video
+from core.vision import follow, video
 
 FINDERS = {
     "faces": "faces (MTCNN face detector)",
@@ -34,9 +35,6 @@ DETECTIONS_PER_S = (
     6  # the finder runs this often per second of video; tracks coast between
 )
 MIN_FACE_PX = 32  # smallest face found, in pixels of the (at most 480p) working frame
-IOU_MIN = 0.2
-MAX_MISSED = 2  # detections a track may miss before it ends
-MIN_HITS = 3  # detections before a track is shown (a few stray ones are noise)
 MAX_DELAY = 60  # frames held back at most (74 MB at 854×480)
 SMOOTHING = 0.3  # weight of the newest crop's probabilities in the track's label
 CROP_MARGIN = 0.15  # context kept around a box, as a share of its size (face photos)
@@ -75,7 +73,7 @@ def suppress_overlaps(boxes: list[np.ndarray], most: float = 0.3) -> np.ndarray:
     """Keeps each box unless it overlaps (IoU above `most`) a box kept before it."""
     kept: list[np.ndarray] = []
     for box in boxes:
-        if all(iou(box, other) <= most for other in kept):
+        if all(follow.iou(box, other) <= most for other in kept):
             kept.append(box)
     return np.asarray(kept, dtype=float).reshape(-1, 4)
 
@@ -156,154 +154,12 @@ def make_finder(name: str) -> Callable[[np.ndarray], np.ndarray]:
     return FaceFinder() if name == "faces" else MotionFinder()
 
 
-# --- Follow -----------------------------------------------------------------------------
-
-
-@dataclass
-class Track:
-    """One followed region: its box (x, y, w, h), motion and smoothed class probabilities."""
-
-    key: int
-    box: np.ndarray
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))
-    proba: np.ndarray | None = None
-    hits: int = 1
-    missed: int = 0  # detections missed in a row
-    frames: int = 0  # frames since its last detection
-    track_id: int = 0  # shown id, given once the track is confirmed (1, 2, ...)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready copy (for the camera page's session state)."""
-        return {
-            "key": self.key,
-            "box": self.box.tolist(),
-            "velocity": self.velocity.tolist(),
-            "proba": None if self.proba is None else self.proba.tolist(),
-            "hits": self.hits,
-            "missed": self.missed,
-            "frames": self.frames,
-            "track_id": self.track_id,
-        }
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> Track:
-        """The inverse of `to_dict`."""
-        proba = saved["proba"]
-        return cls(
-            saved["key"],
-            np.asarray(saved["box"], float),
-            np.asarray(saved["velocity"], float),
-            None if proba is None else np.asarray(proba, float),
-            saved["hits"],
-            saved["missed"],
-            saved["frames"],
-            saved["track_id"],
-        )
-
-
-class Tracker:
-    """Matches each detection to a track (IoU, then nearest centre) so ids stay stable."""
-
-    def __init__(self, max_missed: int = MAX_MISSED, min_hits: int = MIN_HITS) -> None:
-        self.max_missed, self.min_hits = max_missed, min_hits
-        self.tracks: list[Track] = []
-        self._keys = self._shown = 0
-
-    def coast(self) -> None:
-        """Moves every track on by its velocity (a frame without a detection)."""
-        for track in self.tracks:
-            track.box, track.frames = track.box + track.velocity, track.frames + 1
-
-    def update(self, boxes: np.ndarray) -> list[Track]:
-        """Takes the next frame's detections; returns the shown (confirmed) tracks.
-
-        Args:
-            boxes: (n, 4) x, y, w, h of this frame's detections.
-        """
-        self.coast()
-        pairs = _match([t.box for t in self.tracks], boxes)
-        for index, track in enumerate(self.tracks):
-            if index in pairs:
-                self._hit(track, boxes[pairs[index]])
-            else:
-                track.missed += 1
-        matched = set(pairs.values())
-        for index, box in enumerate(boxes):
-            if index not in matched:
-                self._keys += 1
-                self.tracks.append(Track(self._keys, np.asarray(box, float)))
-                self._confirm(self.tracks[-1])
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
-        return self.shown()
-
-    def _hit(self, track: Track, box: np.ndarray) -> None:
-        box = np.asarray(box, float)
-        surprise = (box - track.box) / track.frames * [1, 1, 0, 0]  # sizes do not drift
-        track.velocity = track.velocity + 0.5 * surprise
-        track.box, track.hits, track.missed, track.frames = box, track.hits + 1, 0, 0
-        self._confirm(track)
-
-    def _confirm(self, track: Track) -> None:
-        if track.hits >= self.min_hits and not track.track_id:
-            self._shown += 1
-            track.track_id = self._shown
-
-    def shown(self) -> list[Track]:
-        """Confirmed tracks, including those coasting over a missed detection or two."""
-        return [t for t in self.tracks if t.track_id]
-
-    def to_dict(self) -> dict:
-        """A JSON-ready copy of the tracker's state."""
-        return {
-            "tracks": [t.to_dict() for t in self.tracks],
-            "keys": self._keys,
-            "shown": self._shown,
-        }
-
-    @classmethod
-    def from_dict(cls, saved: dict | None) -> Tracker:
-        """The inverse of `to_dict`; `None` gives a new tracker."""
-        tracker = cls()
-        if saved:
-            tracker.tracks = [Track.from_dict(t) for t in saved["tracks"]]
-            tracker._keys, tracker._shown = saved["keys"], saved["shown"]
-        return tracker
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two x, y, w, h boxes."""
-    left, top = max(a[0], b[0]), max(a[1], b[1])
-    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _match(tracks: list[np.ndarray], boxes: np.ndarray) -> dict[int, int]:
-    """Greedy matching, best IoU first, then nearest centres within one box size."""
-    scored = [
-        (iou(t, b), -_centre_distance(t, b), i, j)
-        for i, t in enumerate(tracks)
-        for j, b in enumerate(boxes)
-    ]
-    pairs: dict[int, int] = {}
-    for overlap, closeness, i, j in sorted(scored, reverse=True):
-        near = -closeness <= max(tracks[i][2], tracks[i][3])
-        if (overlap >= IOU_MIN or near) and i not in pairs and j not in pairs.values():
-            pairs[i] = j
-    return pairs
-
-
-def _centre_distance(a: np.ndarray, b: np.ndarray) -> float:
-    return float(
-        np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
-    )
-
-
 # --- Label ------------------------------------------------------------------------------
 
 
-def label_tracks(model: Any, frame: np.ndarray, tracks: list[Track], size: int) -> None:
+def label_tracks(
+    model: Any, frame: np.ndarray, tracks: list[follow.Track], size: int
+) -> None:
     """Classifies each track's crop and blends it into the track's probabilities."""
     if not tracks:
         return
@@ -365,9 +221,9 @@ def track_video(
     """
     finder, clip = make_finder(find), video.probe(source, name)
     every = max(1, round(clip.fps / DETECTIONS_PER_S))
-    tracker, classes = Tracker(), list(info["class_names"])
+    tracker, classes = follow.Tracker(), list(info["class_names"])
     # Frames wait until a new track is confirmed, so it is shown from its first one.
-    delay, pending = min((MIN_HITS + 1) * every, MAX_DELAY), collections.deque()
+    delay, pending = min((follow.MIN_HITS + 1) * every, MAX_DELAY), collections.deque()
     rows, index, started = [], -1, time.perf_counter()
     writer = video.VideoWriter(annotated, clip.fps, clip.width, clip.height)
     with writer if annotated else contextlib.nullcontext() as out:
@@ -400,7 +256,9 @@ class Seen:
     proba: np.ndarray
 
 
-def _as_seen_now(tracks: list[Track]) -> list[tuple[Track, np.ndarray, np.ndarray]]:
+def _as_seen_now(
+    tracks: list[follow.Track],
+) -> list[tuple[follow.Track, np.ndarray, np.ndarray]]:
     """Each labelled track with a copy of its box and probabilities at this frame."""
     return [(t, t.box.copy(), t.proba.copy()) for t in tracks if t.proba is not None]
 
@@ -486,7 +344,7 @@ def track_snapshot(
         The annotated snapshot, its rows (COLUMNS; `frame` counts snapshots) and the new
         state (JSON-ready) to pass to the next call.
     """
-    tracker = Tracker.from_dict(state and state["tracker"])
+    tracker = follow.Tracker.from_dict(state and state["tracker"])
     tracker.min_hits = 1  # snapshots are few: show a face from the first one
     shown = tracker.update(FaceFinder()(frame))
     label_tracks(model, frame, shown, int(info["image_size"]))

@@ -13,7 +13,7 @@ from core.errors import UserError
 from core.text import ingest as text_ingest
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
-from core.vision import tracking, video
+from core.vision import saliency, tracking, video
 from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
@@ -196,7 +196,7 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
             images.thumbnail(folder / example["path"], 256), caption=plain(chosen)
         )
         right.image(
-            images.explain(model, content, size),
+            saliency.explain(model, content, size),
             caption="red = pixels that moved the answer "
             f"({plain(example['predicted'])}) most",
         )
@@ -267,7 +267,7 @@ def _camera_section(run_id: str, info: dict) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.class_probabilities(probabilities))
     right.image(
-        images.explain(model, content, int(info["image_size"])),
+        saliency.explain(model, content, int(info["image_size"])),
         caption="Where the model looked (red)",
     )
 

@@ -15,9 +15,9 @@ import streamlit as st
 from core import data, runs
 from core.catalog import get_template
 from core.errors import UserError
-from core.series import cleaning as timeseries
 from core.series import report as forecast_report
 from core.series import template as forecasting
+from core.series import windowing
 from core.templates.base import resolve_params
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
@@ -128,7 +128,7 @@ def forecast_figure(
 def window_plan(
     dataset_id: str, target: str, template_name: str
 ) -> dict[str, Any] | None:
-    """The forecast window a run would start from (see `timeseries.window_plan`).
+    """The forecast window a run would start from (see `windowing.window_plan`).
 
     Returns:
         {"lookback", "horizon", "unit", "frequency", "sentence"}, or None when the
@@ -136,7 +136,7 @@ def window_plan(
     """
     params = resolve_params(get_template(template_name), {})
     try:
-        return timeseries.window_plan(data.load_table(dataset_id), target, params)
+        return windowing.window_plan(data.load_table(dataset_id), target, params)
     except UserError:
         return None
 

@@ -16,7 +16,7 @@ from core import data, runs
 from core.catalog import get_template
 from core.errors import UserError
 from core.text import bundle as text_bundle
-from core.text import ingest
+from core.text import choices, ingest
 from core.text import template as text_template
 from pages.ui import charts
 from pages.ui.cache import dataset_or_stop, load_model_cached
@@ -92,7 +92,7 @@ def train_extra(
     if target is None:
         return {"text_column": lambda param: ""}  # a text data set: its texts
     frame = dataset_or_stop(dataset_id)
-    options = text_template.text_columns(frame, target) or [
+    options = choices.text_columns(frame, target) or [
         c for c in frame.columns if c != target
     ]
 
