@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from core import workspace
-from core.errors import UserError
+from core.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +94,6 @@ DELIMITERS = ",;\t|"
 _POINT_NUMBER = r"[+-]?(\d{1,3}([,'\u00a0 ]\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?"
 _COMMA_NUMBER = r"[+-]?(\d{1,3}([.'\u00a0 ]\d{3})+|\d+)(,\d+)?"
 _NUMBER_LIKE = r"[\s$€£¥%+-]*\d[\d.,'\u00a0 ]*[\s$€£¥%]*"
-
-
-class DataError(UserError):
-    """Data that cannot be used, with a message a non-programmer can act on."""
 
 
 @dataclass(frozen=True)

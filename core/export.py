@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core import archive, runs, safe_csv
-from core.data import DataError
-from core.errors import TemplateError
+from core.errors import DataError, RunError, TemplateError
 from core.markdown import plain
 from core.templates import checks, get_template
 
@@ -72,7 +71,7 @@ def load_model(run_id: str) -> Any:
 
     path = runs.run_dir(run_id) / runs.MODEL_FILE
     if not path.is_file():
-        raise runs.RunError(f"Run `{run_id}` has no trained model (yet).")
+        raise RunError(f"Run `{run_id}` has no trained model (yet).")
     # compile=False: predicting needs no loss, and a custom training loss (the
     # forecaster's pinball loss) must not be required to load a model.
     return keras.saving.load_model(path, compile=False)
@@ -171,7 +170,7 @@ def build_bundle(run_id: str) -> dict[str, Any]:
     """
     folder = runs.run_dir(run_id)
     if not (folder / runs.MODEL_FILE).is_file():
-        raise runs.RunError(f"Run `{run_id}` has no trained model to export.")
+        raise RunError(f"Run `{run_id}` has no trained model to export.")
     metadata = bundle_metadata(run_id)
     with zipfile.ZipFile(bundle_path(run_id), "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.write(folder / runs.MODEL_FILE, "model.keras")

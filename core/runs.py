@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from core import workspace
-from core.errors import UserError
+from core.errors import RunError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ DAMAGED_STATUS_MESSAGE = (
 )
 
 _held_locks: dict[str, int] = {}  # run id -> locked file descriptor, in this process
-
-
-class RunError(UserError):
-    """A run id or run request that cannot be served, with a user-readable message."""
 
 
 @dataclass(frozen=True)

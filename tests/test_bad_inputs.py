@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from core import data
-from core.data import DataError
-from core.errors import TemplateError
+from core.errors import DataError, TemplateError
 from core.templates import get_template
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core import data
-from core.data import DataError
+from core.errors import DataError
 from core.templates import suggest
 
 # --- read_csv_bytes -----------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from core import data
+from core.errors import DataError
 from core.series import bundle as bundle_forecast
 from core.tables import bundle as bundle_predict
 
@@ -388,7 +389,7 @@ def test_data_page_shows_the_findings_without_crashing(raw, target, shown):
 )
 def test_rows_longer_than_the_header_are_refused_not_shifted(text, detail):
     """pandas would silently make the first values an index (and shift every column)."""
-    with pytest.raises(data.DataError, match=detail):
+    with pytest.raises(DataError, match=detail):
         data.read_csv_bytes(text, "texts.csv")
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from core import data, export, formats, runs, training, workspace
 from core.__main__ import main
+from core.errors import Refusal
 from core.formats import build
 from core.vision import ingest as images
 from tests.conftest import FAST_PARAMS, tiny_series
@@ -268,5 +269,5 @@ def test_a_model_with_several_outputs_is_refused_before_converting():
         rows,
         {"score": keras.layers.Dense(1)(rows), "errors": keras.layers.Dense(3)(rows)},
     )
-    with pytest.raises(convert.Refusal, match="gives 2 outputs .* use its bundle"):
+    with pytest.raises(Refusal, match="gives 2 outputs .* use its bundle"):
         convert.record("any-run", model)

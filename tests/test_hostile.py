@@ -21,7 +21,7 @@ from PIL import Image
 
 from core import __main__ as cli
 from core import archive, data, export, runs, safe_csv, workspace
-from core.data import DataError
+from core.errors import DataError, RunError
 from core.templates import get_template, list_templates
 from core.templates.base import resolve_params
 from core.vision import ingest as images
@@ -805,7 +805,7 @@ def test_model_card_shows_hostile_names_as_text():
     ],
 )
 def test_odd_run_id_is_refused(run_id, words):
-    with pytest.raises(runs.RunError, match=re.escape(words)):
+    with pytest.raises(RunError, match=re.escape(words)):
         export.load_model(run_id)
 
 

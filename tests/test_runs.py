@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from core import data, runs
-from core.data import DataError
-from core.errors import TemplateError, UserError
-from core.runs import RunError, RunSpec
+from core.errors import DataError, RunError, TemplateError, UserError
+from core.runs import RunSpec
 
 
 def _spec(**changes) -> RunSpec:

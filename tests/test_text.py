@@ -13,7 +13,7 @@ import pytest
 
 from core import __main__ as cli
 from core import data, export, runs, workspace
-from core.data import DataError
+from core.errors import DataError
 from core.templates import get_template, suggest
 from core.text import bundle as text_bundle
 from core.text import ingest

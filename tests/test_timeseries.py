@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import data, evaluation, export, runs, workspace
+from core.errors import DataError
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
 from core.templates import get_template
@@ -88,7 +89,7 @@ def test_forecast_csv_with_different_columns(forecast_run):
     other = tiny_series().rename(columns={"x": "pressure"})
     path = workspace.root() / "other.csv"
     other.to_csv(path, index=False)
-    with pytest.raises(data.DataError, match="different columns.*lacks \\['x'\\]"):
+    with pytest.raises(DataError, match="different columns.*lacks \\['x'\\]"):
         TEMPLATE.predict_file(model, path, runs.read_info(forecast_run))
 
 
@@ -258,7 +259,7 @@ def test_numbers_that_are_not_dates_are_not_taken_for_dates():
         }
     )
     assert timeseries.detect_time_column(frame) == "date"
-    with pytest.raises(data.DataError, match="No column looks like dates"):
+    with pytest.raises(DataError, match="No column looks like dates"):
         timeseries.detect_time_column(frame.drop(columns="date"))
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from core import data
 from core.anomaly import bundle as anomaly_bundle
+from core.errors import DataError
 from core.tables.bundle import format_value
 from core.tables.template import (
     MIN_ROWS,
@@ -147,7 +148,7 @@ class AnomalyDetection(Template):
         try:
             kinds = data.resolve_kinds(frame, params.get("column_kinds"))
             parse_units(params, "16,4")
-        except (data.DataError, ValueError) as err:
+        except (DataError, ValueError) as err:
             return [str(err)]
         problems = [
             f"Invalid value for argument `{key}`. Expected one of {list(frame.columns)}. "

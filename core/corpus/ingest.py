@@ -23,7 +23,8 @@ import pandas as pd
 
 from core import archive, data
 from core.corpus.bundle import tokenize
-from core.data import DataError, Finding
+from core.data import Finding
+from core.errors import DataError
 
 KIND = "corpus"
 DOCUMENTS_FILE = "documents.json"

@@ -17,6 +17,7 @@ from core.corpus import ingest
 from core.corpus import model as lm
 from core.corpus.ingest import Corpus
 from core.corpus.ngram import NGram
+from core.errors import DataError
 from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
@@ -284,7 +285,7 @@ class NextWord(Template):
         """
         prompts = suggestions.read_prompts(path) if path.is_file() else []
         if not prompts:
-            raise data.DataError(
+            raise DataError(
                 f"`{path.name}` holds no prompts. Give a text file with one prompt per line."
             )
         return suggestions.suggestions_table(model, prompts), []

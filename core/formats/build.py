@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from core import export, runs
+from core.errors import Refusal
 from core.formats import (
     FORMATS,
     card,
@@ -29,7 +30,7 @@ from core.formats import (
     result_path,
     verify,
 )
-from core.formats.convert import Recorded, Refusal
+from core.formats.convert import Recorded
 from core.templates import get_template
 
 Variant = tuple[str, Path | None, str, str]  # (name, file, runtime, why it failed)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from core.data import DataError
+from core.errors import DataError
 from core.series import bundle as bundle_forecast
 
 TIME_NAME = re.compile(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core import data
+from core.errors import DataError
 from core.tables import bundle as bundle_predict
 from core.tables.bundle import format_value
 from core.templates import checks
@@ -68,7 +69,7 @@ class TableTemplate(Template):
         try:
             kinds = data.resolve_kinds(frame, params.get("column_kinds"))
             parse_units(params)
-        except (data.DataError, ValueError) as err:
+        except (DataError, ValueError) as err:
             return [str(err)]
         labeled = frame[frame[target].notna()]
         if labeled.empty:
@@ -213,7 +214,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
     """
     missing = bundle_predict.missing_columns(frame, schema)
     if missing:
-        raise data.DataError(
+        raise DataError(
             f"The data lacks the model's input columns {missing}. Add them (empty "
             "values are allowed) and try again."
         )
@@ -222,7 +223,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
         words = column[column.notna() & bundle_predict.to_numbers(column).isna()]
         if len(words):
             rows = ", ".join(str(i + 1) for i in words.index[:5])
-            raise data.DataError(
+            raise DataError(
                 f"Column `{feature['name']}` should hold numbers, but row(s) {rows} "
                 f"hold {words.iloc[0]!r}. Fix the value or leave it empty."
             )

@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from core import data, workspace
-from core.data import DataError
-from core.errors import TemplateError
+from core.errors import DataError, TemplateError
 from core.templates.checks import KeyChecks
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from core import archive, data
-from core.data import DataError
+from core.errors import DataError
 from core.vision import ingest as images
 from core.vision.bundle import IMAGE_EXTENSIONS
 

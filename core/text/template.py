@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core import data
-from core.data import DataError
+from core.errors import DataError
 from core.tables.bundle import format_value
 from core.templates import checks
 from core.templates.base import (

@@ -22,7 +22,8 @@ import pandas as pd
 from PIL import Image
 
 from core import archive, data
-from core.data import DataError, Finding
+from core.data import Finding
+from core.errors import DataError
 from core.vision import bundle as bundle_images
 from core.vision.bundle import IMAGE_EXTENSIONS, ImageDecodeError
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core import data
+from core.errors import DataError
 from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
@@ -278,7 +279,7 @@ class ImageClassification(Template):
             return table, []
         named = bundle_images.read_named(path)
         if not named:
-            raise data.DataError(f"`{path.name}` holds no pictures to classify.")
+            raise DataError(f"`{path.name}` holds no pictures to classify.")
         result = bundle_images.predict_images(model, named, dict(info))
         bad = result.loc[result["problem"] != "", "file"].tolist()
         warnings = (

@@ -11,7 +11,7 @@ from core import data, runs
 from core.corpus import bundle as suggestions
 from core.corpus import ingest
 from core.corpus.model import FastModel
-from core.errors import UserError
+from core.errors import DataError, UserError
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.live_input import live_text
@@ -73,7 +73,7 @@ def upload() -> str | None:
 
 def _store(name: str, content: bytes) -> str:
     if not ingest.is_corpus_upload(name, content):
-        raise data.DataError(
+        raise DataError(
             f"`{name}` is not plain text: upload a .txt file, or a zip whose .txt files "
             "sit side by side in one folder."
         )
