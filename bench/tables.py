@@ -53,9 +53,9 @@ class Table:
 
 def _csv(path: Path, drop: tuple[str, ...] = ()) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
-        from core import data
+        from core import table_reading
 
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        frame = table_reading.read_csv_bytes(path.read_bytes(), path.name)
         return frame.drop(columns=list(drop))
 
     return load
@@ -163,7 +163,7 @@ def run_once(
     """
     import keras
 
-    from core import data, evaluation, runs, training
+    from core import datasets, evaluation, runs, training
     from core.tables.bundle import predict_outputs
     from core.templates import get_template
     from core.templates.base import resolve_params
@@ -172,7 +172,7 @@ def run_once(
     params = resolve_params(template, {**overrides, "seed": seed})
     keras.utils.set_random_seed(seed)
     prepared = template.prepare(frame, table.target, params, seed)
-    dataset_id = data.store_upload(f"{table.name}.csv", b"bench")
+    dataset_id = datasets.store_upload(f"{table.name}.csv", b"bench")
     run_id = runs.create_run(runs.RunSpec(table.template, dataset_id, table.target, {}))
     started = time.perf_counter()
     model = template.build_model(prepared, params)

@@ -26,7 +26,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core import data, runs, safe_csv  # noqa: E402
+from core import datasets, runs, safe_csv  # noqa: E402
 from core.errors import (  # noqa: E402
     DataError,
     DecisionError,
@@ -190,8 +190,8 @@ def _template_and_dataset(args: argparse.Namespace) -> tuple[Template, str]:
             "`--template` (e.g. `--template image_classification` for image folders)."
         )
     # Without a template, the input is a table: only tables are told apart by a target.
-    dataset_id = data.store_upload(args.data.name, _read_input(args.data))
-    template, _ = suggest(data.load_table(dataset_id), args.target, "table")
+    dataset_id = datasets.store_upload(args.data.name, _read_input(args.data))
+    template, _ = suggest(datasets.load_table(dataset_id), args.target, "table")
     return template, dataset_id
 
 

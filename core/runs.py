@@ -468,7 +468,7 @@ def start_training(
         UserError: if a setting is invalid or the data cannot train this template
             (the message lists the problems, one per line).
     """
-    from core import data  # the registry imports every template: keep `runs` light
+    from core import datasets  # the registry imports every template: keep `runs` light
     from core.templates import get_template
     from core.templates.base import resolve_params
 
@@ -483,7 +483,7 @@ def start_training(
         target,
         resolved,
         seed=int(resolved["seed"]),
-        dataset_name=data.dataset_name(dataset_id),
+        dataset_name=datasets.dataset_name(dataset_id),
     )
     return start_run(spec) if launch_worker else create_run(spec)
 

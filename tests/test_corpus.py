@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, runs
+from core import datasets, export, runs
 from core.__main__ import main
 from core.corpus import bundle, ingest, mixture, ngram
 from core.corpus import model as lm
@@ -71,7 +71,7 @@ def test_zip_of_txt_files_is_one_corpus_of_documents():
     content = zip_of({"a.txt": small_text(30).encode(), "b.txt": b"second file text"})
     assert ingest.is_corpus_upload("texts.zip", content)
     dataset_id = ingest.store_upload("texts.zip", content)
-    assert data.dataset_kind(dataset_id) == "corpus"
+    assert datasets.dataset_kind(dataset_id) == "corpus"
     corpus = ingest.load_corpus(dataset_id)
     assert len(corpus.documents) == 2 and corpus.documents[1] == "second file text"
 

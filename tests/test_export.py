@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, runs, training
+from core import datasets, export, runs, training
 from core.errors import DataError
 from tests.conftest import FAST_PARAMS
 
@@ -32,7 +32,9 @@ def trained_run(tmp_path_factory):
                 "label": np.where(x > 0, "yes", "no"),
             }
         )
-        dataset_id = data.store_upload("tiny.csv", frame.to_csv(index=False).encode())
+        dataset_id = datasets.store_upload(
+            "tiny.csv", frame.to_csv(index=False).encode()
+        )
         spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
         run_id = runs.create_run(spec)
         assert training.train_run(run_id) == "completed"

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, formats, runs, training, workspace
+from core import datasets, export, formats, runs, training, workspace
 from core.__main__ import main
 from core.errors import Refusal
 from core.formats import build
@@ -58,7 +58,7 @@ def _categories_table() -> pd.DataFrame:
 
 def _specs() -> dict[str, runs.RunSpec]:
     def csv(name: str, frame: pd.DataFrame) -> str:
-        return data.store_upload(name, frame.to_csv(index=False).encode())
+        return datasets.store_upload(name, frame.to_csv(index=False).encode())
 
     fast = {**FAST_PARAMS, "epochs": 2}
     return {

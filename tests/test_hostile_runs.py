@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core import data, runs, training
+from core import datasets, runs, training
 from core.__main__ import main
 from core.errors import DataError, RunError, TrainingError, UserError
 from core.runs import RunSpec
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def dataset_id(tiny_table) -> str:
-    return data.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
+    return datasets.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
 
 
 @pytest.fixture
@@ -406,7 +406,7 @@ def test_ctrl_c_while_reading_the_data_prints_one_line(table_csv, monkeypatch, c
     def interrupt(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "store_upload", interrupt)
+    monkeypatch.setattr(datasets, "store_upload", interrupt)
     assert main(_train_argv(table_csv)) == 130
     assert capsys.readouterr().err == "Stopped.\n"
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import data, export, runs, training
+from core import datasets, export, runs, training
 from core.errors import DataError
 from core.templates import get_template
 from core.templates.base import resolve_params
@@ -78,7 +78,7 @@ def huge_png_header(width=30_000, height=30_000) -> bytes:
 def nothing_escaped(workspace_root: Path) -> None:
     outside = [p for p in workspace_root.parent.rglob("evil*")]
     assert outside == []
-    leftovers = list(data.datasets_root().glob(".tmp-*"))
+    leftovers = list(datasets.datasets_root().glob(".tmp-*"))
     assert leftovers == []
 
 
@@ -111,7 +111,7 @@ def test_zip_with_wrapping_folder_hidden_files_and_macosx(workspace_root):
     loaded = images.load_images(dataset_id)
     assert images.class_counts(loaded).to_dict() == {"red": 6, "blue": 6}
     assert loaded.skipped["file"].tolist() == ["red/notes.txt"]
-    assert data.dataset_kind(dataset_id) == "images"
+    assert datasets.dataset_kind(dataset_id) == "images"
     assert images.check(loaded) == []
     # Stored under content hashes, never under the uploaded names.
     assert all(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core import data, runs
+from core import datasets, runs
 from core.errors import DataError, RunError, TemplateError, UserError
 from core.runs import RunSpec
 
@@ -253,7 +253,7 @@ def test_eta_seconds_from_average_epoch():
 
 
 def _stored_table(tiny_table) -> str:
-    return data.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
+    return datasets.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
 
 
 def test_start_training_checks_then_creates_a_queued_run(tiny_table):

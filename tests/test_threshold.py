@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, decision, export, runs, training, workspace
+from core import datasets, decision, export, runs, training, workspace
 from core.__main__ import _print_train_result, main
 from core.errors import DataError, DecisionError
 from pages.ui import state
@@ -45,7 +45,7 @@ def trained_root(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(workspace.WORKSPACE_ENV, str(root))
         content = fraud_rows().to_csv(index=False).encode()
-        dataset_id = data.store_upload("cards.csv", content)
+        dataset_id = datasets.store_upload("cards.csv", content)
         params = {"epochs": 8, "batch_size": 32, "patience": 8}
         spec = runs.RunSpec("tabular_classification", dataset_id, "Class", params)
         run_id = runs.create_run(spec)

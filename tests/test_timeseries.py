@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, evaluation, export, runs, workspace
+from core import datasets, evaluation, export, runs, workspace
 from core.errors import DataError
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
@@ -345,7 +345,7 @@ def forecast_root(tmp_path_factory) -> Path:
         csv = tiny_series().to_csv(index=False).encode()
         spec = runs.RunSpec(
             TEMPLATE.name,
-            data.store_upload("series.csv", csv),
+            datasets.store_upload("series.csv", csv),
             "y",
             {"epochs": 3, "patience": 2, "batch_size": 16},
             dataset_name="series.csv",
@@ -466,7 +466,7 @@ def test_predict_page_forecasts_and_refuses_other_columns(forecast_run):
 
 
 def test_train_page_suggests_forecasting_for_the_weather_sample():
-    dataset_id = data.store_sample("seattle_weather.csv")
+    dataset_id = datasets.store_sample("seattle_weather.csv")
     at = open_page("pages/train.py", dataset_id=dataset_id, target_column="temp_max")
     assert at.radio(key="_w_template_temp_max").value == TEMPLATE.name
     assert "holds daily times" in at.info[0].value
@@ -483,7 +483,7 @@ def yearly_root(tmp_path_factory) -> Path:
         csv = sunspots_yearly().to_csv(index=False).encode()
         spec = runs.RunSpec(
             TEMPLATE.name,
-            data.store_upload("sunspots.csv", csv),
+            datasets.store_upload("sunspots.csv", csv),
             "sunspots",
             {"epochs": 3, "patience": 2, "batch_size": 16},
             dataset_name="sunspots.csv",

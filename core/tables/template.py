@@ -10,10 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
+from core.columns import (
+    FEATURE_KINDS,
+    mask_infinite,
+    resolve_kinds,
+    split_indices,
+    target_task,
+)
 from core.errors import DataError
 from core.tables import bundle as bundle_predict
 from core.tables.bundle import format_value
+from core.tables.preflight import preflight
 from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
@@ -67,7 +74,7 @@ class TableTemplate(Template):
                 f"{list(frame.columns)}. Received: target={target!r}"
             ]
         try:
-            kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+            kinds = resolve_kinds(frame, params.get("column_kinds"))
             parse_units(params)
         except (DataError, ValueError) as err:
             return [str(err)]
@@ -90,8 +97,8 @@ class TableTemplate(Template):
         return problems
 
     def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
-        """Fits when the target asks for this task (see `core.data.target_task`)."""
-        if target is None or data.target_task(frame, target) != self.task:
+        """Fits when the target asks for this task (see `core.columns.target_task`)."""
+        if target is None or target_task(frame, target) != self.task:
             return 0.0, ""
         return 0.6, self.suggest_reason(frame[target].dropna())
 
@@ -117,13 +124,13 @@ class TableTemplate(Template):
         """Splits rows (stratified for classes) and builds model inputs for each part."""
         from core.tables.bundle import frame_to_inputs
 
-        kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+        kinds = resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
         columns = feature_columns(labeled, target, kinds)
         numbers = [c for c in columns if kinds[c] == "number"]
-        labeled[numbers] = data.mask_infinite(labeled[numbers])  # as scoring does
+        labeled[numbers] = mask_infinite(labeled[numbers])  # as scoring does
         y, target_info = self.encode_target(labeled[target])
-        parts = data.split_indices(
+        parts = split_indices(
             y if self.task == "classification" else y.astype("float64"),
             params["val_fraction"],
             params["test_fraction"],
@@ -272,8 +279,8 @@ def preflight_messages(
     frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
 ) -> list[str]:
     """Returns the data-quality findings on a table as plain sentences."""
-    kinds = data.resolve_kinds(frame, params.get("column_kinds"))
-    return [f.message for f in data.preflight(frame, target, kinds)]
+    kinds = resolve_kinds(frame, params.get("column_kinds"))
+    return [f.message for f in preflight(frame, target, kinds)]
 
 
 def write_test_rows(prepared: Prepared, folder: Path) -> Path:
@@ -298,7 +305,7 @@ def feature_columns(
         c
         for c in frame.columns
         if c != target
-        and kinds[c] in data.FEATURE_KINDS
+        and kinds[c] in FEATURE_KINDS
         and frame[c].nunique(dropna=False) > 1
     ]
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
+from core.columns import split_indices
 from core.errors import DataError
 from core.templates import checks
 from core.templates.base import (
@@ -183,9 +183,7 @@ class ImageClassification(Template):
         class_names = sorted(table["label"].unique())
         y = table["label"].map({c: i for i, c in enumerate(class_names)}).to_numpy()
         y = y.astype("int32")
-        parts = data.split_indices(
-            y, params["val_fraction"], params["test_fraction"], seed
-        )
+        parts = split_indices(y, params["val_fraction"], params["test_fraction"], seed)
         size, batch = int(params["image_size"]), int(params["batch_size"])
         paths = np.array(data_.paths())
         splits = []
