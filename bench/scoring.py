@@ -14,7 +14,7 @@ temporary workspace, makes `--rows` rows by drawing the sample's rows with repla
 - the same scoring in-process (`core.export.predict_frame` on the loaded model), the
   steady-state speed an app or a service gets;
 - the reference: scikit-learn's HistGradientBoosting (fitted on the sample, one thread
-  as `core.evaluation` fits it) `predict_proba` on the same rows, in-process.
+  as `core.tables.report` fits it) `predict_proba` on the same rows, in-process.
 
 It also checks that the CLI flagged exactly the rows the run's threshold flags.
 """

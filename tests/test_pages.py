@@ -557,13 +557,13 @@ def test_regression_charts_from_an_evaluation():
 
 
 def test_regression_charts_span_every_price_with_webgl():
-    from core import evaluation as core_evaluation
+    from core.tables.report import spread_sample
 
     # Diamonds-shaped: 10,788 test prices in file order, cheap ones first.
     rng = np.random.default_rng(0)
     prices = np.sort(rng.lognormal(7.8, 1.0, 10_788).clip(326, 18_820))
     prices[-1] = 18_820.0
-    shown = core_evaluation.spread_sample(prices, 2_000)
+    shown = spread_sample(prices, 2_000)
     assert len(shown) == 2_000 and list(shown) == sorted(shown)
     assert prices[shown].min() == prices.min() and prices[shown].max() == 18_820.0
     report = {

@@ -190,9 +190,9 @@ class TableTemplate(Template):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
         """Test metrics beside the baseline and the gradient-boosting reference."""
-        from core import evaluation
+        from core.tables import report
 
-        return evaluation.evaluate(model, prepared, seed=int(params["seed"]))
+        return report.evaluate(model, prepared, seed=int(params["seed"]))
 
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes five raw test rows as a CSV, the input the bundle's predict.py takes."""
