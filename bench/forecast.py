@@ -46,15 +46,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def prepare_case() -> dict[str, Any]:
     """Stores the sample and prepares its windows exactly as a run does."""
-    from core import data, runs
+    from core import datasets, runs
     from core.catalog import get_template
     from core.templates.base import resolve_params
 
-    dataset_id = data.store_sample(SAMPLE)
+    dataset_id = datasets.store_sample(SAMPLE)
     spec = runs.RunSpec(TEMPLATE, dataset_id, TARGET, {}, dataset_name=SAMPLE)
     template = get_template(TEMPLATE)
     params = resolve_params(template, {})
-    frame = data.load_table(dataset_id)
+    frame = datasets.load_table(dataset_id)
     prepared = template.prepare(frame, TARGET, params, int(params["seed"]))
     return {"spec": spec, "template": template, "params": params, "frame": frame,
             "prepared": prepared}  # fmt: skip

@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def cases() -> dict[str, tuple[str, str, str | None]]:
     """Stores the samples; returns name -> (template, dataset id, target)."""
-    from core import data
+    from core import datasets
     from core.vision import ingest as images
 
     numbers = pd.read_csv(SAMPLES / "auto_mpg.csv")[NUMBER_COLUMNS]
@@ -55,19 +55,19 @@ def cases() -> dict[str, tuple[str, str, str | None]]:
         "face masks (photos)": ("image_classification", faces, None),
         "Seattle temp_max forecast": (
             "timeseries_forecasting",
-            data.store_sample("seattle_weather.csv"),
+            datasets.store_sample("seattle_weather.csv"),
             "temp_max",
         ),
         "car fuel economy, numbers": (
             "tabular_regression",
-            data.store_upload(
+            datasets.store_upload(
                 "auto_mpg_numbers.csv", numbers.to_csv(index=False).encode()
             ),
             "mpg",
         ),
         "heart disease (yes/no columns)": (
             "tabular_classification",
-            data.store_sample("heart.csv"),
+            datasets.store_sample("heart.csv"),
             "target",
         ),
     }

@@ -187,11 +187,11 @@ def run_one(name: str, variant: str, seed: int) -> dict[str, Any]:
     """Trains one variant on one set and seed; returns its scores."""
     import keras
 
-    from core import data
+    from core.columns import split_indices
 
     config = {**BASE, **VARIANTS[variant]}
     x, y = load_set(name, config["size"])
-    train, val, test = data.split_indices(y, 0.2, 0.2, seed)
+    train, val, test = split_indices(y, 0.2, 0.2, seed)
     keras.utils.set_random_seed(seed)
     steps = config["epochs"] * -(-len(train) // config["batch"])
     onehot = np.eye(int(y.max()) + 1, dtype="float32")[y]

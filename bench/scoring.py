@@ -14,7 +14,7 @@ temporary workspace, makes `--rows` rows by drawing the sample's rows with repla
 - the same scoring in-process (`core.export.predict_frame` on the loaded model), the
   steady-state speed an app or a service gets;
 - the reference: scikit-learn's HistGradientBoosting (fitted on the sample, one thread
-  as `core.evaluation` fits it) `predict_proba` on the same rows, in-process.
+  as `core.tables.report` fits it) `predict_proba` on the same rows, in-process.
 
 It also checks that the CLI flagged exactly the rows the run's threshold flags.
 """
@@ -60,9 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def train(data_path: Path) -> str:
     """Trains the fraud run in the current workspace; returns its id."""
-    from core import data, runs, training
+    from core import datasets, runs, training
 
-    dataset_id = data.store_upload(data_path.name, data_path.read_bytes())
+    dataset_id = datasets.store_upload(data_path.name, data_path.read_bytes())
     spec = runs.RunSpec("tabular_classification", dataset_id, TARGET, TRAIN_PARAMS)
     run_id = runs.create_run(spec)
     if training.train_run(run_id) != "completed":

@@ -7,7 +7,7 @@ Run from the repository root:
 For every real table and seed it splits the rows as a run does (the seed picks the split,
 the network's initial weights and the shuffling), trains our default network with
 `core.training.fit_model`, and scores it on the test rows beside the gradient-boosting
-reference and the most-frequent-class / mean baseline that `core.evaluation` uses. It
+reference and the most-frequent-class / mean baseline that `core.tables.report` uses. It
 prints each score as mean ± spread over the seeds, and a paired bootstrap over the pooled
 test rows of all seeds says whether ours differs from the reference beyond noise.
 Everything runs in a temporary workspace; the user's workspace is never touched.
@@ -53,9 +53,9 @@ class Table:
 
 def _csv(path: Path, drop: tuple[str, ...] = ()) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
-        from core import data
+        from core import table_reading
 
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        frame = table_reading.read_csv_bytes(path.read_bytes(), path.name)
         return frame.drop(columns=list(drop))
 
     return load
@@ -163,8 +163,9 @@ def run_once(
     """
     import keras
 
-    from core import data, evaluation, runs, training
+    from core import datasets, runs, training
     from core.catalog import get_template
+    from core.tables import report
     from core.tables.bundle import predict_outputs
     from core.templates.base import resolve_params
 
@@ -172,7 +173,7 @@ def run_once(
     params = resolve_params(template, {**overrides, "seed": seed})
     keras.utils.set_random_seed(seed)
     prepared = template.prepare(frame, table.target, params, seed)
-    dataset_id = data.store_upload(f"{table.name}.csv", b"bench")
+    dataset_id = datasets.store_upload(f"{table.name}.csv", b"bench")
     run_id = runs.create_run(runs.RunSpec(table.template, dataset_id, table.target, {}))
     started = time.perf_counter()
     model = template.build_model(prepared, params)
@@ -181,12 +182,12 @@ def run_once(
     test = prepared.test
     outputs = predict_outputs(model, test.raw, prepared.info["schema"])
     estimator = (
-        evaluation.HistGradientBoostingClassifier
+        report.HistGradientBoostingClassifier
         if template.task == "classification"
-        else evaluation.HistGradientBoostingRegressor
+        else report.HistGradientBoostingRegressor
     )
-    reference, ref_s = evaluation._reference(prepared, estimator, seed)  # one thread
-    reference_out = reference.predict(evaluation._reference_frame(prepared, test))
+    reference, ref_s = report._reference(prepared, estimator, seed)  # one thread
+    reference_out = reference.predict(report._reference_frame(prepared, test))
     y = test.targets
     if template.task == "classification":
         baseline = np.bincount(prepared.train.targets).argmax()

@@ -104,15 +104,15 @@ def _child_env() -> dict[str, str]:
 
 def prepare_sample(file_name: str, target: str, template_name: str) -> dict[str, Any]:
     """Stores a sample, creates its run and prepares its arrays as `_train` does."""
-    from core import data, runs
+    from core import datasets, runs
     from core.catalog import get_template
     from core.templates.base import resolve_params
 
-    dataset_id = data.store_sample(file_name)
+    dataset_id = datasets.store_sample(file_name)
     spec = runs.RunSpec(template_name, dataset_id, target, {}, dataset_name=file_name)
     template = get_template(template_name)
     params = resolve_params(template, spec.params)
-    frame = data.load_table(dataset_id)
+    frame = datasets.load_table(dataset_id)
     prepared = template.prepare(frame, target, params, int(params["seed"]))
     return {"spec": spec, "template": template, "params": params, "prepared": prepared}
 

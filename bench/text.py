@@ -52,9 +52,9 @@ LATENCY_TARGET_MS = 20
 
 def full_run(path: Path, target: str, seed: int) -> dict[str, Any]:
     """Trains one run end to end with the default parameters; returns its scores."""
-    from core import data, runs, training
+    from core import datasets, runs, training
 
-    dataset_id = data.store_upload(path.name, path.read_bytes())
+    dataset_id = datasets.store_upload(path.name, path.read_bytes())
     spec = runs.RunSpec("text_classification", dataset_id, target, {"seed": seed})
     run_id = runs.create_run(spec)
     started = time.perf_counter()
@@ -132,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    datasets = {**DATASETS, **(FULL_DATASETS if args.full else {})}
+    chosen = {**DATASETS, **(FULL_DATASETS if args.full else {})}
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, Any] = {"cpus": os.cpu_count(), "datasets": {}}
     with tempfile.TemporaryDirectory() as workspace:
         os.environ["PREDICTIVE_STUDIO_WORKSPACE"] = workspace
-        for name, (path, target) in datasets.items():
+        for name, (path, target) in chosen.items():
             rows = [full_run(path, target, seed) for seed in seeds]
             results["datasets"][name] = {"runs": rows, **summarize_runs(rows)}
             print(name, json.dumps(summarize_runs(rows)), flush=True)

@@ -26,9 +26,16 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core import data, launch, runs, safe_csv, thresholds  # noqa: E402
+from core import datasets, launch, runs, safe_csv, thresholds  # noqa: E402
 from core.catalog import get_template, list_templates, suggest  # noqa: E402
-from core.errors import TrainingFailed, UserError  # noqa: E402
+from core.errors import (  # noqa: E402
+    DataError,
+    DecisionError,
+    ExportError,
+    RunError,
+    TrainingFailed,
+    UserError,
+)
 from core.templates.base import Template  # noqa: E402
 
 USER_ERRORS = (UserError, OSError)
@@ -147,7 +154,7 @@ def _add_threshold_parser(commands: argparse._SubParsersAction) -> None:
 def train(args: argparse.Namespace) -> int:
     """Trains in this process (after waiting for earlier runs) and reports test metrics."""
     if not args.data.exists():
-        raise data.DataError(f"There is no file or folder `{args.data}`.")
+        raise DataError(f"There is no file or folder `{args.data}`.")
     template, dataset_id = _template_and_dataset(args)
     run_id = launch.start_training(
         template.name,
@@ -162,7 +169,7 @@ def train(args: argparse.Namespace) -> int:
 
     state = training.train_run(run_id)
     if runs.is_folder_gone(run_id):
-        raise runs.RunError(f"Run `{run_id}` was deleted while it trained.")
+        raise RunError(f"Run `{run_id}` was deleted while it trained.")
     if state == "failed":
         raise TrainingFailed(runs.read_status(run_id).error or runs.LOST_MESSAGE)
     if state == "stopped":
@@ -178,13 +185,13 @@ def _template_and_dataset(args: argparse.Namespace) -> tuple[Template, str]:
         template = get_template(args.template)
         return template, template.store_input(args.data)
     if not args.target:
-        raise data.DataError(
+        raise DataError(
             "Missing argument `--target`: name the column to predict, or give "
             "`--template` (e.g. `--template image_classification` for image folders)."
         )
     # Without a template, the input is a table: only tables are told apart by a target.
-    dataset_id = data.store_upload(args.data.name, _read_input(args.data))
-    template, _ = suggest(data.load_table(dataset_id), args.target, "table")
+    dataset_id = datasets.store_upload(args.data.name, _read_input(args.data))
+    template, _ = suggest(datasets.load_table(dataset_id), args.target, "table")
     return template, dataset_id
 
 
@@ -250,7 +257,7 @@ def predict(args: argparse.Namespace) -> int:
         bundle = Path(args.model)
         run_id = export.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
-        raise data.DataError(f"There is no file or folder `{args.data}`.")
+        raise DataError(f"There is no file or folder `{args.data}`.")
     if args.track or args.annotated:
         return _predict_tracks(args, run_id)
     if args.explain:
@@ -272,7 +279,7 @@ def _predict_tracks(args: argparse.Namespace, run_id: str) -> int:
     from core.vision import tracking
 
     if not args.track:
-        raise data.DataError("`--annotated` needs `--track`.")
+        raise DataError("`--annotated` needs `--track`.")
     result = tracking.track_run_video(run_id, args.data, args.find, args.annotated)
     safe_csv.to_csv(result.rows, args.output)
     print(
@@ -360,7 +367,7 @@ def export_format(args: argparse.Namespace) -> int:
 
     result = formats.export_format(args.run_id, args.format)
     if not result["ok"]:
-        raise formats.ExportError(result["message"])
+        raise ExportError(result["message"])
     shutil.copyfile(formats.download_path(args.run_id, args.format), args.output)
     print(result["message"])
     for variant in result["variants"][1:]:
@@ -402,7 +409,7 @@ def _lowest_cost(report: dict[str, Any], cost_miss: float, cost_alert: float) ->
     from core import decision
 
     if report["labels"] is None:
-        raise decision.DecisionError(
+        raise DecisionError(
             "Costs need labelled rows: without them nobody knows which rows were missed."
         )
     return decision.cheapest_threshold(
@@ -412,7 +419,7 @@ def _lowest_cost(report: dict[str, Any], cost_miss: float, cost_alert: float) ->
 
 def _read_input(path: Path) -> bytes:
     if not path.is_file():
-        raise data.DataError(f"There is no file `{path}`.")
+        raise DataError(f"There is no file `{path}`.")
     return path.read_bytes()
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from core.data import DataError
+from core.errors import DataError
 
 MAX_FILES = 20_000
 MAX_UNPACKED_BYTES = 1024**3  # 1 GiB

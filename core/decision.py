@@ -17,16 +17,12 @@ from typing import Any
 import numpy as np
 
 from core import runs
-from core.errors import UserError
+from core.errors import DecisionError, RunError
 from core.templates import checks
 
 SET_BY = ("default", "you", "lowest cost")
 RELIABILITY_BINS = 10
 SWEEP_POINTS = 101
-
-
-class DecisionError(UserError):
-    """A threshold or cost that cannot be used, with a user-readable message."""
 
 
 def counts_at(
@@ -250,7 +246,7 @@ def decision_report(run_id: str) -> dict[str, Any]:
     """
     status = runs.read_status(run_id)
     if status.state not in runs.USABLE_STATES:
-        raise runs.RunError(
+        raise RunError(
             f"Run `{run_id}` is {status.state}; a threshold can be saved only for a "
             "finished run."
         )

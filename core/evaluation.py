@@ -1,62 +1,32 @@
-"""Honest evaluation on the test rows: metrics, baseline, reference model, curves, importance.
+"""The judging toolkit every report uses: verdict, reference comparison, metrics, words.
 
-Everything returned is JSON-ready (lists and dicts); pages turn it into charts.
+`verdict` says whether a model beats its baseline beyond the noise of the test set and
+`compare_with_reference` compares it with a reference the same way (a paired, or block,
+bootstrap); `judged` gives both as a report holds them. Beside them: the metric helpers
+several kinds of data share, and numbers and intervals written for people. Everything
+returned is JSON-ready. Each kind's own report (e.g. `core.tables.report`) calls these.
+The verdict, the comparison and their words share private helpers (bootstraps,
+intervals, score text), which is why this one module runs to about 550 lines.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn import metrics as skm
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-)
-from sklearn.inspection import permutation_importance
-
-from core import decision
-from core.tables.bundle import format_value, predict_outputs
-from core.templates.base import Prepared
 
 MAX_CURVE_POINTS = 200
-MAX_SCATTER_POINTS = 20_000  # per chart; WebGL draws this many at ease
-IMPORTANCE_REPEATS = 5
-REFERENCE_TEXT = "a gradient-boosting model"
 FALSE_ALARM_RATE = 0.01
 TOP_SHARE = 0.05
 RECALL_KEY = "recall_at_1pct_false_alarms"
 PRECISION_KEY = "precision_at_top_5pct"
-IMBALANCE_RATIO = 0.5  # rarest / largest class in training below this: imbalanced
 AP_RESAMPLES = 400
-
-
-def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
-    """Scores `model` on the test split next to a baseline and a gradient-boosting reference.
-
-    Args:
-        model: the trained end-to-end Keras model.
-        prepared: the run's prepared splits (with raw rows).
-        seed: seed for the reference model and the importance shuffles.
-
-    Returns:
-        A JSON-ready report: metrics, baseline, reference, summary sentences, plot data.
-    """
-    info = prepared.info
-    schema = info["schema"]
-    outputs = predict_outputs(model, prepared.test.raw, schema)
-    if info["task"] == "classification":
-        report = _classification_report(outputs, prepared, seed)
-    else:
-        report = _regression_report(outputs, prepared, seed)
-    report["importance"] = feature_importance(model, prepared, seed)
-    report["n_test"] = int(info["n_test"])
-    report["summary"] = summarize(report)
-    return report
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_CHUNK_CELLS = 2_000_000
+MIN_BLOCKS = 5  # fewer independent blocks than this: the interval is the values' range
 
 
 def classification_metrics(
@@ -126,211 +96,6 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
-def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> dict:
-    train, test = prepared.train, prepared.test
-    names = prepared.info["class_names"]
-    n_classes = len(names)
-    dummy = DummyClassifier(strategy="most_frequent").fit(
-        np.zeros((len(train.targets), 1)), train.targets
-    )
-    baseline_proba = _full_proba(
-        dummy.predict_proba(np.zeros((len(test.targets), 1))), dummy.classes_, n_classes
-    )
-    reference, seconds = _reference(prepared, HistGradientBoostingClassifier, seed)
-    reference_proba = _full_proba(
-        reference.predict_proba(_reference_frame(prepared, test)),
-        reference.classes_,
-        n_classes,
-    )
-    y_pred = proba.argmax(axis=1)
-    answer = names[int(dummy.classes_[np.argmax(dummy.class_prior_)])]
-    right = {
-        name: (p.argmax(axis=1) == test.targets).astype(float)
-        for name, p in (
-            ("ours", proba),
-            ("base", baseline_proba),
-            ("ref", reference_proba),
-        )
-    }
-    positive = _positive_index(prepared.info)
-    report = {
-        "task": "classification",
-        **_judged(
-            right,
-            "accuracy",
-            f"always giving the most common answer (`{answer}`)",
-            seed,
-        ),
-        "metrics": classification_metrics(test.targets, proba, positive),
-        "baseline": classification_metrics(test.targets, baseline_proba, positive),
-        "baseline_answer": answer,
-        "reference": classification_metrics(test.targets, reference_proba, positive),
-        "reference_fit_seconds": seconds,
-        "class_names": names,
-        "confusion_matrix": skm.confusion_matrix(
-            test.targets, y_pred, labels=range(n_classes)
-        ).tolist(),
-        "per_class": per_class(test.targets, y_pred, names),
-        "curves": curves(test.targets, proba, names),
-    }
-    probas = {"ours": proba, "base": baseline_proba, "ref": reference_proba}
-    return _with_decision(report, probas, prepared, seed)
-
-
-def _positive_index(info: Mapping[str, Any]) -> int:
-    """The class a yes/no run flags (its decision's), else the second class."""
-    found = info.get("decision")
-    if isinstance(found, dict) and found.get("positive_label") in info["class_names"]:
-        return info["class_names"].index(found["positive_label"])
-    return 1
-
-
-def _with_decision(
-    report: dict[str, Any],
-    probas: Mapping[str, np.ndarray],
-    prepared: Prepared,
-    seed: int,
-) -> dict[str, Any]:
-    """Adds the threshold page's data to a yes/no report, led by average precision.
-
-    With imbalanced classes the verdict is on average precision (accuracy is shown
-    but not headlined: always answering the common class already scores high).
-    """
-    found = prepared.info.get("decision")
-    if not isinstance(found, dict):
-        return report
-    positive = _positive_index(prepared.info)
-    labels = np.asarray(prepared.test.targets) == positive
-    scores = probas["ours"][:, positive]
-    report["decision"] = {
-        "scores": [round(float(v), 6) for v in scores],
-        "labels": labels.astype(int).tolist(),
-        "default_threshold": float(found["threshold"]),
-        "positive_label": found["positive_label"],
-        "score_name": found["score_name"],
-        "reliability": _reliability(scores, labels, prepared.info.get("calibration")),
-    }
-    counts = np.bincount(np.asarray(prepared.train.targets), minlength=2)
-    if (
-        counts.min() / counts.max() >= IMBALANCE_RATIO
-        or labels.all()
-        or not labels.any()
-    ):
-        return report
-    report.update(
-        _ap_judged(
-            labels,
-            {k: p[:, positive] for k, p in probas.items()},
-            f"always giving the most common answer (`{report['baseline_answer']}`)",
-            seed,
-        )
-    )
-    report["headline_metric"] = "average_precision"
-    for key in ("metrics", "baseline", "reference"):
-        report[key] = {
-            "average_precision": report[key]["average_precision"],
-            **report[key],
-        }
-    return report
-
-
-def _reliability(
-    scores: np.ndarray, labels: np.ndarray, calibration: Mapping[str, float] | None
-) -> dict[str, Any]:
-    """The reliability curve, with the Brier score and error before calibration too.
-
-    Calibration (`core.tables.calibration`) maps log-odds d to a * d + b; undoing it
-    gives the probabilities the model gave before.
-    """
-    found = decision.reliability(scores, labels)
-    if calibration:
-        clipped = np.clip(scores, 1e-12, 1 - 1e-12)
-        log_odds = (
-            np.log(clipped / (1 - clipped)) - calibration["shift"]
-        ) / calibration["scale"]
-        before = decision.reliability(1 / (1 + np.exp(-log_odds)), labels)
-        found.update(brier_before=before["brier"], ece_before=before["ece"])
-    return found
-
-
-def _ap_judged(
-    labels: np.ndarray, scores: Mapping[str, np.ndarray], baseline_text: str, seed: int
-) -> dict[str, Any]:
-    """The verdict and the reference comparison on average precision.
-
-    A paired bootstrap: each resample of the test rows scores all three models.
-
-    Args:
-        labels: True for the rows of the class to find.
-        scores: each model's score of that class per test row, under "ours", "base"
-            and "ref".
-    """
-    draws = _ap_draws(labels, scores, seed)
-    value = {
-        name: float(skm.average_precision_score(labels, values))
-        for name, values in scores.items()
-    }
-    gain = _quantiles(draws["ours"] - draws["base"])
-    outcome = "better" if gain[0] > 0 else "worse" if gain[1] < 0 else "unclear"
-    judged = {
-        "beats_baseline": bool(gain[0] > 0),
-        "interval": _quantiles(draws["ours"]),
-        "outcome": outcome,
-        "metric": "average_precision",
-        "value": value["ours"],
-        "baseline_value": value["base"],
-        "difference": gain,
-        "confidence": CONFIDENCE,
-        "n": len(labels),
-        "method": f"{CONFIDENCE:.0%} intervals: a paired bootstrap over the same test rows",
-    }
-    judged["sentence"], judged["headline"] = _verdict_words(
-        judged, baseline_text, "guessing", "test rows"
-    )
-    gap = _quantiles(draws["ref"] - draws["ours"])
-    comparison = {
-        "winner": "reference" if gap[0] > 0 else "ours" if gap[1] < 0 else "same",
-        "difference": gap,
-        "value": value["ref"],
-        "ours": value["ours"],
-        "metric": "average_precision",
-    }
-    comparison["sentence"] = _reference_words(comparison, REFERENCE_TEXT)
-    return {"verdict": judged, "reference_comparison": comparison}
-
-
-def _ap_draws(
-    labels: np.ndarray, scores: Mapping[str, np.ndarray], seed: int
-) -> dict[str, np.ndarray]:
-    """Average precision of each model on the same bootstrap resamples of the rows.
-
-    Resamples holding one class only (no precision-recall curve) are skipped.
-    """
-    rng = np.random.default_rng(seed)
-    n, drawn = len(labels), {name: [] for name in scores}
-    for _ in range(AP_RESAMPLES):
-        rows = rng.integers(0, n, n)
-        if labels[rows].all() or not labels[rows].any():
-            continue
-        for name, values in scores.items():
-            drawn[name].append(skm.average_precision_score(labels[rows], values[rows]))
-    return {name: np.array(values) for name, values in drawn.items()}
-
-
-def _quantiles(values: np.ndarray) -> list[float]:
-    if not len(values):
-        return [0.0, 0.0]
-    tail = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(values, [tail, 1 - tail])
-    return [float(low), float(high)]
-
-
-def _full_proba(proba: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
-    full = np.zeros((len(proba), n_classes))
-    full[:, classes.astype(int)] = proba
-    return full
-
-
 def per_class(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[dict]:
     """Precision, recall, F1 and support of each class, in the order of `names`.
 
@@ -395,175 +160,6 @@ def _thin(values: np.ndarray) -> list[float]:
     if (len(values) - 1) % step:
         kept.append(values[-1])
     return [round(float(v), 5) for v in kept]
-
-
-def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> dict:
-    train, test = prepared.train, prepared.test
-    y_pred = outputs[:, 0]
-    dummy = DummyRegressor(strategy="mean").fit(
-        np.zeros((len(train.targets), 1)), train.targets
-    )
-    reference, seconds = _reference(prepared, HistGradientBoostingRegressor, seed)
-    baseline_pred = dummy.predict(np.zeros((len(test.targets), 1)))
-    reference_pred = reference.predict(_reference_frame(prepared, test))
-    answer = float(dummy.constant_[0][0])
-    error = {
-        name: np.abs(test.targets - p)
-        for name, p in (
-            ("ours", y_pred),
-            ("base", baseline_pred),
-            ("ref", reference_pred),
-        )
-    }
-    shown = spread_sample(test.targets, MAX_SCATTER_POINTS)
-    return {
-        "task": "regression",
-        **_judged(
-            error, "mae", f"always guessing the average ({number_text(answer)})", seed
-        ),
-        "metrics": regression_metrics(test.targets, y_pred),
-        "baseline": regression_metrics(test.targets, baseline_pred),
-        "baseline_answer": answer,
-        "reference": regression_metrics(test.targets, reference_pred),
-        "reference_fit_seconds": seconds,
-        "actual": [float(v) for v in test.targets[shown]],
-        "predicted": [float(v) for v in y_pred[shown]],
-    }
-
-
-def spread_sample(values: np.ndarray, limit: int) -> np.ndarray:
-    """Positions of at most `limit` values spread evenly over their sorted range.
-
-    The smallest and the largest value are always kept, so a chart of the sample
-    spans the same range as all the values. The positions come back in file order.
-    """
-    order = np.argsort(np.asarray(values), kind="stable")
-    if len(order) <= limit:
-        return np.arange(len(order))
-    return np.sort(order[np.linspace(0, len(order) - 1, limit).round().astype(int)])
-
-
-def _judged(
-    scores: Mapping[str, np.ndarray], metric: str, baseline_text: str, seed: int
-) -> dict[str, Any]:
-    """The verdict against the baseline and the comparison with the reference.
-
-    Args:
-        scores: per-test-row scores under "ours", "base" and "ref" (see `verdict`).
-    """
-    return {
-        "verdict": verdict(
-            scores["ours"],
-            scores["base"],
-            metric=metric,
-            baseline_text=baseline_text,
-            seed=seed,
-        ),
-        "reference_comparison": compare_with_reference(
-            scores["ours"],
-            scores["ref"],
-            metric=metric,
-            reference_text=REFERENCE_TEXT,
-            seed=seed,
-        ),
-    }
-
-
-def _reference(prepared: Prepared, estimator: type, seed: int) -> tuple[Any, float]:
-    """Fits scikit-learn's HistGradientBoosting on the same train rows.
-
-    It fits with one OpenMP thread: beside a training worker on 2 busy CPUs, two
-    threads spun for 120 s on a fit that takes 4 s alone.
-    """
-    from threadpoolctl import threadpool_limits
-
-    started = time.perf_counter()
-    model = estimator(categorical_features="from_dtype", random_state=seed)
-    with threadpool_limits(1):
-        model.fit(_reference_frame(prepared, prepared.train), prepared.train.targets)
-    return model, time.perf_counter() - started
-
-
-def _reference_frame(prepared: Prepared, split: Any) -> pd.DataFrame:
-    """Raw columns as HistGradientBoosting takes them: numbers, and categories by dtype."""
-    columns = {}
-    for feature in prepared.info["schema"]:
-        values = split.raw[feature["name"]]
-        if feature["kind"] == "number":
-            columns[feature["name"]] = pd.to_numeric(values, errors="coerce")
-        elif feature["kind"] == "category":
-            known = feature["choices"][:250]
-            text = [format_value(v) for v in values]
-            columns[feature["name"]] = pd.Categorical(text, categories=known)
-    frame = pd.DataFrame(columns, index=split.raw.index)
-    # Free text alone (`label,message`): the reference has nothing it can read.
-    return frame if len(frame.columns) else frame.assign(no_usable_column=0.0)
-
-
-class _KerasScorer:
-    """Adapter so scikit-learn's permutation_importance can call the Keras model."""
-
-    def __init__(self, model: Any, info: Mapping[str, Any]) -> None:
-        self.model, self.info = model, info
-
-    def fit(
-        self, *_: Any
-    ) -> _KerasScorer:  # scikit-learn checks that estimators can fit
-        return self
-
-    def score(self, frame: pd.DataFrame, y: np.ndarray) -> float:
-        outputs = predict_outputs(self.model, frame, self.info["schema"])
-        if self.info["task"] == "classification":
-            return skm.accuracy_score(y, outputs.argmax(axis=1))
-        return -skm.mean_absolute_error(y, outputs[:, 0])
-
-
-def feature_importance(model: Any, prepared: Prepared, seed: int) -> list[dict]:
-    """Permutation importance on the test rows: how much the score drops per shuffled column.
-
-    Returns:
-        One dict per input column (`feature`, `importance`, `std`), most important first.
-    """
-    columns = [f["name"] for f in prepared.info["schema"]]
-    result = permutation_importance(
-        _KerasScorer(model, prepared.info),
-        prepared.test.raw[columns],
-        prepared.test.targets,
-        n_repeats=IMPORTANCE_REPEATS,
-        random_state=seed,
-    )
-    rows = [
-        {"feature": c, "importance": float(m), "std": float(s)}
-        for c, m, s in zip(
-            columns, result.importances_mean, result.importances_std, strict=True
-        )
-    ]
-    return sorted(rows, key=lambda r: -r["importance"])
-
-
-def summarize(report: Mapping[str, Any]) -> list[str]:
-    """Returns plain-language sentences: the verdict first, then the reference.
-
-    A verdict on average precision (a rare class) adds why accuracy is not the
-    headline.
-    """
-    sentences = [
-        report["verdict"]["sentence"],
-        report["reference_comparison"]["sentence"],
-    ]
-    if report["verdict"]["metric"] == "average_precision":
-        sentences.append(
-            f"Accuracy ({report['metrics']['accuracy']:.0%}) is shown but not the "
-            f"headline: with a rare class, always answering `{report['baseline_answer']}` "
-            f"is already right {report['baseline']['accuracy']:.0%} of the time."
-        )
-    return sentences
-
-
-CONFIDENCE = 0.95
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_CHUNK_CELLS = 2_000_000
-MIN_BLOCKS = 5  # fewer independent blocks than this: the interval is the values' range
 
 
 def verdict(
@@ -672,6 +268,135 @@ def compare_with_reference(
     }
     result["sentence"] = _reference_words(result, reference_text)
     return result
+
+
+def judged(
+    scores: Mapping[str, np.ndarray],
+    *,
+    metric: str,
+    baseline_text: str,
+    reference_text: str,
+    rows: str = "test rows",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The verdict against the baseline and the comparison with the reference.
+
+    The pair every report with a baseline and a reference holds, judged on the
+    same test rows with the same seed.
+
+    Args:
+        scores: per-test-row scores of the model, the baseline and the reference
+            under "ours", "base" and "ref" (see `verdict`).
+        metric: `"accuracy"` or `"mae"`.
+        baseline_text: the baseline in plain words, e.g. "always answering `no`".
+        reference_text: the reference in plain words, e.g. "a gradient-boosting model".
+        rows: what the test rows are, e.g. "test texts".
+        seed: seed of the bootstraps.
+
+    Returns:
+        `verdict` (see `verdict`) and `reference_comparison` (see
+        `compare_with_reference`), ready to merge into a report.
+    """
+    return {
+        "verdict": verdict(
+            scores["ours"],
+            scores["base"],
+            metric=metric,
+            baseline_text=baseline_text,
+            rows=rows,
+            seed=seed,
+        ),
+        "reference_comparison": compare_with_reference(
+            scores["ours"],
+            scores["ref"],
+            metric=metric,
+            reference_text=reference_text,
+            seed=seed,
+        ),
+    }
+
+
+def average_precision_judged(
+    labels: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    *,
+    baseline_text: str,
+    reference_text: str,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The verdict and the reference comparison on average precision.
+
+    A paired bootstrap: each resample of the test rows scores all three models.
+
+    Args:
+        labels: True for the rows of the class to find.
+        scores: each model's score of that class per test row, under "ours", "base"
+            and "ref".
+        baseline_text: the baseline in plain words.
+        reference_text: the reference in plain words.
+        seed: seed of the bootstrap.
+
+    Returns:
+        `verdict` and `reference_comparison`, as `judged` gives them.
+    """
+    draws = _ap_draws(labels, scores, seed)
+    value = {
+        name: float(skm.average_precision_score(labels, values))
+        for name, values in scores.items()
+    }
+    gain = _quantiles(draws["ours"] - draws["base"])
+    outcome = "better" if gain[0] > 0 else "worse" if gain[1] < 0 else "unclear"
+    found = {
+        "beats_baseline": bool(gain[0] > 0),
+        "interval": _quantiles(draws["ours"]),
+        "outcome": outcome,
+        "metric": "average_precision",
+        "value": value["ours"],
+        "baseline_value": value["base"],
+        "difference": gain,
+        "confidence": CONFIDENCE,
+        "n": len(labels),
+        "method": f"{CONFIDENCE:.0%} intervals: a paired bootstrap over the same test rows",
+    }
+    found["sentence"], found["headline"] = _verdict_words(
+        found, baseline_text, "guessing", "test rows"
+    )
+    gap = _quantiles(draws["ref"] - draws["ours"])
+    comparison = {
+        "winner": "reference" if gap[0] > 0 else "ours" if gap[1] < 0 else "same",
+        "difference": gap,
+        "value": value["ref"],
+        "ours": value["ours"],
+        "metric": "average_precision",
+    }
+    comparison["sentence"] = _reference_words(comparison, reference_text)
+    return {"verdict": found, "reference_comparison": comparison}
+
+
+def _ap_draws(
+    labels: np.ndarray, scores: Mapping[str, np.ndarray], seed: int
+) -> dict[str, np.ndarray]:
+    """Average precision of each model on the same bootstrap resamples of the rows.
+
+    Resamples holding one class only (no precision-recall curve) are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    n, drawn = len(labels), {name: [] for name in scores}
+    for _ in range(AP_RESAMPLES):
+        rows = rng.integers(0, n, n)
+        if labels[rows].all() or not labels[rows].any():
+            continue
+        for name, values in scores.items():
+            drawn[name].append(skm.average_precision_score(labels[rows], values[rows]))
+    return {name: np.array(values) for name, values in drawn.items()}
+
+
+def _quantiles(values: np.ndarray) -> list[float]:
+    if not len(values):
+        return [0.0, 0.0]
+    tail = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return [float(low), float(high)]
 
 
 def _paired_scores(

@@ -29,8 +29,7 @@ import pandas as pd
 
 from core import archive, runs, safe_csv
 from core.catalog import get_template
-from core.data import DataError
-from core.errors import TemplateError
+from core.errors import DataError, RunError, TemplateError
 from core.markdown import plain
 from core.templates import checks
 
@@ -158,7 +157,7 @@ def build_bundle(run_id: str) -> dict[str, Any]:
     """
     folder = runs.run_dir(run_id)
     if not (folder / runs.MODEL_FILE).is_file():
-        raise runs.RunError(f"Run `{run_id}` has no trained model to export.")
+        raise RunError(f"Run `{run_id}` has no trained model to export.")
     metadata = bundle_metadata(run_id)
     with zipfile.ZipFile(bundle_path(run_id), "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.write(folder / runs.MODEL_FILE, "model.keras")

@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from core import data, runs
+from core import datasets, runs
 from core.catalog import get_template
-from core.errors import UserError
-from core.runs import RunError
+from core.errors import RunError, UserError
 from core.templates.base import resolve_params
 
 EXECUTOR_ENV = "PREDICTIVE_STUDIO_EXECUTOR"
@@ -182,7 +181,7 @@ def start_training(
         target,
         resolved,
         seed=int(resolved["seed"]),
-        dataset_name=data.dataset_name(dataset_id),
+        dataset_name=datasets.dataset_name(dataset_id),
     )
     return start_run(spec) if launch_worker else runs.create_run(spec)
 

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from core import workspace
-from core.errors import UserError
+from core.errors import RunError
 from core.templates import registry
 from core.templates.base import Info, Report
 
@@ -71,10 +71,6 @@ FILE_WORDS = {  # what each file holds, in the words a damaged-run sentence uses
 }
 
 _held_locks: dict[str, int] = {}  # run id -> locked file descriptor, in this process
-
-
-class RunError(UserError):
-    """A run id or run request that cannot be served, with a user-readable message."""
 
 
 @dataclass(frozen=True)

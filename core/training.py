@@ -21,8 +21,9 @@ from typing import Any
 
 import keras
 
-from core import data, runs
+from core import runs
 from core.catalog import get_template
+from core.errors import DataError, RunError, TrainingError, UserError
 from core.templates.base import Info, Prepared, Report, Split, resolve_params
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ DIVERGED_MESSAGE = (
 
 
 NOT_STARTED_MESSAGE = "Stopped before the first epoch ended; no model was kept."
-
-
-class TrainingError(RuntimeError):
-    """Training could not produce a model, with a message a user can act on."""
 
 
 class RunFolderGone(RuntimeError):
@@ -140,10 +137,10 @@ def train_run(run_id: str) -> str:
         The final state: "completed", "stopped" or "failed".
 
     Raises:
-        runs.RunError: if another process already trains this run.
+        RunError: if another process already trains this run.
     """
     if not runs.hold_worker_lock(run_id):
-        raise runs.RunError(f"Run `{run_id}` already has a training process.")
+        raise RunError(f"Run `{run_id}` already has a training process.")
     try:
         return _run_to_end(run_id)
     finally:
@@ -195,7 +192,7 @@ def _log_traceback(run_id: str) -> None:
     try:
         with open(runs.run_dir(run_id) / runs.LOG_FILE, "a") as log:
             log.write(traceback.format_exc())
-    except (OSError, runs.RunError):
+    except (OSError, RunError):
         pass  # the folder is gone or the disk is full: the sentence still reaches the user
 
 
@@ -207,7 +204,7 @@ def failure_message(run_id: str, err: Exception) -> str:
             "The disk is full, so the run's files could not be written. Free some "
             "space and train again."
         )
-    if isinstance(err, (data.DataError, TrainingError, ValueError)) and str(err):
+    if isinstance(err, (UserError, ValueError)) and str(err):  # said for a person
         return str(err).splitlines()[0]
     detail = str(err).splitlines()[0] if str(err) else "no details"
     return f"Unexpected error ({type(err).__name__}: {detail}). The full log is {log}."
@@ -225,7 +222,7 @@ def _train(run_id: str) -> None:
     frame = template.load_data(spec["dataset_id"])
     problems = template.check(frame, spec["target"], params)
     if problems:
-        raise data.DataError(" ".join(problems))
+        raise DataError(" ".join(problems))
     keras.utils.set_random_seed(int(params["seed"]))
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
     _write_info(run_id, template, prepared)
@@ -342,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops like the Stop button
     try:
         state = train_run(Path(argv[0]).name)
-    except runs.RunError as err:
+    except RunError as err:
         logger.error("%s", err)
         return 1
     return 0 if state in ("completed", "stopped") else 1

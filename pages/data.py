@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import data
+from core import datasets
 from pages.ui import kinds
 from pages.ui.state import DATASET_ID, get, sample_title, use_dataset
 
@@ -16,14 +16,14 @@ if dataset_id:
 else:
     sample = st.selectbox(
         "…or start from a sample",
-        list(data.SAMPLES),
+        list(datasets.SAMPLES),
         index=None,
         format_func=sample_title,
         placeholder="Choose a sample data set",
         key="_w_sample",
     )
     if sample:
-        use_dataset(data.store_sample(sample), data.SAMPLES[sample][1])
+        use_dataset(datasets.store_sample(sample), datasets.SAMPLES[sample][1])
 
 dataset_id = get(DATASET_ID)
 if not dataset_id:
@@ -31,4 +31,4 @@ if not dataset_id:
     st.stop()
 
 # 2. Preview, check and (for tables) the target: the view of the data's kind.
-kinds.views_for(data.dataset_kind(dataset_id)).data(dataset_id)
+kinds.views_for(datasets.dataset_kind(dataset_id)).data(dataset_id)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import data
+from core import datasets
 from core.corpus import ingest as corpus
 from core.vision import ingest as images
 from pages.ui.backbones import backbone_status
@@ -29,12 +29,12 @@ st.subheader("Start from a sample")
 for column, (file_name, pitch) in zip(
     st.columns(len(SAMPLE_CARDS)), SAMPLE_CARDS.items(), strict=True
 ):
-    title, target = data.SAMPLES[file_name]
+    title, target = datasets.SAMPLES[file_name]
     with column, st.container(border=True):
         st.markdown(f"**{title}**")
         st.caption(pitch)
         if st.button("Use this sample", key=f"_w_sample_{file_name}", type="primary"):
-            use_dataset(data.store_sample(file_name), target)
+            use_dataset(datasets.store_sample(file_name), target)
             st.session_state[TARGET_COLUMN] = target
             st.switch_page("pages/data.py")
 

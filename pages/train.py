@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import data
+from core import datasets
 from core.catalog import suggest, templates_for
 from pages.ui import kinds
 from pages.ui.cache import dataset_or_stop, template_notes_cached
@@ -26,7 +26,7 @@ if not dataset_id:
     st.info("Choose a data set first.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
     st.stop()
-dataset_kind = data.dataset_kind(dataset_id)
+dataset_kind = datasets.dataset_kind(dataset_id)
 dataset = dataset_or_stop(dataset_id)
 target = kinds.views_for(dataset_kind).target(dataset_id)
 suggested, reason = suggest(dataset, target, dataset_kind)

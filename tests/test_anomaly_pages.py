@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import data, runs, training
+from core import datasets, runs, training
 from pages.ui import state
 from pages.ui.views.table import NO_TARGET
 from tests.test_anomaly import _cards
@@ -13,7 +13,9 @@ from tests.test_pages import open_page, texts
 
 @pytest.fixture
 def anomaly_run() -> str:
-    dataset_id = data.store_upload("cards.csv", _cards().to_csv(index=False).encode())
+    dataset_id = datasets.store_upload(
+        "cards.csv", _cards().to_csv(index=False).encode()
+    )
     spec = runs.RunSpec(
         "anomaly_detection",
         dataset_id,
@@ -47,7 +49,9 @@ def test_results_and_predict_show_scores_flags_and_why(anomaly_run):
 
 
 def test_train_page_offers_no_target_and_suggests_anomalies():
-    dataset_id = data.store_upload("cards.csv", _cards().to_csv(index=False).encode())
+    dataset_id = datasets.store_upload(
+        "cards.csv", _cards().to_csv(index=False).encode()
+    )
     at = open_page("pages/train.py", **{state.DATASET_ID: dataset_id})
     at.selectbox(key="_w_train_target").set_value(NO_TARGET).run()
     assert not at.exception

@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data
+from core import datasets, table_reading
 from core.catalog import get_template
-from core.data import DataError
-from core.errors import TemplateError
+from core.columns import infer_column_kinds
+from core.errors import DataError, TemplateError
+from core.tables.preflight import preflight
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
 
 
 def _load(raw: bytes, name: str = "upload.csv") -> pd.DataFrame:
-    return data.load_table(data.store_upload(name, raw))
+    return datasets.load_table(datasets.store_upload(name, raw))
 
 
 def _problems(frame: pd.DataFrame, target: str, template: str, **params) -> list[str]:
@@ -35,9 +36,9 @@ def _with_target(values, n: int = 40) -> pd.DataFrame:
 
 def test_empty_file():
     with pytest.raises(DataError, match="empty"):
-        data.read_csv_bytes(b"", "empty.csv")
+        table_reading.read_csv_bytes(b"", "empty.csv")
     with pytest.raises(DataError, match="`empty.csv` is empty"):
-        data.store_upload("empty.csv", b"")
+        datasets.store_upload("empty.csv", b"")
 
 
 def test_whitespace_only_file():
@@ -52,7 +53,7 @@ def test_header_only():
 
 def test_one_column():
     frame = _load(b"age\n1\n2\n3\n", "one.csv")  # valid, e.g. rows to score
-    [finding] = data.preflight(frame, None, data.infer_column_kinds(frame))
+    [finding] = preflight(frame, None, infer_column_kinds(frame))
     assert finding.level == "error" and "only one column ('age')" in finding.message
     assert "separator" in finding.fix
 
@@ -177,7 +178,7 @@ def test_mixed_numbers_and_words_from_a_file_stay_a_category():
     )
     frame = _load(("x,dose,t\n" + rows).encode())
     assert frame["dose"].tolist()[:4] == ["1", "2", "3", "unknown"]
-    assert data.infer_column_kinds(frame)["dose"] == "category"
+    assert infer_column_kinds(frame)["dose"] == "category"
     assert _problems(frame, "t", "tabular_classification") == []
 
 

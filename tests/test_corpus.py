@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, runs
+from core import datasets, export, runs
 from core.__main__ import main
 from core.corpus import bundle, ingest, mixture, ngram
 from core.corpus import model as lm
 from core.corpus.ingest import Corpus
 from core.corpus.template import split_by_position
+from core.errors import DataError
 
 ALICE = Path(__file__).parents[1] / "sample_data" / "alice_in_wonderland.txt"
 SENTENCES = [
@@ -70,7 +71,7 @@ def test_zip_of_txt_files_is_one_corpus_of_documents():
     content = zip_of({"a.txt": small_text(30).encode(), "b.txt": b"second file text"})
     assert ingest.is_corpus_upload("texts.zip", content)
     dataset_id = ingest.store_upload("texts.zip", content)
-    assert data.dataset_kind(dataset_id) == "corpus"
+    assert datasets.dataset_kind(dataset_id) == "corpus"
     corpus = ingest.load_corpus(dataset_id)
     assert len(corpus.documents) == 2 and corpus.documents[1] == "second file text"
 
@@ -78,9 +79,9 @@ def test_zip_of_txt_files_is_one_corpus_of_documents():
 def test_zip_of_class_folders_or_unsafe_paths_is_not_a_corpus():
     folders = zip_of({"pos/a.txt": b"good", "neg/b.txt": b"bad"})
     assert not ingest.is_corpus_upload("classes.zip", folders)
-    with pytest.raises(data.DataError, match="unsafe path"):
+    with pytest.raises(DataError, match="unsafe path"):
         ingest.store_upload("evil.zip", zip_of({"../a.txt": b"x y z"}))
-    with pytest.raises(data.DataError, match="no words"):
+    with pytest.raises(DataError, match="no words"):
         ingest.store_upload("empty.txt", b"... !!!")
 
 

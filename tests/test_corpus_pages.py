@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core import data, runs, workspace
+from core import datasets, runs, workspace
 from core.corpus import ingest
 from pages.ui import state
 from pages.ui.views import corpus as corpus_view
@@ -43,7 +43,7 @@ def test_home_alice_sample_opens_the_text_check():
     at.button(key="_w_sample_alice").click().run()
     assert not at.exception
     dataset_id = at.session_state[state.DATASET_ID]
-    assert data.dataset_kind(dataset_id) == "corpus"
+    assert datasets.dataset_kind(dataset_id) == "corpus"
     assert "Text check" in texts(at.subheader)
     assert "distinct" in texts(at.info)
 

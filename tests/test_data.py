@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data
+from core import datasets, table_reading
 from core.catalog import suggest
-from core.data import DataError
-
-# --- read_csv_bytes -----------------------------------------------------------------
+from core.columns import infer_column_kinds, mixed_columns, resolve_kinds, split_indices
+from core.errors import DataError
+from core.tables.preflight import preflight
 
 
 def test_text_values_are_kept():
-    frame = data.read_csv_bytes(b"n,word\n1,apple\n2,pear\n3,fig\n")
+    frame = table_reading.read_csv_bytes(b"n,word\n1,apple\n2,pear\n3,fig\n")
     assert frame["word"].tolist() == ["apple", "pear", "fig"]
 
 
 def test_utf8_bom_is_not_part_of_the_first_header():
-    frame = data.read_csv_bytes(b"\xef\xbb\xbfa,b\n1,2\n3,4\n")
+    frame = table_reading.read_csv_bytes(b"\xef\xbb\xbfa,b\n1,2\n3,4\n")
     assert list(frame.columns) == ["a", "b"]
     assert frame["a"].tolist() == [1, 3]
 
@@ -36,20 +36,20 @@ def test_utf8_bom_is_not_part_of_the_first_header():
     ids=["utf8-bom", "latin-1", "utf-16"],
 )
 def test_text_encodings_are_decoded(raw):
-    frame = data.read_csv_bytes(raw)
+    frame = table_reading.read_csv_bytes(raw)
     assert list(frame.columns) == ["city", "n"]
     assert frame["city"].tolist() == ["José", "Zoë"]
     assert frame["n"].tolist() == [1, 2]
 
 
 def test_utf16_numbers_are_decoded():
-    frame = data.read_csv_bytes("a,b\n1,2.5\n3,4.5\n".encode("utf-16"))
+    frame = table_reading.read_csv_bytes("a,b\n1,2.5\n3,4.5\n".encode("utf-16"))
     assert list(frame.columns) == ["a", "b"]
     assert frame["b"].tolist() == [2.5, 4.5]
 
 
 def test_semicolon_file_with_decimal_commas():
-    frame = data.read_csv_bytes(b"price;qty;weight\n1,5;2;0,25\n3,25;4;10,5\n")
+    frame = table_reading.read_csv_bytes(b"price;qty;weight\n1,5;2;0,25\n3,25;4;10,5\n")
     assert list(frame.columns) == ["price", "qty", "weight"]
     assert pd.api.types.is_float_dtype(frame["price"])
     assert frame["price"].tolist() == [1.5, 3.25]
@@ -57,43 +57,43 @@ def test_semicolon_file_with_decimal_commas():
 
 
 def test_tab_delimited_file():
-    frame = data.read_csv_bytes(b"a\tb\tc\n1\t2\t3\n4\t5\t6\n")
+    frame = table_reading.read_csv_bytes(b"a\tb\tc\n1\t2\t3\n4\t5\t6\n")
     assert list(frame.columns) == ["a", "b", "c"]
     assert frame.shape == (2, 3)
     assert frame["c"].tolist() == [3, 6]
 
 
 def test_thousands_separators_become_numbers():
-    frame = data.read_csv_bytes(b'amount,n\n"1,234",1\n"12,345.5",2\n7,3\n')
+    frame = table_reading.read_csv_bytes(b'amount,n\n"1,234",1\n"12,345.5",2\n7,3\n')
     assert pd.api.types.is_numeric_dtype(frame["amount"])
     assert frame["amount"].tolist() == [1234, 12345.5, 7]
 
 
 def test_missing_markers_in_a_number_column():
-    frame = data.read_csv_bytes(b"a,b\n1,10\nN/A,20\n?,30\n-,40\n5,50\n")
+    frame = table_reading.read_csv_bytes(b"a,b\n1,10\nN/A,20\n?,30\n-,40\n5,50\n")
     assert pd.api.types.is_numeric_dtype(frame["a"])
     assert frame["a"].isna().tolist() == [False, True, True, True, False]
 
 
 def test_missing_markers_in_a_text_column():
-    frame = data.read_csv_bytes(b"a,b\n1,red\n2,N/A\n3,?\n4,-\n5,blue\n")
+    frame = table_reading.read_csv_bytes(b"a,b\n1,red\n2,N/A\n3,?\n4,-\n5,blue\n")
     assert frame["b"].isna().tolist() == [False, True, True, True, False]
     assert frame["b"].dropna().tolist() == ["red", "blue"]
 
 
 def test_quoted_newline_stays_inside_its_field():
-    frame = data.read_csv_bytes(b'a,b\n1,"line one\nline two"\n2,z\n')
+    frame = table_reading.read_csv_bytes(b'a,b\n1,"line one\nline two"\n2,z\n')
     assert frame.shape == (2, 2)
     assert frame["b"].tolist() == ["line one\nline two", "z"]
 
 
 def test_empty_rows_are_dropped():
-    frame = data.read_csv_bytes(b"a,b\n1,2\n,\n3,4\n")
+    frame = table_reading.read_csv_bytes(b"a,b\n1,2\n,\n3,4\n")
     assert frame["a"].tolist() == [1, 3]
 
 
 def test_blank_header_gets_a_plain_name():
-    frame = data.read_csv_bytes(b"a, \n1,2\n3,4\n")
+    frame = table_reading.read_csv_bytes(b"a, \n1,2\n3,4\n")
     assert list(frame.columns) == ["a", "column_2"]
 
 
@@ -133,18 +133,18 @@ def _kinds_frame(n: int = 30) -> pd.DataFrame:
     ],
 )
 def test_infer_column_kinds(column, kind):
-    assert data.infer_column_kinds(_kinds_frame())[column] == kind
+    assert infer_column_kinds(_kinds_frame())[column] == kind
 
 
 def test_whole_numbers_that_repeat_are_numbers_not_ids():
     frame = pd.DataFrame({"age": [20, 30, 40, 50] * 10, "row": range(40)})
-    kinds = data.infer_column_kinds(frame)
+    kinds = infer_column_kinds(frame)
     assert kinds["age"] == "number"
     assert kinds["row"] == "identifier"  # unique and increasing
 
 
 def test_resolve_kinds_applies_overrides():
-    kinds = data.resolve_kinds(_kinds_frame(), {"flag": "category", "code": "text"})
+    kinds = resolve_kinds(_kinds_frame(), {"flag": "category", "code": "text"})
     assert kinds["flag"] == "category"
     assert kinds["code"] == "text"
     assert kinds["size"] == "number"
@@ -152,62 +152,62 @@ def test_resolve_kinds_applies_overrides():
 
 def test_resolve_kinds_rejects_unknown_column():
     with pytest.raises(DataError, match="Invalid column.*'nope'"):
-        data.resolve_kinds(_kinds_frame(), {"nope": "number"})
+        resolve_kinds(_kinds_frame(), {"nope": "number"})
 
 
 def test_resolve_kinds_rejects_unknown_kind():
     with pytest.raises(DataError, match="Invalid kind for column `size`.*'decimal'"):
-        data.resolve_kinds(_kinds_frame(), {"size": "decimal"})
+        resolve_kinds(_kinds_frame(), {"size": "decimal"})
 
 
 # --- stored uploads -------------------------------------------------------------------
 
 
 def test_store_upload_uses_the_content_hash(workspace_root):
-    first = data.store_upload("a.csv", b"x,y\n1,2\n")
-    again = data.store_upload("renamed.csv", b"x,y\n1,2\n")
-    other = data.store_upload("a.csv", b"x,y\n1,3\n")
+    first = datasets.store_upload("a.csv", b"x,y\n1,2\n")
+    again = datasets.store_upload("renamed.csv", b"x,y\n1,2\n")
+    other = datasets.store_upload("a.csv", b"x,y\n1,3\n")
     assert first == again != other
     assert len(first) == 16 and int(first, 16) >= 0
-    assert data.dataset_path(first).read_bytes() == b"x,y\n1,2\n"
-    assert data.dataset_name(first) == "a.csv"  # the first name is kept
-    assert sorted(p.name for p in data.datasets_root().iterdir()) == sorted(
+    assert datasets.dataset_path(first).read_bytes() == b"x,y\n1,2\n"
+    assert datasets.dataset_name(first) == "a.csv"  # the first name is kept
+    assert sorted(p.name for p in datasets.datasets_root().iterdir()) == sorted(
         [first, other]
     )
 
 
 def test_store_upload_name_never_becomes_a_path(workspace_root):
-    data.datasets_root()
+    datasets.datasets_root()
     before = set(workspace_root.parent.rglob("*"))
-    dataset_id = data.store_upload("../../evil.csv", b"x,y\n1,2\n")
+    dataset_id = datasets.store_upload("../../evil.csv", b"x,y\n1,2\n")
     created = set(workspace_root.parent.rglob("*")) - before
 
-    datasets = data.datasets_root().resolve()
+    root = datasets.datasets_root().resolve()
     assert created
     for path in created:
         resolved = path.resolve()
-        assert resolved == datasets or datasets in resolved.parents, path
+        assert resolved == root or root in resolved.parents, path
     assert not any("evil" in p.name for p in created)
-    meta = json.loads((datasets / dataset_id / data.META_FILE).read_text())
+    meta = json.loads((root / dataset_id / datasets.META_FILE).read_text())
     assert meta["name"] == "evil.csv"
-    assert data.load_table(dataset_id)["y"].tolist() == [2]
+    assert datasets.load_table(dataset_id)["y"].tolist() == [2]
 
 
 def test_dataset_path_rejects_traversal_ids():
     with pytest.raises(DataError, match="no stored dataset"):
-        data.dataset_path("../../etc")
+        datasets.dataset_path("../../etc")
 
 
 def test_store_upload_size_limit(monkeypatch):
-    monkeypatch.setattr(data, "MAX_TABLE_BYTES", 10)
+    monkeypatch.setattr(datasets, "MAX_TABLE_BYTES", 10)
     with pytest.raises(DataError, match="the limit is"):
-        data.store_upload("big.csv", b"a,b\n1,2\n3,4\n")
-    assert list(data.datasets_root().iterdir()) == []
+        datasets.store_upload("big.csv", b"a,b\n1,2\n3,4\n")
+    assert list(datasets.datasets_root().iterdir()) == []
 
 
 def test_store_upload_refuses_empty_bytes():
     with pytest.raises(DataError, match="empty"):
-        data.store_upload("empty.csv", b"")
+        datasets.store_upload("empty.csv", b"")
 
 
 # --- template suggestion ----------------------------------------------------------------
@@ -240,9 +240,9 @@ def test_suggest_refuses_an_unknown_target():
 
 def test_split_indices_is_seeded_disjoint_and_complete():
     labels = np.array(["a"] * 30 + ["b"] * 10)
-    train, val, test = data.split_indices(labels, 0.2, 0.2, seed=7)
-    again = data.split_indices(labels, 0.2, 0.2, seed=7)
-    other = data.split_indices(labels, 0.2, 0.2, seed=8)
+    train, val, test = split_indices(labels, 0.2, 0.2, seed=7)
+    again = split_indices(labels, 0.2, 0.2, seed=7)
+    other = split_indices(labels, 0.2, 0.2, seed=8)
 
     for part, same in zip((train, val, test), again, strict=True):
         np.testing.assert_array_equal(part, same)
@@ -256,14 +256,14 @@ def test_split_indices_is_seeded_disjoint_and_complete():
 
 def test_split_indices_is_stratified():
     labels = np.array(["a"] * 30 + ["b"] * 10)
-    for part in data.split_indices(labels, 0.2, 0.2, seed=3):
+    for part in split_indices(labels, 0.2, 0.2, seed=3):
         share_b = np.mean(labels[part] == "b")
         assert share_b == pytest.approx(0.25, abs=0.01)
 
 
 def test_split_indices_numeric_targets_are_not_stratified():
     values = np.linspace(0, 1, 40)
-    train, val, test = data.split_indices(values, 0.25, 0.25, seed=0)
+    train, val, test = split_indices(values, 0.25, 0.25, seed=0)
     assert (len(train), len(val), len(test)) == (20, 10, 10)
 
 
@@ -283,13 +283,13 @@ def _noisy_table(n: int = 60) -> pd.DataFrame:
 
 
 def _messages(frame: pd.DataFrame, target: str = "label") -> list[str]:
-    findings = data.preflight(frame, target, data.infer_column_kinds(frame))
+    findings = preflight(frame, target, infer_column_kinds(frame))
     return [f.message for f in findings]
 
 
 def test_preflight_clean_table_has_no_warnings():
     frame = _noisy_table()
-    findings = data.preflight(frame, "label", data.infer_column_kinds(frame))
+    findings = preflight(frame, "label", infer_column_kinds(frame))
     assert [f for f in findings if f.level != "info"] == []
 
 
@@ -297,7 +297,7 @@ def test_preflight_missing_values():
     frame = _noisy_table()
     frame.loc[::2, "a"] = np.nan
     frame.loc[:5, "b"] = np.nan
-    findings = data.preflight(frame, "label", data.infer_column_kinds(frame))
+    findings = preflight(frame, "label", infer_column_kinds(frame))
     by_message = {f.message: f.level for f in findings}
     assert by_message["`a` has 30 missing values (50%)."] == "warning"
     assert by_message["`b` has 6 missing values (10%)."] == "info"
@@ -358,8 +358,8 @@ def test_preflight_too_few_rows():
 def test_preflight_mixed_numbers_and_words():
     frame = _noisy_table()
     frame["dose"] = (["1", "2", "3", "none given", "5", "6"] * 10)[: len(frame)]
-    assert data.infer_column_kinds(frame)["dose"] == "category"
-    assert data.mixed_columns(frame) == {"dose": ["none given"]}
+    assert infer_column_kinds(frame)["dose"] == "category"
+    assert mixed_columns(frame) == {"dose": ["none given"]}
     assert any(
         "`dose` mixes numbers and words (e.g. 'none given')" in m
         for m in _messages(frame)
@@ -369,7 +369,7 @@ def test_preflight_mixed_numbers_and_words():
 def test_preflight_orders_warnings_before_info():
     frame = _noisy_table().assign(country="FR")
     frame.loc[::2, "a"] = np.nan
-    levels = [f.level for f in data.preflight(frame, "label", {})]
+    levels = [f.level for f in preflight(frame, "label", {})]
     order = {"error": 0, "warning": 1, "info": 2}
     assert "warning" in levels and "info" in levels
     assert levels == sorted(levels, key=order.get)

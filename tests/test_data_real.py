@@ -12,9 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data
+from core import datasets, table_reading
+from core.columns import column_stats, infer_column_kinds, mask_infinite, suggest_target
+from core.errors import DataError
+from core.findings import Finding
 from core.series import bundle as bundle_forecast
 from core.tables import bundle as bundle_predict
+from core.tables.preflight import find_infinite, preflight
 
 APP = Path(__file__).parents[1] / "app.py"
 # The first 80 rows of the Pima Indians diabetes table (UCI / Kaggle): 0 stands for
@@ -113,12 +117,12 @@ spam,"WINNER!! As a valued network customer you have been selected to receive a 
 """.encode()
 
 
-def _messages(findings: list[data.Finding]) -> str:
+def _messages(findings: list[Finding]) -> str:
     return "\n".join(f.message for f in findings)
 
 
 def _check(frame, target):
-    return data.preflight(frame, target, data.infer_column_kinds(frame))
+    return preflight(frame, target, infer_column_kinds(frame))
 
 
 # --- item 1: one-column and two-column tables --------------------------------------
@@ -135,7 +139,7 @@ def _check(frame, target):
     ids=["one-number-column", "one-text-column", "pima-two-columns", "sms-spam"],
 )
 def test_one_and_two_column_tables_load(raw, columns):
-    frame = data.load_table(data.store_upload("rows.csv", raw))
+    frame = datasets.load_table(datasets.store_upload("rows.csv", raw))
     if columns is None:  # the messages alone: one column, commas and ; inside cells
         assert frame.shape[1] == 1 and len(frame) == 5
         assert "crazy.., Available" not in frame.iloc[:, 0].iloc[0]
@@ -145,14 +149,16 @@ def test_one_and_two_column_tables_load(raw, columns):
 
 
 def test_sms_message_keeps_its_commas_and_semicolons():
-    frame = data.read_csv_bytes(SMS, "spam.csv")
+    frame = table_reading.read_csv_bytes(SMS, "spam.csv")
     assert frame["message"][0].startswith("Go until jurong point, crazy")
     assert "2005; text FA" in frame["message"][2]
-    assert data.suggest_target(data.infer_column_kinds(frame)) == "label"
+    assert suggest_target(infer_column_kinds(frame)) == "label"
 
 
 def test_one_column_table_is_refused_for_training_by_the_data_check():
-    frame = data.read_csv_bytes(b"age:income:label\n1:2:3\n4:5:6\n", "colon.csv")
+    frame = table_reading.read_csv_bytes(
+        b"age:income:label\n1:2:3\n4:5:6\n", "colon.csv"
+    )
     findings = _check(frame, None)
     assert findings[0].level == "error"
     assert "only one column ('age:income:label')" in findings[0].message
@@ -175,13 +181,13 @@ def _with_cells(cells: dict[int, str], column: str = "x") -> bytes:
 
 @pytest.mark.parametrize("cell", ["inf", "-inf", "Infinity", "1e309", "-2e308", "5e38"])
 def test_infinite_cell_is_named_with_its_row_and_counts_as_missing(cell):
-    frame = data.read_csv_bytes(_with_cells({3: cell, 20: cell}), "inf.csv")
-    kinds = data.infer_column_kinds(frame)
+    frame = table_reading.read_csv_bytes(_with_cells({3: cell, 20: cell}), "inf.csv")
+    kinds = infer_column_kinds(frame)
     assert kinds["x"] == "number"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no sklearn "Input contains infinity" either
-        findings = data.preflight(frame, "price", kinds)
-        stats = data.column_stats(frame, kinds).set_index("column")
+        findings = preflight(frame, "price", kinds)
+        stats = column_stats(frame, kinds).set_index("column")
     message = _messages(findings)
     assert "`x` holds 2 infinite or too large values (row 3, 20)" in message
     assert "`x` has 2 missing values" in message
@@ -190,22 +196,22 @@ def test_infinite_cell_is_named_with_its_row_and_counts_as_missing(cell):
 
 
 def test_infinite_target_rows_count_as_missing_targets():
-    frame = data.read_csv_bytes(_with_cells({5: "inf"}, "price"), "inf.csv")
+    frame = table_reading.read_csv_bytes(_with_cells({5: "inf"}, "price"), "inf.csv")
     message = _messages(_check(frame, "price"))
     assert "`price` holds 1 infinite or too large value (row 5)" in message
     assert "The target `price` is missing in 1 rows." in message
 
 
 def test_find_infinite_and_mask_infinite_for_rows_to_score():
-    frame = data.read_csv_bytes(b"Glucose\n148\ninf\n85\n1e400\n", "score.csv")
-    [finding] = data.find_infinite(frame)
+    frame = table_reading.read_csv_bytes(b"Glucose\n148\ninf\n85\n1e400\n", "score.csv")
+    [finding] = find_infinite(frame)
     assert (
         finding.message == "`Glucose` holds 2 infinite or too large values (row 2, 4)."
     )
-    masked = data.mask_infinite(frame)
+    masked = mask_infinite(frame)
     assert masked["Glucose"].isna().tolist() == [False, True, False, True]
     assert np.isinf(frame["Glucose"]).sum() == 2  # the input is left as it was
-    assert data.find_infinite(masked) == []
+    assert find_infinite(masked) == []
 
 
 # --- item 6: European numbers ---------------------------------------------------------
@@ -220,23 +226,25 @@ Leipzig;87.450,10;52;2;1990
 
 
 def test_european_numbers_in_a_semicolon_file_are_numbers():
-    frame = data.read_csv_bytes(EUROPEAN, "wohnungen.csv")
+    frame = table_reading.read_csv_bytes(EUROPEAN, "wohnungen.csv")
     assert frame["Preis"].tolist() == [50088.83, 1234500.0, 999.9, 312000.0, 87450.1]
     assert frame["Fläche"].tolist() == [45.5, 120.25, 78.0, 88.75, 52.0]
-    kinds = data.infer_column_kinds(frame)
+    kinds = infer_column_kinds(frame)
     assert kinds["Preis"] == kinds["Fläche"] == "number"
     assert "Preis" not in _messages(_check(frame, "Zimmer"))
 
 
 def test_thousands_dots_in_a_decimal_comma_file_are_thousands():
     raw = b"Stadt;Einwohner;Fl\xe4che\nA;1.234;12,5\nB;56.789;3,25\nC;123.456;7\n"
-    frame = data.read_csv_bytes(raw, "staedte.csv")
+    frame = table_reading.read_csv_bytes(raw, "staedte.csv")
     assert frame["Einwohner"].tolist() == [1234, 56789, 123456]
     assert frame["Fläche"].tolist() == [12.5, 3.25, 7.0]
 
 
 def test_semicolon_file_with_decimal_points_stays_numeric():
-    frame = data.read_csv_bytes(b"a;b;y;n\n1.5;2,000.25;0;1.234\n3.5;4.75;1;5.678\n")
+    frame = table_reading.read_csv_bytes(
+        b"a;b;y;n\n1.5;2,000.25;0;1.234\n3.5;4.75;1;5.678\n"
+    )
     assert frame["a"].tolist() == [1.5, 3.5]
     assert frame["n"].tolist() == [1.234, 5.678]  # no decimal comma: points are points
     assert frame["b"].tolist() == [2000.25, 4.75]
@@ -245,8 +253,8 @@ def test_semicolon_file_with_decimal_points_stays_numeric():
 def test_many_european_prices_are_not_taken_for_an_id():
     euros = [1000 + i * 37 for i in range(40)]  # all different, as an ID's values are
     rows = [f"{e // 1000}.{e % 1000:03d},{i:02d};{i % 4}" for i, e in enumerate(euros)]
-    frame = data.read_csv_bytes(("Preis;Klasse\n" + "\n".join(rows)).encode())
-    assert data.infer_column_kinds(frame)["Preis"] == "number"
+    frame = table_reading.read_csv_bytes(("Preis;Klasse\n" + "\n".join(rows)).encode())
+    assert infer_column_kinds(frame)["Preis"] == "number"
     assert frame["Preis"][1] == pytest.approx(1037.01)
     assert "ID" not in _messages(_check(frame, "Klasse"))
 
@@ -254,7 +262,7 @@ def test_many_european_prices_are_not_taken_for_an_id():
 def test_numbers_in_an_unreadable_format_are_not_dropped_silently():
     rows = [f"{i};{i * 1.5:.2f} €;{i % 3}" for i in range(40)]
     rows[7] = "7;10,50 €;1"  # mixed point and comma decimals
-    frame = data.read_csv_bytes(("n;Betrag;y\n" + "\n".join(rows)).encode())
+    frame = table_reading.read_csv_bytes(("n;Betrag;y\n" + "\n".join(rows)).encode())
     findings = _check(frame, "y")
     [warning] = [f for f in findings if "`Betrag`" in f.message]  # and no "ID" note
     assert warning.level == "warning"
@@ -266,7 +274,7 @@ def test_numbers_in_an_unreadable_format_are_not_dropped_silently():
 
 
 def test_pima_impossible_zeros_are_flagged_in_plain_words():
-    frame = data.read_csv_bytes(PIMA, "diabetes.csv")
+    frame = table_reading.read_csv_bytes(PIMA, "diabetes.csv")
     message = _messages(_check(frame, "Outcome"))
     assert (
         "`Insulin`: 47 rows are 0, far below every other value (the smallest is 23). "
@@ -283,16 +291,16 @@ def test_pima_impossible_zeros_are_flagged_in_plain_words():
         assert f"`{column}`: " not in message
 
 
-@pytest.mark.parametrize("sample", sorted(data.SAMPLES))
+@pytest.mark.parametrize("sample", sorted(datasets.SAMPLES))
 def test_samples_have_no_impossible_zeros(sample):
     # Real zeros: heart `oldpeak`, Seattle `precipitation`.
-    frame = data.load_table(data.store_sample(sample))
-    assert "0, far below" not in _messages(_check(frame, data.SAMPLES[sample][1]))
+    frame = datasets.load_table(datasets.store_sample(sample))
+    assert "0, far below" not in _messages(_check(frame, datasets.SAMPLES[sample][1]))
 
 
 def test_counts_with_zeros_are_not_flagged():
     counts = np.arange(60) % 12  # 0, 1, 2, ... like children or pregnancies
-    frame = data.read_csv_bytes(
+    frame = table_reading.read_csv_bytes(
         ("children,amount\n" + "\n".join(f"{c},{c * 3.5}" for c in counts)).encode()
     )
     assert "0, far below" not in _messages(_check(frame, None))
@@ -310,8 +318,8 @@ def test_default_target_for_diamonds_is_price():
         "0.29,Premium,I,VS2,62.4,58,334,4.2,4.23,2.63",
         "0.31,Good,J,SI2,63.3,58,335,4.34,4.35,2.75",
     ]
-    frame = data.read_csv_bytes("\n".join([header, *rows]).encode())
-    assert data.suggest_target(data.infer_column_kinds(frame)) == "price"
+    frame = table_reading.read_csv_bytes("\n".join([header, *rows]).encode())
+    assert suggest_target(infer_column_kinds(frame)) == "price"
 
 
 @pytest.mark.parametrize(
@@ -341,14 +349,14 @@ def test_default_target_for_diamonds_is_price():
 def test_suggest_target_prefers_target_names_then_the_last_usable_column(
     kinds, expected
 ):
-    assert data.suggest_target(kinds) == expected
+    assert suggest_target(kinds) == expected
 
 
-@pytest.mark.parametrize("sample", sorted(data.SAMPLES))
+@pytest.mark.parametrize("sample", sorted(datasets.SAMPLES))
 def test_suggest_target_on_samples(sample):
-    frame = data.load_table(data.store_sample(sample))
-    kinds = data.infer_column_kinds(frame)
-    suggested = data.suggest_target(kinds)
+    frame = datasets.load_table(datasets.store_sample(sample))
+    kinds = infer_column_kinds(frame)
+    suggested = suggest_target(kinds)
     assert kinds[suggested] in ("number", "category", "boolean")
     if sample == "heart.csv":
         assert suggested == "target"
@@ -388,8 +396,8 @@ def test_data_page_shows_the_findings_without_crashing(raw, target, shown):
 )
 def test_rows_longer_than_the_header_are_refused_not_shifted(text, detail):
     """pandas would silently make the first values an index (and shift every column)."""
-    with pytest.raises(data.DataError, match=detail):
-        data.read_csv_bytes(text, "texts.csv")
+    with pytest.raises(DataError, match=detail):
+        table_reading.read_csv_bytes(text, "texts.csv")
 
 
 @pytest.mark.parametrize("module", [bundle_predict, bundle_forecast])

@@ -9,6 +9,7 @@ from sklearn import metrics as skm
 
 from core import evaluation
 from core.catalog import get_template
+from core.tables.report import evaluate
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
 
@@ -101,7 +102,7 @@ def _trained(template_name, frame, target):
 
 def test_evaluate_classification_report(tiny_table):
     model, prepared = _trained("tabular_classification", tiny_table, "label")
-    report = evaluation.evaluate(model, prepared, seed=0)
+    report = evaluate(model, prepared, seed=0)
 
     n_test = prepared.info["n_test"]
     assert report["task"] == "classification"
@@ -130,7 +131,7 @@ def test_evaluate_classification_report(tiny_table):
 
 def test_evaluate_regression_report(tiny_regression_table):
     model, prepared = _trained("tabular_regression", tiny_regression_table, "y")
-    report = evaluation.evaluate(model, prepared, seed=0)
+    report = evaluate(model, prepared, seed=0)
 
     assert report["task"] == "regression"
     for key in ("metrics", "baseline", "reference"):

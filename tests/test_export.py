@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, runs, training
+from core import datasets, export, runs, training
+from core.errors import DataError
 from tests.conftest import FAST_PARAMS
 
 
@@ -31,7 +32,9 @@ def trained_run(tmp_path_factory):
                 "label": np.where(x > 0, "yes", "no"),
             }
         )
-        dataset_id = data.store_upload("tiny.csv", frame.to_csv(index=False).encode())
+        dataset_id = datasets.store_upload(
+            "tiny.csv", frame.to_csv(index=False).encode()
+        )
         spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
         run_id = runs.create_run(spec)
         assert training.train_run(run_id) == "completed"
@@ -81,17 +84,13 @@ def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
 
 
 def test_predict_frame_names_missing_columns(run_id):
-    with pytest.raises(
-        data.DataError, match=r"lacks the model's input columns \['color'\]"
-    ):
+    with pytest.raises(DataError, match=r"lacks the model's input columns \['color'\]"):
         export.predict_frame(run_id, pd.DataFrame({"x": [1.0]}))
 
 
 def test_predict_frame_names_rows_with_words_in_number_columns(run_id):
     frame = pd.DataFrame({"x": ["1.5", "lots"], "color": ["red", "blue"]})
-    with pytest.raises(
-        data.DataError, match=r"`x` should hold numbers, but row\(s\) 2"
-    ):
+    with pytest.raises(DataError, match=r"`x` should hold numbers, but row\(s\) 2"):
         export.predict_frame(run_id, frame)
 
 
@@ -154,7 +153,7 @@ def _zip(members: dict[str, bytes], symlink: str | None = None) -> bytes:
 def test_import_refuses_unsafe_or_foreign_zips(payload, message):
     before = runs.list_runs()
     with pytest.raises(
-        data.DataError, match=message.replace("[", r"\[").replace("]", r"\]")
+        DataError, match=message.replace("[", r"\[").replace("]", r"\]")
     ):
         export.import_bundle(payload, "upload.zip")
     assert runs.list_runs() == before
@@ -175,7 +174,7 @@ def test_import_refuses_a_model_with_a_lambda_layer(tmp_path, run_id):
     )
     before = runs.list_runs()
     with pytest.raises(
-        data.DataError, match="contains a Lambda layer, which could run code"
+        DataError, match="contains a Lambda layer, which could run code"
     ):
         export.import_bundle(payload, "lambda.zip")
     assert runs.list_runs() == before

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, formats, runs, training, workspace
+from core import datasets, export, formats, runs, training, workspace
 from core.__main__ import main
+from core.errors import Refusal
 from core.formats import build
 from core.vision import ingest as images
 from tests.conftest import FAST_PARAMS, tiny_series
@@ -57,7 +58,7 @@ def _categories_table() -> pd.DataFrame:
 
 def _specs() -> dict[str, runs.RunSpec]:
     def csv(name: str, frame: pd.DataFrame) -> str:
-        return data.store_upload(name, frame.to_csv(index=False).encode())
+        return datasets.store_upload(name, frame.to_csv(index=False).encode())
 
     fast = {**FAST_PARAMS, "epochs": 2}
     return {
@@ -268,5 +269,5 @@ def test_a_model_with_several_outputs_is_refused_before_converting():
         rows,
         {"score": keras.layers.Dense(1)(rows), "errors": keras.layers.Dense(3)(rows)},
     )
-    with pytest.raises(convert.Refusal, match="gives 2 outputs .* use its bundle"):
+    with pytest.raises(Refusal, match="gives 2 outputs .* use its bundle"):
         convert.record("any-run", model)

@@ -20,9 +20,9 @@ import pytest
 from PIL import Image
 
 from core import __main__ as cli
-from core import archive, data, export, runs, safe_csv, workspace
+from core import archive, datasets, export, runs, safe_csv, table_reading, workspace
 from core.catalog import get_template, list_templates
-from core.data import DataError
+from core.errors import DataError, RunError
 from core.templates.base import resolve_params
 from core.vision import ingest as images
 from pages.ui import state
@@ -414,7 +414,7 @@ def test_damaged_picture_zip_is_one_sentence_and_leaves_nothing(damage, workspac
     with pytest.raises(DataError, match=re.escape(words)) as caught:
         images.store_zip("photos.zip", make(files))
     assert "`photos.zip`" in str(caught.value)
-    assert not any(data.datasets_root().iterdir())  # nothing half-extracted
+    assert not any(datasets.datasets_root().iterdir())  # nothing half-extracted
 
 
 def test_truncated_zip_is_not_a_zip():
@@ -604,13 +604,15 @@ def test_corrupt_or_odd_picture_is_skipped_with_a_reason_or_read(content, reason
 def test_odd_csv_is_read_or_refused_in_one_sentence(raw, outcome):
     if isinstance(outcome, str):
         with pytest.raises(DataError, match=re.escape(f"`up.csv` {outcome}")):
-            data.read_csv_bytes(raw, "up.csv")
+            table_reading.read_csv_bytes(raw, "up.csv")
     else:
-        assert list(data.read_csv_bytes(raw, "up.csv").columns) == outcome
+        assert list(table_reading.read_csv_bytes(raw, "up.csv").columns) == outcome
 
 
 def test_latin_1_text_is_decoded():
-    frame = data.read_csv_bytes("name,b\nJos\xe9,2\nAndr\xe9,4\n".encode("latin-1"))
+    frame = table_reading.read_csv_bytes(
+        "name,b\nJos\xe9,2\nAndr\xe9,4\n".encode("latin-1")
+    )
     assert list(frame["name"]) == ["José", "André"]
 
 
@@ -746,7 +748,7 @@ def test_data_page_shows_hostile_names_as_text():
     image, link = "![p](http://host/pixel.png)", "[click](javascript:alert(1))"
     rows = [f"{i % 3},{link if i % 2 else 'ok'}" for i in range(30)]
     raw = (f"{image},target\n" + "\n".join(rows) + "\n").encode()
-    dataset_id = data.store_upload(f"{link}.csv", raw)
+    dataset_id = datasets.store_upload(f"{link}.csv", raw)
     at = open_page("pages/data.py", **{state.DATASET_ID: dataset_id})
     shown = _all_markdown(at)
     assert r"\[click\](javascript:alert(1))" in shown  # the file name, escaped
@@ -805,7 +807,7 @@ def test_model_card_shows_hostile_names_as_text():
     ],
 )
 def test_odd_run_id_is_refused(run_id, words):
-    with pytest.raises(runs.RunError, match=re.escape(words)):
+    with pytest.raises(RunError, match=re.escape(words)):
         runs.load_model(run_id)
 
 

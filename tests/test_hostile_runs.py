@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from core import data, launch, runs, training, workspace
+from core import datasets, launch, runs, training, workspace
 from core.__main__ import main
 from core.catalog import get_template
+from core.errors import DataError, RunError, TrainingError, UserError
 from core.runs import RunSpec
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS, wait_for
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def dataset_id(tiny_table) -> str:
-    return data.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
+    return datasets.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_cut_short_status_of_a_live_worker_stays_active_and_queues():
     (runs.run_dir(running) / runs.STATUS_FILE).write_bytes(b'{"sta')
     assert runs.read_status(running).state == "running"
     assert runs.runs_ahead_of(later) == [running]
-    with pytest.raises(runs.RunError, match="still active"):
+    with pytest.raises(RunError, match="still active"):
         runs.delete_run(running)
     runs.release_worker_lock(running)  # the worker dies
     assert runs.read_status(running).state == "failed"
@@ -131,7 +132,7 @@ def test_cut_short_status_of_a_live_worker_stays_active_and_queues():
 def test_a_second_worker_for_the_same_run_is_refused():
     run_id = runs.create_run(_spec())
     assert runs.hold_worker_lock(run_id)
-    with pytest.raises(runs.RunError, match="already has a training process"):
+    with pytest.raises(RunError, match="already has a training process"):
         launch.executor().submit(run_id)
 
 
@@ -405,7 +406,7 @@ def test_ctrl_c_while_reading_the_data_prints_one_line(table_csv, monkeypatch, c
     def interrupt(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "store_upload", interrupt)
+    monkeypatch.setattr(datasets, "store_upload", interrupt)
     assert main(_train_argv(table_csv)) == 130
     assert capsys.readouterr().err == "Stopped.\n"
 
@@ -490,7 +491,7 @@ def test_deleting_the_folder_while_queued_ends_quietly(monkeypatch):
     ],
 )
 def test_bad_table_params_are_refused(overrides, message):
-    with pytest.raises(data.DataError, match=re.escape(message)):
+    with pytest.raises(DataError, match=re.escape(message)):
         resolve_params(get_template("tabular_classification"), overrides)
 
 
@@ -504,12 +505,12 @@ def test_boolean_params_accept_true_and_false(value, expected):
 
 @pytest.mark.parametrize("value", ["maybe", 2, "yes please"])
 def test_boolean_params_refuse_anything_else(value):
-    with pytest.raises(data.DataError, match="`augment`. Expected true or false"):
+    with pytest.raises(DataError, match="`augment`. Expected true or false"):
         resolve_params(get_template("image_classification"), {"augment": value})
 
 
 def _weights_refused(value: str) -> None:
-    with pytest.raises(data.DataError) as caught:
+    with pytest.raises(DataError) as caught:
         resolve_params(get_template("image_classification"), {"weights_path": value})
     assert str(caught.value).startswith(
         "Invalid value for argument `weights_path`. Expected an existing .h5 or .keras "
@@ -592,11 +593,25 @@ def test_known_training_error_prints_only_its_sentence(table_csv, monkeypatch, c
     template = get_template("tabular_classification")
 
     def refuse(*args):
-        raise data.DataError("The data is not fit to learn from.\nsecond line")
+        raise DataError("The data is not fit to learn from.\nsecond line")
 
     monkeypatch.setattr(type(template), "prepare", refuse)
     assert main(_train_argv(table_csv)) == 1
     assert capsys.readouterr().err == "error: The data is not fit to learn from.\n"
+
+
+def test_training_error_is_a_user_error_that_prints_one_line(
+    table_csv, monkeypatch, capsys
+):
+    assert issubclass(TrainingError, UserError)
+    template = get_template("tabular_classification")
+
+    def diverge(*args):
+        raise TrainingError(training.DIVERGED_MESSAGE)
+
+    monkeypatch.setattr(type(template), "build_model", diverge)
+    assert main(_train_argv(table_csv)) == 1
+    assert capsys.readouterr().err == f"error: {training.DIVERGED_MESSAGE}\n"
 
 
 def test_streamlit_shows_no_error_details():
@@ -630,7 +645,7 @@ def trained_workspace(tmp_path_factory) -> Path:
         patch.setenv(workspace.WORKSPACE_ENV, str(root))
         spec = RunSpec(
             "tabular_classification",
-            data.store_sample("heart.csv"),
+            datasets.store_sample("heart.csv"),
             "target",
             FAST_PARAMS,
             seed=0,
@@ -736,7 +751,7 @@ def test_the_sound_copy_still_predicts(trained_run, heart_rows, tmp_path):
 def test_readers_tell_a_run_in_training_to_wait():
     run_id = runs.create_run(_spec())  # queued: no model, info or report yet
     for load in (runs.load_model, runs.load_info, runs.load_evaluation):
-        with pytest.raises(runs.RunError, match="is still queued; it can be used once"):
+        with pytest.raises(RunError, match="is still queued; it can be used once"):
             load(run_id)
     assert runs.load_spec(run_id)["template"] == "tabular_classification"
 

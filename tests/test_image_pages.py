@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import data, runs, workspace
+from core import datasets, runs, workspace
 from core.vision import ingest as images
 from core.vision import video
 from pages.ui import state
@@ -43,7 +43,7 @@ def test_home_face_mask_sample_opens_the_picture_check():
     at.button(key="_w_sample_face_mask").click().run()
     assert not at.exception
     dataset_id = at.session_state[state.DATASET_ID]
-    assert data.dataset_kind(dataset_id) == "images"
+    assert datasets.dataset_kind(dataset_id) == "images"
     assert "Sample pictures" in texts(at.subheader)
     assert len(at.get("image")) >= 2
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import data, export, runs, training
+from core import datasets, export, runs, training
 from core.catalog import get_template
+from core.errors import DataError
 from core.templates.base import resolve_params
 from core.vision import bundle as bundle_images
 from core.vision import ingest as images
@@ -77,7 +78,7 @@ def huge_png_header(width=30_000, height=30_000) -> bytes:
 def nothing_escaped(workspace_root: Path) -> None:
     outside = [p for p in workspace_root.parent.rglob("evil*")]
     assert outside == []
-    leftovers = list(data.datasets_root().glob(".tmp-*"))
+    leftovers = list(datasets.datasets_root().glob(".tmp-*"))
     assert leftovers == []
 
 
@@ -110,7 +111,7 @@ def test_zip_with_wrapping_folder_hidden_files_and_macosx(workspace_root):
     loaded = images.load_images(dataset_id)
     assert images.class_counts(loaded).to_dict() == {"red": 6, "blue": 6}
     assert loaded.skipped["file"].tolist() == ["red/notes.txt"]
-    assert data.dataset_kind(dataset_id) == "images"
+    assert datasets.dataset_kind(dataset_id) == "images"
     assert images.check(loaded) == []
     # Stored under content hashes, never under the uploaded names.
     assert all(
@@ -130,14 +131,14 @@ def test_zip_with_wrapping_folder_hidden_files_and_macosx(workspace_root):
 )
 def test_zip_with_unsafe_path_is_refused(workspace_root, bad_name, words):
     content = make_zip(class_files() + [(bad_name, picture())])
-    with pytest.raises(data.DataError, match=words):
+    with pytest.raises(DataError, match=words):
         images.store_zip("evil.zip", content)
     nothing_escaped(workspace_root)
 
 
 def test_zip_with_symlink_is_refused(workspace_root):
     content = make_zip(class_files(), links=("red/evil_link.png",))
-    with pytest.raises(data.DataError, match="symbolic link"):
+    with pytest.raises(DataError, match="symbolic link"):
         images.store_zip("links.zip", content)
     nothing_escaped(workspace_root)
 
@@ -145,14 +146,14 @@ def test_zip_with_symlink_is_refused(workspace_root):
 def test_zip_bomb_is_refused(workspace_root):
     content = make_zip(class_files() + [("red/evil.png", b"\x00" * (50 * 2**20))])
     assert len(content) < 200_000
-    with pytest.raises(data.DataError, match="zip bomb"):
+    with pytest.raises(DataError, match="zip bomb"):
         images.store_zip("bomb.zip", content)
     nothing_escaped(workspace_root)
 
 
 def test_too_many_files_is_refused(workspace_root, monkeypatch):
     monkeypatch.setattr("core.archive.MAX_FILES", 5)
-    with pytest.raises(data.DataError, match="more than 5 files"):
+    with pytest.raises(DataError, match="more than 5 files"):
         images.store_zip("many.zip", make_zip(class_files()))
 
 
@@ -165,7 +166,7 @@ def test_too_many_files_is_refused(workspace_root, monkeypatch):
     ],
 )
 def test_non_zip_named_zip_is_refused(content, words):
-    with pytest.raises(data.DataError, match=words):
+    with pytest.raises(DataError, match=words):
         images.store_zip("photos.zip", content)
 
 
@@ -190,7 +191,7 @@ def test_unreadable_files_are_listed_and_skipped(workspace_root):
 
 def test_nested_split_folders_are_refused():
     files = class_files(root="train/") + class_files(root="test/")
-    with pytest.raises(data.DataError, match="nested class folders"):
+    with pytest.raises(DataError, match="nested class folders"):
         images.store_files("split", files)
 
 
@@ -217,7 +218,7 @@ def test_loose_images_with_labels_csv():
 
 
 def test_loose_images_without_folders_or_csv_are_refused():
-    with pytest.raises(data.DataError, match="no class folders"):
+    with pytest.raises(DataError, match="no class folders"):
         images.store_files("loose", [("a.png", picture()), ("b.png", picture())])
 
 
@@ -329,7 +330,7 @@ def test_video_frames_are_sampled_at_the_chosen_rate(tiny_video):
     ],
 )
 def test_bad_videos_get_a_clear_message(content, words):
-    with pytest.raises(data.DataError, match=words):
+    with pytest.raises(DataError, match=words):
         video.sample_frames(content, "clip.mp4")
 
 
@@ -456,7 +457,7 @@ def test_pretrained_backbone_with_a_local_weights_file(monkeypatch, tmp_path):
 
 def test_weights_path_outside_the_caches_is_refused_up_front():
     template = get_template("image_classification")
-    with pytest.raises(data.DataError, match="weights_path.*Keras cache"):
+    with pytest.raises(DataError, match="weights_path.*Keras cache"):
         resolve_params(template, {**FAST, "weights_path": "/nowhere/w.h5"})
 
 
@@ -503,7 +504,7 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
     assert list(frames.columns[:2]) == ["time_s", "prediction"]
     renamed = tmp_path / "photo.mp4"
     renamed.write_bytes(picture())
-    with pytest.raises(data.DataError, match="not a video"):
+    with pytest.raises(DataError, match="not a video"):
         export.predict_path(run_id, renamed)
 
 

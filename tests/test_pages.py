@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, launch, runs, workspace
+from core import datasets, launch, runs, workspace
+from core.columns import suggest_target
 from pages.ui import charts, state, text, widgets
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -47,7 +48,7 @@ def _train_sample(root: Path, sample: str, template: str, target: str) -> None:
         patch.setenv(workspace.WORKSPACE_ENV, str(root))
         spec = runs.RunSpec(
             template,
-            data.store_sample(sample),
+            datasets.store_sample(sample),
             target,
             {"epochs": 2, "batch_size": 32, "patience": 2},
             dataset_name=sample,
@@ -84,7 +85,7 @@ def test_home_offers_samples_and_switches_to_data():
     at.button(key="_w_sample_heart.csv").click().run()
     assert not at.exception
     assert at.session_state[state.TARGET_COLUMN] == "target"
-    assert at.session_state[state.DATASET_ID] == data.store_sample("heart.csv")
+    assert at.session_state[state.DATASET_ID] == datasets.store_sample("heart.csv")
     assert any(t.value == "Data" for t in at.title)
 
 
@@ -124,7 +125,7 @@ def test_data_page_bad_csv_shows_specific_error(content, expected):
 
 
 def test_data_page_kind_override_reaches_session_state():
-    dataset_id = data.store_upload("tiny.csv", TINY_CSV)
+    dataset_id = datasets.store_upload("tiny.csv", TINY_CSV)
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state[state.DATASET_ID] = dataset_id
     at.session_state[f"_w_kinds_{dataset_id}"] = {
@@ -154,7 +155,7 @@ def test_train_page_without_data_points_to_data_page():
 
 
 def test_train_page_shows_cards_and_suggested_template():
-    dataset_id = data.store_sample("auto_mpg.csv")
+    dataset_id = datasets.store_sample("auto_mpg.csv")
     at = open_page(
         "pages/train.py", **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "mpg"}
     )
@@ -169,7 +170,7 @@ def test_train_page_shows_cards_and_suggested_template():
 
 
 def test_train_page_lists_the_chosen_templates_data_notes():
-    dataset_id = data.store_sample("seattle_weather.csv")
+    dataset_id = datasets.store_sample("seattle_weather.csv")
     at = open_page(
         "pages/train.py",
         **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "temp_max"},
@@ -181,7 +182,7 @@ def test_train_page_lists_the_chosen_templates_data_notes():
 
 def test_train_page_blocking_problem_is_an_error_not_a_run():
     frame = pd.DataFrame({"x": range(30), "y": [0] * 29 + [1]})
-    dataset_id = data.store_upload("one_b.csv", frame.to_csv(index=False).encode())
+    dataset_id = datasets.store_upload("one_b.csv", frame.to_csv(index=False).encode())
     at = open_page(
         "pages/train.py", **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "y"}
     )
@@ -192,7 +193,7 @@ def test_train_page_blocking_problem_is_an_error_not_a_run():
 
 
 def test_train_page_bad_param_is_an_error():
-    dataset_id = data.store_sample("heart.csv")
+    dataset_id = datasets.store_sample("heart.csv")
     at = open_page(
         "pages/train.py",
         **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "target"},
@@ -209,7 +210,7 @@ def test_train_button_starts_a_run(monkeypatch):
     monkeypatch.setattr(
         launch.LocalExecutor, "submit", lambda _, run_id: launched.append(run_id) or "0"
     )
-    dataset_id = data.store_sample("heart.csv")
+    dataset_id = datasets.store_sample("heart.csv")
     at = open_page(
         "pages/train.py",
         **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "target"},
@@ -225,7 +226,7 @@ def test_train_button_starts_a_run(monkeypatch):
 
 
 def test_train_button_comes_first_and_settings_are_collapsed():
-    dataset_id = data.store_sample("heart.csv")
+    dataset_id = datasets.store_sample("heart.csv")
     at = open_page(
         "pages/train.py",
         **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "target"},
@@ -242,7 +243,7 @@ def test_train_button_comes_first_and_settings_are_collapsed():
 
 def test_train_page_asks_the_forecast_horizon_in_the_datas_units(monkeypatch):
     monkeypatch.setattr(launch.LocalExecutor, "submit", lambda _, run_id: "0")
-    dataset_id = data.store_sample("seattle_weather.csv")
+    dataset_id = datasets.store_sample("seattle_weather.csv")
     at = open_page(
         "pages/train.py",
         **{state.DATASET_ID: dataset_id, state.TARGET_COLUMN: "temp_max"},
@@ -287,7 +288,7 @@ def _hand_written_run(
 
 
 def test_live_progress_follows_the_run_directory():
-    heart = data.store_sample("heart.csv")
+    heart = datasets.store_sample("heart.csv")
     run_id = _hand_written_run(
         "running",
         dataset_id=heart,
@@ -382,9 +383,9 @@ def test_live_progress_names_the_phase_after_the_epochs():
 
 
 def test_train_page_hides_or_labels_another_datasets_run():
-    heart = data.store_sample("heart.csv")
+    heart = datasets.store_sample("heart.csv")
     done = _hand_written_run("completed", dataset_id=heart, dataset_name="heart.csv")
-    mpg = data.store_sample("auto_mpg.csv")
+    mpg = datasets.store_sample("auto_mpg.csv")
     session = {
         state.DATASET_ID: mpg,
         state.TARGET_COLUMN: "mpg",
@@ -558,13 +559,13 @@ def test_regression_charts_from_an_evaluation():
 
 
 def test_regression_charts_span_every_price_with_webgl():
-    from core import evaluation as core_evaluation
+    from core.tables.report import spread_sample
 
     # Diamonds-shaped: 10,788 test prices in file order, cheap ones first.
     rng = np.random.default_rng(0)
     prices = np.sort(rng.lognormal(7.8, 1.0, 10_788).clip(326, 18_820))
     prices[-1] = 18_820.0
-    shown = core_evaluation.spread_sample(prices, 2_000)
+    shown = spread_sample(prices, 2_000)
     assert len(shown) == 2_000 and list(shown) == sorted(shown)
     assert prices[shown].min() == prices.min() and prices[shown].max() == 18_820.0
     report = {
@@ -678,7 +679,7 @@ def test_results_and_predict_for_a_regression_run(regression_run):
 
 def test_default_target_skips_ids_dates_and_text():
     kinds = {"x": "number", "c": "category", "id": "identifier", "when": "date"}
-    assert data.suggest_target(kinds) == "c"
+    assert suggest_target(kinds) == "c"
     many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
     fig = charts.target_distribution(many, "category")
     assert len(fig.data[0].x) == charts.MAX_BARS and "of 40" in fig.layout.title.text

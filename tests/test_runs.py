@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core import data, launch, runs
-from core.data import DataError
-from core.errors import TemplateError, UserError
-from core.runs import RunError, RunSpec
+from core import datasets, launch, runs
+from core.errors import DataError, RunError, TemplateError, UserError
+from core.runs import RunSpec
 
 
 def _spec(**changes) -> RunSpec:
@@ -254,7 +253,7 @@ def test_eta_seconds_from_average_epoch():
 
 
 def _stored_table(tiny_table) -> str:
-    return data.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
+    return datasets.store_upload("tiny.csv", tiny_table.to_csv(index=False).encode())
 
 
 def test_start_training_checks_then_creates_a_queued_run(tiny_table):

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from core import data, export, runs, training
+from core import datasets, export, runs, table_reading, training
 from core.__main__ import main
 from core.catalog import get_template
 from core.tables import bundle as bundle_predict
@@ -225,14 +225,14 @@ def test_training_a_long_text_column_stays_small():
 
 
 def test_an_empty_cell_of_a_one_column_file_is_a_row_to_score():
-    frame = data.read_csv_bytes(b'Glucose\n85\n""\n140\n', "rows.csv")
+    frame = table_reading.read_csv_bytes(b'Glucose\n85\n""\n140\n', "rows.csv")
     assert frame["Glucose"].isna().tolist() == [False, True, False]
 
 
 def test_training_with_inf_in_an_input_finishes(tmp_path):
     frame = _pima_glucose()
     frame.loc[[2, 11], "Glucose"] = [np.inf, -np.inf]
-    dataset_id = data.store_upload("pima.csv", frame.to_csv(index=False).encode())
+    dataset_id = datasets.store_upload("pima.csv", frame.to_csv(index=False).encode())
     spec = runs.RunSpec("tabular_classification", dataset_id, "Outcome", FAST_PARAMS)
     run_id = runs.create_run(spec)
     assert training.train_run(run_id) == "completed", runs.read_status(run_id)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from core import __main__ as cli
-from core import data
+from core import datasets
 from core.catalog import get_template, list_templates, register, suggest, templates_for
 from core.errors import TemplateError, UserError
 from core.tables.bundle import frame_to_inputs
@@ -187,7 +187,7 @@ def test_the_app_and_the_cli_suggest_the_same_template(
 ):
     """The Train page asks `suggest` on the stored sample; the CLI on the file it is given."""
     app_choice, reason = suggest(
-        data.load_table(data.store_sample(sample)), target, "table"
+        datasets.load_table(datasets.store_sample(sample)), target, "table"
     )
     args = argparse.Namespace(data=SAMPLES / sample, template=None, target=target)
     cli_choice, _ = cli._template_and_dataset(args)

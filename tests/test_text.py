@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from core import __main__ as cli
-from core import data, export, runs, workspace
+from core import datasets, export, runs, workspace
 from core.catalog import get_template, suggest
-from core.data import DataError
+from core.errors import DataError
 from core.text import bundle as text_bundle
 from core.text import choices, ingest
 from core.text import template as text_template
@@ -55,7 +55,7 @@ def test_a_zip_of_txt_class_folders_becomes_a_text_dataset():
         ("aclImdb/pos/old.txt", "café crème".encode("cp1252"))
     ]
     dataset_id = ingest.store_class_zip("reviews.zip", make_zip(files))
-    assert data.dataset_kind(dataset_id) == "text"
+    assert datasets.dataset_kind(dataset_id) == "text"
     frame = ingest.load_texts(dataset_id)
     assert sorted(frame["label"].unique()) == ["neg", "pos"]
     assert len(frame) == 13
@@ -66,7 +66,7 @@ def test_a_zip_of_txt_class_folders_becomes_a_text_dataset():
 def test_picture_zips_stay_pictures_and_a_mix_is_refused():
     pictures = [(f"{c}/{i}.png", picture()) for c in ("cat", "dog") for i in range(3)]
     assert (
-        data.dataset_kind(ingest.store_class_zip("p.zip", make_zip(pictures)))
+        datasets.dataset_kind(ingest.store_class_zip("p.zip", make_zip(pictures)))
         == "images"
     )
     with pytest.raises(DataError, match="mixes 12 text files and 6 pictures"):
@@ -96,10 +96,10 @@ def test_text_wins_over_tables_for_a_text_csv_and_loses_for_heart():
         ("sentiment_sentences.csv", "label"),
         ("language_detection.csv", "Language"),
     ):
-        frame = data.load_table(data.store_sample(sample))
+        frame = datasets.load_table(datasets.store_sample(sample))
         best, reason = suggest(frame, target, "table")
         assert best.name == "text_classification", reason
-    heart = data.load_table(data.store_sample("heart.csv"))
+    heart = datasets.load_table(datasets.store_sample("heart.csv"))
     assert suggest(heart, "target", "table")[0].name == "tabular_classification"
     assert get_template("text_classification").suggest(heart, "target")[0] == 0.0
 
@@ -235,7 +235,7 @@ def test_data_page_text_zip_upload_shows_the_check():
         ("reviews.zip", make_zip(review_files(per_class=4)), "application/zip")
     ).run()
     assert not at.exception
-    assert data.dataset_kind(at.session_state[state.DATASET_ID]) == "text"
+    assert datasets.dataset_kind(at.session_state[state.DATASET_ID]) == "text"
     assert "8 texts · 2 classes" in texts(at.caption)
     assert "Data check" in texts(at.subheader)
 

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, decision, export, runs, thresholds, training, workspace
+from core import datasets, decision, export, runs, thresholds, training, workspace
 from core.__main__ import _print_train_result, main
+from core.errors import DataError, DecisionError
 from pages.ui import state
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -44,7 +45,7 @@ def trained_root(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(workspace.WORKSPACE_ENV, str(root))
         content = fraud_rows().to_csv(index=False).encode()
-        dataset_id = data.store_upload("cards.csv", content)
+        dataset_id = datasets.store_upload("cards.csv", content)
         params = {"epochs": 8, "batch_size": 32, "patience": 8}
         spec = runs.RunSpec("tabular_classification", dataset_id, "Class", params)
         run_id = runs.create_run(spec)
@@ -76,7 +77,7 @@ def test_counts_without_labels_have_no_costs():
     counts = decision.counts_at([1.0, 2.0, 3.0, 4.0], None, 3.0)
     assert counts["flagged"] == 2 and counts["flagged_share"] == 0.5
     assert "tp" not in counts
-    with pytest.raises(decision.DecisionError, match="Costs need labelled rows"):
+    with pytest.raises(DecisionError, match="Costs need labelled rows"):
         decision.expected_cost(counts, 500, 5)
 
 
@@ -96,7 +97,7 @@ def test_cheapest_threshold_is_the_brute_force_minimum(miss, alert):
 
 
 def test_cheapest_threshold_refuses_negative_costs():
-    with pytest.raises(decision.DecisionError, match="`cost_miss`"):
+    with pytest.raises(DecisionError, match="`cost_miss`"):
         decision.cheapest_threshold([0.1, 0.9], [0, 1], -1, 5)
 
 
@@ -145,11 +146,11 @@ def test_fraud_run_reports_rare_class_metrics_led_by_average_precision(run_id):
 def test_save_threshold_checks_its_values(run_id):
     low, high = decision.score_range(runs.read_evaluation(run_id)["decision"]["scores"])
     for bad in (float("nan"), high + 0.1, low - 0.1, "0.5"):
-        with pytest.raises(decision.DecisionError, match="argument `threshold`"):
+        with pytest.raises(DecisionError, match="argument `threshold`"):
             thresholds.save_threshold(run_id, bad, set_by="you")
-    with pytest.raises(decision.DecisionError, match="argument `set_by`"):
+    with pytest.raises(DecisionError, match="argument `set_by`"):
         thresholds.save_threshold(run_id, high, set_by="me")
-    with pytest.raises(decision.DecisionError, match="argument `cost_alert`"):
+    with pytest.raises(DecisionError, match="argument `cost_alert`"):
         thresholds.save_threshold(run_id, high, set_by="you", cost_alert=float("inf"))
     assert runs.read_info(run_id)["decision"]["threshold"] == 0.5
 
@@ -289,7 +290,7 @@ def test_a_damaged_decision_is_not_offered(run_id, damage):
     }
     runs.write_json_atomic(path, report)
     assert decision.runs_with_decision() == []
-    with pytest.raises(decision.DecisionError, match="gives no scores"):
+    with pytest.raises(DecisionError, match="gives no scores"):
         thresholds.save_threshold(run_id, 0.5, set_by="you")
 
 
@@ -303,7 +304,7 @@ def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
     with zipfile.ZipFile(forged, "w") as bundle:
         bundle.writestr("model.keras", model)
         bundle.writestr("metadata.json", json.dumps(metadata))
-    with pytest.raises(data.DataError, match="`decision` should be an object"):
+    with pytest.raises(DataError, match="`decision` should be an object"):
         export.import_bundle(forged.getvalue(), "forged.zip")
 
 

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, evaluation, export, runs, workspace
+from core import datasets, evaluation, export, runs, workspace
 from core.catalog import get_template
+from core.errors import DataError
 from core.series import baselines, dates, windowing
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
@@ -89,7 +90,7 @@ def test_forecast_csv_with_different_columns(forecast_run):
     other = tiny_series().rename(columns={"x": "pressure"})
     path = workspace.root() / "other.csv"
     other.to_csv(path, index=False)
-    with pytest.raises(data.DataError, match="different columns.*lacks \\['x'\\]"):
+    with pytest.raises(DataError, match="different columns.*lacks \\['x'\\]"):
         TEMPLATE.predict_file(model, path, runs.read_info(forecast_run))
 
 
@@ -259,7 +260,7 @@ def test_numbers_that_are_not_dates_are_not_taken_for_dates():
         }
     )
     assert dates.detect_time_column(frame) == "date"
-    with pytest.raises(data.DataError, match="No column looks like dates"):
+    with pytest.raises(DataError, match="No column looks like dates"):
         dates.detect_time_column(frame.drop(columns="date"))
 
 
@@ -343,7 +344,7 @@ def forecast_root(tmp_path_factory) -> Path:
         csv = tiny_series().to_csv(index=False).encode()
         spec = runs.RunSpec(
             TEMPLATE.name,
-            data.store_upload("series.csv", csv),
+            datasets.store_upload("series.csv", csv),
             "y",
             {"epochs": 3, "patience": 2, "batch_size": 16},
             dataset_name="series.csv",
@@ -464,7 +465,7 @@ def test_predict_page_forecasts_and_refuses_other_columns(forecast_run):
 
 
 def test_train_page_suggests_forecasting_for_the_weather_sample():
-    dataset_id = data.store_sample("seattle_weather.csv")
+    dataset_id = datasets.store_sample("seattle_weather.csv")
     at = open_page("pages/train.py", dataset_id=dataset_id, target_column="temp_max")
     assert at.radio(key="_w_template_temp_max").value == TEMPLATE.name
     assert "holds daily times" in at.info[0].value
@@ -481,7 +482,7 @@ def yearly_root(tmp_path_factory) -> Path:
         csv = sunspots_yearly().to_csv(index=False).encode()
         spec = runs.RunSpec(
             TEMPLATE.name,
-            data.store_upload("sunspots.csv", csv),
+            datasets.store_upload("sunspots.csv", csv),
             "sunspots",
             {"epochs": 3, "patience": 2, "batch_size": 16},
             dataset_name="sunspots.csv",

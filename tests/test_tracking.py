@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import data
 from core.__main__ import main
+from core.errors import DataError
 from core.vision import follow, tracking, video
 from tests.test_image_pages import image_root, image_run  # noqa: F401  (fixtures)
 from tests.test_images import picture
@@ -134,16 +134,16 @@ def test_the_tracker_state_survives_json_for_snapshots(blue_model):
     ],
 )
 def test_bad_clips_are_refused_in_words(blue_model, content, words):
-    with pytest.raises(data.DataError, match=words):
+    with pytest.raises(DataError, match=words):
         tracking.track_video(blue_model, content, "clip.mp4", INFO)
 
 
 def test_long_clips_and_unknown_finders_are_refused(blue_model, tmp_path, monkeypatch):
     clip = face_clip(tmp_path / "face.mp4", frames=12)
     monkeypatch.setattr(video, "MAX_TRACK_FRAMES", 10)
-    with pytest.raises(data.DataError, match="12 frames .* up to 10 frames"):
+    with pytest.raises(DataError, match="12 frames .* up to 10 frames"):
         tracking.track_video(blue_model, clip, "face.mp4", INFO)
-    with pytest.raises(data.DataError, match="Expected one of"):
+    with pytest.raises(DataError, match="Expected one of"):
         tracking.track_video(blue_model, clip, "face.mp4", INFO, find="cars")
 
 

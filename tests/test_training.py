@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, launch, runs, training
+from core import datasets, launch, runs, training
 from core.runs import RunSpec
 from tests.conftest import FAST_PARAMS, wait_for
 
@@ -29,7 +29,7 @@ def _make_run(
     **params,
 ) -> str:
     raw = frame.to_csv(index=False).encode()
-    dataset_id = data.store_upload("tiny.csv", raw)
+    dataset_id = datasets.store_upload("tiny.csv", raw)
     spec = RunSpec(
         template=template,
         dataset_id=dataset_id,

@@ -20,6 +20,7 @@ import pytest
 from core import runs, training
 from core.__main__ import main as cli
 from core.catalog import get_template
+from core.errors import WeightsError
 from core.templates.base import resolve_params
 from core.vision import finetune, weights
 from core.vision import ingest as images
@@ -138,7 +139,7 @@ def test_broken_download_fails_its_checksum_and_leaves_nothing(
     broken = bytearray(weights_bytes)
     broken[len(broken) // 2] ^= 0xFF
     target = serve(server, monkeypatch, bytes(broken), good=weights_bytes)
-    with pytest.raises(weights.WeightsError, match="damaged.*checksum"):
+    with pytest.raises(WeightsError, match="damaged.*checksum"):
         weights.fetch(NAME)
     assert leftovers(target.parent) == []
 
@@ -146,21 +147,21 @@ def test_broken_download_fails_its_checksum_and_leaves_nothing(
 def test_truncated_download_says_how_far_it_got(server, monkeypatch, weights_bytes):
     half = weights_bytes[: len(weights_bytes) // 2]
     target = serve(server, monkeypatch, half, length=len(weights_bytes))
-    with pytest.raises(weights.WeightsError, match=f"stopped after {len(half):,} of"):
+    with pytest.raises(WeightsError, match=f"stopped after {len(half):,} of"):
         weights.fetch(NAME)
     assert leftovers(target.parent) == []
 
 
 def test_offline_and_missing_files_get_the_plain_fallback_message(server, monkeypatch):
-    with pytest.raises(weights.WeightsError, match="answered 404.*small network"):
+    with pytest.raises(WeightsError, match="answered 404.*small network"):
         weights.fetch(NAME)
     with socket.socket() as probe:  # a port nobody listens on: like being offline
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv(weights.WEIGHTS_URL_ENV, f"http://127.0.0.1:{port}/")
-    with pytest.raises(weights.WeightsError, match="offline.*weights fetch"):
+    with pytest.raises(WeightsError, match="offline.*weights fetch"):
         weights.fetch(NAME, timeout=5)
-    with pytest.raises(weights.WeightsError, match="Expected one of"):
+    with pytest.raises(WeightsError, match="Expected one of"):
         weights.fetch("resnet")
 
 

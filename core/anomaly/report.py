@@ -122,19 +122,12 @@ def _checked(
         "metrics": _label_metrics(ours, y),
         "baseline": {"roc_auc": 0.5, "average_precision": float(y.mean())},
         "reference": _label_metrics(theirs, y),
-        "verdict": evaluation.verdict(
-            scored["ours"],
-            scored["base"],
+        **evaluation.judged(
+            scored,
             metric="accuracy",
             baseline_text="a random score",
-            rows=rows,
-            seed=seed,
-        ),
-        "reference_comparison": evaluation.compare_with_reference(
-            scored["ours"],
-            scored["ref"],
-            metric="accuracy",
             reference_text=REFERENCE_TEXT,
+            rows=rows,
             seed=seed,
         ),
     }

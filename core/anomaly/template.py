@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
 from core.anomaly import bundle as anomaly_bundle
+from core.columns import mask_infinite, resolve_kinds, split_indices
+from core.errors import DataError
 from core.tables.bundle import format_value
 from core.tables.template import (
     MIN_ROWS,
@@ -145,9 +146,9 @@ class AnomalyDetection(Template):
                 f"name {target!r} as the column for checking only (label_column)."
             ]
         try:
-            kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+            kinds = resolve_kinds(frame, params.get("column_kinds"))
             parse_units(params, "16,4")
-        except (data.DataError, ValueError) as err:
+        except (DataError, ValueError) as err:
             return [str(err)]
         problems = [
             f"Invalid value for argument `{key}`. Expected one of {list(frame.columns)}. "
@@ -184,12 +185,12 @@ class AnomalyDetection(Template):
         seed: int,
     ) -> Prepared:
         """Splits rows at random (labels play no part) and keeps normal rows to learn."""
-        kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+        kinds = resolve_kinds(frame, params.get("column_kinds"))
         frame = frame.reset_index(drop=True)
         columns = _columns(frame, kinds, params)
         numbers = [c for c in columns if kinds[c] == "number"]
-        frame[numbers] = data.mask_infinite(frame[numbers])
-        parts = data.split_indices(
+        frame[numbers] = mask_infinite(frame[numbers])
+        parts = split_indices(
             np.zeros(len(frame)), params["val_fraction"], params["test_fraction"], seed
         )
         normal = set(_normal_rows(frame, params))

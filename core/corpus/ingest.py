@@ -21,22 +21,23 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from core import archive, data
+from core import archive, datasets
 from core.corpus.bundle import tokenize
-from core.data import DataError, Finding
+from core.errors import DataError
+from core.findings import Finding
 
 KIND = "corpus"
 DOCUMENTS_FILE = "documents.json"
 TEXT_SUFFIXES = (".txt",)
 MAX_FILES = 20_000
-MAX_TEXT_BYTES = data.MAX_TABLE_BYTES
+MAX_TEXT_BYTES = datasets.MAX_TABLE_BYTES
 MIN_WORDS = 200
 MAX_VOCABULARY = 10_000  # the template's defaults, also used to preview a corpus
 MIN_COUNT = 2
 SMALL_WORDS = 50_000
 LARGE_WORDS = 1_000_000
 IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini", ".DS_Store"}
-SAMPLE_FILE = data.SAMPLE_DIR / "alice_in_wonderland.txt"
+SAMPLE_FILE = datasets.SAMPLE_DIR / "alice_in_wonderland.txt"
 SAMPLE_NAME = "Alice's Adventures in Wonderland (text)"
 _GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG", re.I)
 _GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG", re.I)
@@ -141,8 +142,8 @@ def store_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
 
 
 def _write(dataset_id: str, name: str, documents: list[dict], notes: list[str]) -> str:
-    folder = data.datasets_root() / dataset_id
-    if (folder / data.META_FILE).is_file():
+    folder = datasets.datasets_root() / dataset_id
+    if (folder / datasets.META_FILE).is_file():
         return dataset_id
     folder.mkdir(exist_ok=True)
     (folder / DOCUMENTS_FILE).write_text(json.dumps(documents))
@@ -153,7 +154,8 @@ def _write(dataset_id: str, name: str, documents: list[dict], notes: list[str]) 
         "notes": notes,
         "stored_at": time.time(),
     }
-    (folder / data.META_FILE).write_text(json.dumps(meta))  # last: marks it complete
+    # Written last: it marks the dataset complete.
+    (folder / datasets.META_FILE).write_text(json.dumps(meta))
     return dataset_id
 
 
@@ -228,12 +230,12 @@ def load_corpus(dataset_id: str) -> Corpus:
     Raises:
         DataError: if there is no such corpus.
     """
-    folder = data.datasets_root() / str(dataset_id)
+    folder = datasets.datasets_root() / str(dataset_id)
     path = folder / DOCUMENTS_FILE
     if not re.fullmatch(r"[0-9a-f]{16}", str(dataset_id)) or not path.is_file():
         raise DataError(f"There is no stored text `{dataset_id}`. Upload it again.")
     documents = json.loads(path.read_text())
-    meta = json.loads((folder / data.META_FILE).read_text())
+    meta = json.loads((folder / datasets.META_FILE).read_text())
     texts = [d["text"] for d in documents]
     return Corpus(dataset_id, meta.get("name", ""), texts, list(meta.get("notes", [])))
 

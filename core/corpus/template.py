@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
+from core import datasets
 from core.corpus import bundle as suggestions
 from core.corpus import ingest
 from core.corpus import model as lm
 from core.corpus.ingest import Corpus
 from core.corpus.ngram import NGram
+from core.errors import DataError
 from core.templates import checks
 from core.templates.base import (
     Param,
@@ -119,14 +120,14 @@ class NextWord(Template):
     def store_input(self, path: Path) -> str:
         """Stores a CSV as a table; a .txt, zip of .txt or folder as a corpus."""
         if path.suffix.lower() in (".csv", ".tsv"):
-            return data.store_upload(path.name, path.read_bytes())
+            return datasets.store_upload(path.name, path.read_bytes())
         return ingest.store_path(path)
 
     def load_data(self, dataset_id: str) -> Corpus | pd.DataFrame:
         """A stored corpus, or the stored table (its text column is the target)."""
-        if data.dataset_kind(dataset_id) == ingest.KIND:
+        if datasets.dataset_kind(dataset_id) == ingest.KIND:
             return ingest.load_corpus(dataset_id)
-        return data.load_table(dataset_id)
+        return datasets.load_table(dataset_id)
 
     def suggest(self, data_: Any, target: str | None) -> tuple[float, str]:
         """Text: learn what comes next. A table only if its target is free text."""
@@ -280,7 +281,7 @@ class NextWord(Template):
         """
         prompts = suggestions.read_prompts(path) if path.is_file() else []
         if not prompts:
-            raise data.DataError(
+            raise DataError(
                 f"`{path.name}` holds no prompts. Give a text file with one prompt per line."
             )
         return suggestions.suggestions_table(model, prompts), []

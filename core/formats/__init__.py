@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core import runs
-from core.errors import UserError
+from core.errors import ExportError, RunError
 
 EXPORTS_DIR = "exports"
 CONVERT_TIMEOUT_S = 900
@@ -40,10 +40,6 @@ FORMATS = {
         Format("onnx", "ONNX", "onnxruntime, C#, Java, JavaScript servers"),
     )
 }
-
-
-class ExportError(UserError):
-    """An export that was refused or failed, with the reason in plain words."""
 
 
 def exports_dir(run_id: str) -> Path:
@@ -97,7 +93,7 @@ def export_format(run_id: str, fmt: str, force: bool = False) -> dict[str, Any]:
     """
     check_format(fmt)
     if not (runs.run_dir(run_id) / runs.MODEL_FILE).is_file():
-        raise runs.RunError(f"Run `{run_id}` has no trained model to export.")
+        raise RunError(f"Run `{run_id}` has no trained model to export.")
     cached = read_result(run_id, fmt)
     if (
         cached

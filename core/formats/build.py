@@ -21,6 +21,7 @@ import numpy as np
 
 from core import export, runs
 from core.catalog import get_template
+from core.errors import Refusal
 from core.formats import (
     FORMATS,
     card,
@@ -30,7 +31,7 @@ from core.formats import (
     result_path,
     verify,
 )
-from core.formats.convert import Recorded, Refusal
+from core.formats.convert import Recorded
 
 Variant = tuple[str, Path | None, str, str]  # (name, file, runtime, why it failed)
 

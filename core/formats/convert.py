@@ -21,17 +21,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from core import export, runs  # noqa: E402
 from core.catalog import get_template  # noqa: E402
-from core.errors import UserError  # noqa: E402
+from core.errors import (
+    Refusal,  # noqa: E402
+)
 from core.formats import verify  # noqa: E402
 from core.templates.base import resolve_params  # noqa: E402
 
 ONNX_OPSET = 17
 REPRESENTATIVE_ROWS = 100
 Feed = dict[str, np.ndarray]
-
-
-class Refusal(UserError):
-    """A format that cannot carry this model, with why and what to use instead."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.data import DataError
+from core.errors import DataError
 from core.series import bundle as bundle_forecast
 from core.series import dates
 

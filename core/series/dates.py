@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from core.data import DataError
+from core.errors import DataError
 from core.series import bundle as bundle_forecast
 
 TIME_NAME = re.compile(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
+from core.errors import DataError
 from core.series import baselines, dates, windowing
 from core.series import bundle as bundle_forecast
 from core.series import cleaning as timeseries
@@ -161,7 +161,7 @@ class TimeseriesForecasting(Template):
             column = dates.detect_time_column(frame)
             times, _, _ = dates.parse_time_column(frame[column])
             frequency, share = timeseries.infer_frequency(times)
-        except data.DataError:
+        except DataError:
             return 0.0, ""
         regular = timeseries.REGULAR_SHARE
         if share < regular or times.duplicated().mean() > 1 - regular:
@@ -194,7 +194,7 @@ class TimeseriesForecasting(Template):
             series = timeseries.load_series(frame, target, params)
             lookback, horizon = windowing.resolve_window(params, series)
             windowing.check_length(len(series.regular), lookback, horizon, params)
-        except data.DataError as err:
+        except DataError as err:
             return [str(err)]
         return []
 
@@ -204,7 +204,7 @@ class TimeseriesForecasting(Template):
         """What was handled (gaps, duplicates, zones) and any strong trend or season."""
         try:
             series = timeseries.load_series(frame, target, params)
-        except data.DataError:
+        except DataError:
             return []  # `check` reports it
         y = series.regular[target].to_numpy("float64")
         return series.notes + pattern_sentences(y, target, series.frequency)
@@ -409,7 +409,7 @@ def forecast_from(
     """
     missing = bundle_forecast.missing_columns(frame, dict(info))
     if missing:
-        raise data.DataError(
+        raise DataError(
             f"This file has different columns from the training data: it lacks "
             f"{missing}. Upload a CSV with the columns {[info['time_column'], *info['columns']]} "
             "(newer rows of the same table)."
@@ -420,7 +420,7 @@ def forecast_from(
     try:
         table = bundle_forecast.forecast_frame(model, frame, dict(info))
     except bundle_forecast.ForecastInputError as err:
-        raise data.DataError(str(err)) from None
+        raise DataError(str(err)) from None
     used = {info["time_column"], *info["columns"]}
     extra = [c for c in frame.columns if c not in used]
     return table, [f"Ignored columns the model does not use: {extra}."] if extra else []

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.data import DataError
+from core.errors import DataError
 from core.series import cleaning
 
 MIN_TRAIN_WINDOWS = 10

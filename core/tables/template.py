@@ -11,9 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
+from core.columns import (
+    FEATURE_KINDS,
+    mask_infinite,
+    resolve_kinds,
+    split_indices,
+    target_task,
+)
+from core.errors import DataError
 from core.tables import bundle as bundle_predict
 from core.tables.bundle import format_value
+from core.tables.preflight import preflight
 from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
@@ -67,9 +75,9 @@ class TableTemplate(Template):
                 f"{list(frame.columns)}. Received: target={target!r}"
             ]
         try:
-            kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+            kinds = resolve_kinds(frame, params.get("column_kinds"))
             parse_units(params)
-        except (data.DataError, ValueError) as err:
+        except (DataError, ValueError) as err:
             return [str(err)]
         labeled = frame[frame[target].notna()]
         if labeled.empty:
@@ -90,8 +98,8 @@ class TableTemplate(Template):
         return problems
 
     def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
-        """Fits when the target asks for this task (see `core.data.target_task`)."""
-        if target is None or data.target_task(frame, target) != self.task:
+        """Fits when the target asks for this task (see `core.columns.target_task`)."""
+        if target is None or target_task(frame, target) != self.task:
             return 0.0, ""
         return 0.6, self.suggest_reason(frame[target].dropna())
 
@@ -117,13 +125,13 @@ class TableTemplate(Template):
         """Splits rows (stratified for classes) and builds model inputs for each part."""
         from core.tables.bundle import frame_to_inputs
 
-        kinds = data.resolve_kinds(frame, params.get("column_kinds"))
+        kinds = resolve_kinds(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
         columns = feature_columns(labeled, target, kinds)
         numbers = [c for c in columns if kinds[c] == "number"]
-        labeled[numbers] = data.mask_infinite(labeled[numbers])  # as scoring does
+        labeled[numbers] = mask_infinite(labeled[numbers])  # as scoring does
         y, target_info = self.encode_target(labeled[target])
-        parts = data.split_indices(
+        parts = split_indices(
             y if self.task == "classification" else y.astype("float64"),
             params["val_fraction"],
             params["test_fraction"],
@@ -183,9 +191,9 @@ class TableTemplate(Template):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
         """Test metrics beside the baseline and the gradient-boosting reference."""
-        from core import evaluation
+        from core.tables import report
 
-        return evaluation.evaluate(model, prepared, seed=int(params["seed"]))
+        return report.evaluate(model, prepared, seed=int(params["seed"]))
 
     def write_check_input(self, prepared: Prepared, folder: Path) -> Path:
         """Writes five raw test rows as a CSV, the input the bundle's predict.py takes."""
@@ -214,7 +222,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
     """
     missing = bundle_predict.missing_columns(frame, schema)
     if missing:
-        raise data.DataError(
+        raise DataError(
             f"The data lacks the model's input columns {missing}. Add them (empty "
             "values are allowed) and try again."
         )
@@ -223,7 +231,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
         words = column[column.notna() & bundle_predict.to_numbers(column).isna()]
         if len(words):
             rows = ", ".join(str(i + 1) for i in words.index[:5])
-            raise data.DataError(
+            raise DataError(
                 f"Column `{feature['name']}` should hold numbers, but row(s) {rows} "
                 f"hold {words.iloc[0]!r}. Fix the value or leave it empty."
             )
@@ -272,8 +280,8 @@ def preflight_messages(
     frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
 ) -> list[str]:
     """Returns the data-quality findings on a table as plain sentences."""
-    kinds = data.resolve_kinds(frame, params.get("column_kinds"))
-    return [f.message for f in data.preflight(frame, target, kinds)]
+    kinds = resolve_kinds(frame, params.get("column_kinds"))
+    return [f.message for f in preflight(frame, target, kinds)]
 
 
 def write_test_rows(prepared: Prepared, folder: Path) -> Path:
@@ -298,7 +306,7 @@ def feature_columns(
         c
         for c in frame.columns
         if c != target
-        and kinds[c] in data.FEATURE_KINDS
+        and kinds[c] in FEATURE_KINDS
         and frame[c].nunique(dropna=False) > 1
     ]
 

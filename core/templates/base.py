@@ -13,9 +13,9 @@ from typing import Any, TypedDict
 
 import pandas as pd
 
-from core import data, workspace
-from core.data import DataError
-from core.errors import TemplateError
+from core import datasets, table_reading, workspace
+from core.columns import KINDS
+from core.errors import DataError, TemplateError
 from core.templates.checks import KeyChecks
 
 
@@ -262,11 +262,11 @@ class Template(ABC):
 
     def store_input(self, path: Path) -> str:
         """Stores a file given on the command line; returns its dataset id."""
-        return data.store_upload(path.name, path.read_bytes())
+        return datasets.store_upload(path.name, path.read_bytes())
 
     def load_data(self, dataset_id: str) -> Any:
         """Loads a stored dataset in the form `check` and `prepare` take."""
-        return data.load_table(dataset_id)
+        return datasets.load_table(dataset_id)
 
     def suggest(self, data: Any, target: str | None) -> tuple[float, str]:
         """Scores how well the template fits the data, in [0, 1], with a plain reason."""
@@ -374,7 +374,7 @@ class Template(ABC):
 
         The default reads a CSV the robust way the app does and calls `predict_frame`.
         """
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        frame = table_reading.read_csv_bytes(path.read_bytes(), path.name)
         return self.predict_frame(model, frame, info)
 
     def explain_file(
@@ -512,11 +512,11 @@ def resolve_params(
 def _check_column_kinds(value: Any) -> dict[str, str]:
     """Column kinds must map column names to known kinds (columns are checked later)."""
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and v in data.KINDS for k, v in value.items()
+        isinstance(k, str) and v in KINDS for k, v in value.items()
     ):
         raise DataError(
             "Invalid value for argument `column_kinds`. Expected a mapping of column "
-            f"names to one of {list(data.KINDS)}, e.g. "
+            f"names to one of {list(KINDS)}, e.g. "
             '\'{"zip": "category"}\'. '
             f"Received: column_kinds={value!r}"
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from core import data
+from core.columns import infer_column_kinds
 
 MIN_TEXT_CHARS = 15  # a column whose values are shorter on average is not free text
 SCRIPT_SHARE = 0.01  # a script counts as present above this share of the letters
@@ -44,7 +44,7 @@ def text_and_label(
 
 def text_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
     """Columns that hold words (not numbers or dates), longest texts first."""
-    kinds = data.infer_column_kinds(frame)
+    kinds = infer_column_kinds(frame)
     words = [
         c
         for c in frame.columns

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import archive, data
-from core.data import DataError
+from core import archive, datasets
+from core.errors import DataError
 from core.vision import ingest as images
 from core.vision.bundle import IMAGE_EXTENSIONS
 
@@ -46,7 +46,7 @@ def store_path(path: Path) -> str:
         raise DataError(f"There is no file or folder `{path}`.")
     if path.suffix.lower() == ".zip":
         return store_class_zip(path.name, path.read_bytes())
-    return data.store_upload(path.name, path.read_bytes())
+    return datasets.store_upload(path.name, path.read_bytes())
 
 
 def store_class_zip(name: str, content: bytes) -> str:
@@ -102,10 +102,10 @@ def _digest(members: list[tuple[str, bytes]]) -> str:
 
 def _store(dataset_id: str, name: str, members: list[tuple[str, bytes]]) -> str:
     """Labels and decodes the texts and writes them, atomically, under the dataset id."""
-    if (data.datasets_root() / dataset_id / TEXTS_FILE).is_file():
+    if (datasets.datasets_root() / dataset_id / TEXTS_FILE).is_file():
         return dataset_id
     table, notes = label_texts(members, name)
-    with data.staged_dataset(dataset_id, name, KIND) as folder:
+    with datasets.staged_dataset(dataset_id, name, KIND) as folder:
         table.to_csv(folder / TEXTS_FILE, index=False)
         (folder / NOTES_FILE).write_text(json.dumps(notes))
     return dataset_id
@@ -196,7 +196,7 @@ def texts_folder(dataset_id: str) -> Path:
     Raises:
         DataError: if there is no such text dataset.
     """
-    return data.stored_folder(
+    return datasets.stored_folder(
         dataset_id,
         TEXTS_FILE,
         f"There is no stored text data set `{dataset_id}`. Upload it again.",

@@ -49,7 +49,14 @@ def text_report(
     report = {
         "task": "classification",
         "data_kind": "text",
-        **_judged(right, names[majority], seed),
+        **evaluation.judged(
+            right,
+            metric="accuracy",
+            baseline_text=f"always answering the most common class (`{names[majority]}`)",
+            reference_text=REFERENCE_TEXT,
+            rows="test texts",
+            seed=seed,
+        ),
         "metrics": evaluation.classification_metrics(y_true, proba),
         "baseline": evaluation.classification_metrics(y_true, baseline),
         "baseline_answer": names[majority],
@@ -68,26 +75,6 @@ def text_report(
     }
     report["summary"] = summarize(report)
     return report
-
-
-def _judged(right: Mapping[str, np.ndarray], answer: str, seed: int) -> dict:
-    return {
-        "verdict": evaluation.verdict(
-            right["ours"],
-            right["base"],
-            metric="accuracy",
-            baseline_text=f"always answering the most common class (`{answer}`)",
-            rows="test texts",
-            seed=seed,
-        ),
-        "reference_comparison": evaluation.compare_with_reference(
-            right["ours"],
-            right["ref"],
-            metric="accuracy",
-            reference_text=REFERENCE_TEXT,
-            seed=seed,
-        ),
-    }
 
 
 def fit_reference(

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
-from core.data import DataError
+from core import datasets, table_reading
+from core.columns import FEATURE_KINDS, infer_column_kinds, split_indices, target_task
+from core.errors import DataError
+from core.findings import Finding
 from core.tables.bundle import format_value
 from core.templates import checks
 from core.templates.base import (
@@ -120,9 +122,9 @@ class TextClassification(Template):
 
     def load_data(self, dataset_id: str) -> pd.DataFrame:
         """A table as is; a text dataset as the columns `file`, `label`, `text`."""
-        if data.dataset_kind(dataset_id) == ingest.KIND:
+        if datasets.dataset_kind(dataset_id) == ingest.KIND:
             return ingest.load_texts(dataset_id)
-        return data.load_table(dataset_id)
+        return datasets.load_table(dataset_id)
 
     def suggest(self, frame: pd.DataFrame, target: str | None) -> tuple[float, str]:
         """Wins when free text is the only real input; loses on ordinary tables."""
@@ -136,7 +138,7 @@ class TextClassification(Template):
                 f"{len(frame):,} texts in {len(counts)} classes, so the app learns which "
                 "class a text belongs to."
             )
-        if target not in frame or data.target_task(frame, target) != "classification":
+        if target not in frame or target_task(frame, target) != "classification":
             return 0.0, ""
         column = choices.pick_text_column(frame, target)
         if not column:
@@ -210,9 +212,7 @@ class TextClassification(Template):
         texts, labels = _labelled(frame, column, label)
         class_names = sorted(labels.unique(), key=_natural_key)
         y = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy("int32")
-        parts = data.split_indices(
-            y, params["val_fraction"], params["test_fraction"], seed
-        )
+        parts = split_indices(y, params["val_fraction"], params["test_fraction"], seed)
         architecture, why = choices.choose_architecture(texts, labels, label, params)
         raw = pd.DataFrame({"text": texts.to_numpy(), "y": y})
         splits = [
@@ -308,7 +308,7 @@ def read_texts(
         frame, column = text_bundle.read_input(path)
         warnings = []
     else:
-        frame = data.read_csv_bytes(path.read_bytes(), path.name)
+        frame = table_reading.read_csv_bytes(path.read_bytes(), path.name)
         column = text_bundle.find_text_column(frame, wanted)
         warnings = (
             []
@@ -323,12 +323,12 @@ def read_texts(
 
 
 def _other_features(frame: pd.DataFrame, target: str, column: str) -> list[str]:
-    kinds = data.infer_column_kinds(frame)
+    kinds = infer_column_kinds(frame)
     return [
         c
         for c in frame.columns
         if c not in (target, column)
-        and kinds[c] in data.FEATURE_KINDS
+        and kinds[c] in FEATURE_KINDS
         and frame[c].nunique(dropna=False) > 1
     ]
 
@@ -403,7 +403,7 @@ def _count_problems(texts: pd.Series, column: str) -> list[str]:
     return []
 
 
-def preflight(frame: pd.DataFrame, column: str, label: str) -> list[data.Finding]:
+def preflight(frame: pd.DataFrame, column: str, label: str) -> list[Finding]:
     """Texts per class, imbalance, empty/duplicate/short texts, scripts, typical length."""
     raw = frame[column].fillna("").astype(str)
     texts, labels = _labelled(frame, column, label)
@@ -411,12 +411,12 @@ def preflight(frame: pd.DataFrame, column: str, label: str) -> list[data.Finding
     empty = int((raw.str.strip() == "").sum())
     if empty:
         findings.append(
-            data.Finding("warning", f"{empty} texts are empty.", "They are left out.")
+            Finding("warning", f"{empty} texts are empty.", "They are left out.")
         )
     short = int((texts.str.len() < SHORT_CHARS).sum())
     if short:
         findings.append(
-            data.Finding(
+            Finding(
                 "info",
                 f"{short} texts are very short (under {SHORT_CHARS} characters).",
                 "Short texts give the model little to go on.",
@@ -425,31 +425,29 @@ def preflight(frame: pd.DataFrame, column: str, label: str) -> list[data.Finding
     long = int((raw.str.len() > ingest.MAX_CHARS).sum())
     if long:
         findings.append(
-            data.Finding(
+            Finding(
                 "info",
                 f"{long} texts are longer than {ingest.MAX_CHARS:,} characters.",
                 "Only their first part is read.",
             )
         )
-    findings += [
-        data.Finding("info", note, "") for note in frame.attrs.get("notes", [])
-    ]
+    findings += [Finding("info", note, "") for note in frame.attrs.get("notes", [])]
     return findings
 
 
-def _size_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
+def _size_findings(texts: pd.Series, labels: pd.Series) -> list[Finding]:
     counts = labels.value_counts()
     shown = ", ".join(f"{k}: {v:,}" for k, v in counts.head(8).items())
     more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
     words = texts.str.count(" ") + 1
     scripts = choices.scripts_present(texts)
     findings = [
-        data.Finding(
+        Finding(
             "info",
             f"{len(texts):,} texts in {len(counts)} classes ({shown}{more}).",
             "",
         ),
-        data.Finding(
+        Finding(
             "info",
             f"A typical text has {int(words.median())} words "
             f"({int(texts.str.len().median())} characters); written in "
@@ -459,7 +457,7 @@ def _size_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
     ]
     if len(counts) >= 2 and counts.iloc[-1] / counts.iloc[0] < IMBALANCE_RATIO:
         findings.append(
-            data.Finding(
+            Finding(
                 "warning",
                 f"Classes are imbalanced: `{counts.index[-1]}` has {counts.iloc[-1]:,} "
                 f"texts, `{counts.index[0]}` has {counts.iloc[0]:,}.",
@@ -469,7 +467,7 @@ def _size_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
     return findings
 
 
-def _duplicate_findings(texts: pd.Series, labels: pd.Series) -> list[data.Finding]:
+def _duplicate_findings(texts: pd.Series, labels: pd.Series) -> list[Finding]:
     key = texts.str.lower()
     copies = key[key.duplicated(keep=False)]
     if copies.empty:
@@ -477,7 +475,7 @@ def _duplicate_findings(texts: pd.Series, labels: pd.Series) -> list[data.Findin
     classes = labels[copies.index].groupby(copies).nunique()
     across = classes[classes > 1]
     findings = [
-        data.Finding(
+        Finding(
             "warning",
             f"{int(key.duplicated().sum())} texts are exact copies of others.",
             "A copy in both training and test makes the score look better than it is.",
@@ -486,7 +484,7 @@ def _duplicate_findings(texts: pd.Series, labels: pd.Series) -> list[data.Findin
     if len(across):
         findings.insert(
             0,
-            data.Finding(
+            Finding(
                 "warning",
                 f"{len(across)} texts appear with different labels (e.g. "
                 f"{str(across.index[0])[:80]!r}): likely labelling mistakes.",

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from core import archive, data
-from core.data import DataError, Finding
+from core import archive, datasets, table_reading
+from core.errors import DataError
+from core.findings import Finding
 from core.vision import bundle as bundle_images
 from core.vision.bundle import IMAGE_EXTENSIONS, ImageDecodeError
 
@@ -38,7 +39,7 @@ TINY_SIDE = 32
 IMBALANCE_RATIO = 0.5
 FILE_COLUMNS = ("filename", "file", "image", "path", "name")
 LABEL_COLUMNS = ("label", "class", "category", "target")
-SAMPLE_FOLDER = data.SAMPLE_DIR / "face_mask"
+SAMPLE_FOLDER = datasets.SAMPLE_DIR / "face_mask"
 SAMPLE_NAME = "Face masks (photos)"
 
 
@@ -144,13 +145,13 @@ def _sniff(content: bytes) -> str:
 
 
 def _is_stored(dataset_id: str) -> bool:
-    return (data.datasets_root() / dataset_id / data.META_FILE).is_file()
+    return (datasets.datasets_root() / dataset_id / datasets.META_FILE).is_file()
 
 
 def _store(dataset_id: str, name: str, members: list[tuple[str, bytes]]) -> str:
     """Labels, decodes and writes the pictures, atomically, under the dataset id."""
     labelled, notes = label_members(members, name)
-    with data.staged_dataset(dataset_id, name, KIND) as folder:
+    with datasets.staged_dataset(dataset_id, name, KIND) as folder:
         (folder / IMAGES_DIR).mkdir()
         rows, skipped = _write_pictures(folder, labelled)
         if not rows:
@@ -282,7 +283,7 @@ def _label_from_csv(
     pictures: list[tuple[str, bytes]], csvs: list[tuple[str, bytes]], upload: str
 ) -> tuple[list[tuple[str, str | None, bytes]], list[str]]:
     csv_name, content = csvs[0]
-    table = data.read_csv_bytes(content, csv_name)
+    table = table_reading.read_csv_bytes(content, csv_name)
     lower = {str(c).strip().lower(): c for c in table.columns}
     file_col = next((lower[c] for c in FILE_COLUMNS if c in lower), None)
     label_col = next((lower[c] for c in LABEL_COLUMNS if c in lower), None)
@@ -315,7 +316,7 @@ def dataset_folder(dataset_id: str) -> Path:
     Raises:
         DataError: if there is no such image dataset.
     """
-    return data.stored_folder(
+    return datasets.stored_folder(
         dataset_id,
         LABELS_FILE,
         f"There is no stored image data set `{dataset_id}`. Upload it again.",

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import data
+from core.columns import split_indices
+from core.errors import DataError
 from core.templates import checks
 from core.templates.base import (
     Param,
@@ -176,9 +177,7 @@ class ImageClassification(Template):
         class_names = sorted(table["label"].unique())
         y = table["label"].map({c: i for i, c in enumerate(class_names)}).to_numpy()
         y = y.astype("int32")
-        parts = data.split_indices(
-            y, params["val_fraction"], params["test_fraction"], seed
-        )
+        parts = split_indices(y, params["val_fraction"], params["test_fraction"], seed)
         size, batch = int(params["image_size"]), int(params["batch_size"])
         paths = np.array(data_.paths())
         splits = []
@@ -274,7 +273,7 @@ class ImageClassification(Template):
             return table, []
         named = bundle_images.read_named(path)
         if not named:
-            raise data.DataError(f"`{path.name}` holds no pictures to classify.")
+            raise DataError(f"`{path.name}` holds no pictures to classify.")
         result = bundle_images.predict_images(model, named, dict(info))
         bad = result.loc[result["problem"] != "", "file"].tolist()
         warnings = (

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.data import DataError
+from core.errors import DataError
 from core.vision import follow, video
 
 FINDERS = {

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import workspace
-from core.errors import UserError
+from core.errors import WeightsError
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,6 @@ BACKBONES = {
         ),
     )
 }
-
-
-class WeightsError(UserError):
-    """Weights that could not be downloaded or failed their check, in plain words."""
 
 
 def cache_folders() -> list[Path]:

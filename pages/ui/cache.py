@@ -9,18 +9,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs
+from core import datasets, runs, table_reading
 from core.catalog import get_template, templates_for
+from core.columns import column_stats, infer_column_kinds, resolve_kinds
 from core.errors import UserError
 from core.templates.base import resolve_params
 from pages.ui.text import plain
 
-load_table_cached = st.cache_data(data.load_table, max_entries=8, show_spinner=False)
+load_table_cached = st.cache_data(
+    datasets.load_table, max_entries=8, show_spinner=False
+)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def inferred_kinds(dataset_id: str) -> dict[str, str]:
-    return data.infer_column_kinds(data.load_table(dataset_id))
+    return infer_column_kinds(datasets.load_table(dataset_id))
 
 
 def or_stop(load: Callable[[str], Any], dataset_id: str) -> Any:
@@ -40,7 +43,7 @@ def table_or_stop(dataset_id: str) -> pd.DataFrame:
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_dataset(dataset_id: str) -> Any:
     """A stored dataset in the form its kind's templates train on (a table, pictures)."""
-    return templates_for(data.dataset_kind(dataset_id))[0].load_data(dataset_id)
+    return templates_for(datasets.dataset_kind(dataset_id))[0].load_data(dataset_id)
 
 
 def dataset_or_stop(dataset_id: str) -> Any:
@@ -50,8 +53,8 @@ def dataset_or_stop(dataset_id: str) -> Any:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def column_stats_cached(dataset_id: str, overrides: dict[str, str]) -> pd.DataFrame:
-    frame = data.load_table(dataset_id)
-    return data.column_stats(frame, data.resolve_kinds(frame, overrides))
+    frame = datasets.load_table(dataset_id)
+    return column_stats(frame, resolve_kinds(frame, overrides))
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking the data for this template…")
@@ -78,7 +81,7 @@ def score_csv_cached(
     """
     from core import export  # imports Keras lazily, inside its functions
 
-    frame = data.read_csv_bytes(content, name)
+    frame = table_reading.read_csv_bytes(content, name)
     return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
 
 

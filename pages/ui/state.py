@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import data
+from core import datasets
 from core.catalog import get_template
 
 
@@ -58,7 +58,7 @@ def use_dataset(dataset_id: str, target: str | None = None) -> None:
 # Format functions for selectboxes and radios. AppTest keeps them in Session State, so
 # with enforceSerializableSessionState they must be importable functions, not lambdas.
 def sample_title(file_name: str) -> str:
-    return data.SAMPLES[file_name][0]
+    return datasets.SAMPLES[file_name][0]
 
 
 def template_title(name: str) -> str:

@@ -7,8 +7,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, safe_csv
+from core import safe_csv
 from core.errors import UserError
+from core.findings import Finding
 from pages.ui import charts
 from pages.ui.cache import score_csv_cached
 from pages.ui.text import people_table, plain
@@ -32,7 +33,7 @@ METRIC_LABELS = {
 }
 
 
-def show_findings(findings: list[data.Finding]) -> None:
+def show_findings(findings: list[Finding]) -> None:
     """Lists preflight findings as error/warning/info boxes: message, then the fix."""
     for finding in findings:
         alert, icon = LEVEL_ALERTS[finding.level]

@@ -7,11 +7,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs
+from core import datasets, runs
 from core.corpus import bundle as suggestions
 from core.corpus import ingest
 from core.corpus.model import FastModel
-from core.errors import UserError
+from core.errors import DataError, UserError
+from core.findings import Finding
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.live_input import live_text
@@ -34,7 +35,7 @@ load_corpus_cached = st.cache_data(
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the text…")
-def corpus_findings(dataset_id: str) -> list[data.Finding]:
+def corpus_findings(dataset_id: str) -> list[Finding]:
     """The corpus check with the template's default vocabulary settings."""
     corpus = ingest.load_corpus(dataset_id)
     return ingest.preflight(corpus, ingest.MAX_VOCABULARY, ingest.MIN_COUNT)
@@ -73,7 +74,7 @@ def upload() -> str | None:
 
 def _store(name: str, content: bytes) -> str:
     if not ingest.is_corpus_upload(name, content):
-        raise data.DataError(
+        raise DataError(
             f"`{name}` is not plain text: upload a .txt file, or a zip whose .txt files "
             "sit side by side in one folder."
         )
@@ -87,7 +88,7 @@ def data_view(dataset_id: str) -> None:
     except UserError as err:
         st.error(plain(err))
         st.stop()
-    st.subheader(plain(data.dataset_name(dataset_id)))
+    st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.subheader("Text check")
     show_findings(corpus_findings(dataset_id))
     with st.expander("The start of the text"):

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import data, export, runs
+from core import datasets, export, runs
 from core.catalog import get_template
 from core.errors import UserError
 from pages.ui import charts
@@ -20,7 +20,7 @@ from pages.ui.widgets import csv_download, show_metrics, show_summary
 
 def data_view(dataset_id: str) -> None:
     """The data set's name, and the way on to Train (its templates check the data)."""
-    st.subheader(plain(data.dataset_name(dataset_id)))
+    st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.page_link(
         "pages/train.py", label="Next: train a model", icon=":material/arrow_forward:"
     )

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import data, runs
+from core import datasets, runs
 from core.errors import UserError
 from core.text import ingest as text_ingest
 from core.vision import bundle as bundle_images
@@ -99,7 +99,7 @@ def data_view(dataset_id: str) -> None:
         st.error(plain(err))
         st.stop()
     counts = images.class_counts(image_set)
-    st.subheader(plain(data.dataset_name(dataset_id)))
+    st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.caption(f"{len(image_set.table):,} pictures · {len(counts)} classes")
     labels = image_set.table["label"].rename("class")
     st.plotly_chart(charts.target_distribution(labels, "category"))

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import data, runs
+from core import datasets, runs, table_reading
 from core.catalog import get_template
 from core.errors import UserError
 from core.series import report as forecast_report
@@ -136,7 +136,7 @@ def window_plan(
     """
     params = resolve_params(get_template(template_name), {})
     try:
-        return windowing.window_plan(data.load_table(dataset_id), target, params)
+        return windowing.window_plan(datasets.load_table(dataset_id), target, params)
     except UserError:
         return None
 
@@ -246,9 +246,9 @@ def forecast_cached(
     """Forecasts from the end of an uploaded CSV, or of the run's own data if none."""
     info = runs.load_info(run_id)
     if content is None:
-        frame = data.load_table(runs.load_spec(run_id)["dataset_id"])
+        frame = datasets.load_table(runs.load_spec(run_id)["dataset_id"])
     else:
-        frame = data.read_csv_bytes(content, name)
+        frame = table_reading.read_csv_bytes(content, name)
     model = load_model_cached(run_id)
     table, warnings = forecasting.forecast_from(model, frame, info)
     history = forecasting.recent_history(frame, info, HISTORY_STEPS)

@@ -7,8 +7,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, export, runs
+from core import datasets, export, runs
+from core.columns import KINDS, resolve_kinds, suggest_target
 from core.errors import UserError
+from core.tables.preflight import preflight
 from pages.ui import charts
 from pages.ui.cache import (
     column_stats_cached,
@@ -37,7 +39,7 @@ def upload() -> str | None:
     if file is None:
         return None
     try:
-        dataset_id = data.store_upload(file.name, file.getvalue())
+        dataset_id = datasets.store_upload(file.name, file.getvalue())
         load_table_cached(dataset_id)  # refuse unusable files before using them
     except UserError as err:
         st.error(plain(err))
@@ -48,7 +50,7 @@ def upload() -> str | None:
 def data_view(dataset_id: str) -> None:
     """Preview, editable column kinds, the target and the data check in plain words."""
     frame = table_or_stop(dataset_id)
-    st.subheader(plain(data.dataset_name(dataset_id)))
+    st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
     st.dataframe(people_table(frame.head(20)), hide_index=True)
     kinds = _column_kinds(dataset_id, frame)
@@ -57,14 +59,14 @@ def data_view(dataset_id: str) -> None:
         "Column to predict (target)",
         columns,
         index=index_of(
-            columns, get(TARGET_COLUMN), columns.index(data.suggest_target(kinds))
+            columns, get(TARGET_COLUMN), columns.index(suggest_target(kinds))
         ),
         key="_w_target",
     )
     remember(TARGET_COLUMN, target)
     st.plotly_chart(charts.target_distribution(frame[target], kinds[target]))
     st.subheader("Data check")
-    findings = data.preflight(frame, target, kinds)
+    findings = preflight(frame, target, kinds)
     if findings:
         show_findings(findings)
     else:
@@ -89,7 +91,7 @@ def _column_kinds(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
         stats,
         column_config={
             "kind": st.column_config.SelectboxColumn(
-                "kind", options=list(data.KINDS), required=True
+                "kind", options=list(KINDS), required=True
             ),
             **{
                 c: st.column_config.NumberColumn(format="localized")  # 14,250
@@ -107,7 +109,7 @@ def _column_kinds(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
         if kind != inferred[column]
     }
     remember(COLUMN_KINDS, overrides)
-    return data.resolve_kinds(frame, overrides)
+    return resolve_kinds(frame, overrides)
 
 
 # --- Train page ------------------------------------------------------------------------
@@ -119,9 +121,9 @@ NO_TARGET = "(none: find unusual rows)"
 def target_picker(dataset_id: str) -> str | None:
     """The column to predict, defaulting to the Data page's choice; or none."""
     columns = list(table_or_stop(dataset_id).columns)
-    default = data.suggest_target(inferred_kinds(dataset_id))
+    default = suggest_target(inferred_kinds(dataset_id))
     target = st.selectbox(
-        f"Column to predict in {plain(data.dataset_name(dataset_id))}",
+        f"Column to predict in {plain(datasets.dataset_name(dataset_id))}",
         [*columns, NO_TARGET],
         index=index_of(columns, get(TARGET_COLUMN), columns.index(default)),
         key="_w_train_target",

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import data, runs
+from core import datasets, runs
 from core.catalog import get_template
 from core.errors import UserError
 from core.text import bundle as text_bundle
@@ -67,7 +67,7 @@ def upload() -> str | None:
 def data_view(dataset_id: str) -> None:
     """Texts per class, the preflight in plain words, a few texts of each class."""
     frame = dataset_or_stop(dataset_id)
-    st.subheader(plain(data.dataset_name(dataset_id)))
+    st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.caption(f"{len(frame):,} texts · {frame['label'].nunique()} classes")
     st.plotly_chart(
         charts.target_distribution(frame["label"].rename("class"), "category")
