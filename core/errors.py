@@ -48,3 +48,18 @@ class Refusal(UserError):
 
 class WeightsError(UserError):
     """Weights that could not be downloaded or failed their check, in plain words."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's first non-blank line, cut to `limit` characters, for a sentence.
+
+    Args:
+        err: any exception, e.g. one a converter or a decoder raised.
+        limit: the most characters kept.
+
+    Returns:
+        The line without surrounding spaces, or the exception's class name (e.g.
+        "KeyError") when it has no message.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines or [type(err).__name__])[0][:limit]

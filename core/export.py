@@ -15,13 +15,12 @@ import os
 import platform
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ import pandas as pd
 
 from core import archive, runs, safe_csv
 from core.catalog import get_template
-from core.errors import DataError, RunError, TemplateError
+from core.errors import DataError, RunError, TemplateError, first_line
 from core.markdown import plain
 from core.templates import checks
 
@@ -58,7 +57,9 @@ METADATA_ONLY_KEYS = (
 CHECK_TOLERANCE = 1e-4
 MAX_BUNDLE_FILES = 20
 MAX_BUNDLE_UNPACKED_BYTES = 512 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 200
+BUNDLE_LIMITS = archive.Limits(
+    MAX_BUNDLE_FILES, MAX_BUNDLE_UNPACKED_BYTES, archive.MAX_COMPRESSION_RATIO
+)
 BUNDLE_MEMBERS = ("model.keras", "metadata.json", "README.md", "predict.py")
 
 
@@ -446,10 +447,6 @@ def _store_imported_model(
         )
 
 
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-
-
 def refusal_reason(err: Exception) -> str:
     """Says in plain words why Keras (in safe mode) would not load a model file.
 
@@ -481,7 +478,7 @@ def refusal_reason(err: Exception) -> str:
         )
     if "File not found" in text or "zip" in text.lower() or isinstance(err, OSError):
         return "its model.keras is damaged or not a Keras model file."
-    return f"it cannot be loaded in safe mode ({_first_line(err)})."
+    return f"it cannot be loaded in safe mode ({first_line(err, 300)})."
 
 
 def model_mismatch(model: Any, metadata: dict[str, Any]) -> str:
@@ -504,7 +501,7 @@ def _read_bundle_members(data: bytes, name: str) -> dict[str, bytes]:
         )
     with archive.open_zip(data, name) as bundle:
         entries = bundle.infolist()
-        _check_entries(entries, name)
+        archive.check_zip_entries(entries, name, BUNDLE_LIMITS)
         present = {e.filename: e for e in entries}
         missing = [m for m in ("model.keras", "metadata.json") if m not in present]
         if missing:
@@ -515,37 +512,6 @@ def _read_bundle_members(data: bytes, name: str) -> dict[str, bytes]:
             m: archive.read_entry(bundle, present[m], name)
             for m in ("model.keras", "metadata.json")
         }
-
-
-def _check_entries(entries: list[zipfile.ZipInfo], name: str) -> None:
-    if len(entries) > MAX_BUNDLE_FILES:
-        raise DataError(
-            f"`{name}` holds {len(entries)} files; a bundle has at most "
-            f"{MAX_BUNDLE_FILES}."
-        )
-    total = 0
-    for entry in entries:
-        path = PurePosixPath(entry.filename.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or ":" in entry.filename:
-            raise DataError(
-                f"`{name}` contains an unsafe path ({entry.filename!r}); "
-                "refusing the whole file."
-            )
-        if stat.S_ISLNK(entry.external_attr >> 16):
-            raise DataError(
-                f"`{name}` contains a symbolic link ({entry.filename!r}); "
-                "refusing the whole file."
-            )
-        archive.check_readable(entry, name)
-        ratio = entry.file_size / max(entry.compress_size, 1)
-        total += entry.file_size
-        if total > MAX_BUNDLE_UNPACKED_BYTES or (
-            entry.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
-        ):
-            raise DataError(
-                f"`{name}` unpacks to far more data than a bundle holds (a "
-                "'zip bomb'); refusing it."
-            )
 
 
 def _parse_metadata(raw: bytes, name: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import importlib
 import io
 import json
 import re
+import stat
 import struct
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import core.corpus.ingest
 from core import __main__ as cli
 from core import archive, datasets, export, runs, safe_csv, table_reading, workspace
 from core.catalog import get_template, list_templates
@@ -504,6 +506,49 @@ def test_read_entry_refuses_an_entry_larger_than_declared():
 )
 def test_foreign_or_unsafe_bundle_is_refused(members, words):
     _refused(_zip_bytes(members), words)
+
+
+# --- one zip-entry check for every zip: pictures, text corpora and bundles -------------
+
+ZIP_UPLOADERS = {
+    "pictures": lambda content: images.store_zip("evil.zip", content),
+    "corpus": lambda content: core.corpus.ingest.store_upload("evil.zip", content),
+    "bundle": lambda content: export.import_bundle(content, "evil.zip"),
+}
+
+
+def _zip_with(entry: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("a.txt", "some words to read")
+        if entry == "link":
+            info = zipfile.ZipInfo("link.txt")
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            out.writestr(info, "/etc/passwd")
+        elif entry == "bomb":
+            out.writestr("bomb.txt", b"\0" * (8 * 2**20))
+        else:
+            out.writestr(entry, "x y z")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("uploader", ZIP_UPLOADERS)
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("../evil.txt", "unsafe path"),
+        ("/abs/evil.txt", "unsafe path"),
+        ("C:evil.txt", "unsafe path"),
+        ("link", "symbolic link"),
+        ("bomb", "zip bomb"),
+    ],
+    ids=["dotdot", "absolute", "drive-letter", "symlink", "bomb"],
+)
+def test_every_zip_upload_refuses_the_same_unsafe_entries(uploader, entry, words):
+    with pytest.raises(DataError, match=words):
+        ZIP_UPLOADERS[uploader](_zip_with(entry))
+    assert runs.list_runs() == []
+    assert list(datasets.datasets_root().iterdir()) == []
 
 
 # --- corrupt pictures inside an otherwise good zip --------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import stat
 import time
 import unicodedata
 from collections import Counter
@@ -31,6 +30,7 @@ DOCUMENTS_FILE = "documents.json"
 TEXT_SUFFIXES = (".txt",)
 MAX_FILES = 20_000
 MAX_TEXT_BYTES = datasets.MAX_TABLE_BYTES
+ZIP_LIMITS = archive.Limits(MAX_FILES, MAX_TEXT_BYTES, archive.MAX_COMPRESSION_RATIO)
 MIN_WORDS = 200
 MAX_VOCABULARY = 10_000  # the template's defaults, also used to preview a corpus
 MIN_COUNT = 2
@@ -166,29 +166,10 @@ def _is_text(file_name: str) -> bool:
 
 
 def _zip_entries(content: bytes, name: str, read: bool) -> list[tuple[str, bytes]]:
-    """The .txt entries of a zip, checked for unsafe paths, links and zip bombs first."""
+    """The .txt entries of a zip, after the safety check of every entry (`core.archive`)."""
     with archive.open_zip(content, name) as zipped:
-        entries = [e for e in zipped.infolist() if not e.is_dir()]
-        total = 0
-        for entry in entries:
-            path = PurePosixPath(entry.filename.replace("\\", "/"))
-            if path.is_absolute() or ".." in path.parts or ":" in entry.filename:
-                raise DataError(
-                    f"`{name}` contains an unsafe path ({entry.filename!r}); refusing "
-                    "the whole file."
-                )
-            if stat.S_ISLNK(entry.external_attr >> 16):
-                raise DataError(
-                    f"`{name}` contains a symbolic link ({entry.filename!r}); refusing "
-                    "the whole file."
-                )
-            total += entry.file_size
-        if len(entries) > MAX_FILES or total > MAX_TEXT_BYTES:
-            raise DataError(
-                f"`{name}` unpacks to more than this app takes (at most {MAX_FILES:,} "
-                f"files and {MAX_TEXT_BYTES / 1e6:.0f} MB); refusing it."
-            )
-        texts = [e for e in entries if _is_text(e.filename)]
+        kept = archive.check_zip_entries(zipped.infolist(), name, ZIP_LIMITS)
+        texts = [entry for entry, _ in kept if _is_text(entry.filename)]
         return [
             (e.filename, archive.read_entry(zipped, e, name) if read else b"")
             for e in texts

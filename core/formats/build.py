@@ -21,7 +21,7 @@ import numpy as np
 
 from core import export, runs
 from core.catalog import get_template
-from core.errors import Refusal
+from core.errors import Refusal, first_line
 from core.formats import (
     FORMATS,
     card,
@@ -67,7 +67,7 @@ def _tflite(model: Any, recorded: Recorded, tmp: Path) -> list[Variant]:
         except Exception as err:  # noqa: BLE001  the converter's many errors
             if name == "float32":
                 raise Refusal(tflite_refusal(err)) from None
-            variants.append((name, None, "tflite", _first_line(err)))
+            variants.append((name, None, "tflite", first_line(err)))
             continue
         variants.append((name, path, "tflite", ""))
     shutil.rmtree(tmp / "build")
@@ -88,15 +88,10 @@ BUILDERS: dict[str, Callable[[Any, Recorded, Path], list[Variant]]] = {
 }
 
 
-def _first_line(err: Exception) -> str:
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    return (lines or [type(err).__name__])[0][:200]
-
-
 def _cannot(title: str, err: Exception) -> str:
     return (
         f"{title} cannot carry this model: the converter stopped with "
-        f'"{_first_line(err)}". Use the bundle (.keras) or the SavedModel instead.'
+        f'"{first_line(err)}". Use the bundle (.keras) or the SavedModel instead.'
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from core.errors import DataError
+from core.errors import DataError, first_line
 from core.vision import bundle as bundle_images
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
@@ -102,13 +102,9 @@ def _keep_frames(container: Any, every_s: float, max_frames: int) -> list:
 
 def _decode_error(name: str, err: Exception) -> DataError:
     return DataError(
-        f"`{name}` could not be decoded as a video ({_first_line(err)}). Use an "
+        f"`{name}` could not be decoded as a video ({first_line(err)}). Use an "
         "MP4, WebM or MOV file."
     )
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
 
 
 def predict_video(
