@@ -11,7 +11,7 @@ temporary workspace, makes `--rows` rows by drawing the sample's rows with repla
 - `python -m core predict RUN_ID rows.csv -o out.csv` in a fresh process: what a user
   of the command line waits for (Python and TensorFlow start, model load, CSV read,
   scoring, CSV write);
-- the same scoring in-process (`core.export.predict_frame` on the loaded model), the
+- the same scoring in-process (`core.prediction.predict_frame` on the loaded model), the
   steady-state speed an app or a service gets;
 - the reference: scikit-learn's HistGradientBoosting (fitted on the sample, one thread
   as `core.tables.report` fits it) `predict_proba` on the same rows, in-process.
@@ -88,13 +88,13 @@ def time_cli(run_id: str, rows_csv: Path, out: Path) -> float:
 
 
 def time_in_process(run_id: str, rows: pd.DataFrame) -> tuple[float, pd.DataFrame]:
-    """Seconds for `core.export.predict_frame` on an already loaded model."""
-    from core import export, runs
+    """Seconds for `core.prediction.predict_frame` on an already loaded model."""
+    from core import prediction, runs
 
     model = runs.load_model(run_id)
-    export.predict_frame(run_id, rows.head(100), model=model)  # warm up the graph
+    prediction.predict_frame(run_id, rows.head(100), model=model)  # warm up the graph
     started = time.perf_counter()
-    scored, _ = export.predict_frame(run_id, rows, model=model)
+    scored, _ = prediction.predict_frame(run_id, rows, model=model)
     return time.perf_counter() - started, scored
 
 

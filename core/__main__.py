@@ -250,12 +250,12 @@ def _print_train_result(
 
 def predict(args: argparse.Namespace) -> int:
     """Scores a CSV with a run's model or an imported bundle and writes the result CSV."""
-    from core import export
+    from core import bundle_import, prediction
 
     run_id = args.model
     if args.model.endswith(".zip") or Path(args.model).is_file():
         bundle = Path(args.model)
-        run_id = export.import_bundle(_read_input(bundle), bundle.name)
+        run_id = bundle_import.import_bundle(_read_input(bundle), bundle.name)
     if not args.data.exists():
         raise DataError(f"There is no file or folder `{args.data}`.")
     if args.track or args.annotated:
@@ -267,7 +267,7 @@ def predict(args: argparse.Namespace) -> int:
         for row in result.head(5).itertuples():
             print(f"{row.prediction}: {row.why}")
     else:
-        result, warnings = export.predict_path(run_id, args.data)
+        result, warnings = prediction.predict_path(run_id, args.data)
     safe_csv.to_csv(result, args.output)
     for warning in warnings:
         print(f"Warning: {warning}", file=sys.stderr)

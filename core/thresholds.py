@@ -7,7 +7,7 @@ template, so a later download is compared with what the app now predicts.
 
 from __future__ import annotations
 
-from core import decision, export, runs
+from core import decision, prediction, runs
 
 
 def save_threshold(
@@ -61,4 +61,4 @@ def _refresh_export(run_id: str) -> None:
     folder = runs.run_dir(run_id)
     (folder / runs.BUNDLE_FILE).unlink(missing_ok=True)
     (folder / runs.EXPORT_CHECK_FILE).unlink(missing_ok=True)
-    export.rerecord_check(run_id)
+    prediction.rerecord_check(run_id)

@@ -211,7 +211,7 @@ def failure_message(run_id: str, err: Exception) -> str:
 
 
 def _train(run_id: str) -> None:
-    from core import export
+    from core import prediction
 
     spec = runs.load_spec(run_id)
     runs.write_status(
@@ -233,7 +233,7 @@ def _train(run_id: str) -> None:
     _write_info(run_id, template, prepared)  # with what calibration learned
     save_model(model, runs.run_dir(run_id) / runs.MODEL_FILE)
     runs.write_status(run_id, phase="checking")
-    export.record_check(run_id, model, prepared)
+    prediction.record_check(run_id, model, prepared)
     runs.write_status(
         run_id, message="Evaluating on the test rows.", phase="evaluating"
     )

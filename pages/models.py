@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import export, runs
+from core import bundle_import, export, runs
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.runs import (
@@ -99,7 +99,7 @@ with st.form("_w_import_form", clear_on_submit=True):
     submitted = st.form_submit_button("Import", icon=":material/upload:")
 if submitted and bundle is not None:
     try:
-        new_id = export.import_bundle(bundle.getvalue(), bundle.name)
+        new_id = bundle_import.import_bundle(bundle.getvalue(), bundle.name)
     except UserError as err:
         st.error(plain(err))
     else:

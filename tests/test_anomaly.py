@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import export, runs, thresholds
+from core import export, prediction, runs, thresholds
 from core.__main__ import main
 
 CARDS = Path("/work/shared/data/creditcard_fraud_sample/creditcard_sample.csv")
@@ -79,10 +79,10 @@ def test_a_target_is_refused_with_the_fix(cards_csv, capsys):
 def test_threshold_round_trips_through_the_bundle(cards_csv, tmp_path, capsys):
     run_id = _train(cards_csv, capsys)["run_id"]
     rows = _cards()
-    scores = export.predict_frame(run_id, rows)[0]["anomaly_score"]
+    scores = prediction.predict_frame(run_id, rows)[0]["anomaly_score"]
     middle = float(np.median(runs.read_evaluation(run_id)["decision"]["scores"]))
     thresholds.save_threshold(run_id, middle, set_by="you")
-    live, _ = export.predict_frame(run_id, rows)
+    live, _ = prediction.predict_frame(run_id, rows)
     assert (live["anomaly"] == "yes").sum() == (scores >= middle).sum()
     assert list(live["anomaly_score"]) == sorted(live["anomaly_score"], reverse=True)
     assert export.build_bundle(run_id)["ok"]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import datasets, export, runs
+from core import bundle_import, datasets, export, runs
 from core.__main__ import main
 from core.corpus import bundle, ingest, mixture, ngram
 from core.corpus import model as lm
@@ -229,7 +229,7 @@ def test_cli_predict_and_the_bundle_give_the_same_top_words(
     script = [sys.executable, "predict.py", str(prompts), "-o", str(fresh)]
     subprocess.run(script, cwd=tmp_path / "bundle", check=True, capture_output=True)
     pd.testing.assert_frame_equal(pd.read_csv(fresh, keep_default_na=False), table)
-    imported = export.import_bundle(
+    imported = bundle_import.import_bundle(
         export.bundle_path(result["run_id"]).read_bytes(), "b.zip"
     )
     assert (

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import datasets, export, runs, training
+from core import bundle_import, datasets, export, prediction, runs, training
 from core.errors import DataError
 from tests.conftest import FAST_PARAMS
 
@@ -54,7 +54,7 @@ def test_bundle_holds_model_metadata_card_and_script(run_id):
     assert check["max_abs_diff"] <= export.CHECK_TOLERANCE
     assert export.read_export_check(run_id)["ok"]
     with zipfile.ZipFile(export.bundle_path(run_id)) as bundle:
-        assert sorted(bundle.namelist()) == sorted(export.BUNDLE_MEMBERS)
+        assert sorted(bundle.namelist()) == sorted(bundle_import.BUNDLE_MEMBERS)
         metadata = json.loads(bundle.read("metadata.json"))
         card = bundle.read("README.md").decode()
     assert metadata["class_names"] == ["no", "yes"]
@@ -73,7 +73,7 @@ def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     trained_run, run_id
 ):
     frame = trained_run[2].head(4)
-    result, warnings = export.predict_frame(run_id, frame)
+    result, warnings = prediction.predict_frame(run_id, frame)
     assert list(result.columns[-3:]) == [
         "prediction",
         "probability_no",
@@ -85,27 +85,29 @@ def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
 
 def test_predict_frame_names_missing_columns(run_id):
     with pytest.raises(DataError, match=r"lacks the model's input columns \['color'\]"):
-        export.predict_frame(run_id, pd.DataFrame({"x": [1.0]}))
+        prediction.predict_frame(run_id, pd.DataFrame({"x": [1.0]}))
 
 
 def test_predict_frame_names_rows_with_words_in_number_columns(run_id):
     frame = pd.DataFrame({"x": ["1.5", "lots"], "color": ["red", "blue"]})
     with pytest.raises(DataError, match=r"`x` should hold numbers, but row\(s\) 2"):
-        export.predict_frame(run_id, frame)
+        prediction.predict_frame(run_id, frame)
 
 
 def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
     export.build_bundle(run_id)
     bundle = export.bundle_path(run_id).read_bytes()
-    imported = export.import_bundle(bundle, "my bundle.zip")
+    imported = bundle_import.import_bundle(bundle, "my bundle.zip")
     assert runs.read_status(imported).state == "completed"
-    assert export.import_bundle(bundle, "again.zip") == imported  # same bytes, same run
+    assert (
+        bundle_import.import_bundle(bundle, "again.zip") == imported
+    )  # same bytes, same run
     assert (
         runs.read_evaluation(imported)["verdict"]
         == runs.read_evaluation(run_id)["verdict"]
     )
-    ours, _ = export.predict_frame(run_id, trained_run[2].head(3))
-    theirs, _ = export.predict_frame(imported, trained_run[2].head(3))
+    ours, _ = prediction.predict_frame(run_id, trained_run[2].head(3))
+    theirs, _ = prediction.predict_frame(imported, trained_run[2].head(3))
     assert np.allclose(ours["probability_yes"], theirs["probability_yes"], atol=1e-6)
 
 
@@ -155,7 +157,7 @@ def test_import_refuses_unsafe_or_foreign_zips(payload, message):
     with pytest.raises(
         DataError, match=message.replace("[", r"\[").replace("]", r"\]")
     ):
-        export.import_bundle(payload, "upload.zip")
+        bundle_import.import_bundle(payload, "upload.zip")
     assert runs.list_runs() == before
 
 
@@ -176,5 +178,5 @@ def test_import_refuses_a_model_with_a_lambda_layer(tmp_path, run_id):
     with pytest.raises(
         DataError, match="contains a Lambda layer, which could run code"
     ):
-        export.import_bundle(payload, "lambda.zip")
+        bundle_import.import_bundle(payload, "lambda.zip")
     assert runs.list_runs() == before

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import datasets, export, formats, runs, training, workspace
+from core import bundle_import, datasets, export, formats, runs, training, workspace
 from core.__main__ import main
 from core.errors import Refusal
 from core.formats import build
@@ -212,7 +212,7 @@ def test_cli_exports_a_format_and_refuses_unknown_ones(run_ids, tmp_path, capsys
 def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     export.build_bundle(run_ids["numbers"])
     data_ = export.bundle_path(run_ids["numbers"]).read_bytes()
-    imported = export.import_bundle(data_, "bundle.zip")
+    imported = bundle_import.import_bundle(data_, "bundle.zip")
     result = build.build(imported, "tflite")
     assert result["refused"] and "no recorded check inputs" in result["message"]
     assert not formats.download_path(imported, "tflite").exists()

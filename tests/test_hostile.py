@@ -22,7 +22,17 @@ from PIL import Image
 
 import core.corpus.ingest
 from core import __main__ as cli
-from core import archive, datasets, export, runs, safe_csv, table_reading, workspace
+from core import (
+    archive,
+    bundle_import,
+    datasets,
+    export,
+    prediction,
+    runs,
+    safe_csv,
+    table_reading,
+    workspace,
+)
 from core.catalog import get_template, list_templates
 from core.errors import DataError, RunError
 from core.templates.base import resolve_params
@@ -84,7 +94,7 @@ def _bundle(model: bytes, metadata: dict | bytes) -> bytes:
 def _refused(payload: bytes, words: str, name: str = "upload.zip") -> None:
     before = runs.list_runs()
     with pytest.raises(DataError) as caught:
-        export.import_bundle(payload, name)
+        bundle_import.import_bundle(payload, name)
     assert words in str(caught.value)
     assert "Traceback" not in str(caught.value) and "/tmp" not in str(caught.value)
     assert runs.list_runs() == before  # nothing half-imported
@@ -96,34 +106,34 @@ def _refused(payload: bytes, words: str, name: str = "upload.zip") -> None:
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_valid_bundle_of_each_template_imports_and_predicts(made, template, tmp_path):
     model, metadata = made[template]
-    run_id = export.import_bundle(_bundle(model, metadata), "ok.zip")
+    run_id = bundle_import.import_bundle(_bundle(model, metadata), "ok.zip")
     assert runs.read_status(run_id).state == "completed"
     assert run_id in runs.usable_runs() and runs.run_problem(run_id) == ""
     if template == "image_classification":
         (tmp_path / "pics").mkdir()
         (tmp_path / "pics" / "a.png").write_bytes(picture())
-        table, _ = export.predict_path(run_id, tmp_path / "pics")
+        table, _ = prediction.predict_path(run_id, tmp_path / "pics")
         assert table["prediction"].isin(metadata["class_names"]).all()
     elif template == "timeseries_forecasting":
         tiny_series().to_csv(tmp_path / "history.csv", index=False)
-        table, _ = export.predict_path(run_id, tmp_path / "history.csv")
+        table, _ = prediction.predict_path(run_id, tmp_path / "history.csv")
         assert len(table) == metadata["horizon"]
         assert {"forecast", "lower", "upper"} <= set(table.columns)
     elif template == "next_word":
         (tmp_path / "prompts.txt").write_text("the cat\n\n")
-        table, _ = export.predict_path(run_id, tmp_path / "prompts.txt")
+        table, _ = prediction.predict_path(run_id, tmp_path / "prompts.txt")
         assert len(table) == 2 and table["probability_1"].gt(0).all()
     elif template == "text_classification":
         frame, target = get_template(template).example_data()
         frame.head(3).drop(columns=target).to_csv(tmp_path / "texts.csv", index=False)
-        table, _ = export.predict_path(run_id, tmp_path / "texts.csv")
+        table, _ = prediction.predict_path(run_id, tmp_path / "texts.csv")
         assert (
             len(table) == 3 and table["prediction"].isin(metadata["class_names"]).all()
         )
     else:
         frame, target = get_template(template).example_data()
         rows = frame.head(3).drop(columns=[target] if target else [])
-        table, _ = export.predict_frame(run_id, rows)
+        table, _ = prediction.predict_frame(run_id, rows)
         answer = "anomaly_score" if template == "anomaly_detection" else "prediction"
         assert len(table) == 3 and table[answer].notna().all()
 
@@ -210,7 +220,8 @@ def test_bundle_with_wrong_metadata_is_refused_naming_the_key(
     payload = _bundle(model, json.dumps(metadata, allow_nan=True).encode())
     if words is None:  # odd but harmless: imported
         assert (
-            runs.read_status(export.import_bundle(payload, "x.zip")).is_active is False
+            runs.read_status(bundle_import.import_bundle(payload, "x.zip")).is_active
+            is False
         )
     else:
         _refused(payload, words)
@@ -315,7 +326,7 @@ def test_hostile_or_broken_model_is_refused_with_its_reason(made, model, words):
 
 def test_refusal_reason_names_a_lambda_layer():
     err = ValueError("Requested the deserialization of a `Lambda` layer whose ...")
-    assert export.refusal_reason(err).startswith("it contains a Lambda layer")
+    assert bundle_import.refusal_reason(err).startswith("it contains a Lambda layer")
 
 
 # --- item 2: damaged zips, for bundles and for pictures --------------------------------
@@ -513,7 +524,7 @@ def test_foreign_or_unsafe_bundle_is_refused(members, words):
 ZIP_UPLOADERS = {
     "pictures": lambda content: images.store_zip("evil.zip", content),
     "corpus": lambda content: core.corpus.ingest.store_upload("evil.zip", content),
-    "bundle": lambda content: export.import_bundle(content, "evil.zip"),
+    "bundle": lambda content: bundle_import.import_bundle(content, "evil.zip"),
 }
 
 
@@ -858,7 +869,7 @@ def test_odd_run_id_is_refused(run_id, words):
 
 def test_bundle_import_writes_no_file_outside_the_run(made, workspace_root):
     model, metadata = made["tabular_classification"]
-    run_id = export.import_bundle(_bundle(model, metadata), "../../evil.zip")
+    run_id = bundle_import.import_bundle(_bundle(model, metadata), "../../evil.zip")
     assert runs.read_spec(run_id)["dataset_name"] == "imported from evil.zip"
     assert sorted(p.name for p in Path(workspace_root).iterdir()) == ["runs"]
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import datasets, export, runs, training
+from core import datasets, export, prediction, runs, training
 from core.catalog import get_template
 from core.errors import DataError
 from core.templates.base import resolve_params
@@ -496,16 +496,16 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
         bundle.extractall(folder)
         assert "import core" not in bundle.read("predict.py").decode()
 
-    table, _ = export.predict_path(
+    table, _ = prediction.predict_path(
         run_id, images.dataset_folder(runs.read_spec(run_id)["dataset_id"]) / "images"
     )
     assert len(table) == 12 and set(table["prediction"]) <= {"red", "blue"}
-    frames, _ = export.predict_path(run_id, tiny_video)
+    frames, _ = prediction.predict_path(run_id, tiny_video)
     assert list(frames.columns[:2]) == ["time_s", "prediction"]
     renamed = tmp_path / "photo.mp4"
     renamed.write_bytes(picture())
     with pytest.raises(DataError, match="not a video"):
-        export.predict_path(run_id, renamed)
+        prediction.predict_path(run_id, renamed)
 
 
 def test_saliency_overlay_has_the_picture_shape(trained_image_run):

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from core import datasets, export, runs, table_reading, training
+from core import datasets, prediction, runs, table_reading, training
 from core.__main__ import main
 from core.catalog import get_template
 from core.tables import bundle as bundle_predict
@@ -90,7 +90,7 @@ def test_one_text_column_trains_exports_and_scores(tmp_path, capsys):
     _export(run_id, tmp_path, capsys)
     rows = tmp_path / "messages.csv"
     rows.write_text('message\n"FREE cash prize, call"\nlunch tomorrow?\n')
-    result, warnings = export.predict_path(run_id, rows)
+    result, warnings = prediction.predict_path(run_id, rows)
     assert warnings == [] and len(result) == 2
     assert np.isfinite(result[["probability_ham", "probability_spam"]]).all(None)
 
@@ -124,7 +124,7 @@ def test_odd_headers_blank_categories_and_inf_train_and_export(tmp_path, capsys)
     bundled, stderr = _run_bundle_script(archive, rows, tmp_path)
     assert list(bundled.columns[: len(ODD_NAMES)]) == ODD_NAMES
     assert "`speed km/h` holds an infinite or too large number in row(s) 4" in stderr
-    scored, warnings = export.predict_frame(run_id, rows)
+    scored, warnings = prediction.predict_frame(run_id, rows)
     assert any("`speed km/h`" in w and "row(s) 4" in w for w in warnings)
     probabilities = scored[["probability_Adelie", "probability_Gentoo"]]
     assert np.isfinite(probabilities).all(None)

@@ -16,7 +16,17 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, decision, export, runs, thresholds, training, workspace
+from core import (
+    bundle_import,
+    datasets,
+    decision,
+    export,
+    prediction,
+    runs,
+    thresholds,
+    training,
+    workspace,
+)
 from core.__main__ import _print_train_result, main
 from core.errors import DataError, DecisionError
 from pages.ui import state
@@ -161,13 +171,13 @@ def _flags(frame: pd.DataFrame) -> int:
 
 def test_threshold_round_trips_through_the_bundle(run_id, tmp_path):
     rows = fraud_rows(400).tail(150).drop(columns="Class")
-    before, _ = export.predict_frame(run_id, rows)
+    before, _ = prediction.predict_frame(run_id, rows)
     scores = runs.read_evaluation(run_id)["decision"]["scores"]
     lower = float(np.quantile(scores, 0.5))
     thresholds.save_threshold(
         run_id, lower, set_by="lowest cost", cost_miss=500, cost_alert=5
     )
-    after, _ = export.predict_frame(run_id, rows)
+    after, _ = prediction.predict_frame(run_id, rows)
     assert _flags(after) > _flags(before)  # a lower threshold flags more rows
 
     check = export.build_bundle(run_id)
@@ -305,7 +315,7 @@ def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
         bundle.writestr("model.keras", model)
         bundle.writestr("metadata.json", json.dumps(metadata))
     with pytest.raises(DataError, match="`decision` should be an object"):
-        export.import_bundle(forged.getvalue(), "forged.zip")
+        bundle_import.import_bundle(forged.getvalue(), "forged.zip")
 
 
 def test_threshold_page_without_labels_counts_flags_and_asks_for_no_costs(run_id):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, evaluation, export, runs, workspace
+from core import datasets, evaluation, export, prediction, runs, workspace
 from core.catalog import get_template
 from core.errors import DataError
 from core.series import baselines, dates, windowing
@@ -414,7 +414,7 @@ def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
 def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
     path = tmp_path / "newer.csv"
     tiny_series(120).to_csv(path, index=False)
-    table, warnings = export.predict_path(forecast_run, path)
+    table, warnings = prediction.predict_path(forecast_run, path)
     assert list(table.columns) == ["date", "step", "forecast", "lower", "upper"]
     assert str(table["date"].iloc[0].date()) == "2021-05-01"  # the day after row 120
     assert (table["lower"] <= table["forecast"]).all()
@@ -502,7 +502,7 @@ def test_yearly_series_trains_evaluates_exports_and_predicts(
     assert export.build_bundle(run_id)["ok"]
     path = tmp_path / "newer.csv"
     sunspots_yearly(1950, 1990).to_csv(path, index=False)
-    table, _ = export.predict_path(run_id, path)
+    table, _ = prediction.predict_path(run_id, path)
     assert table["year"].dt.year.tolist() == [1991, 1992, 1993, 1994, 1995]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core import export, runs  # noqa: E402
+from core import prediction, runs  # noqa: E402
 from core.catalog import get_template  # noqa: E402
 from core.errors import (
     Refusal,  # noqa: E402
@@ -112,7 +112,7 @@ def record(run_id: str, model: Any, splits: bool = True) -> Recorded:
         )
     spec = runs.load_spec(run_id)
     template = get_template(spec["template"])
-    folder = runs.run_dir(run_id) / export.CHECK_INPUT_DIR
+    folder = runs.run_dir(run_id) / prediction.CHECK_INPUT_DIR
     name = runs.read_json(folder / "input.json").get("name", "")
     if not name:
         raise Refusal(

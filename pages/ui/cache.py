@@ -74,15 +74,15 @@ def template_notes_cached(
 def score_csv_cached(
     run_id: str, content: bytes, name: str, decision: dict[str, Any] | None
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Reads CSV bytes and appends the run's predictions (see `core.export`).
+    """Reads CSV bytes and appends the run's predictions (see `core.prediction`).
 
     `decision` (the run's saved threshold) is part of the cache key only: a newly
     saved threshold scores the file again.
     """
-    from core import export  # imports Keras lazily, inside its functions
+    from core import prediction  # imports Keras lazily, inside its functions
 
     frame = table_reading.read_csv_bytes(content, name)
-    return export.predict_frame(run_id, frame, model=load_model_cached(run_id))
+    return prediction.predict_frame(run_id, frame, model=load_model_cached(run_id))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")

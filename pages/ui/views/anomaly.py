@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import export, runs
+from core import prediction, runs
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
@@ -66,7 +66,7 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
 def _score_row(run_id: str, row: dict[str, Any]) -> None:
     try:
         model = load_model_cached(run_id)
-        result, _ = export.predict_frame(run_id, pd.DataFrame([row]), model=model)
+        result, _ = prediction.predict_frame(run_id, pd.DataFrame([row]), model=model)
     except UserError as err:
         st.error(plain(err))
         return

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import datasets, export, runs
+from core import datasets, prediction, runs
 from core.catalog import get_template
 from core.errors import UserError
 from pages.ui import charts
@@ -59,7 +59,7 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / Path(file.name).name
             path.write_bytes(file.getvalue())
-            scored, warnings = export.predict_path(
+            scored, warnings = prediction.predict_path(
                 run_id, path, model=load_model_cached(run_id)
             )
     except UserError as err:

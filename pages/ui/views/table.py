@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import datasets, export, runs
+from core import datasets, prediction, runs
 from core.columns import KINDS, resolve_kinds, suggest_target
 from core.errors import UserError
 from core.tables.preflight import preflight
@@ -212,7 +212,7 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
 def _predict_row(run_id: str, row: dict[str, Any], target: str) -> None:
     try:
         model = load_model_cached(run_id)
-        result, warnings = export.predict_frame(
+        result, warnings = prediction.predict_frame(
             run_id, pd.DataFrame([row]), model=model
         )
     except UserError as err:

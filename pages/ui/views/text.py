@@ -223,7 +223,7 @@ def _files(run_id: str) -> None:
 
 def _score_uploads(run_id: str, uploads: list) -> tuple[pd.DataFrame, list[str]]:
     """Scores one CSV, or every uploaded .txt file as one text each."""
-    from core import export
+    from core import prediction
 
     model = load_model_cached(run_id)
     with tempfile.TemporaryDirectory() as folder:
@@ -236,7 +236,7 @@ def _score_uploads(run_id: str, uploads: list) -> tuple[pd.DataFrame, list[str]]
             path.mkdir()
             for index, upload in enumerate(uploads):
                 (path / f"{index:05d}.txt").write_bytes(upload.getvalue())
-        scored, warnings = export.predict_path(run_id, path, model=model)
+        scored, warnings = prediction.predict_path(run_id, path, model=model)
     if not csvs:
         scored["file"] = [u.name for u in uploads]
     return scored, warnings
