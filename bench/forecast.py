@@ -131,15 +131,13 @@ def time_latency(case: dict[str, Any], run_id: str) -> dict[str, float]:
     import numpy as np
 
     from core import runs
-    from core.series import bundle as bundle_forecast
+    from core.series import bundle as series_bundle
     from core.series.template import forecast_from
 
     info = runs.read_info(run_id)
     model = runs.load_model(run_id)
     frame = case["frame"]
-    window = bundle_forecast.last_window(
-        bundle_forecast.regular_series(frame, info), info
-    )
+    window = series_bundle.last_window(series_bundle.regular_series(frame, info), info)
     whole, alone = [], []
     for _ in range(LATENCY_CALLS):
         started = time.perf_counter()

@@ -47,10 +47,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def cases() -> dict[str, tuple[str, str, str | None]]:
     """Stores the samples; returns name -> (template, dataset id, target)."""
     from core import datasets
-    from core.vision import ingest as images
+    from core.vision import ingest
 
     numbers = pd.read_csv(SAMPLES / "auto_mpg.csv")[NUMBER_COLUMNS]
-    faces = images.store_sample()
+    faces = ingest.store_sample()
     return {
         "face masks (photos)": ("image_classification", faces, None),
         "Seattle temp_max forecast": (

@@ -68,15 +68,15 @@ VARIANTS = {
 
 def load_set(name: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The bench's fixed 300-picture sample of a set, decoded at `size`."""
-    from core.vision import bundle as bundle_images
-    from core.vision import ingest as images
+    from core.vision import bundle as vision_bundle
+    from core.vision import ingest
 
-    loaded = images.load_images(bench_images.store_quality_set(name))
+    loaded = ingest.load_images(bench_images.store_quality_set(name))
     table = loaded.table.reset_index(drop=True)
     names = sorted(table["label"].unique())
     y = table["label"].map({c: i for i, c in enumerate(names)}).to_numpy("int32")
     x = np.stack(
-        [bundle_images.load_image(Path(p).read_bytes(), size) for p in loaded.paths()]
+        [vision_bundle.load_image(Path(p).read_bytes(), size) for p in loaded.paths()]
     )
     return x, y
 

@@ -100,7 +100,7 @@ def full_run(
 
 def store_quality_set(name: str) -> str:
     """Stores a fixed sample (seeded, per class) of one real photo set; returns its id."""
-    from core.vision import ingest as images
+    from core.vision import ingest
 
     folder, per_class = QUALITY_SETS[name]
     files = []
@@ -108,7 +108,7 @@ def store_quality_set(name: str) -> str:
         names = sorted(p.name for p in klass.iterdir() if p.is_file())
         for chosen in random.Random(0).sample(names, min(per_class, len(names))):
             files.append((f"{klass.name}/{chosen}", (klass / chosen).read_bytes()))
-    return images.store_files(name, files)
+    return ingest.store_files(name, files)
 
 
 def quality(
@@ -152,7 +152,7 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
 
     from core.catalog import get_template
     from core.templates.base import resolve_params
-    from core.vision import bundle as bundle_images
+    from core.vision import bundle as vision_bundle
 
     template = get_template("image_classification")
     params = resolve_params(template, {"augment": False})
@@ -166,7 +166,7 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
     folder = template.load_data(dataset_id).folder
     x = np.stack(
         [
-            bundle_images.load_image((folder / p).read_bytes(), size)
+            vision_bundle.load_image((folder / p).read_bytes(), size)
             for p in rows["path"]
         ]
     ).astype("float32")
@@ -198,18 +198,18 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
 def latency(run_id: str, repeats: int) -> dict[str, Any]:
     """Median time to classify one picture file with the saved model."""
     from core import runs
-    from core.vision import bundle as bundle_images
-    from core.vision import ingest as images
+    from core.vision import bundle as vision_bundle
+    from core.vision import ingest
 
     model = runs.load_model(run_id)
     info = runs.read_info(run_id)
-    path = sorted((images.SAMPLE_FOLDER / "with_mask").glob("*.jpg"))[0]
+    path = sorted((ingest.SAMPLE_FOLDER / "with_mask").glob("*.jpg"))[0]
     named = [(path.name, path.read_bytes())]
-    bundle_images.predict_images(model, named, info)  # warm-up (traces the model)
+    vision_bundle.predict_images(model, named, info)  # warm-up (traces the model)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        bundle_images.predict_images(model, named, info)
+        vision_bundle.predict_images(model, named, info)
         times.append(time.perf_counter() - started)
     return {"single_picture_ms": round(1000 * statistics.median(times), 1)}
 
@@ -230,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         return quality_main(args)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PREDICTIVE_STUDIO_WORKSPACE"] = tmp
-        from core.vision import ingest as images
+        from core.vision import ingest
 
-        dataset_id = images.store_sample()
+        dataset_id = ingest.store_sample()
         result: dict[str, Any] = {
             "full_run": full_run(dataset_id, 5 if args.quick else None)
         }

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core import datasets
-from core.corpus import ingest as corpus
-from core.vision import ingest as images
+from core.corpus import ingest as corpus_ingest
+from core.vision import ingest as vision_ingest
 from pages.ui.backbones import backbone_status
 from pages.ui.state import TARGET_COLUMN, use_dataset
 
@@ -39,23 +39,23 @@ for column, (file_name, pitch) in zip(
             st.switch_page("pages/data.py")
 
 with st.container(border=True):
-    st.markdown(f"**{images.SAMPLE_NAME}**")
+    st.markdown(f"**{vision_ingest.SAMPLE_NAME}**")
     st.caption(
         "Image classification: tell faces with a mask from faces without one, then try "
         "it on your camera or a video."
     )
     if st.button("Use this sample", key="_w_sample_face_mask", type="primary"):
-        use_dataset(images.store_sample())
+        use_dataset(vision_ingest.store_sample())
         st.switch_page("pages/data.py")
 
 with st.container(border=True):
-    st.markdown(f"**{corpus.SAMPLE_NAME}**")
+    st.markdown(f"**{corpus_ingest.SAMPLE_NAME}**")
     st.caption(
         "Next-word suggestion: learn a book and suggest the next word as you type, "
         "like a search box."
     )
     if st.button("Use this sample", key="_w_sample_alice", type="primary"):
-        use_dataset(corpus.store_sample())
+        use_dataset(corpus_ingest.store_sample())
         st.switch_page("pages/data.py")
 
 with st.container(border=True):

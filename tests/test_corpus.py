@@ -16,7 +16,7 @@ import pytest
 from core import bundle_import, datasets, export, runs
 from core.__main__ import main
 from core.corpus import bundle, ingest, mixture, ngram
-from core.corpus import model as lm
+from core.corpus import model as corpus_model
 from core.corpus.ingest import Corpus
 from core.corpus.template import split_by_position
 from core.errors import DataError
@@ -105,7 +105,7 @@ def test_held_out_is_the_last_tenth_by_position():
 
 def test_windows_never_cross_a_row():
     documents = [np.arange(3, 8), np.arange(10, 13)]  # two rows of a search log
-    flat, starts, ends = lm.window_starts(documents, context=4)
+    flat, starts, ends = corpus_model.window_starts(documents, context=4)
     covered = set()
     for start, end in zip(starts, ends, strict=True):
         window = set(flat[start:end])
@@ -115,8 +115,8 @@ def test_windows_never_cross_a_row():
 
 
 def test_ngram_backs_off_and_its_probabilities_sum_to_one():
-    words = lm.build_vocabulary([bundle.tokenize(small_text())], 100, 1)
-    docs = lm.encode([bundle.tokenize(small_text())], words)
+    words = corpus_model.build_vocabulary([bundle.tokenize(small_text())], 100, 1)
+    docs = corpus_model.encode([bundle.tokenize(small_text())], words)
     size = len(words) + bundle.RESERVED
     model = ngram.NGram(docs, size)
     the, cat = (words.index(w) + bundle.RESERVED for w in ("the", "cat"))
@@ -136,9 +136,11 @@ def test_model_takes_raw_text_and_returns_top_words(tmp_path):
 
     words = ["the", "cat", "sat", "on", "mat"]
     counts = ngram.NGram(
-        lm.encode([["the", "cat", "sat", "on", "the", "mat"]], words), 8
+        corpus_model.encode([["the", "cat", "sat", "on", "the", "mat"]], words), 8
     )
-    model = lm.compile_model(lm.build_model(words, 8, 4, 0.0, counts), 0.01)
+    model = corpus_model.compile_model(
+        corpus_model.build_model(words, 8, 4, 0.0, counts), 0.01
+    )
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -152,7 +154,7 @@ def test_model_takes_raw_text_and_returns_top_words(tmp_path):
     ]
     np.testing.assert_allclose(short[0], out["distribution"][0], atol=1e-6)
     np.testing.assert_allclose(out["distribution"].sum(axis=1), 1.0, atol=1e-5)
-    fast = lm.FastModel(loaded)
+    fast = corpus_model.FastModel(loaded)
     completions = bundle.suggest(fast, "the ca")
     assert [w for w, _ in completions] == ["cat"]
     assert bundle.accept("the ca", "cat") == "the cat "
@@ -160,17 +162,17 @@ def test_model_takes_raw_text_and_returns_top_words(tmp_path):
 
 
 def test_the_mixture_holds_the_ngram_and_fits_its_weight_on_validation():
-    words = lm.build_vocabulary([bundle.tokenize(small_text())], 100, 1)
-    docs = lm.encode([bundle.tokenize(small_text())], words)
+    words = corpus_model.build_vocabulary([bundle.tokenize(small_text())], 100, 1)
+    docs = corpus_model.encode([bundle.tokenize(small_text())], words)
     size = len(words) + bundle.RESERVED
     counts = ngram.NGram(docs, size)
-    model = lm.build_model(words, 8, 4, 0.0, counts)
+    model = corpus_model.build_model(words, 8, 4, 0.0, counts)
     model.get_layer(mixture.WEIGHT_LAYER).set_weights([np.eye(3, dtype="f")[1:2]])
-    ranks, probas = lm.score_model(model, docs, words, context=6)
+    ranks, probas = corpus_model.score_model(model, docs, words, context=6)
     expected = counts.score(docs)
     np.testing.assert_allclose(probas, expected.proba, rtol=1e-4)
     np.testing.assert_array_equal(np.minimum(ranks, 5), np.minimum(expected.rank, 5))
-    shares = lm.fit_mixture(model, docs, words, context=6)
+    shares = corpus_model.fit_mixture(model, docs, words, context=6)
     assert tuple(shares) in mixture.SHARES
     held = model.get_layer(mixture.WEIGHT_LAYER).get_weights()[0]
     np.testing.assert_allclose(held[0], shares, atol=1e-6)

@@ -16,8 +16,8 @@ from core import datasets, table_reading
 from core.columns import column_stats, infer_column_kinds, mask_infinite, suggest_target
 from core.errors import DataError
 from core.findings import Finding
-from core.series import bundle as bundle_forecast
-from core.tables import bundle as bundle_predict
+from core.series import bundle as series_bundle
+from core.tables import bundle as tables_bundle
 from core.tables.preflight import find_infinite, preflight
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -400,7 +400,7 @@ def test_rows_longer_than_the_header_are_refused_not_shifted(text, detail):
         table_reading.read_csv_bytes(text, "texts.csv")
 
 
-@pytest.mark.parametrize("module", [bundle_predict, bundle_forecast])
+@pytest.mark.parametrize("module", [tables_bundle, series_bundle])
 def test_bundle_scripts_refuse_rows_longer_than_the_header(module, tmp_path, capsys):
     (tmp_path / "metadata.json").write_text('{"schema": []}')
     rows = tmp_path / "rows.csv"

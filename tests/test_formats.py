@@ -21,7 +21,7 @@ from core import bundle_import, datasets, export, formats, runs, training, works
 from core.__main__ import main
 from core.errors import Refusal
 from core.formats import build
-from core.vision import ingest as images
+from core.vision import ingest
 from tests.conftest import FAST_PARAMS, tiny_series
 from tests.test_images import class_files
 
@@ -70,7 +70,7 @@ def _specs() -> dict[str, runs.RunSpec]:
         ),
         "images": runs.RunSpec(
             "image_classification",
-            images.store_files("tiny", class_files()),
+            ingest.store_files("tiny", class_files()),
             None,
             {**fast, "image_size": 32},
         ),

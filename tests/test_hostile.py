@@ -36,7 +36,7 @@ from core import (
 from core.catalog import get_template, list_templates
 from core.errors import DataError, RunError
 from core.templates.base import resolve_params
-from core.vision import ingest as images
+from core.vision import ingest
 from pages.ui import state
 from pages.ui.text import plain, plot_text
 from tests.conftest import FAST_PARAMS, tiny_series
@@ -425,7 +425,7 @@ def test_damaged_picture_zip_is_one_sentence_and_leaves_nothing(damage, workspac
     make, words = DAMAGES[damage]
     files = class_files()
     with pytest.raises(DataError, match=re.escape(words)) as caught:
-        images.store_zip("photos.zip", make(files))
+        ingest.store_zip("photos.zip", make(files))
     assert "`photos.zip`" in str(caught.value)
     assert not any(datasets.datasets_root().iterdir())  # nothing half-extracted
 
@@ -433,7 +433,7 @@ def test_damaged_picture_zip_is_one_sentence_and_leaves_nothing(damage, workspac
 def test_truncated_zip_is_not_a_zip():
     content = _zip_bytes(class_files())
     with pytest.raises(DataError, match="is not a zip file"):
-        images.store_zip("cut.zip", content[: len(content) // 2])
+        ingest.store_zip("cut.zip", content[: len(content) // 2])
 
 
 def test_read_entry_refuses_an_entry_larger_than_declared():
@@ -522,7 +522,7 @@ def test_foreign_or_unsafe_bundle_is_refused(members, words):
 # --- one zip-entry check for every zip: pictures, text corpora and bundles -------------
 
 ZIP_UPLOADERS = {
-    "pictures": lambda content: images.store_zip("evil.zip", content),
+    "pictures": lambda content: ingest.store_zip("evil.zip", content),
     "corpus": lambda content: core.corpus.ingest.store_upload("evil.zip", content),
     "bundle": lambda content: bundle_import.import_bundle(content, "evil.zip"),
 }
@@ -599,7 +599,7 @@ def _image_bytes(mode: str, size=(16, 16), fmt="PNG") -> bytes:
 )
 def test_corrupt_or_odd_picture_is_skipped_with_a_reason_or_read(content, reason):
     files = [*class_files(), ("red/odd.png", content)]
-    loaded = images.load_images(images.store_zip("odd.zip", _zip_bytes(files)))
+    loaded = ingest.load_images(ingest.store_zip("odd.zip", _zip_bytes(files)))
     skipped = dict(zip(loaded.skipped["file"], loaded.skipped["reason"], strict=True))
     if reason is None:
         assert "red/odd.png" in set(loaded.table["file"])
@@ -743,7 +743,7 @@ def test_cli_prediction_csv_is_injection_safe(made, tmp_path):
 
 
 def test_bundle_predict_script_writes_an_injection_safe_csv(made, tmp_path):
-    from core.tables import bundle as bundle_predict
+    from core.tables import bundle as tables_bundle
 
     model, metadata = made["tabular_classification"]
     (tmp_path / "model.keras").write_bytes(model)
@@ -756,7 +756,7 @@ def test_bundle_predict_script_writes_an_injection_safe_csv(made, tmp_path):
     argv = [str(tmp_path / "rows.csv"), "-o", str(tmp_path / "out.csv")]
     argv += ["--model", str(tmp_path / "model.keras")]
     argv += ["--metadata", str(tmp_path / "metadata.json")]
-    assert bundle_predict.main(argv) == 0
+    assert tables_bundle.main(argv) == 0
     written = pd.read_csv(tmp_path / "out.csv", dtype=str)
     assert written["color"][0] == "'@SUM(A1)"
     assert written["prediction"][0] in {"'=1+1", "b"}

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from core import datasets, runs, workspace
-from core.vision import ingest as images
-from core.vision import video
+from core.vision import ingest, video
 from pages.ui import state
 from pages.ui.views import images as images_view
 from tests.test_images import class_files, make_zip, picture
@@ -23,7 +22,7 @@ def image_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pictures") / "workspace"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        dataset_id = images.store_files("tiny", class_files())
+        dataset_id = ingest.store_files("tiny", class_files())
         params = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
         run_id = runs.create_run(
             runs.RunSpec("image_classification", dataset_id, None, params)
@@ -93,7 +92,7 @@ def test_train_page_offers_image_templates(monkeypatch):
     from core.vision import weights
 
     monkeypatch.setattr(weights, "find_cached", lambda backbone: None)
-    dataset_id = images.store_files("tiny", class_files())
+    dataset_id = ingest.store_files("tiny", class_files())
     at = open_page("pages/train.py", **{state.DATASET_ID: dataset_id})
     assert at.radio(key="_w_template_images").value == "image_classification"
     assert "Picture size (pixels)" in [s.label for s in at.selectbox]

@@ -19,10 +19,9 @@ from core import datasets, export, prediction, runs, training
 from core.catalog import get_template
 from core.errors import DataError
 from core.templates.base import resolve_params
-from core.vision import bundle as bundle_images
-from core.vision import ingest as images
-from core.vision import saliency, video
-from core.vision import template as ic
+from core.vision import bundle as vision_bundle
+from core.vision import ingest, saliency, video
+from core.vision import template as vision_template
 from core.vision.bundle import ImageDecodeError
 
 FAST = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
@@ -82,20 +81,20 @@ def nothing_escaped(workspace_root: Path) -> None:
     assert leftovers == []
 
 
-def tiny_image_set() -> images.ImageSet:
+def tiny_image_set() -> ingest.ImageSet:
     """2 classes × 6 pictures of 16×16, stored in the test's workspace."""
-    return images.load_images(images.store_files("tiny", class_files()))
+    return ingest.load_images(ingest.store_files("tiny", class_files()))
 
 
 def raw_pictures(n: int, size: tuple[int, int] = (30, 20)) -> np.ndarray:
     """Raw RGB pictures (not the model's size) as the float batch a user passes."""
-    batch = [bundle_images.decode_image(picture(size=size, seed=i)) for i in range(n)]
+    batch = [vision_bundle.decode_image(picture(size=size, seed=i)) for i in range(n)]
     return np.stack(batch).astype("float32")
 
 
 @pytest.fixture
 def tiny_images() -> str:
-    return images.store_files("tiny", class_files())
+    return ingest.store_files("tiny", class_files())
 
 
 # --- ingestion ---------------------------------------------------------------------
@@ -107,17 +106,17 @@ def test_zip_with_wrapping_folder_hidden_files_and_macosx(workspace_root):
         ("photos/.DS_Store", b"junk"),
         ("photos/red/notes.txt", b"hello"),
     ]
-    dataset_id = images.store_zip("photos.zip", make_zip(files))
-    loaded = images.load_images(dataset_id)
-    assert images.class_counts(loaded).to_dict() == {"red": 6, "blue": 6}
+    dataset_id = ingest.store_zip("photos.zip", make_zip(files))
+    loaded = ingest.load_images(dataset_id)
+    assert ingest.class_counts(loaded).to_dict() == {"red": 6, "blue": 6}
     assert loaded.skipped["file"].tolist() == ["red/notes.txt"]
     assert datasets.dataset_kind(dataset_id) == "images"
-    assert images.check(loaded) == []
+    assert ingest.check(loaded) == []
     # Stored under content hashes, never under the uploaded names.
     assert all(
         p.startswith("images/") and "red_" not in p for p in loaded.table["path"]
     )
-    assert images.store_zip("again.zip", make_zip(files)) == dataset_id
+    assert ingest.store_zip("again.zip", make_zip(files)) == dataset_id
 
 
 @pytest.mark.parametrize(
@@ -132,14 +131,14 @@ def test_zip_with_wrapping_folder_hidden_files_and_macosx(workspace_root):
 def test_zip_with_unsafe_path_is_refused(workspace_root, bad_name, words):
     content = make_zip(class_files() + [(bad_name, picture())])
     with pytest.raises(DataError, match=words):
-        images.store_zip("evil.zip", content)
+        ingest.store_zip("evil.zip", content)
     nothing_escaped(workspace_root)
 
 
 def test_zip_with_symlink_is_refused(workspace_root):
     content = make_zip(class_files(), links=("red/evil_link.png",))
     with pytest.raises(DataError, match="symbolic link"):
-        images.store_zip("links.zip", content)
+        ingest.store_zip("links.zip", content)
     nothing_escaped(workspace_root)
 
 
@@ -147,14 +146,14 @@ def test_zip_bomb_is_refused(workspace_root):
     content = make_zip(class_files() + [("red/evil.png", b"\x00" * (50 * 2**20))])
     assert len(content) < 200_000
     with pytest.raises(DataError, match="zip bomb"):
-        images.store_zip("bomb.zip", content)
+        ingest.store_zip("bomb.zip", content)
     nothing_escaped(workspace_root)
 
 
 def test_too_many_files_is_refused(workspace_root, monkeypatch):
     monkeypatch.setattr("core.archive.MAX_FILES", 5)
     with pytest.raises(DataError, match="more than 5 files"):
-        images.store_zip("many.zip", make_zip(class_files()))
+        ingest.store_zip("many.zip", make_zip(class_files()))
 
 
 @pytest.mark.parametrize(
@@ -167,7 +166,7 @@ def test_too_many_files_is_refused(workspace_root, monkeypatch):
 )
 def test_non_zip_named_zip_is_refused(content, words):
     with pytest.raises(DataError, match=words):
-        images.store_zip("photos.zip", content)
+        ingest.store_zip("photos.zip", content)
 
 
 def test_unreadable_files_are_listed_and_skipped(workspace_root):
@@ -178,7 +177,7 @@ def test_unreadable_files_are_listed_and_skipped(workspace_root):
         ("blue/text.png", b"I am only text pretending to be a picture"),
         ("blue/huge.png", huge_png_header()),
     ]
-    loaded = images.load_images(images.store_zip("mixed.zip", make_zip(files)))
+    loaded = ingest.load_images(ingest.store_zip("mixed.zip", make_zip(files)))
     reasons = dict(zip(loaded.skipped["file"], loaded.skipped["reason"], strict=True))
     assert "empty (0 bytes)" in reasons["red/empty.jpg"]
     assert "truncated" in reasons["red/truncated.jpg"]
@@ -186,19 +185,19 @@ def test_unreadable_files_are_listed_and_skipped(workspace_root):
     assert "900,000,000 pixels" in reasons["blue/huge.png"]
     assert "decompression bomb" in reasons["blue/huge.png"]
     assert len(loaded.table) == 12  # the rest is used
-    assert any("4 files were skipped" in f.message for f in images.preflight(loaded))
+    assert any("4 files were skipped" in f.message for f in ingest.preflight(loaded))
 
 
 def test_nested_split_folders_are_refused():
     files = class_files(root="train/") + class_files(root="test/")
     with pytest.raises(DataError, match="nested class folders"):
-        images.store_files("split", files)
+        ingest.store_files("split", files)
 
 
 def test_sub_folders_inside_a_class_take_the_top_folder():
     files = class_files() + [("red/more/extra.png", picture(COLORS["red"]))]
-    loaded = images.load_images(images.store_files("nested", files))
-    assert images.class_counts(loaded)["red"] == 7
+    loaded = ingest.load_images(ingest.store_files("nested", files))
+    assert ingest.class_counts(loaded)["red"] == 7
     assert any("sub-folders" in note for note in loaded.notes)
 
 
@@ -210,16 +209,16 @@ def test_loose_images_with_labels_csv():
     csv = "filename,label\n" + "".join(
         f"img_{i}.png,{'red' if i % 2 else 'blue'}\n" for i in range(9)
     )
-    loaded = images.load_images(
-        images.store_files("loose", files + [("labels.csv", csv.encode())])
+    loaded = ingest.load_images(
+        ingest.store_files("loose", files + [("labels.csv", csv.encode())])
     )
-    assert images.class_counts(loaded).to_dict() == {"blue": 5, "red": 4}
+    assert ingest.class_counts(loaded).to_dict() == {"blue": 5, "red": 4}
     assert "no label" in loaded.skipped["reason"].iloc[0]
 
 
 def test_loose_images_without_folders_or_csv_are_refused():
     with pytest.raises(DataError, match="no class folders"):
-        images.store_files("loose", [("a.png", picture()), ("b.png", picture())])
+        ingest.store_files("loose", [("a.png", picture()), ("b.png", picture())])
 
 
 def test_folder_on_disk_skips_symlinks(tmp_path):
@@ -230,7 +229,7 @@ def test_folder_on_disk_skips_symlinks(tmp_path):
     outside = tmp_path / "secret.png"
     outside.write_bytes(picture())
     (tmp_path / "photos" / "red" / "link.png").symlink_to(outside)
-    loaded = images.load_images(images.store_path(tmp_path / "photos"))
+    loaded = ingest.load_images(ingest.store_path(tmp_path / "photos"))
     assert "red/link.png" not in set(loaded.table["file"])
     assert len(loaded.table) == 12
 
@@ -243,7 +242,7 @@ def test_exif_orientation_is_applied():
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise on display
     Image.new("RGB", (40, 20), (10, 200, 10)).save(buffer, "JPEG", exif=exif)
-    assert bundle_images.decode_image(buffer.getvalue()).shape == (40, 20, 3)
+    assert vision_bundle.decode_image(buffer.getvalue()).shape == (40, 20, 3)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "1", "I;16"])
@@ -252,24 +251,24 @@ def test_modes_become_rgb(mode):
     if mode == "I;16":
         buffer = io.BytesIO()
         Image.fromarray(np.full((8, 8), 60000, np.uint16)).save(buffer, "TIFF")
-        pixels = bundle_images.decode_image(buffer.getvalue())
+        pixels = vision_bundle.decode_image(buffer.getvalue())
         assert pixels.dtype == np.uint8 and pixels.max() > 200  # scaled, not clipped
         return
-    pixels = bundle_images.decode_image(picture(mode=mode, fmt=fmt))
+    pixels = vision_bundle.decode_image(picture(mode=mode, fmt=fmt))
     assert pixels.shape == (16, 16, 3) and pixels.dtype == np.uint8
 
 
 def test_transparent_pixels_become_white():
     buffer = io.BytesIO()
     Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(buffer, "PNG")
-    assert bundle_images.decode_image(buffer.getvalue()).min() == 255
+    assert vision_bundle.decode_image(buffer.getvalue()).min() == 255
 
 
 def test_animated_gif_gives_its_first_frame():
     frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
-    pixels = bundle_images.decode_image(buffer.getvalue())
+    pixels = vision_bundle.decode_image(buffer.getvalue())
     assert pixels[0, 0, 0] > 200 and pixels[0, 0, 2] < 50
 
 
@@ -277,20 +276,20 @@ def test_animated_gif_gives_its_first_frame():
 
 
 def test_one_class_only_is_refused():
-    loaded = images.load_images(images.store_files("one", class_files()[:6]))
-    assert "Only one class" in images.check(loaded)[0]
+    loaded = ingest.load_images(ingest.store_files("one", class_files()[:6]))
+    assert "Only one class" in ingest.check(loaded)[0]
 
 
 def test_class_with_one_picture_is_refused():
     files = class_files()[:6] + [("blue/only.png", picture(COLORS["blue"]))]
-    problems = images.check(images.load_images(images.store_files("single", files)))
+    problems = ingest.check(ingest.load_images(ingest.store_files("single", files)))
     assert "`blue` has a single picture" in problems[0]
 
 
 def test_preflight_duplicates_tiny_and_few(tiny_images):
     files = class_files() + [("blue/copy.png", class_files()[0][1])]
-    loaded = images.load_images(images.store_files("dupes", files))
-    messages = " ".join(f.message for f in images.preflight(loaded))
+    loaded = ingest.load_images(ingest.store_files("dupes", files))
+    messages = " ".join(f.message for f in ingest.preflight(loaded))
     assert "different classes" in messages
     assert "exact copies" in messages
     assert "tiny" in messages
@@ -298,7 +297,7 @@ def test_preflight_duplicates_tiny_and_few(tiny_images):
 
 
 def test_thumbnails_per_class(tiny_images):
-    shown = images.thumbnails(tiny_images, per_class=3, size=24)
+    shown = ingest.thumbnails(tiny_images, per_class=3, size=24)
     assert set(shown) == {"red", "blue"}
     assert all(len(v) == 3 and v[0][1].shape[2] == 3 for v in shown.values())
 
@@ -339,7 +338,7 @@ def test_bad_videos_get_a_clear_message(content, words):
 
 def image_contract(template, tmp_path: Path) -> None:
     """The template contract of tests/test_templates.py for picture templates."""
-    dataset = template.load_data(images.store_files("tiny", class_files()))
+    dataset = template.load_data(ingest.store_files("tiny", class_files()))
     params = resolve_params(template, FAST)
     assert template.check(dataset, None, params) == []
     prepared = template.prepare(dataset, None, params, seed=0)
@@ -353,7 +352,7 @@ def image_contract(template, tmp_path: Path) -> None:
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")  # safe_mode=True
     for size in ((20, 20), (50, 31)):  # raw pictures of any size
-        raw = bundle_images.decode_image(picture(size=size))[None].astype("float32")
+        raw = vision_bundle.decode_image(picture(size=size))[None].astype("float32")
         outputs = np.asarray(loaded(raw))
         assert outputs.shape == (1, 2)
         np.testing.assert_allclose(outputs.sum(), 1.0, rtol=1e-5)
@@ -364,7 +363,7 @@ def image_contract(template, tmp_path: Path) -> None:
 
 def image_layers(template, tmp_path: Path) -> set[str]:
     """Layer class names of a saved, built (untrained) picture model."""
-    dataset = template.load_data(images.store_files("tiny", class_files()))
+    dataset = template.load_data(ingest.store_files("tiny", class_files()))
     params = resolve_params(template, FAST)
     model = template.build_model(template.prepare(dataset, None, params, 0), params)
     model.save(tmp_path / "model.keras")
@@ -381,7 +380,7 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
     names = image_layers(get_template("image_classification"), tmp_path)
     assert {"Resizing", "Rescaling"} <= names
     assert not any(name.startswith("Random") for name in names)  # answers are stable
-    augmenter = ic.build_augmenter(seed=0)
+    augmenter = vision_template.build_augmenter(seed=0)
     kinds = {type(layer).__name__ for layer in augmenter.layers}
     assert kinds == {
         "RandomFlip",
@@ -395,8 +394,8 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
 
 def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    monkeypatch.setattr(ic.backbones, "find_cached", lambda backbone: None)
-    backbone, weights, note = ic.resolve_backbone(
+    monkeypatch.setattr(vision_template.backbones, "find_cached", lambda backbone: None)
+    backbone, weights, note = vision_template.resolve_backbone(
         {"backbone": "auto", "weights_path": ""}
     )
     assert (backbone, weights) == ("small_cnn", "")
@@ -407,23 +406,25 @@ def test_preflight_says_what_to_expect_from_scratch(monkeypatch, tiny_images):
     template = get_template("image_classification")
     loaded = template.load_data(tiny_images)
     params = {"backbone": "auto", "weights_path": ""}
-    monkeypatch.setattr(ic.backbones, "find_cached", lambda backbone: None)
+    monkeypatch.setattr(vision_template.backbones, "find_cached", lambda backbone: None)
     assert any(
         "scored at chance" in m for m in template.preflight(loaded, None, params)
     )
-    monkeypatch.setattr(ic.backbones, "find_cached", lambda backbone: Path(__file__))
+    monkeypatch.setattr(
+        vision_template.backbones, "find_cached", lambda backbone: Path(__file__)
+    )
     assert not any(
         "scored at chance" in m for m in template.preflight(loaded, None, params)
     )
 
 
 def test_cached_weights_are_found(monkeypatch, tmp_path):
-    name = ic.backbones.BACKBONES["mobilenet_v3_small"].file_name
+    name = vision_template.backbones.BACKBONES["mobilenet_v3_small"].file_name
     cached = tmp_path / "keras" / "models" / name
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"weights")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    backbone, weights, note = ic.resolve_backbone(
+    backbone, weights, note = vision_template.resolve_backbone(
         {"backbone": "auto", "weights_path": ""}
     )
     assert backbone == "mobilenet_v3_small" and weights == str(cached.resolve())
@@ -442,7 +443,7 @@ def test_pretrained_backbone_with_a_local_weights_file(monkeypatch, tmp_path):
         template,
         {**FAST, "backbone": "mobilenet_v3_small", "weights_path": str(weights)},
     )
-    dataset = template.load_data(images.store_files("tiny", class_files()))
+    dataset = template.load_data(ingest.store_files("tiny", class_files()))
     assert template.check(dataset, None, params) == []
     prepared = template.prepare(dataset, None, params, seed=0)
     assert prepared.info["backbone"] == "mobilenet_v3_small"
@@ -497,7 +498,7 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
         assert "import core" not in bundle.read("predict.py").decode()
 
     table, _ = prediction.predict_path(
-        run_id, images.dataset_folder(runs.read_spec(run_id)["dataset_id"]) / "images"
+        run_id, ingest.dataset_folder(runs.read_spec(run_id)["dataset_id"]) / "images"
     )
     assert len(table) == 12 and set(table["prediction"]) <= {"red", "blue"}
     frames, _ = prediction.predict_path(run_id, tiny_video)
@@ -511,7 +512,7 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
 def test_saliency_overlay_has_the_picture_shape(trained_image_run):
     model = runs.load_model(trained_image_run)
     content = picture(size=(40, 30))
-    heat = saliency.saliency(model, bundle_images.decode_image(content))
+    heat = saliency.saliency(model, vision_bundle.decode_image(content))
     assert heat.shape == (30, 40) and 0 <= heat.min() and heat.max() <= 1
     assert saliency.explain(model, content, 32).shape == (32, 32, 3)
 
@@ -519,4 +520,4 @@ def test_saliency_overlay_has_the_picture_shape(trained_image_run):
 def test_decode_errors_are_value_errors():
     assert issubclass(ImageDecodeError, ValueError)
     with pytest.raises(ImageDecodeError, match="too large"):
-        bundle_images.decode_image(huge_png_header())
+        vision_bundle.decode_image(huge_png_header())

@@ -14,7 +14,7 @@ import pandas as pd
 from core import datasets, prediction, runs, table_reading, training
 from core.__main__ import main
 from core.catalog import get_template
-from core.tables import bundle as bundle_predict
+from core.tables import bundle as tables_bundle
 from core.tables.template import input_names
 from core.templates.base import resolve_params
 from tests.conftest import FAST_PARAMS
@@ -171,7 +171,7 @@ def test_models_with_awkward_categories_reload_in_a_fresh_process(tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     rows = pd.DataFrame({"island": AWKWARD_CATEGORIES, "bill": 0.5, "note": "seeing"})
-    expected = bundle_predict.predict_outputs(model, rows, prepared.info["schema"])
+    expected = tables_bundle.predict_outputs(model, rows, prepared.info["schema"])
     (tmp_path / "schema.json").write_text(json.dumps(prepared.info["schema"]))
     rows.to_pickle(tmp_path / "rows.pkl")
     code = (
@@ -200,7 +200,7 @@ def test_long_text_cells_cost_memory_by_size_not_rows_times_longest():
     frame = pd.DataFrame({"review": text, "stars": np.arange(rows) % 2})
     schema = [{"name": "review", "kind": "text"}]
     tracemalloc.start()
-    inputs = bundle_predict.frame_to_inputs(frame, schema)
+    inputs = tables_bundle.frame_to_inputs(frame, schema)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert inputs["review"].shape == (rows, 1)
@@ -241,7 +241,7 @@ def test_training_with_inf_in_an_input_finishes(tmp_path):
 
 def test_models_saved_before_input_names_still_get_their_columns_by_name():
     schema = [{"name": "Glucose", "kind": "number"}]  # an older bundle's schema
-    inputs = bundle_predict.frame_to_inputs(pd.DataFrame({"Glucose": [85.0]}), schema)
+    inputs = tables_bundle.frame_to_inputs(pd.DataFrame({"Glucose": [85.0]}), schema)
     assert list(inputs) == ["Glucose"]
 
 

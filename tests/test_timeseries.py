@@ -13,8 +13,8 @@ from core import datasets, evaluation, export, prediction, runs, workspace
 from core.catalog import get_template
 from core.errors import DataError
 from core.series import baselines, dates, windowing
-from core.series import bundle as bundle_forecast
-from core.series import cleaning as timeseries
+from core.series import bundle as series_bundle
+from core.series import cleaning as series_cleaning
 from core.templates.base import resolve_params
 from pages.ui.text import plain
 from tests.conftest import FAST_PARAMS, tiny_series
@@ -99,7 +99,7 @@ def test_forecast_csv_with_different_columns(forecast_run):
 
 def test_clean_series_is_detected_and_needs_no_notes_beyond_frequency():
     frame = tiny_series().sample(frac=1, random_state=0)  # shuffled rows get sorted
-    series = timeseries.load_series(frame, "y", params())
+    series = series_cleaning.load_series(frame, "y", params())
     assert series.meta["time_column"] == "date"
     assert series.frequency.label == "daily"
     assert series.regular.index.is_monotonic_increasing
@@ -111,7 +111,7 @@ def test_gaps_duplicates_and_missing_values_are_reported_and_filled():
     frame = tiny_series().drop(index=[20, 21, 22])
     frame = pd.concat([frame, frame.iloc[[50]]])
     frame.loc[60, "y"] = np.nan
-    series = timeseries.load_series(frame, "y", params())
+    series = series_cleaning.load_series(frame, "y", params())
     text = " ".join(series.notes)
     assert "3 of 200 day steps have no row" in text and "longest 3" in text
     assert "1 rows repeat a timestamp" in text
@@ -132,7 +132,7 @@ def test_time_zones_are_converted_to_utc():
     frame = tiny_series(60)
     times = pd.date_range("2021-03-20", periods=60, freq="h", tz="Europe/Berlin")
     frame["date"] = [t.isoformat() for t in times]
-    series = timeseries.load_series(frame, "y", params())
+    series = series_cleaning.load_series(frame, "y", params())
     assert series.frequency.label == "hourly"
     assert series.meta["utc"] is True
     assert "converted to UTC" in " ".join(series.notes)
@@ -145,20 +145,20 @@ def test_time_zones_are_converted_to_utc():
 )
 def test_frequency_and_defaults(freq, label, horizon):
     times = pd.Series(pd.date_range("2020-01-06", periods=50, freq=freq))
-    frequency, share = timeseries.infer_frequency(times)
+    frequency, share = series_cleaning.infer_frequency(times)
     assert (frequency.label, frequency.horizon, share) == (label, horizon, 1.0)
 
 
 def test_irregular_spacing_is_reported():
     frame = tiny_series()
     frame = frame.drop(index=range(1, 200, 3))
-    series = timeseries.load_series(frame, "y", params())
+    series = series_cleaning.load_series(frame, "y", params())
     assert "irregularly spaced" in " ".join(series.notes)
 
 
 def test_calendar_features_follow_the_step():
     times = pd.date_range("2021-01-01", periods=3, freq="D")
-    names = list(bundle_forecast.calendar_features(times, 86400.0).columns)
+    names = list(series_bundle.calendar_features(times, 86400.0).columns)
     assert names == ["weekday_sin", "weekday_cos", "year_sin", "year_cos"]
 
 
@@ -196,7 +196,7 @@ def sunspots_yearly(first: int = 1700, last: int = 2000) -> pd.DataFrame:
 
 
 def test_yyyymmdd_dates_and_missing_markers_are_read_and_said():
-    series = timeseries.load_series(co2_monthly(), "average", params())
+    series = series_cleaning.load_series(co2_monthly(), "average", params())
     assert series.meta["time_column"] == "date"  # not `year` (12 rows per year)
     assert series.frequency.label == "monthly"
     text = " ".join(series.notes)
@@ -211,7 +211,7 @@ def test_yyyymmdd_dates_and_missing_markers_are_read_and_said():
 
 def test_decimal_years_are_read_as_monthly_steps():
     frame = co2_monthly().drop(columns=["year", "month", "date"])
-    series = timeseries.load_series(frame, "average", params())
+    series = series_cleaning.load_series(frame, "average", params())
     assert series.meta["time_format"] == "decimal_year"
     assert series.frequency.label == "monthly"
     assert series.regular.index[0] == pd.Timestamp("1958-03-01")
@@ -232,7 +232,7 @@ def test_integer_years_forecast_with_yearly_defaults():
 
 def test_mid_year_decimal_years_are_yearly_steps():
     frame = sunspots_yearly().assign(year=lambda f: f["year"] + 0.5)  # SILSO's 1700.5
-    series = timeseries.load_series(frame, "sunspots", params())
+    series = series_cleaning.load_series(frame, "sunspots", params())
     assert (series.meta["time_format"], series.frequency.label) == (
         "decimal_year",
         "yearly",
@@ -267,7 +267,7 @@ def test_numbers_that_are_not_dates_are_not_taken_for_dates():
 def test_date_format_overrides_the_detection():
     frame = sunspots_yearly().rename(columns={"year": "t"})
     assert "No column looks like dates" in problems(frame, target="sunspots")
-    series = timeseries.load_series(frame, "sunspots", params(date_format="year"))
+    series = series_cleaning.load_series(frame, "sunspots", params(date_format="year"))
     assert (series.meta["time_column"], series.frequency.label) == ("t", "yearly")
     message = problems(sunspots_yearly(), target="sunspots", date_format="yyyymmdd")
     assert "No column holds dates written as yyyymmdd" in message
@@ -287,10 +287,10 @@ def test_a_numeric_time_column_that_holds_no_dates_is_refused():
 
 def test_numbers_are_written_back_as_they_came():
     times = pd.Series(pd.to_datetime(["1958-03-01", "1958-04-01"]))
-    assert bundle_forecast.as_numbers(times, "%Y%m%d").tolist() == [19580301, 19580401]
-    assert bundle_forecast.as_numbers(times, "%Y").tolist() == [1958, 1958]
-    decimal = bundle_forecast.as_numbers(times, "decimal_year")
-    again = bundle_forecast.parse_times(decimal, "decimal_year", False)
+    assert series_bundle.as_numbers(times, "%Y%m%d").tolist() == [19580301, 19580401]
+    assert series_bundle.as_numbers(times, "%Y").tolist() == [1958, 1958]
+    decimal = series_bundle.as_numbers(times, "decimal_year")
+    again = series_bundle.parse_times(decimal, "decimal_year", False)
     assert again.tolist() == times.tolist()
 
 
@@ -392,7 +392,7 @@ def _windows(n: int, horizon: int) -> np.ndarray:
 
 @pytest.mark.parametrize(("noise", "beats"), [(0.0, True), (1.0, False)])
 def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
-    from core.series import report as forecast_report
+    from core.series import report as series_report
 
     actual = _windows(60, 4)
     persistence = np.repeat(actual[:, :1] - 1.0, 4, axis=1)  # always off by 1
@@ -406,7 +406,7 @@ def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
         }
     }
     info = {"horizon": 4, "unit": "day", "season": 7, "moving_average_window": 7}
-    verdict = forecast_report.verdict(median, actual, rules, report, info)
+    verdict = series_report.verdict(median, actual, rules, report, info)
     assert verdict["beats_baseline"] is beats
     assert "(persistence, the best of three)" in verdict["sentence"]
 
@@ -507,14 +507,14 @@ def test_yearly_series_trains_evaluates_exports_and_predicts(
 
 
 def test_calibration_makes_ranges_hold_their_coverage_on_validation():
-    from core.series import model as forecast_model
+    from core.series import model as series_model
 
     rng = np.random.default_rng(0)
     steps = rng.normal(size=(300, 2)).astype("float32")
-    model = forecast_model.build_forecaster(steps, 5, 3, "dense", 8)
+    model = series_model.build_forecaster(steps, 5, 3, "dense", 8)
     windows = rng.normal(size=(400, 5, 2)).astype("float32")
     targets = rng.normal(scale=3.0, size=(400, 3))
-    factors = forecast_model.calibrate_intervals(model, windows, targets, 0.8)
+    factors = series_model.calibrate_intervals(model, windows, targets, 0.8)
     outputs = model.predict(windows, verbose=0)
     held = (outputs[..., 0] <= targets) & (targets <= outputs[..., 2])
     assert 0.75 <= held.mean() <= 0.9

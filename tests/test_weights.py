@@ -22,9 +22,8 @@ from core.__main__ import main as cli
 from core.catalog import get_template
 from core.errors import WeightsError
 from core.templates.base import resolve_params
-from core.vision import finetune, weights
-from core.vision import ingest as images
-from core.vision import template as ic
+from core.vision import finetune, ingest, weights
+from core.vision import template as vision_template
 from tests.test_images import class_files
 from tests.test_pages import open_page, texts
 
@@ -187,7 +186,7 @@ def test_a_run_fine_tunes_on_the_downloaded_weights(server, monkeypatch, weights
     serve(server, monkeypatch, weights_bytes)
     weights.fetch(NAME)
     params = {"epochs": 2, "batch_size": 8, "image_size": SIZE, "augment": False}
-    dataset_id = images.store_files("tiny", class_files())
+    dataset_id = ingest.store_files("tiny", class_files())
     run_id = runs.create_run(
         runs.RunSpec("image_classification", dataset_id, None, params)
     )
@@ -206,7 +205,7 @@ def test_fine_tuning_trains_the_top_and_keeps_batchnorm_and_the_bottom(
     params = resolve_params(
         template, {"epochs": 3, "batch_size": 8, "image_size": SIZE, "augment": False}
     )
-    dataset = template.load_data(images.store_files("tiny", class_files()))
+    dataset = template.load_data(ingest.store_files("tiny", class_files()))
     prepared = template.prepare(dataset, None, params, seed=0)
     model = template.build_model(prepared, params)
     callbacks = template.callbacks(prepared, params)
@@ -253,11 +252,11 @@ def test_auto_uses_downloaded_weights_and_the_note_says_how_to_get_them(
     server, monkeypatch, weights_bytes
 ):
     params = {"backbone": "auto", "weights_path": ""}
-    backbone, _, note = ic.resolve_backbone(params)
+    backbone, _, note = vision_template.resolve_backbone(params)
     assert backbone == "small_cnn" and "python -m core weights fetch" in note
     serve(server, monkeypatch, weights_bytes)
     path = weights.fetch(NAME)
-    assert ic.resolve_backbone(params)[:2] == (NAME, str(path.resolve()))
+    assert vision_template.resolve_backbone(params)[:2] == (NAME, str(path.resolve()))
 
 
 def test_home_says_which_networks_are_ready_and_downloads_one(

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from core import datasets
-from core.corpus import bundle as suggestions
+from core.corpus import bundle as corpus_bundle
 from core.corpus import ingest
-from core.corpus import model as lm
+from core.corpus import model as corpus_model
 from core.corpus.ingest import Corpus
 from core.corpus.ngram import NGram
 from core.errors import DataError
@@ -192,15 +192,15 @@ class NextWord(Template):
         parts = split_by_position(
             corpus, float(params["val_fraction"]), float(params["test_fraction"])
         )
-        words = lm.build_vocabulary(
+        words = corpus_model.build_vocabulary(
             parts[0], int(params["max_vocabulary"]), int(params["min_count"])
         )
-        encoded = [lm.encode(part, words) for part in parts]
+        encoded = [corpus_model.encode(part, words) for part in parts]
         context, batch = int(params["context_words"]), int(params["batch_size"])
         n_train = sum(len(d) for d in encoded[0])
-        units, note = lm.choose_network(n_train)
-        train = lm.make_dataset(encoded[0], words, context, batch, seed)
-        val = lm.make_dataset(encoded[1], words, context, batch, None)
+        units, note = corpus_model.choose_network(n_train)
+        train = corpus_model.make_dataset(encoded[0], words, context, batch, seed)
+        val = corpus_model.make_dataset(encoded[1], words, context, batch, None)
         info = {
             "task": self.task,
             "target": target,
@@ -225,21 +225,21 @@ class NextWord(Template):
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled model: raw text in, next-word probabilities out."""
         info = prepared.info
-        model = lm.build_model(
+        model = corpus_model.build_model(
             list(info["words"]),
             int(info["units"]),
             int(params["embedding_size"]),
             float(params["dropout"]),
-            NGram(prepared.train.raw, len(info["words"]) + suggestions.RESERVED),
+            NGram(prepared.train.raw, len(info["words"]) + corpus_bundle.RESERVED),
         )
-        return lm.compile_model(model, float(params["learning_rate"]))
+        return corpus_model.compile_model(model, float(params["learning_rate"]))
 
     def calibrate(
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
         """Fits the shares of the network, n-gram and cache on the validation text."""
         info = prepared.info
-        info["mixture_shares"] = lm.fit_mixture(
+        info["mixture_shares"] = corpus_model.fit_mixture(
             model, prepared.val.raw, list(info["words"]), int(info["context"])
         )
 
@@ -266,7 +266,7 @@ class NextWord(Template):
             size = len(model.get_layer("vectorize").get_vocabulary())
         except ValueError:
             return "it has no `vectorize` layer (the tokenizer)."
-        expected = len(metadata["words"]) + suggestions.RESERVED
+        expected = len(metadata["words"]) + corpus_bundle.RESERVED
         if size != expected:
             return f"its vocabulary holds {size} entries, the metadata {expected}."
         return ""
@@ -279,12 +279,12 @@ class NextWord(Template):
         Raises:
             DataError: if the file holds no lines.
         """
-        prompts = suggestions.read_prompts(path) if path.is_file() else []
+        prompts = corpus_bundle.read_prompts(path) if path.is_file() else []
         if not prompts:
             raise DataError(
                 f"`{path.name}` holds no prompts. Give a text file with one prompt per line."
             )
-        return suggestions.suggestions_table(model, prompts), []
+        return corpus_bundle.suggestions_table(model, prompts), []
 
 
 def split_by_position(

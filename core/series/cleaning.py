@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.series import bundle as bundle_forecast
+from core.series import bundle as series_bundle
 from core.series import dates
 
 NINES = r"^-?9+\.?9*$"  # how missing-value markers such as -99.99 are written
@@ -150,7 +150,7 @@ def load_series(
         "missing_markers": missing_markers(frame, columns),
         "fill_gaps": params.get("fill_gaps", "interpolate"),
     }
-    regular = bundle_forecast.regular_series(frame, meta)
+    regular = series_bundle.regular_series(frame, meta)
     notes = _notes(frame, target, times, regular, frequency, share, meta)
     if regular[target].nunique() < 2:
         raise DataError(
@@ -238,7 +238,7 @@ def _notes(
     meta: Mapping[str, Any],
 ) -> list[str]:
     notes = [f"The data is {frequency.label}: one row per {frequency.unit}."]
-    if meta["time_format"] in bundle_forecast.NUMBER_FORMATS:
+    if meta["time_format"] in series_bundle.NUMBER_FORMATS:
         notes.append(
             dates.number_dates_note(frame[meta["time_column"]], meta["time_format"])
         )
@@ -277,7 +277,7 @@ def _gap_notes(
         if filled
         else "left empty; forecasts that would need them are skipped"
     )
-    rows = bundle_forecast.time_bins(pd.Series(1.0, index=times.dropna()), meta["freq"])
+    rows = series_bundle.time_bins(pd.Series(1.0, index=times.dropna()), meta["freq"])
     counts = rows.count()
     notes = []
     gaps = int((counts == 0).sum())

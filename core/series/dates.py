@@ -14,7 +14,7 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from core.errors import DataError
-from core.series import bundle as bundle_forecast
+from core.series import bundle as series_bundle
 
 TIME_NAME = re.compile(
     r"date|time|timestamp|year|yyyy|^yr$|^ds$|^day$|^period$|^month$|^week$", re.I
@@ -23,7 +23,7 @@ NUMBER_FORMATS = {  # date_format choice → the time format the bundle parses w
     "yyyymmdd": "%Y%m%d",
     "yyyymm": "%Y%m",
     "year": "%Y",
-    "decimal_year": bundle_forecast.DECIMAL_YEAR,
+    "decimal_year": series_bundle.DECIMAL_YEAR,
 }
 DATE_FORMATS = ("auto", "text", *NUMBER_FORMATS)
 MONTHS = "January February March April May June July August September October November December"
@@ -113,8 +113,8 @@ def number_format_fits(column: pd.Series, date_format: str) -> bool:
         return False
     if not column.dropna().astype("string").str.strip().str.match(r"^-?[\d.]+$").all():
         return False
-    times = bundle_forecast.parse_times(numbers, NUMBER_FORMATS[date_format], False)
-    return bool(times.dt.year.between(*bundle_forecast.YEAR_RANGE).all())
+    times = series_bundle.parse_times(numbers, NUMBER_FORMATS[date_format], False)
+    return bool(times.dt.year.between(*series_bundle.YEAR_RANGE).all())
 
 
 def date_format_of(time_format: str | None) -> str:
@@ -170,8 +170,8 @@ def _check_date_format(date_format: str) -> None:
 
 
 def _parse_number_dates(column: pd.Series, date_format: str) -> pd.Series:
-    times = bundle_forecast.parse_times(column, NUMBER_FORMATS[date_format], False)
-    low, high = bundle_forecast.YEAR_RANGE
+    times = series_bundle.parse_times(column, NUMBER_FORMATS[date_format], False)
+    low, high = series_bundle.YEAR_RANGE
     times = times.where(times.dt.year.between(low, high))
     unparsed = _unparsed(column, times)
     if unparsed:
@@ -202,7 +202,7 @@ def _parse_text_dates(column: pd.Series) -> tuple[pd.Series, str | None, bool]:
     if fmt:
         strict = pd.to_datetime(text, format=fmt, errors="coerce", utc=utc)
         _refuse_mixed_formats(text, strict, name)
-    times = bundle_forecast.parse_times(column, fmt, utc)
+    times = series_bundle.parse_times(column, fmt, utc)
     return times, fmt, utc
 
 
@@ -211,7 +211,7 @@ def number_dates_note(column: pd.Series, time_format: str) -> str:
     choice = date_format_of(time_format)
     example = column.dropna().iloc[0]
     shown = f"{example:.0f}" if float(example) % 1 == 0 else repr(float(example))
-    when = bundle_forecast.parse_times(pd.Series([example]), time_format, False)[0]
+    when = series_bundle.parse_times(pd.Series([example]), time_format, False)[0]
     month = MONTHS.split()[when.month - 1]
     words = {
         "yyyymmdd": f"dates written as numbers (yyyymmdd), e.g. {shown} = "

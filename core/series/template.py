@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.series import baselines, dates, windowing
-from core.series import bundle as bundle_forecast
-from core.series import cleaning as timeseries
+from core.series import baselines, cleaning, dates, windowing
+from core.series import bundle as series_bundle
 from core.templates import checks
 from core.templates.base import (
     TRAINING_PARAMS,
@@ -160,10 +159,10 @@ class TimeseriesForecasting(Template):
         try:
             column = dates.detect_time_column(frame)
             times, _, _ = dates.parse_time_column(frame[column])
-            frequency, share = timeseries.infer_frequency(times)
+            frequency, share = cleaning.infer_frequency(times)
         except DataError:
             return 0.0, ""
-        regular = timeseries.REGULAR_SHARE
+        regular = cleaning.REGULAR_SHARE
         if share < regular or times.duplicated().mean() > 1 - regular:
             return 0.0, ""
         return 0.8, (
@@ -191,7 +190,7 @@ class TimeseriesForecasting(Template):
     ) -> list[str]:
         """Returns the problems that block a forecast, in plain words."""
         try:
-            series = timeseries.load_series(frame, target, params)
+            series = cleaning.load_series(frame, target, params)
             lookback, horizon = windowing.resolve_window(params, series)
             windowing.check_length(len(series.regular), lookback, horizon, params)
         except DataError as err:
@@ -203,7 +202,7 @@ class TimeseriesForecasting(Template):
     ) -> list[str]:
         """What was handled (gaps, duplicates, zones) and any strong trend or season."""
         try:
-            series = timeseries.load_series(frame, target, params)
+            series = cleaning.load_series(frame, target, params)
         except DataError:
             return []  # `check` reports it
         y = series.regular[target].to_numpy("float64")
@@ -217,7 +216,7 @@ class TimeseriesForecasting(Template):
         seed: int,
     ) -> Prepared:
         """Cleans the series, splits it by time and cuts the windows of each segment."""
-        series = timeseries.load_series(frame, target, params)
+        series = cleaning.load_series(frame, target, params)
         lookback, horizon = windowing.resolve_window(params, series)
         n_steps = len(series.regular)
         windowing.check_length(n_steps, lookback, horizon, params)
@@ -225,7 +224,7 @@ class TimeseriesForecasting(Template):
             n_steps, params["val_fraction"], params["test_fraction"]
         )
         meta = {**series.meta, "lookback": lookback, "horizon": horizon}
-        block = bundle_forecast.feature_matrix(series.regular, meta)
+        block = series_bundle.feature_matrix(series.regular, meta)
         cuts = [
             windowing.windows(block, start, stop, lookback, horizon)
             for start, stop in (
@@ -243,7 +242,7 @@ class TimeseriesForecasting(Template):
 
     def describe(
         self,
-        series: timeseries.Series,
+        series: cleaning.Series,
         meta: Mapping[str, Any],
         frame: pd.DataFrame,
         params: Mapping[str, Any],
@@ -255,7 +254,7 @@ class TimeseriesForecasting(Template):
         target = meta["columns"][0]
         train_y = block[:val_start, 0].astype("float64")
         season, strength = baselines.choose_season(train_y, series.frequency)
-        calendar = bundle_forecast.calendar_features(
+        calendar = series_bundle.calendar_features(
             series.regular.index[:1], meta["step_seconds"]
         )
         coverage = float(params["coverage"])
@@ -282,7 +281,7 @@ class TimeseriesForecasting(Template):
                 {"name": meta["time_column"], "kind": "date"},
                 *({"name": c, "kind": "number"} for c in meta["columns"]),
             ],
-            "excluded": timeseries.excluded_columns(frame, meta),
+            "excluded": cleaning.excluded_columns(frame, meta),
             "notes": series.notes,
             "first_time": series.regular.index[0].isoformat(),
             "last_time": series.regular.index[-1].isoformat(),
@@ -294,21 +293,23 @@ class TimeseriesForecasting(Template):
 
     def build_model(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         """Returns the compiled forecaster; normalization is adapted on training steps."""
-        from core.series import model as forecast_model
-        from core.tables import model as models
+        from core.series import model as series_model
+        from core.tables import model as tables_model
 
         info = prepared.info
         train = prepared.train.raw.set_index(info["time_column"])
-        model = forecast_model.build_forecaster(
-            bundle_forecast.feature_matrix(train, info),
+        model = series_model.build_forecaster(
+            series_bundle.feature_matrix(train, info),
             info["lookback"],
             info["horizon"],
             params["architecture"],
             int(params["units"]),
             float(params["dropout"]),
         )
-        spe = models.steps_per_execution_for(info["n_train"], params["batch_size"])
-        return forecast_model.compile_forecaster(
+        spe = tables_model.steps_per_execution_for(
+            info["n_train"], params["batch_size"]
+        )
+        return series_model.compile_forecaster(
             model, info["quantiles"], params["learning_rate"], spe
         )
 
@@ -316,9 +317,9 @@ class TimeseriesForecasting(Template):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> None:
         """Rescales each step's range so it holds the stated share of validation values."""
-        from core.series import model as forecast_model
+        from core.series import model as series_model
 
-        forecast_model.calibrate_intervals(
+        series_model.calibrate_intervals(
             model, prepared.val.inputs, prepared.val.targets, float(params["coverage"])
         )
 
@@ -326,11 +327,11 @@ class TimeseriesForecasting(Template):
         self, model: Any, prepared: Prepared, params: Mapping[str, Any]
     ) -> dict:
         """The model beside persistence, seasonal naive and moving average on the test period."""
-        from core.series import report as forecast_report
+        from core.series import report as series_report
 
         info = prepared.info
         history = prepared.test.raw
-        block = bundle_forecast.feature_matrix(
+        block = series_bundle.feature_matrix(
             history.set_index(info["time_column"]), info
         )
         inputs, actual, origins = windowing.windows(
@@ -341,7 +342,7 @@ class TimeseriesForecasting(Template):
             info["horizon"],
         )
         forecasts = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
-        return forecast_report.build_report(forecasts, actual, origins, history, info)
+        return series_report.build_report(forecasts, actual, origins, history, info)
 
     def score_outputs(self, outputs: Any, targets: Any) -> tuple[str, float]:
         """The mean absolute error of the forecasts (the middle of lower, forecast, upper)."""
@@ -387,8 +388,8 @@ class TimeseriesForecasting(Template):
 
 def format_times(times: pd.Series, info: Mapping[str, Any]) -> pd.Series:
     """Writes times the way the training file did (numbers stay numbers, zones UTC)."""
-    if info.get("time_format") in bundle_forecast.NUMBER_FORMATS:
-        return bundle_forecast.as_numbers(times, info["time_format"])
+    if info.get("time_format") in series_bundle.NUMBER_FORMATS:
+        return series_bundle.as_numbers(times, info["time_format"])
     if info["utc"]:
         return times.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     if info.get("time_format"):
@@ -407,7 +408,7 @@ def forecast_from(
     Raises:
         DataError: if the table has other columns, unreadable dates or too little history.
     """
-    missing = bundle_forecast.missing_columns(frame, dict(info))
+    missing = series_bundle.missing_columns(frame, dict(info))
     if missing:
         raise DataError(
             f"This file has different columns from the training data: it lacks "
@@ -418,8 +419,8 @@ def forecast_from(
         frame[info["time_column"]], dates.date_format_of(info.get("time_format"))
     )
     try:
-        table = bundle_forecast.forecast_frame(model, frame, dict(info))
-    except bundle_forecast.ForecastInputError as err:
+        table = series_bundle.forecast_frame(model, frame, dict(info))
+    except series_bundle.ForecastInputError as err:
         raise DataError(str(err)) from None
     used = {info["time_column"], *info["columns"]}
     extra = [c for c in frame.columns if c not in used]
@@ -427,7 +428,7 @@ def forecast_from(
 
 
 def pattern_sentences(
-    y: np.ndarray, target: str, frequency: timeseries.Frequency
+    y: np.ndarray, target: str, frequency: cleaning.Frequency
 ) -> list[str]:
     """States a strong trend or season in words (they are learned, not blocking)."""
     lines = []
@@ -451,5 +452,5 @@ def recent_history(
     frame: pd.DataFrame, info: Mapping[str, Any], steps: int
 ) -> pd.DataFrame:
     """Returns the last `steps` regular steps of the target, the time column first."""
-    regular = bundle_forecast.regular_series(frame, dict(info))
+    regular = series_bundle.regular_series(frame, dict(info))
     return regular[[info["target"]]].tail(steps).reset_index()

@@ -19,7 +19,7 @@ from core.columns import (
     target_task,
 )
 from core.errors import DataError
-from core.tables import bundle as bundle_predict
+from core.tables import bundle as tables_bundle
 from core.tables.bundle import format_value
 from core.tables.preflight import preflight
 from core.templates import checks
@@ -165,17 +165,17 @@ class TableTemplate(Template):
         """Returns the compiled end-to-end model: raw columns in, predictions out."""
         import keras
 
-        from core.tables import model as models
+        from core.tables import model as tables_model
 
-        inputs, features = models.build_table_inputs(
+        inputs, features = tables_model.build_table_inputs(
             prepared.train.raw, prepared.info["schema"]
         )
-        body = models.dense_body(features, parse_units(params), params["dropout"])
+        body = tables_model.dense_body(features, parse_units(params), params["dropout"])
         model = keras.Model(inputs, self.head(body, prepared.info), name=self.name)
-        spe = models.steps_per_execution_for(
+        spe = tables_model.steps_per_execution_for(
             prepared.info["n_train"], params["batch_size"]
         )
-        return models.compile_for(model, self.task, params["learning_rate"], spe)
+        return tables_model.compile_for(model, self.task, params["learning_rate"], spe)
 
     @abstractmethod
     def head(self, body: Any, info: Mapping[str, Any]) -> Any:
@@ -209,9 +209,9 @@ class TableTemplate(Template):
     ) -> tuple[pd.DataFrame, list[str]]:
         """Appends predictions to raw rows; returns them with warnings."""
         warnings = check_columns(frame, info["schema"])
-        warnings += bundle_predict.infinite_cells(frame, info["schema"])
-        outputs = bundle_predict.predict_outputs(model, frame, info["schema"])
-        return bundle_predict.add_predictions(frame, outputs, dict(info)), warnings
+        warnings += tables_bundle.infinite_cells(frame, info["schema"])
+        outputs = tables_bundle.predict_outputs(model, frame, info["schema"])
+        return tables_bundle.add_predictions(frame, outputs, dict(info)), warnings
 
 
 def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
@@ -220,7 +220,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
     Raises:
         DataError: if columns are missing or a number column holds words.
     """
-    missing = bundle_predict.missing_columns(frame, schema)
+    missing = tables_bundle.missing_columns(frame, schema)
     if missing:
         raise DataError(
             f"The data lacks the model's input columns {missing}. Add them (empty "
@@ -228,7 +228,7 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
         )
     for feature in (f for f in schema if f["kind"] == "number"):
         column = frame[feature["name"]]
-        words = column[column.notna() & bundle_predict.to_numbers(column).isna()]
+        words = column[column.notna() & tables_bundle.to_numbers(column).isna()]
         if len(words):
             rows = ", ".join(str(i + 1) for i in words.index[:5])
             raise DataError(
@@ -295,7 +295,7 @@ def write_test_rows(prepared: Prepared, folder: Path) -> Path:
 def missing_inputs(model: Any, schema: list[dict]) -> list[str]:
     """Returns the schema columns that have no named input in the model."""
     inputs = {t.name for t in model.inputs}
-    return [f["name"] for f in schema if bundle_predict.input_name(f) not in inputs]
+    return [f["name"] for f in schema if tables_bundle.input_name(f) not in inputs]
 
 
 def feature_columns(

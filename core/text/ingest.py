@@ -20,7 +20,7 @@ import pandas as pd
 
 from core import archive, datasets
 from core.errors import DataError
-from core.vision import ingest as images
+from core.vision import ingest as vision_ingest
 from core.vision.bundle import IMAGE_EXTENSIONS
 
 KIND = "text"
@@ -56,11 +56,11 @@ def store_class_zip(name: str, content: bytes) -> str:
         DataError: if the zip is unsafe or damaged, or mixes texts and pictures.
     """
     if not content or not zipfile.is_zipfile(io.BytesIO(content)):
-        return images.store_zip(name, content)  # says why it is not a usable zip
+        return vision_ingest.store_zip(name, content)  # says why it is not a usable zip
     members = archive.read_zip_members(content, name)
     if _holds_texts(members, name):
         return _store(_digest(members), name, members)
-    return images.store_zip(name, content)
+    return vision_ingest.store_zip(name, content)
 
 
 def store_class_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
@@ -73,7 +73,7 @@ def store_class_files(name: str, files: Iterable[tuple[str, bytes]]) -> str:
     members = archive.safe_members(files, name)
     if _holds_texts(members, name):
         return _store(_digest(members), name, members)
-    return images.store_files(name, files)
+    return vision_ingest.store_files(name, files)
 
 
 def _holds_texts(members: list[tuple[str, bytes]], name: str) -> bool:

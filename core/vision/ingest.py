@@ -24,7 +24,7 @@ from PIL import Image
 from core import archive, datasets, table_reading
 from core.errors import DataError
 from core.findings import Finding
-from core.vision import bundle as bundle_images
+from core.vision import bundle as vision_bundle
 from core.vision.bundle import IMAGE_EXTENSIONS, ImageDecodeError
 
 KIND = "images"
@@ -210,7 +210,7 @@ def _skip_reason(file_name: str, label: str | None, content: bytes) -> str:
 
 
 def _check_picture(content: bytes) -> tuple[int, int]:
-    pixels = bundle_images.decode_image(content, draft_size=64)
+    pixels = vision_bundle.decode_image(content, draft_size=64)
     with Image.open(io.BytesIO(content)) as image:  # the size before any draft scaling
         width, height = image.size
     if pixels.ndim != 3:
@@ -469,7 +469,7 @@ def thumbnails(
 
 def thumbnail(path: Path, size: int = 96) -> np.ndarray:
     """Returns a picture file as an RGB array that fits in `size`×`size`."""
-    image = Image.fromarray(bundle_images.decode_image(path.read_bytes(), size))
+    image = Image.fromarray(vision_bundle.decode_image(path.read_bytes(), size))
     image.thumbnail((size, size))
     return np.asarray(image)
 
@@ -477,7 +477,7 @@ def thumbnail(path: Path, size: int = 96) -> np.ndarray:
 def thumbnail_bytes(content: bytes, size: int = 96) -> np.ndarray | None:
     """Thumbnail of picture bytes; None if they cannot be read."""
     try:
-        image = Image.fromarray(bundle_images.decode_image(content, size))
+        image = Image.fromarray(vision_bundle.decode_image(content, size))
     except ImageDecodeError:
         return None
     image.thumbnail((size, size))
@@ -503,4 +503,4 @@ def predict_uploads(
     model: Any, named: list[tuple[str, bytes]], info: dict
 ) -> pd.DataFrame:
     """Classifies uploaded pictures (name, bytes); unreadable ones get a `problem`."""
-    return bundle_images.predict_images(model, named, info)
+    return vision_bundle.predict_images(model, named, info)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.vision import bundle as bundle_images
+from core.vision import bundle as vision_bundle
 
 
 def saliency(
@@ -51,5 +51,5 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, alpha: float = 0.55) -> np.nda
 
 def explain(model: Any, content: bytes, size: int) -> np.ndarray:
     """Returns the saliency overlay of one picture (at the model's size) as RGB."""
-    pixels = bundle_images.load_image(content, size)
+    pixels = vision_bundle.load_image(content, size)
     return overlay(pixels, saliency(model, pixels))

@@ -23,10 +23,9 @@ from core.templates.base import (
     training_params,
 )
 from core.templates.registry import register
-from core.vision import bundle as bundle_images
-from core.vision import ingest as images
-from core.vision import video
-from core.vision import weights as backbones
+from core.vision import bundle as vision_bundle
+from core.vision import ingest, video
+from core.vision import weights as vision_weights
 
 CHECK_IMAGES = 5
 # The from-scratch CNN learns on a cosine-decaying rate over all epochs, so it trains them
@@ -49,7 +48,7 @@ IMAGE_PARAMS = training_params(**_DEFAULTS) + (
         "backbone",
         "Network",
         "auto",
-        choices=("auto", "small_cnn", *backbones.BACKBONES),
+        choices=("auto", "small_cnn", *vision_weights.BACKBONES),
         help="'auto' reuses a network pre-trained on ImageNet when its weights are on "
         "this computer (download them on Home or with `python -m core weights "
         "fetch`), else trains a small network from scratch.",
@@ -112,35 +111,35 @@ class ImageClassification(Template):
 
     def store_input(self, path: Path) -> str:
         """Stores a zip or a folder of class folders; returns its dataset id."""
-        return images.store_path(path)
+        return ingest.store_path(path)
 
-    def load_data(self, dataset_id: str) -> images.ImageSet:
+    def load_data(self, dataset_id: str) -> ingest.ImageSet:
         """Loads the stored picture index."""
-        return images.load_images(dataset_id)
+        return ingest.load_images(dataset_id)
 
-    def suggest(self, data_: images.ImageSet, target: str | None) -> tuple[float, str]:
+    def suggest(self, data_: ingest.ImageSet, target: str | None) -> tuple[float, str]:
         """Pictures in class folders: learn which class a picture shows."""
-        counts = images.class_counts(data_)
+        counts = ingest.class_counts(data_)
         return 0.9, (
             f"{int(counts.sum())} pictures in {len(counts)} classes, so the app learns "
             "which class a picture shows."
         )
 
-    def example_data(self) -> tuple[images.ImageSet, None]:
+    def example_data(self) -> tuple[ingest.ImageSet, None]:
         """2 classes × 6 small pictures of two colours, stored in the workspace."""
         files = [
             (f"{label}/{label}_{i}.png", _example_picture(color, seed=i))
             for label, color in (("red", (200, 50, 50)), ("blue", (50, 50, 200)))
             for i in range(6)
         ]
-        return images.load_images(images.store_files("example", files)), None
+        return ingest.load_images(ingest.store_files("example", files)), None
 
     def preflight(
-        self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
+        self, data_: ingest.ImageSet, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Data-quality findings as plain sentences, and what to expect from scratch."""
-        findings = [f.message for f in images.preflight(data_)]
-        smallest = int(images.class_counts(data_).min())
+        findings = [f.message for f in ingest.preflight(data_)]
+        smallest = int(ingest.class_counts(data_).min())
         if smallest < SCRATCH_ENOUGH and resolve_backbone(params)[0] == "small_cnn":
             findings.append(
                 f"The smallest class has {smallest} pictures and no pre-trained network "
@@ -153,10 +152,10 @@ class ImageClassification(Template):
         return findings
 
     def check(
-        self, data_: images.ImageSet, target: str | None, params: Mapping[str, Any]
+        self, data_: ingest.ImageSet, target: str | None, params: Mapping[str, Any]
     ) -> list[str]:
         """Needs two classes with at least 3 pictures each; a given weights file must exist."""
-        problems = images.check(data_)
+        problems = ingest.check(data_)
         weights = str(params.get("weights_path") or "")
         if weights and not Path(weights).expanduser().is_file():
             problems.append(
@@ -167,7 +166,7 @@ class ImageClassification(Template):
 
     def prepare(
         self,
-        data_: images.ImageSet,
+        data_: ingest.ImageSet,
         target: str | None,
         params: Mapping[str, Any],
         seed: int,
@@ -251,7 +250,7 @@ class ImageClassification(Template):
         target = folder / "images"
         target.mkdir(parents=True, exist_ok=True)
         rows = prepared.test.raw.head(CHECK_IMAGES)
-        dataset = images.dataset_folder(prepared.info["dataset_id"])
+        dataset = ingest.dataset_folder(prepared.info["dataset_id"])
         for index, stored in enumerate(rows["path"]):
             shutil.copyfile(
                 dataset / stored, target / f"{index:02d}{Path(stored).suffix}"
@@ -271,10 +270,10 @@ class ImageClassification(Template):
                 model, path.read_bytes(), path.name, dict(info)
             )
             return table, []
-        named = bundle_images.read_named(path)
+        named = vision_bundle.read_named(path)
         if not named:
             raise DataError(f"`{path.name}` holds no pictures to classify.")
-        result = bundle_images.predict_images(model, named, dict(info))
+        result = vision_bundle.predict_images(model, named, dict(info))
         bad = result.loc[result["problem"] != "", "file"].tolist()
         warnings = (
             [f"Could not read {len(bad)} pictures, e.g. `{bad[0]}`."] if bad else []
@@ -303,9 +302,13 @@ def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
     choice = str(params["backbone"])
     if choice == "small_cnn":
         return "small_cnn", "", "A small CNN was trained from scratch, as chosen."
-    wanted = backbones.backbone("mobilenet_v3_small" if choice == "auto" else choice)
+    wanted = vision_weights.backbone(
+        "mobilenet_v3_small" if choice == "auto" else choice
+    )
     given = str(params.get("weights_path") or "")
-    path = Path(given).expanduser() if given else backbones.find_cached(wanted.name)
+    path = (
+        Path(given).expanduser() if given else vision_weights.find_cached(wanted.name)
+    )
     if path is not None and path.is_file():
         return (
             wanted.name,
@@ -343,7 +346,7 @@ def make_dataset(
     import tensorflow as tf
 
     def _load(path: bytes) -> np.ndarray:
-        return bundle_images.load_image(Path(path.decode()).read_bytes(), size)
+        return vision_bundle.load_image(Path(path.decode()).read_bytes(), size)
 
     def _decode(path: Any, label: Any) -> tuple[Any, Any]:
         pixels = tf.numpy_function(_load, [path], tf.uint8)
@@ -465,7 +468,7 @@ def _pretrained(x: Any, backbone: str, weights_file: str, size: int) -> Any:
     """
     import keras
 
-    factory = getattr(keras.applications, backbones.backbone(backbone).keras_class)
+    factory = getattr(keras.applications, vision_weights.backbone(backbone).keras_class)
     model = factory(
         include_top=False,
         weights=weights_file,
@@ -478,7 +481,7 @@ def _pretrained(x: Any, backbone: str, weights_file: str, size: int) -> Any:
 
 def _class_weight(y_train: np.ndarray) -> dict[int, float] | None:
     counts = np.bincount(y_train)
-    if counts.min() / counts.max() >= images.IMBALANCE_RATIO:
+    if counts.min() / counts.max() >= ingest.IMBALANCE_RATIO:
         return None
     balanced = len(y_train) / (len(counts) * counts)
     return {int(c): float(w) for c, w in enumerate(balanced)}

@@ -17,7 +17,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from core.errors import DataError, first_line
-from core.vision import bundle as bundle_images
+from core.vision import bundle as vision_bundle
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
 MAX_FRAMES = 600
@@ -122,9 +122,9 @@ def predict_video(
     frames = sample_frames(content, name, every_s)
     size, classes = int(info["image_size"]), list(info["class_names"])
     pixels = np.stack([_resize(frame, size) for _, frame in frames])
-    proba = bundle_images.predict_arrays(model, pixels)
+    proba = vision_bundle.predict_arrays(model, pixels)
     rows = pd.DataFrame({"time_s": [t for t, _ in frames], "problem": ""})
-    table = bundle_images.add_predictions(rows, proba, classes).drop(columns="problem")
+    table = vision_bundle.add_predictions(rows, proba, classes).drop(columns="problem")
     return table, frames
 
 

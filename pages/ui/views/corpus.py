@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import datasets, runs
-from core.corpus import bundle as suggestions
+from core.corpus import bundle as corpus_bundle
 from core.corpus import ingest
 from core.corpus.model import FastModel
 from core.errors import DataError, UserError
@@ -152,7 +152,7 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
         value=st.session_state.get(PUSHED),
         placeholder="Start typing…",
     )
-    found = suggestions.suggest(model, text)
+    found = corpus_bundle.suggest(model, text)
     st.caption(
         "Completing the word you type"
         if text and not text[-1].isspace()
@@ -164,7 +164,7 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
             f"{word} · {proba:.0%}",
             key=f"_w_next_word_pick_{word}",
             on_click=_push,
-            args=(suggestions.accept(text, word),),
+            args=(corpus_bundle.accept(text, word),),
             width="stretch",
         )
     _continue_section(model, text)
@@ -192,7 +192,7 @@ def _continue_section(model: FastModel, text: str) -> None:
             help="0 always takes the most likely word; higher picks rarer words.",
         )
         if st.button("Continue the sentence", key="_w_next_word_continue"):
-            written = suggestions.continue_text(
+            written = corpus_bundle.continue_text(
                 model, text, int(n_words), float(temperature), seed=len(text)
             )
             st.markdown(f"{plain(text)} **{plain(' '.join(written))}**")

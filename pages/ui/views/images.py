@@ -11,8 +11,8 @@ import streamlit as st
 from core import datasets, runs
 from core.errors import UserError
 from core.text import ingest as text_ingest
-from core.vision import bundle as bundle_images
-from core.vision import ingest as images
+from core.vision import bundle as vision_bundle
+from core.vision import ingest as vision_ingest
 from core.vision import saliency, tracking, video
 from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import charts
@@ -39,11 +39,13 @@ VIDEO_MODES = {
 
 # Cached wrappers (STYLE C3).
 load_images_cached = st.cache_data(
-    images.load_images, max_entries=4, show_spinner=False
+    vision_ingest.load_images, max_entries=4, show_spinner=False
 )
-thumbnails_cached = st.cache_data(images.thumbnails, max_entries=8, show_spinner=False)
+thumbnails_cached = st.cache_data(
+    vision_ingest.thumbnails, max_entries=8, show_spinner=False
+)
 stored_thumbnail_cached = st.cache_data(
-    images.stored_thumbnail, max_entries=256, show_spinner=False
+    vision_ingest.stored_thumbnail, max_entries=256, show_spinner=False
 )
 
 
@@ -77,7 +79,7 @@ def upload() -> str | None:
         if files:
             return _store_uploads(files)
         if sample:
-            return images.store_sample()
+            return vision_ingest.store_sample()
     except UserError as err:
         st.error(plain(err))
         st.stop()
@@ -88,7 +90,9 @@ def _store_uploads(files: list) -> str:
     zips = [f for f in files if f.name.lower().endswith(".zip")]
     if zips:
         return text_ingest.store_class_zip(zips[0].name, zips[0].getvalue())
-    return images.store_files("pictures", [(f.name, f.getvalue()) for f in files])
+    return vision_ingest.store_files(
+        "pictures", [(f.name, f.getvalue()) for f in files]
+    )
 
 
 def data_view(dataset_id: str) -> None:
@@ -98,17 +102,17 @@ def data_view(dataset_id: str) -> None:
     except UserError as err:
         st.error(plain(err))
         st.stop()
-    counts = images.class_counts(image_set)
+    counts = vision_ingest.class_counts(image_set)
     st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.caption(f"{len(image_set.table):,} pictures · {len(counts)} classes")
     labels = image_set.table["label"].rename("class")
     st.plotly_chart(charts.target_distribution(labels, "category"))
     st.subheader("Data check")
-    problems = images.check(image_set)
+    problems = vision_ingest.check(image_set)
     for problem in problems:
         st.error(plain(problem), icon=":material/error:")
-    show_findings(images.preflight(image_set))
-    if not problems and not images.preflight(image_set):
+    show_findings(vision_ingest.preflight(image_set))
+    if not problems and not vision_ingest.preflight(image_set):
         st.success("No data-quality problems found.", icon=":material/check_circle:")
     if len(image_set.skipped):
         with st.expander(f"Skipped files ({len(image_set.skipped)})"):
@@ -184,7 +188,7 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
     example = examples[files.index(chosen)]
     if st.button("Show where the model looked", key="_w_saliency"):
         try:
-            folder = images.dataset_folder(evaluation["dataset_id"])
+            folder = vision_ingest.dataset_folder(evaluation["dataset_id"])
         except UserError as err:
             st.error(plain(err))
             return
@@ -193,7 +197,8 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
         model = load_model_cached(run_id)
         left, right = st.columns(2)
         left.image(
-            images.thumbnail(folder / example["path"], 256), caption=plain(chosen)
+            vision_ingest.thumbnail(folder / example["path"], 256),
+            caption=plain(chosen),
         )
         right.image(
             saliency.explain(model, content, size),
@@ -227,12 +232,12 @@ def _pictures_section(run_id: str, info: dict) -> None:
     if not uploads:
         return
     named = [(f.name, f.getvalue()) for f in uploads]
-    table = images.predict_uploads(load_model_cached(run_id), named, info)
+    table = vision_ingest.predict_uploads(load_model_cached(run_id), named, info)
     for _, row in table[table["problem"] != ""].iterrows():
         st.warning(plain(f"`{row['file']}` was skipped: {row['problem']}."))
     readable = table[table["problem"] == ""]
     pictures = [
-        images.thumbnail_bytes(content, 160)
+        vision_ingest.thumbnail_bytes(content, 160)
         for (name, content), ok in zip(named, table["problem"] == "", strict=True)
         if ok
     ]
@@ -257,7 +262,7 @@ def _camera_section(run_id: str, info: dict) -> None:
     if follow:
         _follow_snapshot(model, content, info)
         return
-    table = images.predict_uploads(model, [("camera.jpg", content)], info)
+    table = vision_ingest.predict_uploads(model, [("camera.jpg", content)], info)
     row = table.iloc[0]
     if row["problem"]:
         st.error(plain(f"The snapshot could not be read: {row['problem']}."))
@@ -279,8 +284,8 @@ def _follow_snapshot(model: object, content: bytes, info: dict) -> None:
     same = saved.get("digest") == digest  # a rerun: redo this snapshot, not a new one
     before = saved.get("before") if same else saved.get("after")
     try:
-        pixels = bundle_images.decode_image(content)
-    except bundle_images.ImageDecodeError as err:
+        pixels = vision_bundle.decode_image(content)
+    except vision_bundle.ImageDecodeError as err:
         st.error(plain(f"The snapshot could not be read: {err}."))
         return
     shown, rows, after = tracking.track_snapshot(model, pixels, info, before)

@@ -15,8 +15,8 @@ import streamlit as st
 from core import datasets, runs, table_reading
 from core.catalog import get_template
 from core.errors import UserError
-from core.series import report as forecast_report
-from core.series import template as forecasting
+from core.series import report as series_report
+from core.series import template as series_template
 from core.series import windowing
 from core.templates.base import resolve_params
 from pages.ui import charts
@@ -192,7 +192,7 @@ def results_view(run_id: str, evaluation: Mapping[str, Any]) -> None:
     show_summary(evaluation)
 
     st.subheader("Scores on the test period")
-    rules = forecast_report.describe_baselines(info)
+    rules = series_report.describe_baselines(info)
     st.caption(
         "Baselines: " + "; ".join(f"**{k.replace('_', ' ')}** = {v}" for k, v in rules.items())
         + f". Errors are in {plain(info['target'])}'s units; MASE below 1 beats the naive "
@@ -250,8 +250,8 @@ def forecast_cached(
     else:
         frame = table_reading.read_csv_bytes(content, name)
     model = load_model_cached(run_id)
-    table, warnings = forecasting.forecast_from(model, frame, info)
-    history = forecasting.recent_history(frame, info, HISTORY_STEPS)
+    table, warnings = series_template.forecast_from(model, frame, info)
+    history = series_template.recent_history(frame, info, HISTORY_STEPS)
     return history, table, warnings
 
 
