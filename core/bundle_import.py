@@ -19,7 +19,7 @@ from typing import Any
 
 from core import archive, export, runs
 from core.catalog import get_template
-from core.errors import DataError, TemplateError, first_line
+from core.errors import DataError, RunError, TemplateError, first_line
 from core.templates import checks
 
 IMPORTED_REPORT_KEYS = (  # metadata keys that become the imported run's report
@@ -133,7 +133,7 @@ def refusal_reason(err: Exception) -> str:
     `err` is what Keras raised, or the RunError of `runs.load_model` (its cause is
     what Keras raised, if Keras got to read the file).
     """
-    if isinstance(err, runs.RunError):
+    if isinstance(err, RunError):
         if err.__cause__ is None:
             return "its model.keras is damaged or not a Keras model file."
         err = err.__cause__

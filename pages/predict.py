@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import runs
+from core.errors import RunError
 from pages.ui import kinds
 from pages.ui.runs import pick_run
 from pages.ui.text import plain
@@ -18,5 +19,5 @@ if not run_id:
 # 2. Inputs and predictions, drawn by the view of the run's kind.
 try:
     kinds.views_for(runs.run_kind(run_id)).predict(run_id, runs.load_info(run_id))
-except runs.RunError as err:  # a file of the run went missing or was damaged
+except RunError as err:  # a file of the run went missing or was damaged
     st.error(plain(err))

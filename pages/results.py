@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import runs
+from core.errors import RunError
 from pages.ui import kinds
 from pages.ui.runs import format_downloads, live_progress, pick_run
 from pages.ui.text import plain
@@ -32,7 +33,7 @@ if not runs.read_evaluation(run_id) and status.state != "completed":
 try:
     evaluation = runs.load_evaluation(run_id)
     kinds.views_for(runs.run_kind(run_id)).results(run_id, evaluation)
-except runs.RunError as err:  # a file of the run went missing or was damaged
+except RunError as err:  # a file of the run went missing or was damaged
     st.error(plain(err))
     st.stop()
 

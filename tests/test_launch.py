@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core import launch, runs
-from core.errors import UserError
+from core.errors import RunError, UserError
 from core.runs import RunSpec
 from tests.conftest import FAST_PARAMS
 
@@ -50,7 +50,7 @@ def test_a_second_process_for_one_run_is_refused(name, monkeypatch):
     monkeypatch.setenv(launch.EXECUTOR_ENV, name)
     run_id = _created_run()
     assert runs.hold_worker_lock(run_id)
-    with pytest.raises(runs.RunError, match="already has a training process"):
+    with pytest.raises(RunError, match="already has a training process"):
         launch.executor().submit(run_id)
 
 

@@ -53,7 +53,7 @@ def templates_for(dataset_kind: str) -> list[Template]:
     """Returns the templates that train on a stored dataset of this kind, by title.
 
     Args:
-        dataset_kind: the form the dataset was stored in (`core.data.dataset_kind`),
+        dataset_kind: the form the dataset was stored in (`core.datasets.dataset_kind`),
             e.g. "table" or "images".
     """
     return [t for t in list_templates() if dataset_kind in t.sources]
