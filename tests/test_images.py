@@ -394,7 +394,9 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
 
 def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    monkeypatch.setattr(vision_template.backbones, "find_cached", lambda backbone: None)
+    monkeypatch.setattr(
+        vision_template.vision_weights, "find_cached", lambda backbone: None
+    )
     backbone, weights, note = vision_template.resolve_backbone(
         {"backbone": "auto", "weights_path": ""}
     )
@@ -406,12 +408,14 @@ def test_preflight_says_what_to_expect_from_scratch(monkeypatch, tiny_images):
     template = get_template("image_classification")
     loaded = template.load_data(tiny_images)
     params = {"backbone": "auto", "weights_path": ""}
-    monkeypatch.setattr(vision_template.backbones, "find_cached", lambda backbone: None)
+    monkeypatch.setattr(
+        vision_template.vision_weights, "find_cached", lambda backbone: None
+    )
     assert any(
         "scored at chance" in m for m in template.preflight(loaded, None, params)
     )
     monkeypatch.setattr(
-        vision_template.backbones, "find_cached", lambda backbone: Path(__file__)
+        vision_template.vision_weights, "find_cached", lambda backbone: Path(__file__)
     )
     assert not any(
         "scored at chance" in m for m in template.preflight(loaded, None, params)
@@ -419,7 +423,7 @@ def test_preflight_says_what_to_expect_from_scratch(monkeypatch, tiny_images):
 
 
 def test_cached_weights_are_found(monkeypatch, tmp_path):
-    name = vision_template.backbones.BACKBONES["mobilenet_v3_small"].file_name
+    name = vision_template.vision_weights.BACKBONES["mobilenet_v3_small"].file_name
     cached = tmp_path / "keras" / "models" / name
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"weights")
