@@ -20,7 +20,7 @@ from core.catalog import get_template
 from core.errors import DataError
 from core.templates.base import resolve_params
 from core.vision import bundle as vision_bundle
-from core.vision import ingest, saliency, video
+from core.vision import ingest, previews, saliency, video
 from core.vision import template as vision_template
 from core.vision.bundle import ImageDecodeError
 
@@ -297,7 +297,7 @@ def test_preflight_duplicates_tiny_and_few(tiny_images):
 
 
 def test_thumbnails_per_class(tiny_images):
-    shown = ingest.thumbnails(tiny_images, per_class=3, size=24)
+    shown = previews.thumbnails(tiny_images, per_class=3, size=24)
     assert set(shown) == {"red", "blue"}
     assert all(len(v) == 3 and v[0][1].shape[2] == 3 for v in shown.values())
 
