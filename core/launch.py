@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from core import datasets, runs
+from core import datasets, run_locks, runs
 from core.catalog import get_template
 from core.errors import RunError, UserError
 from core.templates.base import resolve_params
@@ -69,7 +69,7 @@ class LocalExecutor:
             RunError: if another process already works on the run.
         """
         path = runs.run_dir(run_id)
-        fd = runs.take_worker_lock(run_id)
+        fd = run_locks.take_worker_lock(run_id)
         if fd is None:
             raise RunError(f"Run `{run_id}` already has a training process.")
         try:
@@ -82,7 +82,7 @@ class LocalExecutor:
                     start_new_session=True,
                     cwd=PROJECT_ROOT,
                     pass_fds=(fd,),
-                    env={**os.environ, runs.LOCK_FD_ENV: str(fd)},
+                    env={**os.environ, run_locks.LOCK_FD_ENV: str(fd)},
                 )
         finally:
             os.close(fd)  # the worker holds it now

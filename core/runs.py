@@ -6,11 +6,14 @@ Two kinds of readers: `read_*` never fail on a missing or damaged file (they ret
 what is there, for lists and live progress), while `load_spec`, `load_info`,
 `load_evaluation` and `load_model` serve a run that is to be used (predict, export,
 report) and refuse a damaged file with a `RunError` in one sentence.
+
+Whether a run is alive is `core.run_locks`. The rest stays one module past ~500 lines:
+its readers, damage checks and run summary share the file names, the states and the
+private refusal and field helpers, so a split would only make those public.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import math
@@ -28,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from core import workspace
+from core import run_locks, workspace
 from core.errors import RunError
 from core.templates import registry
 from core.templates.base import Info, Report
@@ -46,12 +49,9 @@ BUNDLE_FILE = "bundle.zip"
 EXPORT_CHECK_FILE = "export_check.json"
 STOP_FILE = "STOP"
 MAX_RUN_ID_LENGTH = 200  # ours are ~60 characters; file systems allow 255 bytes
-LOCK_FILE = "worker.lock"  # flock-ed by the worker for its whole life
-LOCK_FD_ENV = "PREDICTIVE_STUDIO_LOCK_FD"  # the lock `launch` hands to the worker
 
 ACTIVE_STATES = ("queued", "running")
 UNLAUNCHED_SECONDS = 10  # a queued run nobody has locked after this long is dead
-LOCK_TRIES = 20  # a reader may hold the lock for a moment while it checks it
 FINAL_STATES = ("completed", "failed", "stopped")
 USABLE_STATES = ("completed", "stopped")  # both keep the best model
 LOST_MESSAGE = (
@@ -69,8 +69,6 @@ FILE_WORDS = {  # what each file holds, in the words a damaged-run sentence uses
     EVALUATION_FILE: "test report",
     MODEL_FILE: "model file",
 }
-
-_held_locks: dict[str, int] = {}  # run id -> locked file descriptor, in this process
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ class RunStatus:
 
 def runs_root() -> Path:
     """Returns the folder that holds every run (created on demand)."""
-    root = workspace.root() / "runs"
+    root = workspace.root() / workspace.RUNS_FOLDER
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -259,105 +257,13 @@ def write_status(run_id: str, **changes: Any) -> None:
     write_json_atomic(path, status)
 
 
-def _lock_path(run_id: str) -> Path:
-    return runs_root() / run_id / LOCK_FILE
-
-
-def _try_lock(path: Path, create: bool) -> int | None:
-    """Opens `path` and takes its exclusive lock; None if another holder has it."""
-    try:
-        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _take_lock(path: Path) -> int | None:
-    """Takes the lock at `path`, retrying briefly; None if a worker holds it."""
-    for _ in range(LOCK_TRIES):
-        try:
-            return _try_lock(path, create=True)
-        except BlockingIOError:
-            time.sleep(0.05)
-    return None
-
-
-def take_worker_lock(run_id: str) -> int | None:
-    """Takes the run's worker lock for a launcher to hand to the worker it starts.
-
-    Returns:
-        The lock's file descriptor, or None if a worker already holds it.
-    """
-    return _take_lock(_lock_path(run_id))
-
-
-def _inherited_lock(run_id: str) -> int | None:
-    """Returns the lock descriptor `launch` passed to this process, if it is this run's."""
-    value = os.environ.pop(LOCK_FD_ENV, "")
-    if not value.isdigit():
-        return None
-    try:
-        same = os.path.samestat(os.fstat(int(value)), _lock_path(run_id).stat())
-    except OSError:
-        return None
-    if not same:
-        return None
-    os.set_inheritable(int(value), False)  # no helper process may keep the run alive
-    return int(value)
-
-
-def hold_worker_lock(run_id: str) -> bool:
-    """Takes the run's worker lock until `release_worker_lock` or this process ends.
-
-    The lock is what makes a run alive: the OS drops it when the process dies, however
-    it dies, so a killed worker or a reused process id can never block the queue.
-
-    Returns:
-        False if another process already holds it (another worker owns the run).
-    """
-    if run_id in _held_locks:
-        return True
-    fd = _inherited_lock(run_id)
-    if fd is None:
-        fd = _take_lock(_lock_path(run_id))
-    if fd is None:
-        return False
-    _held_locks[run_id] = fd
-    return True
-
-
-def release_worker_lock(run_id: str) -> None:
-    """Drops the run's worker lock held by this process, if any."""
-    fd = _held_locks.pop(run_id, None)
-    if fd is not None:
-        os.close(fd)
-
-
-def has_worker(run_id: str) -> bool:
-    """Tells whether a live process holds the run's worker lock."""
-    if run_id in _held_locks:
-        return True
-    try:
-        fd = _try_lock(_lock_path(run_id), create=False)
-    except BlockingIOError:
-        return True
-    if fd is not None:
-        os.close(fd)
-    return False
-
-
 def _is_lost(run_id: str, data: Mapping[str, Any]) -> bool:
     """An unfinished run with no worker is lost, except a just-created one.
 
     Between `create_run` and its worker taking the lock (milliseconds) a run is queued
     with no process id; once a worker wrote its id, losing the lock means it died.
     """
-    if data.get("state") in FINAL_STATES or has_worker(run_id):
+    if data.get("state") in FINAL_STATES or run_locks.has_worker(run_id):
         return False
     age = time.time() - _number(data.get("updated_at"), float, 0.0)
     unclaimed = data.get("state") == "queued" and data.get("pid") is None
@@ -535,7 +441,7 @@ def request_stop(run_id: str) -> str:
     (path / STOP_FILE).touch()
     if read_json(path / STATUS_FILE).get("state") in FINAL_STATES:
         return read_status(run_id).state
-    if not has_worker(run_id):
+    if not run_locks.has_worker(run_id):
         write_status(
             run_id, state="stopped", message="Stopped; it had no training process."
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 import keras
 
-from core import runs
+from core import run_locks, runs
 from core.catalog import get_template
 from core.errors import DataError, RunError, TrainingError, UserError
 from core.templates.base import Info, Prepared, Report, Split, resolve_params
@@ -139,12 +139,12 @@ def train_run(run_id: str) -> str:
     Raises:
         RunError: if another process already trains this run.
     """
-    if not runs.hold_worker_lock(run_id):
+    if not run_locks.hold_worker_lock(run_id):
         raise RunError(f"Run `{run_id}` already has a training process.")
     try:
         return _run_to_end(run_id)
     finally:
-        runs.release_worker_lock(run_id)
+        run_locks.release_worker_lock(run_id)
 
 
 def _run_to_end(run_id: str) -> str:

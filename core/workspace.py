@@ -7,6 +7,7 @@ from pathlib import Path
 
 WORKSPACE_ENV = "PREDICTIVE_STUDIO_WORKSPACE"
 DEFAULT_WORKSPACE = Path(__file__).resolve().parents[1] / "workspace"
+RUNS_FOLDER = "runs"  # one folder per run in it: core.runs, core.run_locks
 
 
 def root() -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import runs, workspace
+from core import run_locks, runs, workspace
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,8 +53,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 def _release_worker_locks():
     """Run locks a test takes as a pretend worker are dropped after it."""
     yield
-    for run_id in list(runs._held_locks):
-        runs.release_worker_lock(run_id)
+    for run_id in list(run_locks._held_locks):
+        run_locks.release_worker_lock(run_id)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from core import evaluation
+from core import evaluation, metrics
 from core.catalog import get_template
 from core.tables.report import evaluate
 from core.templates.base import resolve_params
@@ -19,7 +19,7 @@ def test_classification_metrics_binary():
     proba = np.array(
         [[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.6, 0.4], [0.1, 0.9], [0.7, 0.3]]
     )
-    scores = evaluation.classification_metrics(y_true, proba)
+    scores = metrics.classification_metrics(y_true, proba)
     y_pred = np.array([0, 1, 1, 0, 1, 0])
     assert set(scores) == {
         "accuracy",
@@ -58,7 +58,7 @@ def test_classification_metrics_multiclass():
         ]
     )
     y_pred = proba.argmax(axis=1)
-    scores = evaluation.classification_metrics(y_true, proba)
+    scores = metrics.classification_metrics(y_true, proba)
     assert scores["accuracy"] == pytest.approx(5 / 7)
     assert scores["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="macro"))
     assert scores["roc_auc"] == pytest.approx(
@@ -69,7 +69,7 @@ def test_classification_metrics_multiclass():
 def test_classification_metrics_without_every_class_skips_auc():
     y_true = np.array([0, 0, 1, 1])
     proba = np.array([[0.6, 0.3, 0.1]] * 2 + [[0.2, 0.7, 0.1]] * 2)
-    scores = evaluation.classification_metrics(y_true, proba)
+    scores = metrics.classification_metrics(y_true, proba)
     assert "roc_auc" not in scores
     assert scores["accuracy"] == 1.0
 
@@ -77,7 +77,7 @@ def test_classification_metrics_without_every_class_skips_auc():
 def test_regression_metrics():
     y_true = np.array([1.0, 2.0, 3.0, 4.0])
     y_pred = np.array([1.5, 2.0, 2.0, 5.0])
-    scores = evaluation.regression_metrics(y_true, y_pred)
+    scores = metrics.regression_metrics(y_true, y_pred)
     assert set(scores) == {"mae", "rmse", "r2"}
     assert scores["mae"] == pytest.approx(0.625)
     assert scores["rmse"] == pytest.approx(np.sqrt((0.25 + 0 + 1 + 1) / 4))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core import datasets, launch, runs, training, workspace
+from core import datasets, launch, run_locks, runs, training, workspace
 from core.__main__ import main
 from core.catalog import get_template
 from core.errors import DataError, RunError, TrainingError, UserError
@@ -118,20 +118,20 @@ def test_status_file_that_is_a_folder_reads_as_failed():
 def test_cut_short_status_of_a_live_worker_stays_active_and_queues():
     running = runs.create_run(_spec())
     later = runs.create_run(_spec())
-    assert runs.hold_worker_lock(running)
+    assert run_locks.hold_worker_lock(running)
     (runs.run_dir(running) / runs.STATUS_FILE).write_bytes(b'{"sta')
     assert runs.read_status(running).state == "running"
     assert runs.runs_ahead_of(later) == [running]
     with pytest.raises(RunError, match="still active"):
         runs.delete_run(running)
-    runs.release_worker_lock(running)  # the worker dies
+    run_locks.release_worker_lock(running)  # the worker dies
     assert runs.read_status(running).state == "failed"
     assert runs.runs_ahead_of(later) == []
 
 
 def test_a_second_worker_for_the_same_run_is_refused():
     run_id = runs.create_run(_spec())
-    assert runs.hold_worker_lock(run_id)
+    assert run_locks.hold_worker_lock(run_id)
     with pytest.raises(RunError, match="already has a training process"):
         launch.executor().submit(run_id)
 
@@ -144,7 +144,7 @@ def test_stop_on_a_run_without_worker_marks_it_stopped_at_once():
 
 def test_stop_on_a_live_run_asks_the_worker():
     run_id = runs.create_run(_spec())
-    assert runs.hold_worker_lock(run_id)
+    assert run_locks.hold_worker_lock(run_id)
     runs.write_status(run_id, state="running")
     assert runs.request_stop(run_id) == "running"
     assert runs.is_stop_requested(run_id)
@@ -351,7 +351,7 @@ def test_predict_offers_only_sound_finished_checked_runs():
     for run_id in (good, failed, unchecked, refused):
         _complete(run_id)
     runs.write_status(failed, state="failed", error="boom")  # its model stays on disk
-    runs.hold_worker_lock(active)
+    run_locks.hold_worker_lock(active)
     folder = runs.run_dir(refused)
     runs.write_json_atomic(folder / runs.EXPORT_CHECK_FILE, {"ok": False})
     runs.write_json_atomic(
@@ -414,7 +414,7 @@ def test_ctrl_c_while_reading_the_data_prints_one_line(table_csv, monkeypatch, c
 def test_ctrl_c_while_queued_stops_the_run(monkeypatch):
     earlier = runs.create_run(_spec())
     run_id = runs.create_run(_spec())
-    runs.hold_worker_lock(earlier)
+    run_locks.hold_worker_lock(earlier)
 
     def interrupt(seconds):
         raise KeyboardInterrupt
@@ -464,7 +464,7 @@ def test_cli_says_a_run_deleted_while_training_was_deleted(
 def test_deleting_the_folder_while_queued_ends_quietly(monkeypatch):
     earlier = runs.create_run(_spec())
     run_id = runs.create_run(_spec())
-    runs.hold_worker_lock(earlier)
+    run_locks.hold_worker_lock(earlier)
     monkeypatch.setattr(
         training.time, "sleep", lambda s: shutil.rmtree(runs.runs_root() / run_id)
     )
@@ -621,7 +621,7 @@ def test_streamlit_shows_no_error_details():
 
 def test_worker_process_with_a_foreign_lock_exits_without_training(dataset_id):
     run_id = runs.create_run(_spec(dataset_id))
-    assert runs.hold_worker_lock(run_id)
+    assert run_locks.hold_worker_lock(run_id)
     done = subprocess.run(
         [sys.executable, "-m", "core.training", str(runs.run_dir(run_id))],
         cwd=ROOT,

@@ -20,7 +20,7 @@ from core.catalog import get_template
 from core.errors import DataError
 from core.templates.base import resolve_params
 from core.vision import bundle as vision_bundle
-from core.vision import ingest, saliency, video
+from core.vision import ingest, previews, saliency, video
 from core.vision import template as vision_template
 from core.vision.bundle import ImageDecodeError
 
@@ -297,7 +297,7 @@ def test_preflight_duplicates_tiny_and_few(tiny_images):
 
 
 def test_thumbnails_per_class(tiny_images):
-    shown = ingest.thumbnails(tiny_images, per_class=3, size=24)
+    shown = previews.thumbnails(tiny_images, per_class=3, size=24)
     assert set(shown) == {"red", "blue"}
     assert all(len(v) == 3 and v[0][1].shape[2] == 3 for v in shown.values())
 
@@ -394,7 +394,9 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
 
 def test_no_weights_falls_back_to_the_small_cnn(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    monkeypatch.setattr(vision_template.backbones, "find_cached", lambda backbone: None)
+    monkeypatch.setattr(
+        vision_template.vision_weights, "find_cached", lambda backbone: None
+    )
     backbone, weights, note = vision_template.resolve_backbone(
         {"backbone": "auto", "weights_path": ""}
     )
@@ -406,12 +408,14 @@ def test_preflight_says_what_to_expect_from_scratch(monkeypatch, tiny_images):
     template = get_template("image_classification")
     loaded = template.load_data(tiny_images)
     params = {"backbone": "auto", "weights_path": ""}
-    monkeypatch.setattr(vision_template.backbones, "find_cached", lambda backbone: None)
+    monkeypatch.setattr(
+        vision_template.vision_weights, "find_cached", lambda backbone: None
+    )
     assert any(
         "scored at chance" in m for m in template.preflight(loaded, None, params)
     )
     monkeypatch.setattr(
-        vision_template.backbones, "find_cached", lambda backbone: Path(__file__)
+        vision_template.vision_weights, "find_cached", lambda backbone: Path(__file__)
     )
     assert not any(
         "scored at chance" in m for m in template.preflight(loaded, None, params)
@@ -419,7 +423,7 @@ def test_preflight_says_what_to_expect_from_scratch(monkeypatch, tiny_images):
 
 
 def test_cached_weights_are_found(monkeypatch, tmp_path):
-    name = vision_template.backbones.BACKBONES["mobilenet_v3_small"].file_name
+    name = vision_template.vision_weights.BACKBONES["mobilenet_v3_small"].file_name
     cached = tmp_path / "keras" / "models" / name
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"weights")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import launch, runs
+from core import launch, run_locks, runs
 from core.errors import RunError, UserError
 from core.runs import RunSpec
 from tests.conftest import FAST_PARAMS
@@ -49,7 +49,7 @@ def test_stop_without_a_process_marks_the_run_stopped(name, monkeypatch):
 def test_a_second_process_for_one_run_is_refused(name, monkeypatch):
     monkeypatch.setenv(launch.EXECUTOR_ENV, name)
     run_id = _created_run()
-    assert runs.hold_worker_lock(run_id)
+    assert run_locks.hold_worker_lock(run_id)
     with pytest.raises(RunError, match="already has a training process"):
         launch.executor().submit(run_id)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, launch, runs, workspace
+from core import datasets, launch, run_locks, runs, workspace
 from core.columns import suggest_target
 from pages.ui import charts, state, text, widgets
 
@@ -282,7 +282,7 @@ def _hand_written_run(
     )
     run_id = runs.create_run(spec)
     if state in runs.ACTIVE_STATES:
-        assert runs.hold_worker_lock(run_id)  # this test process is its worker
+        assert run_locks.hold_worker_lock(run_id)  # this test process is its worker
     runs.write_status(run_id, state=state, epochs=10, **status)
     return run_id
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from core import datasets, launch, runs
+from core import datasets, launch, run_locks, runs
 from core.errors import DataError, RunError, TemplateError, UserError
 from core.runs import RunSpec
 
@@ -90,7 +90,7 @@ def test_create_run_round_trip():
 
 def test_write_status_merges_and_stamps():
     run_id = runs.create_run(_spec())
-    assert runs.hold_worker_lock(run_id)
+    assert run_locks.hold_worker_lock(run_id)
     runs.write_status(run_id, state="running", epoch=1, pid=os.getpid())
     runs.write_status(run_id, epoch=2)
     status = runs.read_status(run_id)
@@ -146,7 +146,7 @@ def test_running_run_with_dead_worker_reads_as_failed():
 
 def test_running_run_with_live_worker_stays_running():
     run_id = runs.create_run(_spec())
-    assert runs.hold_worker_lock(run_id)
+    assert run_locks.hold_worker_lock(run_id)
     runs.write_status(run_id, state="running", pid=os.getpid())
     assert runs.read_status(run_id).state == "running"
 
@@ -181,7 +181,7 @@ def test_request_stop_creates_the_flag():
 def test_delete_run_refuses_active_runs():
     queued = runs.create_run(_spec())
     running = runs.create_run(_spec())
-    assert runs.hold_worker_lock(running)
+    assert run_locks.hold_worker_lock(running)
     runs.write_status(running, state="running", pid=os.getpid())
     for run_id in (queued, running):
         with pytest.raises(RunError, match="still active"):

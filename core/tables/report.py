@@ -23,7 +23,7 @@ from sklearn.ensemble import (
 )
 from sklearn.inspection import permutation_importance
 
-from core import decision, evaluation
+from core import decision, evaluation, metrics
 from core.tables.bundle import format_value, predict_outputs
 from core.templates.base import Prepared
 
@@ -93,12 +93,12 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
             reference_text=REFERENCE_TEXT,
             seed=seed,
         ),
-        "metrics": evaluation.classification_metrics(test.targets, proba, positive),
-        "baseline": evaluation.classification_metrics(
+        "metrics": metrics.classification_metrics(test.targets, proba, positive),
+        "baseline": metrics.classification_metrics(
             test.targets, baseline_proba, positive
         ),
         "baseline_answer": answer,
-        "reference": evaluation.classification_metrics(
+        "reference": metrics.classification_metrics(
             test.targets, reference_proba, positive
         ),
         "reference_fit_seconds": seconds,
@@ -106,8 +106,8 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         "confusion_matrix": skm.confusion_matrix(
             test.targets, y_pred, labels=range(n_classes)
         ).tolist(),
-        "per_class": evaluation.per_class(test.targets, y_pred, names),
-        "curves": evaluation.curves(test.targets, proba, names),
+        "per_class": metrics.per_class(test.targets, y_pred, names),
+        "curves": metrics.curves(test.targets, proba, names),
     }
     probas = {"ours": proba, "base": baseline_proba, "ref": reference_proba}
     return _with_decision(report, probas, prepared, seed)
@@ -225,10 +225,10 @@ def _regression_report(outputs: np.ndarray, prepared: Prepared, seed: int) -> di
             reference_text=REFERENCE_TEXT,
             seed=seed,
         ),
-        "metrics": evaluation.regression_metrics(test.targets, y_pred),
-        "baseline": evaluation.regression_metrics(test.targets, baseline_pred),
+        "metrics": metrics.regression_metrics(test.targets, y_pred),
+        "baseline": metrics.regression_metrics(test.targets, baseline_pred),
         "baseline_answer": answer,
-        "reference": evaluation.regression_metrics(test.targets, reference_pred),
+        "reference": metrics.regression_metrics(test.targets, reference_pred),
         "reference_fit_seconds": seconds,
         "actual": [float(v) for v in test.targets[shown]],
         "predicted": [float(v) for v in y_pred[shown]],

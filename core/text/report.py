@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import evaluation
+from core import evaluation, metrics
 from core.templates.base import Prepared
 from core.text import bundle as text_bundle
 
@@ -57,15 +57,15 @@ def text_report(
             rows="test texts",
             seed=seed,
         ),
-        "metrics": evaluation.classification_metrics(y_true, proba),
-        "baseline": evaluation.classification_metrics(y_true, baseline),
+        "metrics": metrics.classification_metrics(y_true, proba),
+        "baseline": metrics.classification_metrics(y_true, baseline),
         "baseline_answer": names[majority],
-        "reference": evaluation.classification_metrics(y_true, ref_proba),
+        "reference": metrics.classification_metrics(y_true, ref_proba),
         "reference_fit_seconds": seconds,
         "class_names": names,
         "confusion_matrix": _confusion(y_true, y_pred, len(names)),
-        "per_class": evaluation.per_class(y_true, y_pred, names),
-        "curves": evaluation.curves(y_true, proba, names),
+        "per_class": metrics.per_class(y_true, y_pred, names),
+        "curves": metrics.curves(y_true, proba, names),
         "misclassified": misclassified(test.raw, proba, names),
         "top_terms": top_terms(model, train.raw["text"], info, names),
         "text_column": info["text_column"],

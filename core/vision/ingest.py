@@ -1,9 +1,9 @@
-"""Image datasets in: safe unzip, folders, loose pictures + labels CSV, preflight, thumbnails.
+"""Image datasets in: safe unzip, folders, loose pictures + labels CSV, preflight.
 
 Every upload is stored under its content hash in the workspace. Pictures are stored under
 their own content hash (never under the uploaded name); `labels.csv` keeps the name each
-picture had inside the upload, for display. Where a model looked in a picture is
-`core.vision.saliency`.
+picture had inside the upload, for display. Thumbnails to show are
+`core.vision.previews`; where a model looked in a picture is `core.vision.saliency`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -451,49 +450,6 @@ def _tiny_findings(table: pd.DataFrame) -> list[Finding]:
             "if you have them.",
         )
     ]
-
-
-def thumbnails(
-    dataset_id: str, per_class: int = 6, size: int = 96
-) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """Returns up to `per_class` (file name, RGB thumbnail) pairs for each class."""
-    images = load_images(dataset_id)
-    shown = {}
-    for label, rows in images.table.groupby("label", sort=True):
-        shown[str(label)] = [
-            (row.file, thumbnail(images.folder / row.path, size))
-            for row in rows.head(per_class).itertuples()
-        ]
-    return shown
-
-
-def thumbnail(path: Path, size: int = 96) -> np.ndarray:
-    """Returns a picture file as an RGB array that fits in `size`×`size`."""
-    image = Image.fromarray(vision_bundle.decode_image(path.read_bytes(), size))
-    image.thumbnail((size, size))
-    return np.asarray(image)
-
-
-def thumbnail_bytes(content: bytes, size: int = 96) -> np.ndarray | None:
-    """Thumbnail of picture bytes; None if they cannot be read."""
-    try:
-        image = Image.fromarray(vision_bundle.decode_image(content, size))
-    except ImageDecodeError:
-        return None
-    image.thumbnail((size, size))
-    return np.asarray(image)
-
-
-def stored_thumbnail(dataset_id: str, stored: str, size: int = 96) -> np.ndarray | None:
-    """Thumbnail of a stored picture by its `path` in labels.csv; None if it is gone."""
-    try:
-        folder = dataset_folder(dataset_id)
-    except DataError:
-        return None
-    path = (folder / stored).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        return None
-    return thumbnail(path, size)
 
 
 # --- predictions -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ MAX_TEST_EXAMPLES = 300
 
 def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
     """The JSON-ready test report: scores beside the majority baseline, and examples."""
-    from core import evaluation
+    from core import evaluation, metrics
 
     info, test = prepared.info, prepared.test
     names, y_true = list(info["class_names"]), np.asarray(test.targets)
@@ -29,13 +29,13 @@ def image_report(proba: np.ndarray, prepared: Prepared) -> dict[str, Any]:
     report = {
         "task": "classification",
         "data_kind": "images",
-        "metrics": evaluation.classification_metrics(y_true, proba),
-        "baseline": evaluation.classification_metrics(y_true, baseline),
+        "metrics": metrics.classification_metrics(y_true, proba),
+        "baseline": metrics.classification_metrics(y_true, baseline),
         "baseline_answer": names[majority],
         "class_names": names,
         "confusion_matrix": _confusion(y_true, y_pred, len(names)),
-        "per_class": evaluation.per_class(y_true, y_pred, names),
-        "curves": evaluation.curves(y_true, proba, names),
+        "per_class": metrics.per_class(y_true, y_pred, names),
+        "curves": metrics.curves(y_true, proba, names),
         "examples": examples[:MAX_TEST_EXAMPLES],
         "misclassified": _misclassified(examples),
         "dataset_id": info["dataset_id"],

@@ -13,7 +13,7 @@ from core.errors import UserError
 from core.text import ingest as text_ingest
 from core.vision import bundle as vision_bundle
 from core.vision import ingest as vision_ingest
-from core.vision import saliency, tracking, video
+from core.vision import previews, saliency, tracking, video
 from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
@@ -42,10 +42,10 @@ load_images_cached = st.cache_data(
     vision_ingest.load_images, max_entries=4, show_spinner=False
 )
 thumbnails_cached = st.cache_data(
-    vision_ingest.thumbnails, max_entries=8, show_spinner=False
+    previews.thumbnails, max_entries=8, show_spinner=False
 )
 stored_thumbnail_cached = st.cache_data(
-    vision_ingest.stored_thumbnail, max_entries=256, show_spinner=False
+    previews.stored_thumbnail, max_entries=256, show_spinner=False
 )
 
 
@@ -197,7 +197,7 @@ def _saliency_section(run_id: str, evaluation: dict) -> None:
         model = load_model_cached(run_id)
         left, right = st.columns(2)
         left.image(
-            vision_ingest.thumbnail(folder / example["path"], 256),
+            previews.thumbnail(folder / example["path"], 256),
             caption=plain(chosen),
         )
         right.image(
@@ -237,7 +237,7 @@ def _pictures_section(run_id: str, info: dict) -> None:
         st.warning(plain(f"`{row['file']}` was skipped: {row['problem']}."))
     readable = table[table["problem"] == ""]
     pictures = [
-        vision_ingest.thumbnail_bytes(content, 160)
+        previews.thumbnail_bytes(content, 160)
         for (name, content), ok in zip(named, table["problem"] == "", strict=True)
         if ok
     ]
