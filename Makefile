@@ -1,5 +1,6 @@
 # Predictive Studio: `make run` starts the app, `make test` lints and runs every test (browser included);
-# `make lock` pins the versions that both install.
+# `make test-fast` runs the tests that train nothing and open no browser; `make lock` pins the
+# versions that run and test install.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ LOCK_ARGS ?=
 UV_COMPILE := $(VENV)/bin/uv pip compile --universal --python-version 3.11 --quiet \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
 
-.PHONY: run test lint lock bench browser install dev clean
+.PHONY: run test test-fast lint lock bench browser install dev clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
@@ -20,6 +21,11 @@ test: $(VENV)/.dev-installed browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
+
+# No training, no worker process, no browser: the marks are declared in tests/conftest.py,
+# which also fails any test of this selection that starts training.
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -q -m "not trains and not slow and not e2e"
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

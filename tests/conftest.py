@@ -13,10 +13,48 @@ import pytest
 
 from core import runs, workspace
 
+TRAINS_HINT = "this test trains a model or starts a worker: mark it `trains`"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: starts real worker processes (seconds)")
     config.addinivalue_line("markers", "e2e: drives a real browser against the app")
+    config.addinivalue_line(
+        "markers", "trains: trains a model or starts a worker (not in `make test-fast`)"
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _training_refused(request) -> list[str]:
+    """Under `-m "not trains ..."` (`make test-fast`), fitting or launching a worker fails.
+
+    Returns the calls refused since the current test started (a worker thread cannot
+    fail its test directly, so `_unmarked_training_fails` reads this list afterwards).
+    """
+    refused: list[str] = []
+    if "not trains" not in (request.config.option.markexpr or ""):
+        yield refused
+        return
+    import keras
+
+    def refuse(*args, **kwargs):
+        refused.append(TRAINS_HINT)
+        pytest.fail(TRAINS_HINT)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "fit", refuse)
+        patch.setattr(runs, "launch", refuse)
+        yield refused
+
+
+@pytest.fixture(autouse=True)
+def _unmarked_training_fails(_training_refused):
+    """Fails a test of the fast selection that trained, even in a thread it started."""
+    _training_refused.clear()
+    yield
+    if _training_refused:
+        _training_refused.clear()
+        pytest.fail(TRAINS_HINT)
 
 
 @pytest.fixture(autouse=True)

@@ -195,6 +195,7 @@ def corpus_run(tmp_path_factory):
     return root, json.loads(out.getvalue())
 
 
+@pytest.mark.trains
 def test_cli_train_reports_top_k_accuracy_and_perplexity(corpus_run):
     _, result = corpus_run
     keys = {"top1_accuracy", "top5_accuracy", "perplexity"}
@@ -204,6 +205,7 @@ def test_cli_train_reports_top_k_accuracy_and_perplexity(corpus_run):
     assert "n-gram" in result["summary"][0]
 
 
+@pytest.mark.trains
 def test_cli_predict_and_the_bundle_give_the_same_top_words(
     corpus_run, tmp_path, monkeypatch
 ):
@@ -236,6 +238,7 @@ def test_cli_predict_and_the_bundle_give_the_same_top_words(
     )
 
 
+@pytest.mark.trains
 def test_csv_column_of_queries_trains_without_crossing_rows(tmp_path, capsys):
     queries = [s.rstrip(".") for s in SENTENCES] * 30
     path = tmp_path / "log.csv"

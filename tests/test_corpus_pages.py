@@ -61,6 +61,7 @@ def test_data_page_txt_upload_then_train_offers_next_word():
     assert "Words it reads back" in [n.label for n in at.number_input]
 
 
+@pytest.mark.trains
 def test_results_page_shows_the_model_beside_both_baselines(corpus_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: corpus_run})
     beats = runs.read_evaluation(corpus_run)["verdict"]["beats_baseline"]
@@ -74,6 +75,7 @@ def test_results_page_shows_the_model_beside_both_baselines(corpus_run):
     assert "Examples from the held-out text" in texts(at.subheader)
 
 
+@pytest.mark.trains
 def test_search_box_suggestions_follow_each_keystroke(corpus_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: corpus_run})
     box = at.text_input(key=f"{corpus_view.BOX_KEY}_{corpus_run}")

@@ -45,6 +45,7 @@ def run_id(trained_run, monkeypatch):
     return run_id
 
 
+@pytest.mark.trains
 def test_bundle_holds_model_metadata_card_and_script(run_id):
     check = export.build_bundle(run_id)
     assert check["ok"], check["message"]
@@ -66,6 +67,7 @@ def test_bundle_holds_model_metadata_card_and_script(run_id):
     )
 
 
+@pytest.mark.trains
 def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     trained_run, run_id
 ):
@@ -80,6 +82,7 @@ def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     assert warnings == ["Ignored columns the model does not use: ['label']."]
 
 
+@pytest.mark.trains
 def test_predict_frame_names_missing_columns(run_id):
     with pytest.raises(
         data.DataError, match=r"lacks the model's input columns \['color'\]"
@@ -87,6 +90,7 @@ def test_predict_frame_names_missing_columns(run_id):
         export.predict_frame(run_id, pd.DataFrame({"x": [1.0]}))
 
 
+@pytest.mark.trains
 def test_predict_frame_names_rows_with_words_in_number_columns(run_id):
     frame = pd.DataFrame({"x": ["1.5", "lots"], "color": ["red", "blue"]})
     with pytest.raises(
@@ -95,6 +99,7 @@ def test_predict_frame_names_rows_with_words_in_number_columns(run_id):
         export.predict_frame(run_id, frame)
 
 
+@pytest.mark.trains
 def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
     export.build_bundle(run_id)
     bundle = export.bundle_path(run_id).read_bytes()
@@ -160,6 +165,7 @@ def test_import_refuses_unsafe_or_foreign_zips(payload, message):
     assert runs.list_runs() == before
 
 
+@pytest.mark.trains
 def test_import_refuses_a_model_with_a_lambda_layer(tmp_path, run_id):
     inputs = keras.Input(shape=(1,), name="x")
     model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))

@@ -117,6 +117,7 @@ def _unzip(run_id: str, fmt: str, folder: Path) -> str:
     return (folder / "README.md").read_text()
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
 def test_each_format_exports_and_verifies_in_a_fresh_process(
@@ -146,6 +147,7 @@ def test_each_format_exports_and_verifies_in_a_fresh_process(
     assert re.search(r"\d", done.stdout)
 
 
+@pytest.mark.trains
 def test_tflite_precisions_report_size_and_test_score(run_ids):
     result = _exported(run_ids["images"], "tflite")
     variants = {v["name"]: v for v in result["variants"]}
@@ -162,6 +164,7 @@ def test_tflite_precisions_report_size_and_test_score(run_ids):
     assert "accuracy" in line and "on the test rows" in line
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
 def test_phone_snippets_name_the_inputs_and_outputs_with_their_shapes(
     run_ids, kind, tmp_path
@@ -183,6 +186,7 @@ def test_phone_snippets_name_the_inputs_and_outputs_with_their_shapes(
     assert "output(at: 0)" in swift
 
 
+@pytest.mark.trains
 def test_category_table_goes_to_tflite_but_onnx_is_refused_in_a_sentence(run_ids):
     run_id = run_ids["categories"]
     tflite = _exported(run_id, "tflite")
@@ -197,6 +201,7 @@ def test_category_table_goes_to_tflite_but_onnx_is_refused_in_a_sentence(run_ids
     ).exists()  # no file that fails later
 
 
+@pytest.mark.trains
 def test_cli_exports_a_format_and_refuses_unknown_ones(run_ids, tmp_path, capsys):
     run_id, out = run_ids["numbers"], tmp_path / "model.zip"
     formats.result_path(run_id, "savedmodel").unlink(missing_ok=True)  # convert anew
@@ -208,6 +213,7 @@ def test_cli_exports_a_format_and_refuses_unknown_ones(run_ids, tmp_path, capsys
     assert "Invalid value for argument `format`" in err and "coreml" in err
 
 
+@pytest.mark.trains
 def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     export.build_bundle(run_ids["numbers"])
     data_ = export.bundle_path(run_ids["numbers"]).read_bytes()
@@ -217,6 +223,7 @@ def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     assert not formats.download_path(imported, "tflite").exists()
 
 
+@pytest.mark.trains
 def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids):
     from pages.ui import state
     from tests.test_pages import open_page, texts
@@ -235,6 +242,7 @@ def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids
     assert "Convert and check" in [b.label for b in at.button]
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
 def test_test_score_of_the_keras_model_is_the_one_in_its_report(run_ids, kind):
     result = _exported(run_ids[kind], "tflite")

@@ -100,6 +100,7 @@ def test_train_page_offers_image_templates(monkeypatch):
     assert "need a pre-trained network" in " ".join(m.value for m in at.markdown)
 
 
+@pytest.mark.trains
 def test_results_page_shows_mistakes_and_saliency(image_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: image_run})
     beats = runs.read_evaluation(image_run)["verdict"]["beats_baseline"]
@@ -110,6 +111,7 @@ def test_results_page_shows_mistakes_and_saliency(image_run):
     assert len(at.get("image")) >= 1
 
 
+@pytest.mark.trains
 def test_predict_page_pictures_camera_and_video(image_run, tmp_path):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
     uploads = [
@@ -138,6 +140,7 @@ def test_predict_page_pictures_camera_and_video(image_run, tmp_path):
     assert len(at.get("plotly_chart")) >= 2  # camera probabilities + timeline
 
 
+@pytest.mark.trains
 def test_predict_page_video_that_is_a_picture(image_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
     at.file_uploader(key="_w_predict_video").set_value(

@@ -136,6 +136,7 @@ def toy_csv(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.trains
 def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
     monkeypatch.setattr(runs, "launch", lambda run_id: 0)  # trained in-process below
     at = open_page("pages/data.py")
@@ -175,6 +176,7 @@ def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
     assert at.get("download_button")
 
 
+@pytest.mark.trains
 def test_the_cli_serves_a_new_kind(toy_template, toy_csv, tmp_path, capsys):
     args = ["train", str(toy_csv), "--target", "y", "--template", TOY, "--json"]
     assert cli.main([*args, "--epochs", "3"]) == 0

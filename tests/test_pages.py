@@ -401,6 +401,7 @@ def test_train_page_hides_or_labels_another_datasets_run():
 
 
 # Results, Predict, Models on a real trained run
+@pytest.mark.trains
 def test_results_page_on_a_trained_run(trained_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
     verdict = runs.read_evaluation(trained_run)["verdict"]
@@ -416,6 +417,7 @@ def test_results_page_on_a_trained_run(trained_run):
     assert len(at.get("plotly_chart")) == 5
 
 
+@pytest.mark.trains
 def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
     trained_run, monkeypatch
 ):
@@ -433,6 +435,7 @@ def test_results_page_without_runs():
     assert "No runs yet" in texts(at.info)
 
 
+@pytest.mark.trains
 def test_predict_page_one_row_and_batch(trained_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
     assert at.number_input(key="_w_input_age").value == pytest.approx(
@@ -455,6 +458,7 @@ def test_predict_page_one_row_and_batch(trained_run):
     assert at.download_button[0].label == "Download predictions (CSV)"
 
 
+@pytest.mark.trains
 def test_predict_page_batch_with_missing_column_is_an_error(trained_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
     at.file_uploader(key="_w_score_upload").set_value(
@@ -464,6 +468,7 @@ def test_predict_page_batch_with_missing_column_is_an_error(trained_run):
     assert "lacks the model's input columns" in texts(at.error)
 
 
+@pytest.mark.trains
 def test_models_page_lists_and_exports_the_run(trained_run):
     at = open_page("pages/models.py")
     table = at.dataframe[0].value
@@ -479,6 +484,7 @@ def test_models_page_lists_and_exports_the_run(trained_run):
     assert labels == ["Download bundle.zip", "Download model.keras"]
 
 
+@pytest.mark.trains
 def test_models_page_imports_a_bundle_and_deletes_it(
     trained_run, tmp_path, monkeypatch
 ):
@@ -621,6 +627,7 @@ def test_metrics_table_puts_models_side_by_side():
     assert table.loc["Mean absolute error"].tolist() == [1.0, 3.0, 0.9]
 
 
+@pytest.mark.trains
 def test_models_page_compares_two_runs(trained_run, tmp_path, monkeypatch):
     import shutil
 
@@ -637,6 +644,7 @@ def test_models_page_compares_two_runs(trained_run, tmp_path, monkeypatch):
     assert all(list(t.columns)[0] == "ours" for t in tables)
 
 
+@pytest.mark.trains
 def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkeypatch):
     import shutil
 
@@ -658,6 +666,7 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     )
 
 
+@pytest.mark.trains
 def test_results_and_predict_for_a_regression_run(regression_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: regression_run})
     verdict = runs.read_evaluation(regression_run)["verdict"]

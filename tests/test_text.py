@@ -180,6 +180,7 @@ def text_run(text_root, monkeypatch) -> str:
     return runs.list_runs()[0]
 
 
+@pytest.mark.trains
 def test_cli_train_reports_the_three_accuracies_and_the_verdict(text_run):
     report = runs.read_evaluation(text_run)
     for key in ("metrics", "baseline", "reference"):
@@ -189,6 +190,7 @@ def test_cli_train_reports_the_three_accuracies_and_the_verdict(text_run):
     assert runs.read_info(text_run)["text_column"] == "review"
 
 
+@pytest.mark.trains
 def test_cli_predict_and_explain(text_run, tmp_path, capsys):
     rows = tmp_path / "new.csv"
     pd.DataFrame(
@@ -205,6 +207,7 @@ def test_cli_predict_and_explain(text_run, tmp_path, capsys):
     assert "pos:" in capsys.readouterr().out
 
 
+@pytest.mark.trains
 def test_explain_weighs_the_deciding_word_most(text_run):
     model = export.load_model(text_run)
     result = text_bundle.explain(
@@ -215,6 +218,7 @@ def test_explain_weighs_the_deciding_word_most(text_run):
     assert weights["wonderful"] == max(weights.values())
 
 
+@pytest.mark.trains
 def test_export_verifies_in_a_fresh_process(text_run, tmp_path):
     check = export.build_bundle(text_run)
     assert check["ok"], check["message"]
@@ -249,6 +253,7 @@ def test_train_page_preselects_the_longest_text_column():
     assert at.selectbox(key="_w_text_column_label").value == "sentence"
 
 
+@pytest.mark.trains
 def test_results_and_live_predict_pages(text_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: text_run})
     assert not at.exception
@@ -261,6 +266,7 @@ def test_results_and_live_predict_pages(text_run):
     assert "**pos**" in "\n".join(m.value for m in at.markdown)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("architecture", ["characters", "sequence"])
 def test_each_network_saves_and_reloads_with_raw_strings(architecture, tmp_path):
     import keras

@@ -113,6 +113,7 @@ def test_reliability_of_honest_probabilities_is_near_the_diagonal():
 # --- a fraud run ------------------------------------------------------------------------
 
 
+@pytest.mark.trains
 def test_fraud_run_reports_rare_class_metrics_led_by_average_precision(run_id):
     report, info = runs.read_evaluation(run_id), runs.read_info(run_id)
     rare = {"average_precision", "recall_at_1pct_false_alarms", "precision_at_top_5pct"}
@@ -142,6 +143,7 @@ def test_fraud_run_reports_rare_class_metrics_led_by_average_precision(run_id):
     assert decision.runs_with_decision() == [run_id]
 
 
+@pytest.mark.trains
 def test_save_threshold_checks_its_values(run_id):
     low, high = decision.score_range(runs.read_evaluation(run_id)["decision"]["scores"])
     for bad in (float("nan"), high + 0.1, low - 0.1, "0.5"):
@@ -158,6 +160,7 @@ def _flags(frame: pd.DataFrame) -> int:
     return int((frame["prediction"].astype(str) == "1").sum())
 
 
+@pytest.mark.trains
 def test_threshold_round_trips_through_the_bundle(run_id, tmp_path):
     rows = fraud_rows(400).tail(150).drop(columns="Class")
     before, _ = export.predict_frame(run_id, rows)
@@ -196,6 +199,7 @@ def test_threshold_round_trips_through_the_bundle(run_id, tmp_path):
     )
 
 
+@pytest.mark.trains
 def test_cli_json_carries_average_precision_and_the_threshold(run_id, capsys):
     _print_train_result(
         argparse.Namespace(json=True), run_id, "tabular_classification", []
@@ -206,6 +210,7 @@ def test_cli_json_carries_average_precision_and_the_threshold(run_id, capsys):
     assert result["threshold"] == 0.5 and result["decision"]["positive_label"] == "1"
 
 
+@pytest.mark.trains
 def test_cli_threshold_saves_a_value_and_the_lowest_cost(run_id, capsys):
     assert main(["threshold", run_id, "0.2", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -227,6 +232,7 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+@pytest.mark.trains
 def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(run_id):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[state.ACTIVE_RUN_ID] = run_id
@@ -268,6 +274,7 @@ def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(ru
     assert _flags(predict.dataframe[0].value) > before
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     "damage",
     [
@@ -293,6 +300,7 @@ def test_a_damaged_decision_is_not_offered(run_id, damage):
         decision.save_threshold(run_id, 0.5, set_by="you")
 
 
+@pytest.mark.trains
 def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
     export.build_bundle(run_id)
     with zipfile.ZipFile(export.bundle_path(run_id)) as source:
@@ -307,6 +315,7 @@ def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
         export.import_bundle(forged.getvalue(), "forged.zip")
 
 
+@pytest.mark.trains
 def test_threshold_page_without_labels_counts_flags_and_asks_for_no_costs(run_id):
     path = runs.run_dir(run_id) / runs.EVALUATION_FILE
     report = runs.read_evaluation(run_id)

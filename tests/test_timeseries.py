@@ -83,6 +83,7 @@ def test_unknown_time_column():
     )
 
 
+@pytest.mark.trains
 def test_forecast_csv_with_different_columns(forecast_run):
     model = export.load_model(forecast_run)
     other = tiny_series().rename(columns={"x": "pressure"})
@@ -360,6 +361,7 @@ def forecast_run(forecast_root, monkeypatch) -> str:
     return runs.list_runs()[0]
 
 
+@pytest.mark.trains
 def test_report_has_metrics_baselines_and_plot_data(forecast_run):
     report = runs.read_evaluation(forecast_run)
     assert report["task"] == "forecasting"
@@ -411,6 +413,7 @@ def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
     assert "(persistence, the best of three)" in verdict["sentence"]
 
 
+@pytest.mark.trains
 def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
     path = tmp_path / "newer.csv"
     tiny_series(120).to_csv(path, index=False)
@@ -422,6 +425,7 @@ def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
     assert warnings == ["Ignored columns the model does not use: ['note']."]
 
 
+@pytest.mark.trains
 def test_bundle_is_verified_in_a_fresh_process(forecast_run):
     check = export.build_bundle(forecast_run)
     assert check["ok"], check["message"]
@@ -437,6 +441,7 @@ def open_page(page: str, **state) -> AppTest:
     return at
 
 
+@pytest.mark.trains
 def test_results_page_shows_the_forecast_report(forecast_run):
     at = open_page("pages/results.py", active_run_id=forecast_run)
     verdict = runs.read_evaluation(forecast_run)["verdict"]
@@ -454,6 +459,7 @@ def test_results_page_shows_the_forecast_report(forecast_run):
     assert not at.exception
 
 
+@pytest.mark.trains
 def test_predict_page_forecasts_and_refuses_other_columns(forecast_run):
     at = open_page("pages/predict.py", active_run_id=forecast_run)
     assert "Forecast the next" in at.subheader[0].value
@@ -492,6 +498,7 @@ def yearly_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.trains
 def test_yearly_series_trains_evaluates_exports_and_predicts(
     yearly_root, monkeypatch, tmp_path
 ):
