@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,6 +66,49 @@ def workspace_root(tmp_path, monkeypatch):
     root = tmp_path / "workspace"
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
     return root
+
+
+@dataclass(frozen=True)
+class PrivateWorkspace:
+    """A workspace filled once per session (by `trained_workspace`) and what filling it
+    returned: a run id, a dict of run ids, or the CLI's answer."""
+
+    root: Path
+    made: Any
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        """Points the test at this workspace (instead of its own empty one)."""
+        monkeypatch.setenv(workspace.WORKSPACE_ENV, str(self.root))
+        return self.made
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory) -> Callable[..., PrivateWorkspace]:
+    """`trained_workspace(name, fill)`: runs `fill()` once per session in a new, empty
+    workspace of its own (e.g. storing a dataset and `train_here`) and keeps the result.
+
+    Tests that share a name share the runs, so a test that changes them works on a copy.
+    """
+    made: dict[str, PrivateWorkspace] = {}
+
+    def get(name: str, fill: Callable[[], Any]) -> PrivateWorkspace:
+        if name not in made:
+            root = tmp_path_factory.mktemp(name) / "workspace"
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv(workspace.WORKSPACE_ENV, str(root))
+                made[name] = PrivateWorkspace(root, fill())
+        return made[name]
+
+    return get
+
+
+def train_here(spec: runs.RunSpec) -> str:
+    """Creates a run in the current workspace and trains it in this process; its id."""
+    from core import training
+
+    run_id = runs.create_run(spec)
+    assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+    return run_id
 
 
 @pytest.fixture

@@ -12,37 +12,39 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, runs, training
-from tests.conftest import FAST_PARAMS
+from core import data, export, runs
+from tests.conftest import FAST_PARAMS, train_here
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One tiny classification run, trained in-process, shared by this module's tests."""
-    root = tmp_path_factory.mktemp("workspace")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=60)
-        frame = pd.DataFrame(
-            {
-                "x": x,
-                "color": rng.choice(["red", "blue"], 60),
-                "label": np.where(x > 0, "yes", "no"),
-            }
-        )
-        dataset_id = data.store_upload("tiny.csv", frame.to_csv(index=False).encode())
-        spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed"
-    return root, run_id, frame
+def _tiny_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    return pd.DataFrame(
+        {
+            "x": x,
+            "color": rng.choice(["red", "blue"], 60),
+            "label": np.where(x > 0, "yes", "no"),
+        }
+    )
+
+
+def _train_tiny() -> tuple[str, pd.DataFrame]:
+    frame = _tiny_frame()
+    dataset_id = data.store_upload("tiny.csv", frame.to_csv(index=False).encode())
+    spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
+    return train_here(spec), frame
 
 
 @pytest.fixture
-def run_id(trained_run, monkeypatch):
-    root, run_id, _ = trained_run
-    monkeypatch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
-    return run_id
+def trained_run(trained_workspace, monkeypatch):
+    """One tiny classification run, trained in-process, shared by this module's tests."""
+    run_id, frame = trained_workspace("export", _train_tiny).use(monkeypatch)
+    return run_id, frame
+
+
+@pytest.fixture
+def run_id(trained_run):
+    return trained_run[0]
 
 
 @pytest.mark.trains
@@ -71,7 +73,7 @@ def test_bundle_holds_model_metadata_card_and_script(run_id):
 def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     trained_run, run_id
 ):
-    frame = trained_run[2].head(4)
+    frame = trained_run[1].head(4)
     result, warnings = export.predict_frame(run_id, frame)
     assert list(result.columns[-3:]) == [
         "prediction",
@@ -110,8 +112,8 @@ def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
         runs.read_evaluation(imported)["verdict"]
         == runs.read_evaluation(run_id)["verdict"]
     )
-    ours, _ = export.predict_frame(run_id, trained_run[2].head(3))
-    theirs, _ = export.predict_frame(imported, trained_run[2].head(3))
+    ours, _ = export.predict_frame(run_id, trained_run[1].head(3))
+    theirs, _ = export.predict_frame(imported, trained_run[1].head(3))
     assert np.allclose(ours["probability_yes"], theirs["probability_yes"], atol=1e-6)
 
 

@@ -1,6 +1,6 @@
 """SavedModel, TFLite and ONNX exports: each verified in a fresh process, or refused.
 
-One module workspace holds tiny runs of a numeric table, a forecast and pictures (plus a
+One private workspace holds tiny runs of a numeric table, a forecast and pictures (plus a
 table with a category column); each format is converted once per run and reused.
 """
 
@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import data, export, formats, runs, training, workspace
+from core import data, export, formats, runs
 from core.__main__ import main
 from core.formats import build
 from core.vision import ingest as images
-from tests.conftest import FAST_PARAMS, tiny_series
+from tests.conftest import FAST_PARAMS, tiny_series, train_here
 from tests.test_images import class_files
 
 MODEL_FILES = {
@@ -82,24 +82,13 @@ def _specs() -> dict[str, runs.RunSpec]:
     }
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("formats") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        run_ids = {}
-        for kind, spec in _specs().items():
-            run_ids[kind] = runs.create_run(spec)
-            state = training.train_run(run_ids[kind])
-            assert state == "completed", runs.read_status(run_ids[kind])
-    return root, run_ids
+def _train_each() -> dict[str, str]:
+    return {kind: train_here(spec) for kind, spec in _specs().items()}
 
 
 @pytest.fixture
-def run_ids(trained, monkeypatch) -> dict[str, str]:
-    root, ids = trained
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
-    return ids
+def run_ids(trained_workspace, monkeypatch) -> dict[str, str]:
+    return trained_workspace("formats", _train_each).use(monkeypatch)
 
 
 def _exported(run_id: str, fmt: str) -> dict:

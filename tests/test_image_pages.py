@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from core import data, runs, workspace
+from core import data, runs
 from core.vision import ingest as images
 from core.vision import video
 from pages.ui import state
 from pages.ui.views import images as images_view
+from tests.conftest import train_here
 from tests.test_images import class_files, make_zip, picture
 from tests.test_pages import open_page, texts
 
 
-@pytest.fixture(scope="module")
-def image_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("pictures") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        dataset_id = images.store_files("tiny", class_files())
-        params = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
-        run_id = runs.create_run(
-            runs.RunSpec("image_classification", dataset_id, None, params)
-        )
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_pictures() -> str:
+    dataset_id = images.store_files("tiny", class_files())
+    params = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
+    return train_here(runs.RunSpec("image_classification", dataset_id, None, params))
 
 
 @pytest.fixture
-def image_run(image_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(image_root))
-    return runs.list_runs()[0]
+def image_run(trained_workspace, monkeypatch) -> str:
+    return trained_workspace("pictures", _train_pictures).use(monkeypatch)
 
 
 def test_home_face_mask_sample_opens_the_picture_check():

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import data, runs, workspace
 from pages.ui import charts, state, text, widgets
+from tests.conftest import train_here
 
 APP = Path(__file__).parents[1] / "app.py"
 HEART = Path(__file__).parents[1] / "sample_data" / "heart.csv"
@@ -39,40 +40,32 @@ def texts(elements) -> str:
     return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
-# Real trained run, shared by the results, predict and models tests.
-def _train_sample(root: Path, sample: str, template: str, target: str) -> None:
-    from core import training
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        spec = runs.RunSpec(
-            template,
-            data.store_sample(sample),
-            target,
-            {"epochs": 2, "batch_size": 32, "patience": 2},
-            dataset_name=sample,
-        )
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-
-
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("trained") / "workspace"
-    _train_sample(root, "heart.csv", "tabular_classification", "target")
-    return root
+# Real trained runs, shared by the results, predict and models tests.
+def _train_sample(sample: str, template: str, target: str) -> str:
+    spec = runs.RunSpec(
+        template,
+        data.store_sample(sample),
+        target,
+        {"epochs": 2, "batch_size": 32, "patience": 2},
+        dataset_name=sample,
+    )
+    return train_here(spec)
 
 
 @pytest.fixture
-def regression_run(tmp_path, monkeypatch) -> str:
-    _train_sample(tmp_path / "mpg", "auto_mpg.csv", "tabular_regression", "mpg")
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "mpg"))
-    return runs.list_runs()[0]
+def regression_run(trained_workspace, monkeypatch) -> str:
+    def train() -> str:
+        return _train_sample("auto_mpg.csv", "tabular_regression", "mpg")
+
+    return trained_workspace("mpg", train).use(monkeypatch)
 
 
 @pytest.fixture
-def trained_run(trained_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(trained_root))
+def trained_run(trained_workspace, monkeypatch) -> str:
+    def train() -> str:
+        return _train_sample("heart.csv", "tabular_classification", "target")
+
+    trained_workspace("trained", train).use(monkeypatch)
     return next(r for r in runs.list_runs() if runs.read_spec(r)["dataset_id"])
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from core import __main__ as cli
-from core import data, export, runs, workspace
+from core import data, export, runs
 from core.data import DataError
 from core.templates import get_template, suggest
 from core.text import bundle as text_bundle
@@ -139,45 +139,21 @@ def test_preflight_names_duplicates_across_classes_and_scripts():
 # --- end to end: CLI train, predict, explain, export -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def text_root(tmp_path_factory) -> Path:
-    """One tiny trained text run, shared by the CLI and page tests."""
-    root = tmp_path_factory.mktemp("texts") / "workspace"
-    frame, _ = get_template("text_classification").example_data()
-    path = root.parent / "reviews.csv"
-    frame.to_csv(path, index=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        args = [
-            "train",
-            str(path),
-            "--template",
-            "text_classification",
-            "--target",
-            "sentiment",
-        ]
-        assert (
-            cli.main(
-                [
-                    *args,
-                    "--epochs",
-                    "40",
-                    "--param",
-                    "learning_rate=0.05",
-                    "--param",
-                    "patience=40",
-                    "--json",
-                ]
-            )
-            == 0
-        )
-    return root
-
-
 @pytest.fixture
-def text_run(text_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(text_root))
-    return runs.list_runs()[0]
+def text_run(trained_workspace, tmp_path_factory, monkeypatch) -> str:
+    """One tiny text run trained through the CLI, shared by the CLI and page tests."""
+
+    def train() -> str:
+        frame, _ = get_template("text_classification").example_data()
+        path = tmp_path_factory.mktemp("reviews") / "reviews.csv"
+        frame.to_csv(path, index=False)
+        args = ["train", str(path), "--template", "text_classification"]
+        args += ["--target", "sentiment", "--epochs", "40"]
+        args += ["--param", "learning_rate=0.05", "--param", "patience=40", "--json"]
+        assert cli.main(args) == 0
+        return runs.list_runs()[0]
+
+    return trained_workspace("texts", train).use(monkeypatch)
 
 
 @pytest.mark.trains

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import data, decision, export, runs, training, workspace
+from core import data, decision, export, runs, workspace
 from core.__main__ import _print_train_result, main
 from pages.ui import state
+from tests.conftest import train_here
 
 APP = Path(__file__).parents[1] / "app.py"
 
@@ -37,26 +38,22 @@ def fraud_rows(n: int = 240) -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory) -> Path:
-    """One small fraud run, trained in-process once for the module."""
-    root = tmp_path_factory.mktemp("fraud") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        content = fraud_rows().to_csv(index=False).encode()
-        dataset_id = data.store_upload("cards.csv", content)
-        params = {"epochs": 8, "batch_size": 32, "patience": 8}
-        spec = runs.RunSpec("tabular_classification", dataset_id, "Class", params)
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_fraud() -> str:
+    """One small fraud run, trained in-process once."""
+    dataset_id = data.store_upload(
+        "cards.csv", fraud_rows().to_csv(index=False).encode()
+    )
+    params = {"epochs": 8, "batch_size": 32, "patience": 8}
+    return train_here(
+        runs.RunSpec("tabular_classification", dataset_id, "Class", params)
+    )
 
 
 @pytest.fixture
-def run_id(trained_root, tmp_path, monkeypatch) -> str:
+def run_id(trained_workspace, tmp_path, monkeypatch) -> str:
     """The fraud run in a private copy of its workspace: tests may change it."""
     root = tmp_path / "copy"
-    shutil.copytree(trained_root, root)
+    shutil.copytree(trained_workspace("fraud", _train_fraud).root, root)
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
     return runs.list_runs()[0]
 

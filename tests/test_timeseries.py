@@ -15,7 +15,7 @@ from core.series import cleaning as timeseries
 from core.templates import get_template
 from core.templates.base import resolve_params
 from pages.ui.text import plain
-from tests.conftest import FAST_PARAMS, tiny_series
+from tests.conftest import FAST_PARAMS, tiny_series, train_here
 
 APP = Path(__file__).parents[1] / "app.py"
 TEMPLATE = get_template("timeseries_forecasting")
@@ -335,30 +335,23 @@ def test_strong_season_is_stated():
 # --- a real run: report, CLI-level predict, bundle, pages -------------------------------
 
 
-@pytest.fixture(scope="module")
-def forecast_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("forecast") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        csv = tiny_series().to_csv(index=False).encode()
-        spec = runs.RunSpec(
-            TEMPLATE.name,
-            data.store_upload("series.csv", csv),
-            "y",
-            {"epochs": 3, "patience": 2, "batch_size": 16},
-            dataset_name="series.csv",
-        )
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_series(name: str, frame: pd.DataFrame, target: str) -> str:
+    spec = runs.RunSpec(
+        TEMPLATE.name,
+        data.store_upload(name, frame.to_csv(index=False).encode()),
+        target,
+        {"epochs": 3, "patience": 2, "batch_size": 16},
+        dataset_name=name,
+    )
+    return train_here(spec)
 
 
 @pytest.fixture
-def forecast_run(forecast_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(forecast_root))
-    return runs.list_runs()[0]
+def forecast_run(trained_workspace, monkeypatch) -> str:
+    def train() -> str:
+        return _train_series("series.csv", tiny_series(), "y")
+
+    return trained_workspace("forecast", train).use(monkeypatch)
 
 
 @pytest.mark.trains
@@ -478,32 +471,14 @@ def test_train_page_suggests_forecasting_for_the_weather_sample():
     assert at.text_input(key="_w_param_time_column").value == ""
 
 
-@pytest.fixture(scope="module")
-def yearly_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("yearly") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        csv = sunspots_yearly().to_csv(index=False).encode()
-        spec = runs.RunSpec(
-            TEMPLATE.name,
-            data.store_upload("sunspots.csv", csv),
-            "sunspots",
-            {"epochs": 3, "patience": 2, "batch_size": 16},
-            dataset_name="sunspots.csv",
-        )
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
-
-
 @pytest.mark.trains
 def test_yearly_series_trains_evaluates_exports_and_predicts(
-    yearly_root, monkeypatch, tmp_path
+    trained_workspace, monkeypatch, tmp_path
 ):
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(yearly_root))
-    run_id = runs.list_runs()[0]
+    def train() -> str:
+        return _train_series("sunspots.csv", sunspots_yearly(), "sunspots")
+
+    run_id = trained_workspace("yearly", train).use(monkeypatch)
     report = runs.read_evaluation(run_id)
     assert np.isfinite(report["baselines"]["seasonal_naive"]["mae"])  # no season
     assert export.build_bundle(run_id)["ok"]

@@ -13,7 +13,7 @@ from PIL import Image
 from core import data
 from core.__main__ import main
 from core.vision import tracking, video
-from tests.test_image_pages import image_root, image_run  # noqa: F401  (fixtures)
+from tests.test_image_pages import image_run  # noqa: F401  (a fixture)
 from tests.test_images import picture
 from tests.test_pages import open_page, texts
 
