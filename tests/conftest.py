@@ -5,18 +5,59 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core import run_locks, runs, workspace
+from core import launch, run_locks, runs, workspace
+
+TRAINS_HINT = "this test trains a model or starts a worker: mark it `trains`"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: starts real worker processes (seconds)")
     config.addinivalue_line("markers", "e2e: drives a real browser against the app")
+    config.addinivalue_line(
+        "markers", "trains: trains a model or starts a worker (not in `make test-fast`)"
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _training_refused(request) -> list[str]:
+    """Under `-m "not trains ..."` (`make test-fast`), fitting or launching a worker fails.
+
+    Returns the calls refused since the current test started (a worker thread cannot
+    fail its test directly, so `_unmarked_training_fails` reads this list afterwards).
+    """
+    refused: list[str] = []
+    if "not trains" not in (request.config.option.markexpr or ""):
+        yield refused
+        return
+    import keras
+
+    def refuse(*args, **kwargs):
+        refused.append(TRAINS_HINT)
+        pytest.fail(TRAINS_HINT)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "fit", refuse)
+        patch.setattr(launch.LocalExecutor, "submit", refuse)
+        yield refused
+
+
+@pytest.fixture(autouse=True)
+def _unmarked_training_fails(_training_refused):
+    """Fails a test of the fast selection that trained, even in a thread it started."""
+    _training_refused.clear()
+    yield
+    if _training_refused:
+        _training_refused.clear()
+        pytest.fail(TRAINS_HINT)
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +66,49 @@ def workspace_root(tmp_path, monkeypatch):
     root = tmp_path / "workspace"
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
     return root
+
+
+@dataclass(frozen=True)
+class PrivateWorkspace:
+    """A workspace filled once per session (by `trained_workspace`) and what filling it
+    returned: a run id, a dict of run ids, or the CLI's answer."""
+
+    root: Path
+    made: Any
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        """Points the test at this workspace (instead of its own empty one)."""
+        monkeypatch.setenv(workspace.WORKSPACE_ENV, str(self.root))
+        return self.made
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory) -> Callable[..., PrivateWorkspace]:
+    """`trained_workspace(name, fill)`: runs `fill()` once per session in a new, empty
+    workspace of its own (e.g. storing a dataset and `train_here`) and keeps the result.
+
+    Tests that share a name share the runs, so a test that changes them works on a copy.
+    """
+    made: dict[str, PrivateWorkspace] = {}
+
+    def get(name: str, fill: Callable[[], Any]) -> PrivateWorkspace:
+        if name not in made:
+            root = tmp_path_factory.mktemp(name) / "workspace"
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv(workspace.WORKSPACE_ENV, str(root))
+                made[name] = PrivateWorkspace(root, fill())
+        return made[name]
+
+    return get
+
+
+def train_here(spec: runs.RunSpec) -> str:
+    """Creates a run in the current workspace and trains it in this process; its id."""
+    from core import training
+
+    run_id = runs.create_run(spec)
+    assert training.train_run(run_id) == "completed", runs.read_status(run_id)
+    return run_id
 
 
 @pytest.fixture

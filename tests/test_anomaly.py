@@ -47,6 +47,7 @@ def _train(path: Path, capsys, *params: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.trains
 def test_label_column_is_only_checked_against(cards_csv, capsys):
     result = _train(cards_csv, capsys, "label_column=Class")
     run_id = result["run_id"]
@@ -62,6 +63,7 @@ def test_label_column_is_only_checked_against(cards_csv, capsys):
     assert result["verdict"]["metric"] == "accuracy"
 
 
+@pytest.mark.trains
 def test_no_labels_still_scores_and_flags(cards_csv, capsys):
     result = _train(cards_csv, capsys)
     report = runs.read_evaluation(result["run_id"])
@@ -76,6 +78,7 @@ def test_a_target_is_refused_with_the_fix(cards_csv, capsys):
     assert "label_column" in capsys.readouterr().err
 
 
+@pytest.mark.trains
 def test_threshold_round_trips_through_the_bundle(cards_csv, tmp_path, capsys):
     run_id = _train(cards_csv, capsys)["run_id"]
     rows = _cards()
@@ -100,6 +103,7 @@ def test_threshold_round_trips_through_the_bundle(cards_csv, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 @pytest.mark.skipif(not CARDS.is_file(), reason="the card sample is not here")
 def test_autoencoder_finds_card_fraud_it_never_saw(capsys):
     result = _train(CARDS, capsys, "label_column=Class", "epochs=200")

@@ -28,6 +28,7 @@ def anomaly_run() -> str:
     return run_id
 
 
+@pytest.mark.trains
 def test_results_and_predict_show_scores_flags_and_why(anomaly_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: anomaly_run})
     assert "ROC-AUC" in texts(at.success) + texts(at.warning)
@@ -58,6 +59,7 @@ def test_train_page_offers_no_target_and_suggests_anomalies():
     assert "Find unusual rows" in texts(at.info)
 
 
+@pytest.mark.trains
 def test_threshold_page_serves_the_anomaly_run(anomaly_run):
     from core import decision
 

@@ -37,6 +37,7 @@ def _train(table_csv, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.trains
 def test_train_json_reports_metrics_baseline_and_reference(table_csv, capsys):
     result = _train(table_csv, capsys)
     assert result["template"] == "tabular_classification"
@@ -54,6 +55,7 @@ def test_train_json_reports_metrics_baseline_and_reference(table_csv, capsys):
     assert verdict["sentence"] == result["summary"][0]
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("shuffled", [True, False], ids=["shuffled", "real"])
 def test_verdict_on_heart_disease_with_a_shuffled_or_real_target(
     shuffled, tmp_path, capsys
@@ -71,6 +73,7 @@ def test_verdict_on_heart_disease_with_a_shuffled_or_real_target(
     assert 0 <= low < verdict["value"] < high <= 1
 
 
+@pytest.mark.trains
 def test_predict_runs_and_export_share_the_run(table_csv, tmp_path, capsys):
     run_id = _train(table_csv, capsys)["run_id"]
     out = tmp_path / "scored.csv"
@@ -109,6 +112,7 @@ def test_errors_print_one_line_and_exit_1(argv, message, table_csv, capsys):
     assert not any("Traceback" in line for line in err)
 
 
+@pytest.mark.trains
 def test_predict_with_a_missing_column_fails_clearly(table_csv, tmp_path, capsys):
     run_id = _train(table_csv, capsys)["run_id"]
     partial = tmp_path / "partial.csv"

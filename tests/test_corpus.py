@@ -183,23 +183,26 @@ def test_the_mixture_holds_the_ngram_and_fits_its_weight_on_validation():
     assert cache["distribution"][0, cat] == pytest.approx(1 / 3, abs=1e-6)
 
 
-@pytest.fixture(scope="module")
-def corpus_run(tmp_path_factory):
-    """One tiny next-word run through the CLI, shared by the tests below."""
-    root = tmp_path_factory.mktemp("corpus") / "workspace"
-    text = tmp_path_factory.mktemp("text") / "story.txt"
-    text.write_text(small_text(120))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
+@pytest.fixture
+def corpus_run(trained_workspace, tmp_path_factory, monkeypatch) -> dict:
+    """One tiny next-word run through the CLI (its `--json` answer), shared below."""
+
+    def train() -> dict:
+        text = tmp_path_factory.mktemp("text") / "story.txt"
+        text.write_text(small_text(120))
         out = io.StringIO()
-        patch.setattr("sys.stdout", out)
-        argv = ["train", str(text), "--template", "next_word", "--json", *FAST]
-        assert main(argv) == 0
-    return root, json.loads(out.getvalue())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sys.stdout", out)
+            argv = ["train", str(text), "--template", "next_word", "--json", *FAST]
+            assert main(argv) == 0
+        return json.loads(out.getvalue())
+
+    return trained_workspace("corpus", train).use(monkeypatch)
 
 
+@pytest.mark.trains
 def test_cli_train_reports_top_k_accuracy_and_perplexity(corpus_run):
-    _, result = corpus_run
+    result = corpus_run
     keys = {"top1_accuracy", "top5_accuracy", "perplexity"}
     assert set(result["metrics"]) == keys and set(result["baseline"]) == keys
     assert "most frequent words" in result["baselines"]
@@ -207,11 +210,9 @@ def test_cli_train_reports_top_k_accuracy_and_perplexity(corpus_run):
     assert "n-gram" in result["summary"][0]
 
 
-def test_cli_predict_and_the_bundle_give_the_same_top_words(
-    corpus_run, tmp_path, monkeypatch
-):
-    root, result = corpus_run
-    monkeypatch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
+@pytest.mark.trains
+def test_cli_predict_and_the_bundle_give_the_same_top_words(corpus_run, tmp_path):
+    result = corpus_run
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("the cat sat on\n\n=cmd a dog\n")
     out = tmp_path / "out.csv"
@@ -239,6 +240,7 @@ def test_cli_predict_and_the_bundle_give_the_same_top_words(
     )
 
 
+@pytest.mark.trains
 def test_csv_column_of_queries_trains_without_crossing_rows(tmp_path, capsys):
     queries = [s.rstrip(".") for s in SENTENCES] * 30
     path = tmp_path / "log.csv"

@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from core import datasets, runs, workspace
+from core import datasets, runs
 from core.corpus import ingest
 from pages.ui import state
 from pages.ui.views import corpus as corpus_view
+from tests.conftest import train_here
 from tests.test_corpus import small_text
 from tests.test_pages import open_page, texts
 
 
-@pytest.fixture(scope="module")
-def corpus_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("corpus_pages") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        dataset_id = ingest.store_upload("story.txt", small_text(120).encode())
-        params = {"epochs": 3, "batch_size": 8, "context_words": 8}
-        run_id = runs.create_run(runs.RunSpec("next_word", dataset_id, None, params))
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_story() -> str:
+    dataset_id = ingest.store_upload("story.txt", small_text(120).encode())
+    params = {"epochs": 3, "batch_size": 8, "context_words": 8}
+    return train_here(runs.RunSpec("next_word", dataset_id, None, params))
 
 
 @pytest.fixture
-def corpus_run(corpus_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(corpus_root))
-    return runs.list_runs()[0]
+def corpus_run(trained_workspace, monkeypatch) -> str:
+    return trained_workspace("corpus_pages", _train_story).use(monkeypatch)
 
 
 def buttons(at) -> list[str]:
@@ -61,6 +51,7 @@ def test_data_page_txt_upload_then_train_offers_next_word():
     assert "Words it reads back" in [n.label for n in at.number_input]
 
 
+@pytest.mark.trains
 def test_results_page_shows_the_model_beside_both_baselines(corpus_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: corpus_run})
     beats = runs.read_evaluation(corpus_run)["verdict"]["beats_baseline"]
@@ -74,6 +65,7 @@ def test_results_page_shows_the_model_beside_both_baselines(corpus_run):
     assert "Examples from the held-out text" in texts(at.subheader)
 
 
+@pytest.mark.trains
 def test_search_box_suggestions_follow_each_keystroke(corpus_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: corpus_run})
     box = at.text_input(key=f"{corpus_view.BOX_KEY}_{corpus_run}")

@@ -100,6 +100,7 @@ def _trained(template_name, frame, target):
     return model, prepared
 
 
+@pytest.mark.trains
 def test_evaluate_classification_report(tiny_table):
     model, prepared = _trained("tabular_classification", tiny_table, "label")
     report = evaluate(model, prepared, seed=0)
@@ -129,6 +130,7 @@ def test_evaluate_classification_report(tiny_table):
     assert values == sorted(values, reverse=True)
 
 
+@pytest.mark.trains
 def test_evaluate_regression_report(tiny_regression_table):
     model, prepared = _trained("tabular_regression", tiny_regression_table, "y")
     report = evaluate(model, prepared, seed=0)

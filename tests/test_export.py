@@ -12,42 +12,43 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import bundle_import, datasets, export, prediction, runs, training
+from core import bundle_import, datasets, export, prediction, runs
 from core.errors import DataError
-from tests.conftest import FAST_PARAMS
+from tests.conftest import FAST_PARAMS, train_here
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One tiny classification run, trained in-process, shared by this module's tests."""
-    root = tmp_path_factory.mktemp("workspace")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=60)
-        frame = pd.DataFrame(
-            {
-                "x": x,
-                "color": rng.choice(["red", "blue"], 60),
-                "label": np.where(x > 0, "yes", "no"),
-            }
-        )
-        dataset_id = datasets.store_upload(
-            "tiny.csv", frame.to_csv(index=False).encode()
-        )
-        spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed"
-    return root, run_id, frame
+def _tiny_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    return pd.DataFrame(
+        {
+            "x": x,
+            "color": rng.choice(["red", "blue"], 60),
+            "label": np.where(x > 0, "yes", "no"),
+        }
+    )
+
+
+def _train_tiny() -> tuple[str, pd.DataFrame]:
+    frame = _tiny_frame()
+    dataset_id = datasets.store_upload("tiny.csv", frame.to_csv(index=False).encode())
+    spec = runs.RunSpec("tabular_classification", dataset_id, "label", FAST_PARAMS)
+    return train_here(spec), frame
 
 
 @pytest.fixture
-def run_id(trained_run, monkeypatch):
-    root, run_id, _ = trained_run
-    monkeypatch.setenv("PREDICTIVE_STUDIO_WORKSPACE", str(root))
-    return run_id
+def trained_run(trained_workspace, monkeypatch):
+    """One tiny classification run, trained in-process, shared by this module's tests."""
+    run_id, frame = trained_workspace("export", _train_tiny).use(monkeypatch)
+    return run_id, frame
 
 
+@pytest.fixture
+def run_id(trained_run):
+    return trained_run[0]
+
+
+@pytest.mark.trains
 def test_bundle_holds_model_metadata_card_and_script(run_id):
     check = export.build_bundle(run_id)
     assert check["ok"], check["message"]
@@ -69,10 +70,11 @@ def test_bundle_holds_model_metadata_card_and_script(run_id):
     )
 
 
+@pytest.mark.trains
 def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     trained_run, run_id
 ):
-    frame = trained_run[2].head(4)
+    frame = trained_run[1].head(4)
     result, warnings = prediction.predict_frame(run_id, frame)
     assert list(result.columns[-3:]) == [
         "prediction",
@@ -83,17 +85,20 @@ def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     assert warnings == ["Ignored columns the model does not use: ['label']."]
 
 
+@pytest.mark.trains
 def test_predict_frame_names_missing_columns(run_id):
     with pytest.raises(DataError, match=r"lacks the model's input columns \['color'\]"):
         prediction.predict_frame(run_id, pd.DataFrame({"x": [1.0]}))
 
 
+@pytest.mark.trains
 def test_predict_frame_names_rows_with_words_in_number_columns(run_id):
     frame = pd.DataFrame({"x": ["1.5", "lots"], "color": ["red", "blue"]})
     with pytest.raises(DataError, match=r"`x` should hold numbers, but row\(s\) 2"):
         prediction.predict_frame(run_id, frame)
 
 
+@pytest.mark.trains
 def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
     export.build_bundle(run_id)
     bundle = export.bundle_path(run_id).read_bytes()
@@ -106,8 +111,8 @@ def test_import_round_trip_gives_a_usable_run(run_id, trained_run):
         runs.read_evaluation(imported)["verdict"]
         == runs.read_evaluation(run_id)["verdict"]
     )
-    ours, _ = prediction.predict_frame(run_id, trained_run[2].head(3))
-    theirs, _ = prediction.predict_frame(imported, trained_run[2].head(3))
+    ours, _ = prediction.predict_frame(run_id, trained_run[1].head(3))
+    theirs, _ = prediction.predict_frame(imported, trained_run[1].head(3))
     assert np.allclose(ours["probability_yes"], theirs["probability_yes"], atol=1e-6)
 
 
@@ -161,6 +166,7 @@ def test_import_refuses_unsafe_or_foreign_zips(payload, message):
     assert runs.list_runs() == before
 
 
+@pytest.mark.trains
 def test_import_refuses_a_model_with_a_lambda_layer(tmp_path, run_id):
     inputs = keras.Input(shape=(1,), name="x")
     model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))

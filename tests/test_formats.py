@@ -1,6 +1,6 @@
 """SavedModel, TFLite and ONNX exports: each verified in a fresh process, or refused.
 
-One module workspace holds tiny runs of a numeric table, a forecast and pictures (plus a
+One private workspace holds tiny runs of a numeric table, a forecast and pictures (plus a
 table with a category column); each format is converted once per run and reused.
 """
 
@@ -17,12 +17,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import bundle_import, datasets, export, formats, runs, training, workspace
+from core import (
+    bundle_import,
+    datasets,
+    export,
+    formats,
+    runs,
+)
 from core.__main__ import main
 from core.errors import Refusal
 from core.formats import build
 from core.vision import ingest
-from tests.conftest import FAST_PARAMS, tiny_series
+from tests.conftest import FAST_PARAMS, tiny_series, train_here
 from tests.test_images import class_files
 
 MODEL_FILES = {
@@ -83,24 +89,13 @@ def _specs() -> dict[str, runs.RunSpec]:
     }
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("formats") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        run_ids = {}
-        for kind, spec in _specs().items():
-            run_ids[kind] = runs.create_run(spec)
-            state = training.train_run(run_ids[kind])
-            assert state == "completed", runs.read_status(run_ids[kind])
-    return root, run_ids
+def _train_each() -> dict[str, str]:
+    return {kind: train_here(spec) for kind, spec in _specs().items()}
 
 
 @pytest.fixture
-def run_ids(trained, monkeypatch) -> dict[str, str]:
-    root, ids = trained
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
-    return ids
+def run_ids(trained_workspace, monkeypatch) -> dict[str, str]:
+    return trained_workspace("formats", _train_each).use(monkeypatch)
 
 
 def _exported(run_id: str, fmt: str) -> dict:
@@ -118,6 +113,7 @@ def _unzip(run_id: str, fmt: str, folder: Path) -> str:
     return (folder / "README.md").read_text()
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
 def test_each_format_exports_and_verifies_in_a_fresh_process(
@@ -147,6 +143,7 @@ def test_each_format_exports_and_verifies_in_a_fresh_process(
     assert re.search(r"\d", done.stdout)
 
 
+@pytest.mark.trains
 def test_tflite_precisions_report_size_and_test_score(run_ids):
     result = _exported(run_ids["images"], "tflite")
     variants = {v["name"]: v for v in result["variants"]}
@@ -163,6 +160,7 @@ def test_tflite_precisions_report_size_and_test_score(run_ids):
     assert "accuracy" in line and "on the test rows" in line
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
 def test_phone_snippets_name_the_inputs_and_outputs_with_their_shapes(
     run_ids, kind, tmp_path
@@ -184,6 +182,7 @@ def test_phone_snippets_name_the_inputs_and_outputs_with_their_shapes(
     assert "output(at: 0)" in swift
 
 
+@pytest.mark.trains
 def test_category_table_goes_to_tflite_but_onnx_is_refused_in_a_sentence(run_ids):
     run_id = run_ids["categories"]
     tflite = _exported(run_id, "tflite")
@@ -198,6 +197,7 @@ def test_category_table_goes_to_tflite_but_onnx_is_refused_in_a_sentence(run_ids
     ).exists()  # no file that fails later
 
 
+@pytest.mark.trains
 def test_cli_exports_a_format_and_refuses_unknown_ones(run_ids, tmp_path, capsys):
     run_id, out = run_ids["numbers"], tmp_path / "model.zip"
     formats.result_path(run_id, "savedmodel").unlink(missing_ok=True)  # convert anew
@@ -209,6 +209,7 @@ def test_cli_exports_a_format_and_refuses_unknown_ones(run_ids, tmp_path, capsys
     assert "Invalid value for argument `format`" in err and "coreml" in err
 
 
+@pytest.mark.trains
 def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     export.build_bundle(run_ids["numbers"])
     data_ = export.bundle_path(run_ids["numbers"]).read_bytes()
@@ -218,6 +219,7 @@ def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     assert not formats.download_path(imported, "tflite").exists()
 
 
+@pytest.mark.trains
 def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids):
     from pages.ui import state
     from tests.test_pages import open_page, texts
@@ -236,6 +238,7 @@ def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids
     assert "Convert and check" in [b.label for b in at.button]
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
 def test_test_score_of_the_keras_model_is_the_one_in_its_report(run_ids, kind):
     result = _exported(run_ids[kind], "tflite")

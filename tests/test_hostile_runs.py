@@ -129,6 +129,7 @@ def test_cut_short_status_of_a_live_worker_stays_active_and_queues():
     assert runs.runs_ahead_of(later) == []
 
 
+@pytest.mark.trains
 def test_a_second_worker_for_the_same_run_is_refused():
     run_id = runs.create_run(_spec())
     assert run_locks.hold_worker_lock(run_id)
@@ -176,6 +177,7 @@ def test_cli_runs_survives_every_bad_status(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_queue_survives_kill_corrupt_and_restart(dataset_id):
     """A real worker is SIGKILLed mid-training and its status corrupted: the next runs
     in the queue still start and finish."""
@@ -311,6 +313,7 @@ def test_full_disk_while_saving_leaves_no_model_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.trains
 def test_full_disk_at_save_fails_the_run_with_a_sentence(dataset_id, monkeypatch):
     import keras
 
@@ -376,6 +379,7 @@ def _train_argv(table_csv: Path, *extra: str) -> list[str]:
     return ["train", str(table_csv), "--target", "label", "--epochs", "4", *extra]
 
 
+@pytest.mark.trains
 def test_ctrl_c_after_an_epoch_keeps_the_best_model(table_csv, monkeypatch, capsys):
     _interrupt_at_epoch_end(monkeypatch, at_epoch=2)
     assert main(_train_argv(table_csv, "--param", "batch_size=8")) == 130
@@ -388,6 +392,7 @@ def test_ctrl_c_after_an_epoch_keeps_the_best_model(table_csv, monkeypatch, caps
     assert runs.usable_runs() == [run_id]
 
 
+@pytest.mark.trains
 def test_ctrl_c_before_the_first_epoch_keeps_nothing(table_csv, monkeypatch, capsys):
     def interrupt(self, logs=None):
         raise KeyboardInterrupt
@@ -430,6 +435,7 @@ def test_sigterm_handler_turns_into_stop():
 
 
 # 5. A folder deleted while training, and parameters checked before a run exists.
+@pytest.mark.trains
 def test_deleting_the_folder_while_training_ends_quietly(
     dataset_id, monkeypatch, capsys
 ):
@@ -447,6 +453,7 @@ def test_deleting_the_folder_while_training_ends_quietly(
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.trains
 def test_cli_says_a_run_deleted_while_training_was_deleted(
     table_csv, monkeypatch, capsys
 ):
@@ -619,6 +626,7 @@ def test_streamlit_shows_no_error_details():
     assert config["client"]["showErrorDetails"] == "none"
 
 
+@pytest.mark.trains
 def test_worker_process_with_a_foreign_lock_exits_without_training(dataset_id):
     run_id = runs.create_run(_spec(dataset_id))
     assert run_locks.hold_worker_lock(run_id)

@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from core import datasets, runs, workspace
+from core import datasets, runs
 from core.vision import ingest, video
 from pages.ui import state
 from pages.ui.views import images as images_view
+from tests.conftest import train_here
 from tests.test_images import class_files, make_zip, picture
 from tests.test_pages import open_page, texts
 
 
-@pytest.fixture(scope="module")
-def image_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("pictures") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        dataset_id = ingest.store_files("tiny", class_files())
-        params = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
-        run_id = runs.create_run(
-            runs.RunSpec("image_classification", dataset_id, None, params)
-        )
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_pictures() -> str:
+    dataset_id = ingest.store_files("tiny", class_files())
+    params = {"epochs": 1, "batch_size": 8, "patience": 1, "image_size": 32}
+    return train_here(runs.RunSpec("image_classification", dataset_id, None, params))
 
 
 @pytest.fixture
-def image_run(image_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(image_root))
-    return runs.list_runs()[0]
+def image_run(trained_workspace, monkeypatch) -> str:
+    return trained_workspace("pictures", _train_pictures).use(monkeypatch)
 
 
 def test_home_face_mask_sample_opens_the_picture_check():
@@ -99,6 +87,7 @@ def test_train_page_offers_image_templates(monkeypatch):
     assert "need a pre-trained network" in " ".join(m.value for m in at.markdown)
 
 
+@pytest.mark.trains
 def test_results_page_shows_mistakes_and_saliency(image_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: image_run})
     beats = runs.read_evaluation(image_run)["verdict"]["beats_baseline"]
@@ -109,6 +98,7 @@ def test_results_page_shows_mistakes_and_saliency(image_run):
     assert len(at.get("image")) >= 1
 
 
+@pytest.mark.trains
 def test_predict_page_pictures_camera_and_video(image_run, tmp_path):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
     uploads = [
@@ -137,6 +127,7 @@ def test_predict_page_pictures_camera_and_video(image_run, tmp_path):
     assert len(at.get("plotly_chart")) >= 2  # camera probabilities + timeline
 
 
+@pytest.mark.trains
 def test_predict_page_video_that_is_a_picture(image_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: image_run})
     at.file_uploader(key="_w_predict_video").set_value(

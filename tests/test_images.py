@@ -435,6 +435,7 @@ def test_cached_weights_are_found(monkeypatch, tmp_path):
     assert "Transfer learning" in note
 
 
+@pytest.mark.trains
 def test_pretrained_backbone_with_a_local_weights_file(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     weights = tmp_path / "keras" / "models" / "mobilenet.weights.h5"
@@ -479,6 +480,7 @@ def trained_image_run(tiny_images) -> str:
     return run_id
 
 
+@pytest.mark.trains
 def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_path):
     run_id = trained_image_run
     report = runs.read_evaluation(run_id)
@@ -513,6 +515,7 @@ def test_train_evaluate_export_and_predict(trained_image_run, tiny_video, tmp_pa
         prediction.predict_path(run_id, renamed)
 
 
+@pytest.mark.trains
 def test_saliency_overlay_has_the_picture_shape(trained_image_run):
     model = runs.load_model(trained_image_run)
     content = picture(size=(40, 30))

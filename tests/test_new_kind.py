@@ -137,6 +137,7 @@ def toy_csv(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.trains
 def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
     # trained in-process below
     monkeypatch.setattr(launch.LocalExecutor, "submit", lambda _, run_id: "0")
@@ -177,6 +178,7 @@ def test_the_app_serves_a_new_kind(toy_template, toy_csv, monkeypatch):
     assert at.get("download_button")
 
 
+@pytest.mark.trains
 def test_the_cli_serves_a_new_kind(toy_template, toy_csv, tmp_path, capsys):
     args = ["train", str(toy_csv), "--target", "y", "--template", TOY, "--json"]
     assert cli.main([*args, "--epochs", "3"]) == 0

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core import datasets, launch, run_locks, runs, workspace
 from core.columns import suggest_target
 from pages.ui import charts, state, text, widgets
+from tests.conftest import train_here
 
 APP = Path(__file__).parents[1] / "app.py"
 HEART = Path(__file__).parents[1] / "sample_data" / "heart.csv"
@@ -40,40 +41,32 @@ def texts(elements) -> str:
     return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
-# Real trained run, shared by the results, predict and models tests.
-def _train_sample(root: Path, sample: str, template: str, target: str) -> None:
-    from core import training
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        spec = runs.RunSpec(
-            template,
-            datasets.store_sample(sample),
-            target,
-            {"epochs": 2, "batch_size": 32, "patience": 2},
-            dataset_name=sample,
-        )
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-
-
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("trained") / "workspace"
-    _train_sample(root, "heart.csv", "tabular_classification", "target")
-    return root
+# Real trained runs, shared by the results, predict and models tests.
+def _train_sample(sample: str, template: str, target: str) -> str:
+    spec = runs.RunSpec(
+        template,
+        datasets.store_sample(sample),
+        target,
+        {"epochs": 2, "batch_size": 32, "patience": 2},
+        dataset_name=sample,
+    )
+    return train_here(spec)
 
 
 @pytest.fixture
-def regression_run(tmp_path, monkeypatch) -> str:
-    _train_sample(tmp_path / "mpg", "auto_mpg.csv", "tabular_regression", "mpg")
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(tmp_path / "mpg"))
-    return runs.list_runs()[0]
+def regression_run(trained_workspace, monkeypatch) -> str:
+    def train() -> str:
+        return _train_sample("auto_mpg.csv", "tabular_regression", "mpg")
+
+    return trained_workspace("mpg", train).use(monkeypatch)
 
 
 @pytest.fixture
-def trained_run(trained_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(trained_root))
+def trained_run(trained_workspace, monkeypatch) -> str:
+    def train() -> str:
+        return _train_sample("heart.csv", "tabular_classification", "target")
+
+    trained_workspace("trained", train).use(monkeypatch)
     return next(r for r in runs.list_runs() if runs.read_spec(r)["dataset_id"])
 
 
@@ -404,6 +397,7 @@ def test_train_page_hides_or_labels_another_datasets_run():
 
 
 # Results, Predict, Models on a real trained run
+@pytest.mark.trains
 def test_results_page_on_a_trained_run(trained_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
     verdict = runs.read_evaluation(trained_run)["verdict"]
@@ -419,6 +413,7 @@ def test_results_page_on_a_trained_run(trained_run):
     assert len(at.get("plotly_chart")) == 5
 
 
+@pytest.mark.trains
 def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
     trained_run, monkeypatch
 ):
@@ -436,6 +431,7 @@ def test_results_page_without_runs():
     assert "No runs yet" in texts(at.info)
 
 
+@pytest.mark.trains
 def test_predict_page_one_row_and_batch(trained_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
     assert at.number_input(key="_w_input_age").value == pytest.approx(
@@ -458,6 +454,7 @@ def test_predict_page_one_row_and_batch(trained_run):
     assert at.download_button[0].label == "Download predictions (CSV)"
 
 
+@pytest.mark.trains
 def test_predict_page_batch_with_missing_column_is_an_error(trained_run):
     at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
     at.file_uploader(key="_w_score_upload").set_value(
@@ -467,6 +464,7 @@ def test_predict_page_batch_with_missing_column_is_an_error(trained_run):
     assert "lacks the model's input columns" in texts(at.error)
 
 
+@pytest.mark.trains
 def test_models_page_lists_and_exports_the_run(trained_run):
     at = open_page("pages/models.py")
     table = at.dataframe[0].value
@@ -482,6 +480,7 @@ def test_models_page_lists_and_exports_the_run(trained_run):
     assert labels == ["Download bundle.zip", "Download model.keras"]
 
 
+@pytest.mark.trains
 def test_models_page_imports_a_bundle_and_deletes_it(
     trained_run, tmp_path, monkeypatch
 ):
@@ -624,6 +623,7 @@ def test_metrics_table_puts_models_side_by_side():
     assert table.loc["Mean absolute error"].tolist() == [1.0, 3.0, 0.9]
 
 
+@pytest.mark.trains
 def test_models_page_compares_two_runs(trained_run, tmp_path, monkeypatch):
     import shutil
 
@@ -640,6 +640,7 @@ def test_models_page_compares_two_runs(trained_run, tmp_path, monkeypatch):
     assert all(list(t.columns)[0] == "ours" for t in tables)
 
 
+@pytest.mark.trains
 def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkeypatch):
     import shutil
 
@@ -661,6 +662,7 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     )
 
 
+@pytest.mark.trains
 def test_results_and_predict_for_a_regression_run(regression_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: regression_run})
     verdict = runs.read_evaluation(regression_run)["verdict"]

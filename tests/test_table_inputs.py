@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from core import datasets, prediction, runs, table_reading, training
 from core.__main__ import main
@@ -66,6 +67,7 @@ def _pima_glucose(n: int = 60) -> pd.DataFrame:
     return pd.DataFrame({"Glucose": glucose, "Outcome": (glucose > 125).astype(int)})
 
 
+@pytest.mark.trains
 def test_one_number_column_trains_exports_and_scores(tmp_path, capsys):
     run_id = _train_csv(_pima_glucose(), "Outcome", tmp_path, capsys)["run_id"]
     archive = _export(run_id, tmp_path, capsys)  # verified on a one-column rows.csv
@@ -79,6 +81,7 @@ def test_one_number_column_trains_exports_and_scores(tmp_path, capsys):
     np.testing.assert_allclose(bundled["probability_1"], scored["probability_1"])
 
 
+@pytest.mark.trains
 def test_one_text_column_trains_exports_and_scores(tmp_path, capsys):
     rng = np.random.default_rng(1)
     spam = ["WIN a FREE prize, call now", "Urgent! claim your cash reward txt"]
@@ -105,6 +108,7 @@ def _odd_table(n: int = 80) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.trains
 def test_odd_headers_blank_categories_and_inf_train_and_export(tmp_path, capsys):
     result = _train_csv(_odd_table(), "species", tmp_path, capsys)
     run_id = result["run_id"]
@@ -229,6 +233,7 @@ def test_an_empty_cell_of_a_one_column_file_is_a_row_to_score():
     assert frame["Glucose"].isna().tolist() == [False, True, False]
 
 
+@pytest.mark.trains
 def test_training_with_inf_in_an_input_finishes(tmp_path):
     frame = _pima_glucose()
     frame.loc[[2, 11], "Glucose"] = [np.inf, -np.inf]

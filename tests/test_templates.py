@@ -33,6 +33,7 @@ from tests.conftest import FAST_PARAMS
 README = Path(__file__).parents[1] / "README.md"
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("template", list_templates(), ids=attrgetter("name"))
 def test_template_contract(template, workspace_root, tmp_path):
     """Every template trains on its example, reloads safely and predicts its own check input."""

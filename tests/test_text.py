@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from core import __main__ as cli
-from core import datasets, export, runs, workspace
+from core import datasets, export, runs
 from core.catalog import get_template, suggest
 from core.errors import DataError
 from core.text import bundle as text_bundle
@@ -139,47 +139,24 @@ def test_preflight_names_duplicates_across_classes_and_scripts():
 # --- end to end: CLI train, predict, explain, export -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def text_root(tmp_path_factory) -> Path:
-    """One tiny trained text run, shared by the CLI and page tests."""
-    root = tmp_path_factory.mktemp("texts") / "workspace"
-    frame, _ = get_template("text_classification").example_data()
-    path = root.parent / "reviews.csv"
-    frame.to_csv(path, index=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        args = [
-            "train",
-            str(path),
-            "--template",
-            "text_classification",
-            "--target",
-            "sentiment",
-        ]
-        assert (
-            cli.main(
-                [
-                    *args,
-                    "--epochs",
-                    "40",
-                    "--param",
-                    "learning_rate=0.05",
-                    "--param",
-                    "patience=40",
-                    "--json",
-                ]
-            )
-            == 0
-        )
-    return root
-
-
 @pytest.fixture
-def text_run(text_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(text_root))
-    return runs.list_runs()[0]
+def text_run(trained_workspace, tmp_path_factory, monkeypatch) -> str:
+    """One tiny text run trained through the CLI, shared by the CLI and page tests."""
+
+    def train() -> str:
+        frame, _ = get_template("text_classification").example_data()
+        path = tmp_path_factory.mktemp("reviews") / "reviews.csv"
+        frame.to_csv(path, index=False)
+        args = ["train", str(path), "--template", "text_classification"]
+        args += ["--target", "sentiment", "--epochs", "40"]
+        args += ["--param", "learning_rate=0.05", "--param", "patience=40", "--json"]
+        assert cli.main(args) == 0
+        return runs.list_runs()[0]
+
+    return trained_workspace("texts", train).use(monkeypatch)
 
 
+@pytest.mark.trains
 def test_cli_train_reports_the_three_accuracies_and_the_verdict(text_run):
     report = runs.read_evaluation(text_run)
     for key in ("metrics", "baseline", "reference"):
@@ -189,6 +166,7 @@ def test_cli_train_reports_the_three_accuracies_and_the_verdict(text_run):
     assert runs.read_info(text_run)["text_column"] == "review"
 
 
+@pytest.mark.trains
 def test_cli_predict_and_explain(text_run, tmp_path, capsys):
     rows = tmp_path / "new.csv"
     pd.DataFrame(
@@ -205,6 +183,7 @@ def test_cli_predict_and_explain(text_run, tmp_path, capsys):
     assert "pos:" in capsys.readouterr().out
 
 
+@pytest.mark.trains
 def test_explain_weighs_the_deciding_word_most(text_run):
     model = runs.load_model(text_run)
     result = text_bundle.explain(
@@ -215,6 +194,7 @@ def test_explain_weighs_the_deciding_word_most(text_run):
     assert weights["wonderful"] == max(weights.values())
 
 
+@pytest.mark.trains
 def test_export_verifies_in_a_fresh_process(text_run, tmp_path):
     check = export.build_bundle(text_run)
     assert check["ok"], check["message"]
@@ -249,6 +229,7 @@ def test_train_page_preselects_the_longest_text_column():
     assert at.selectbox(key="_w_text_column_label").value == "sentence"
 
 
+@pytest.mark.trains
 def test_results_and_live_predict_pages(text_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: text_run})
     assert not at.exception
@@ -261,6 +242,7 @@ def test_results_and_live_predict_pages(text_run):
     assert "**pos**" in "\n".join(m.value for m in at.markdown)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("architecture", ["characters", "sequence"])
 def test_each_network_saves_and_reloads_with_raw_strings(architecture, tmp_path):
     import keras

@@ -24,12 +24,12 @@ from core import (
     prediction,
     runs,
     thresholds,
-    training,
     workspace,
 )
 from core.__main__ import _print_train_result, main
 from core.errors import DataError, DecisionError
 from pages.ui import state
+from tests.conftest import train_here
 
 APP = Path(__file__).parents[1] / "app.py"
 
@@ -48,26 +48,22 @@ def fraud_rows(n: int = 240) -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory) -> Path:
-    """One small fraud run, trained in-process once for the module."""
-    root = tmp_path_factory.mktemp("fraud") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        content = fraud_rows().to_csv(index=False).encode()
-        dataset_id = datasets.store_upload("cards.csv", content)
-        params = {"epochs": 8, "batch_size": 32, "patience": 8}
-        spec = runs.RunSpec("tabular_classification", dataset_id, "Class", params)
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_fraud() -> str:
+    """One small fraud run, trained in-process once."""
+    dataset_id = datasets.store_upload(
+        "cards.csv", fraud_rows().to_csv(index=False).encode()
+    )
+    params = {"epochs": 8, "batch_size": 32, "patience": 8}
+    return train_here(
+        runs.RunSpec("tabular_classification", dataset_id, "Class", params)
+    )
 
 
 @pytest.fixture
-def run_id(trained_root, tmp_path, monkeypatch) -> str:
+def run_id(trained_workspace, tmp_path, monkeypatch) -> str:
     """The fraud run in a private copy of its workspace: tests may change it."""
     root = tmp_path / "copy"
-    shutil.copytree(trained_root, root)
+    shutil.copytree(trained_workspace("fraud", _train_fraud).root, root)
     monkeypatch.setenv(workspace.WORKSPACE_ENV, str(root))
     return runs.list_runs()[0]
 
@@ -124,6 +120,7 @@ def test_reliability_of_honest_probabilities_is_near_the_diagonal():
 # --- a fraud run ------------------------------------------------------------------------
 
 
+@pytest.mark.trains
 def test_fraud_run_reports_rare_class_metrics_led_by_average_precision(run_id):
     report, info = runs.read_evaluation(run_id), runs.read_info(run_id)
     rare = {"average_precision", "recall_at_1pct_false_alarms", "precision_at_top_5pct"}
@@ -153,6 +150,7 @@ def test_fraud_run_reports_rare_class_metrics_led_by_average_precision(run_id):
     assert decision.runs_with_decision() == [run_id]
 
 
+@pytest.mark.trains
 def test_save_threshold_checks_its_values(run_id):
     low, high = decision.score_range(runs.read_evaluation(run_id)["decision"]["scores"])
     for bad in (float("nan"), high + 0.1, low - 0.1, "0.5"):
@@ -169,6 +167,7 @@ def _flags(frame: pd.DataFrame) -> int:
     return int((frame["prediction"].astype(str) == "1").sum())
 
 
+@pytest.mark.trains
 def test_threshold_round_trips_through_the_bundle(run_id, tmp_path):
     rows = fraud_rows(400).tail(150).drop(columns="Class")
     before, _ = prediction.predict_frame(run_id, rows)
@@ -207,6 +206,7 @@ def test_threshold_round_trips_through_the_bundle(run_id, tmp_path):
     )
 
 
+@pytest.mark.trains
 def test_cli_json_carries_average_precision_and_the_threshold(run_id, capsys):
     _print_train_result(
         argparse.Namespace(json=True), run_id, "tabular_classification", []
@@ -217,6 +217,7 @@ def test_cli_json_carries_average_precision_and_the_threshold(run_id, capsys):
     assert result["threshold"] == 0.5 and result["decision"]["positive_label"] == "1"
 
 
+@pytest.mark.trains
 def test_cli_threshold_saves_a_value_and_the_lowest_cost(run_id, capsys):
     assert main(["threshold", run_id, "0.2", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -238,6 +239,7 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+@pytest.mark.trains
 def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(run_id):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state[state.ACTIVE_RUN_ID] = run_id
@@ -279,6 +281,7 @@ def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(ru
     assert _flags(predict.dataframe[0].value) > before
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     "damage",
     [
@@ -304,6 +307,7 @@ def test_a_damaged_decision_is_not_offered(run_id, damage):
         thresholds.save_threshold(run_id, 0.5, set_by="you")
 
 
+@pytest.mark.trains
 def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
     export.build_bundle(run_id)
     with zipfile.ZipFile(export.bundle_path(run_id)) as source:
@@ -318,6 +322,7 @@ def test_a_bundle_with_a_wrong_decision_is_refused(run_id):
         bundle_import.import_bundle(forged.getvalue(), "forged.zip")
 
 
+@pytest.mark.trains
 def test_threshold_page_without_labels_counts_flags_and_asks_for_no_costs(run_id):
     path = runs.run_dir(run_id) / runs.EVALUATION_FILE
     report = runs.read_evaluation(run_id)

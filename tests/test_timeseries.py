@@ -17,7 +17,7 @@ from core.series import bundle as series_bundle
 from core.series import cleaning as series_cleaning
 from core.templates.base import resolve_params
 from pages.ui.text import plain
-from tests.conftest import FAST_PARAMS, tiny_series
+from tests.conftest import FAST_PARAMS, tiny_series, train_here
 
 APP = Path(__file__).parents[1] / "app.py"
 TEMPLATE = get_template("timeseries_forecasting")
@@ -85,6 +85,7 @@ def test_unknown_time_column():
     )
 
 
+@pytest.mark.trains
 def test_forecast_csv_with_different_columns(forecast_run):
     model = runs.load_model(forecast_run)
     other = tiny_series().rename(columns={"x": "pressure"})
@@ -334,32 +335,26 @@ def test_strong_season_is_stated():
 # --- a real run: report, CLI-level predict, bundle, pages -------------------------------
 
 
-@pytest.fixture(scope="module")
-def forecast_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("forecast") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        csv = tiny_series().to_csv(index=False).encode()
-        spec = runs.RunSpec(
-            TEMPLATE.name,
-            datasets.store_upload("series.csv", csv),
-            "y",
-            {"epochs": 3, "patience": 2, "batch_size": 16},
-            dataset_name="series.csv",
-        )
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
+def _train_series(name: str, frame: pd.DataFrame, target: str) -> str:
+    spec = runs.RunSpec(
+        TEMPLATE.name,
+        datasets.store_upload(name, frame.to_csv(index=False).encode()),
+        target,
+        {"epochs": 3, "patience": 2, "batch_size": 16},
+        dataset_name=name,
+    )
+    return train_here(spec)
 
 
 @pytest.fixture
-def forecast_run(forecast_root, monkeypatch) -> str:
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(forecast_root))
-    return runs.list_runs()[0]
+def forecast_run(trained_workspace, monkeypatch) -> str:
+    def train() -> str:
+        return _train_series("series.csv", tiny_series(), "y")
+
+    return trained_workspace("forecast", train).use(monkeypatch)
 
 
+@pytest.mark.trains
 def test_report_has_metrics_baselines_and_plot_data(forecast_run):
     report = runs.read_evaluation(forecast_run)
     assert report["task"] == "forecasting"
@@ -411,6 +406,7 @@ def test_forecast_verdict_against_the_best_simple_rule(noise, beats):
     assert "(persistence, the best of three)" in verdict["sentence"]
 
 
+@pytest.mark.trains
 def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
     path = tmp_path / "newer.csv"
     tiny_series(120).to_csv(path, index=False)
@@ -422,6 +418,7 @@ def test_predict_file_forecasts_after_the_end(forecast_run, tmp_path):
     assert warnings == ["Ignored columns the model does not use: ['note']."]
 
 
+@pytest.mark.trains
 def test_bundle_is_verified_in_a_fresh_process(forecast_run):
     check = export.build_bundle(forecast_run)
     assert check["ok"], check["message"]
@@ -437,6 +434,7 @@ def open_page(page: str, **state) -> AppTest:
     return at
 
 
+@pytest.mark.trains
 def test_results_page_shows_the_forecast_report(forecast_run):
     at = open_page("pages/results.py", active_run_id=forecast_run)
     verdict = runs.read_evaluation(forecast_run)["verdict"]
@@ -454,6 +452,7 @@ def test_results_page_shows_the_forecast_report(forecast_run):
     assert not at.exception
 
 
+@pytest.mark.trains
 def test_predict_page_forecasts_and_refuses_other_columns(forecast_run):
     at = open_page("pages/predict.py", active_run_id=forecast_run)
     assert "Forecast the next" in at.subheader[0].value
@@ -472,31 +471,14 @@ def test_train_page_suggests_forecasting_for_the_weather_sample():
     assert at.text_input(key="_w_param_time_column").value == ""
 
 
-@pytest.fixture(scope="module")
-def yearly_root(tmp_path_factory) -> Path:
-    from core import training
-
-    root = tmp_path_factory.mktemp("yearly") / "workspace"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(workspace.WORKSPACE_ENV, str(root))
-        csv = sunspots_yearly().to_csv(index=False).encode()
-        spec = runs.RunSpec(
-            TEMPLATE.name,
-            datasets.store_upload("sunspots.csv", csv),
-            "sunspots",
-            {"epochs": 3, "patience": 2, "batch_size": 16},
-            dataset_name="sunspots.csv",
-        )
-        run_id = runs.create_run(spec)
-        assert training.train_run(run_id) == "completed", runs.read_status(run_id)
-    return root
-
-
+@pytest.mark.trains
 def test_yearly_series_trains_evaluates_exports_and_predicts(
-    yearly_root, monkeypatch, tmp_path
+    trained_workspace, monkeypatch, tmp_path
 ):
-    monkeypatch.setenv(workspace.WORKSPACE_ENV, str(yearly_root))
-    run_id = runs.list_runs()[0]
+    def train() -> str:
+        return _train_series("sunspots.csv", sunspots_yearly(), "sunspots")
+
+    run_id = trained_workspace("yearly", train).use(monkeypatch)
     report = runs.read_evaluation(run_id)
     assert np.isfinite(report["baselines"]["seasonal_naive"]["mae"])  # no season
     assert export.build_bundle(run_id)["ok"]

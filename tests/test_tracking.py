@@ -13,7 +13,7 @@ from PIL import Image
 from core.__main__ import main
 from core.errors import DataError
 from core.vision import follow, tracking, video
-from tests.test_image_pages import image_root, image_run  # noqa: F401  (fixtures)
+from tests.test_image_pages import image_run  # noqa: F401  fixtures
 from tests.test_images import picture
 from tests.test_pages import open_page, texts
 
@@ -147,6 +147,7 @@ def test_long_clips_and_unknown_finders_are_refused(blue_model, tmp_path, monkey
         tracking.track_video(blue_model, clip, "face.mp4", INFO, find="cars")
 
 
+@pytest.mark.trains
 def test_cli_predict_track_writes_the_tracks_and_the_annotated_video(
     image_run,  # noqa: F811
     tmp_path,
@@ -165,6 +166,7 @@ def test_cli_predict_track_writes_the_tracks_and_the_annotated_video(
     assert "is not a video file" in capsys.readouterr().err
 
 
+@pytest.mark.trains
 def test_predict_page_follows_faces_in_a_video(image_run, tmp_path):  # noqa: F811
     from pages.ui import state
 
@@ -180,6 +182,7 @@ def test_predict_page_follows_faces_in_a_video(image_run, tmp_path):  # noqa: F8
     assert len(at.get("download_button")) >= 2  # the video and the CSV
 
 
+@pytest.mark.trains
 def test_camera_follows_faces_across_snapshots(image_run):  # noqa: F811
     import io
 

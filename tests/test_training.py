@@ -62,6 +62,7 @@ def _assert_completed(run_id: str, epochs: int) -> None:
     )
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     "table",
     ["numeric_table", "tiny_table"],
@@ -82,6 +83,7 @@ def test_train_run_completes(table, request):
     assert {"accuracy", "balanced_accuracy"} <= set(report["metrics"])
 
 
+@pytest.mark.trains
 def test_train_run_regression_completes(tiny_regression_table):
     frame = tiny_regression_table.drop(columns="color")
     run_id = _make_run(frame, "y", "tabular_regression", epochs=1)
@@ -90,6 +92,7 @@ def test_train_run_regression_completes(tiny_regression_table):
     assert set(runs.read_evaluation(run_id)["metrics"]) == {"mae", "rmse", "r2"}
 
 
+@pytest.mark.trains
 def test_stop_file_before_training_keeps_the_model(numeric_table):
     run_id = _make_run(numeric_table, epochs=5, patience=5)
     runs.request_stop(run_id)
@@ -103,6 +106,7 @@ def test_stop_file_before_training_keeps_the_model(numeric_table):
     assert runs.read_evaluation(run_id)["metrics"]
 
 
+@pytest.mark.trains
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_diverging_training_fails_with_the_plain_nan_message(tiny_regression_table):
     frame = tiny_regression_table.drop(columns="color")
@@ -196,6 +200,7 @@ def test_no_time_budget_never_stops(monkeypatch):
     assert not budget.model.stop_training
 
 
+@pytest.mark.trains
 def test_second_run_waits_for_the_first(numeric_table, monkeypatch, ordered_run_ids):
     monkeypatch.setattr(training, "QUEUE_POLL_SECONDS", 0.05)
     first = _make_run(numeric_table)
@@ -240,6 +245,7 @@ def test_stop_while_queued_never_trains(numeric_table, monkeypatch, ordered_run_
 
 
 @pytest.mark.slow
+@pytest.mark.trains
 def test_launch_runs_the_worker_to_completion(numeric_table):
     run_id = _make_run(numeric_table)
     pid = int(launch.executor().submit(run_id))

@@ -182,6 +182,7 @@ def test_cli_weights_fetch_and_list(server, monkeypatch, weights_bytes, capsys):
     assert "error: Could not download" in capsys.readouterr().err
 
 
+@pytest.mark.trains
 def test_a_run_fine_tunes_on_the_downloaded_weights(server, monkeypatch, weights_bytes):
     serve(server, monkeypatch, weights_bytes)
     weights.fetch(NAME)
@@ -195,6 +196,7 @@ def test_a_run_fine_tunes_on_the_downloaded_weights(server, monkeypatch, weights
     assert runs.read_info(run_id)["backbone"] == NAME
 
 
+@pytest.mark.trains
 def test_fine_tuning_trains_the_top_and_keeps_batchnorm_and_the_bottom(
     server, monkeypatch, weights_bytes, tmp_path
 ):
