@@ -329,10 +329,10 @@ def run_page(ws: Any, page: str = "") -> tuple[float, list[str]]:
     while True:
         msg = ForwardMsg()
         msg.ParseFromString(ws.recv(timeout=SERVER_START_TIMEOUT_S))
-        kind = msg.WhichOneof("type")
-        if kind == "script_finished":
+        field = msg.WhichOneof("type")
+        if field == "script_finished":
             return time.perf_counter() - started, errors
-        if kind == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
+        if field == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
             errors.append(msg.delta.new_element.exception.message)
 
 

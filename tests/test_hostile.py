@@ -794,8 +794,8 @@ def test_plotly_text_is_html_escaped():
 
 
 def _all_markdown(at) -> str:
-    kinds = ("markdown", "caption", "error", "warning", "info", "success", "subheader")
-    parts = [str(e.value) for kind in kinds for e in at.get(kind)]
+    shown = ("markdown", "caption", "error", "warning", "info", "success", "subheader")
+    parts = [str(e.value) for element in shown for e in at.get(element)]
     parts += [str(w.label) for w in at.get("selectbox")]
     return "\n".join(parts)
 

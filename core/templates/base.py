@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 import pandas as pd
 
 from core import datasets, table_reading, workspace
-from core.columns import KINDS
+from core.columns import COLUMN_TYPES
 from core.errors import DataError, TemplateError
 from core.templates.checks import KeyChecks
 
@@ -59,6 +59,13 @@ class Info(_SplitSizes, total=False):
     the engine where a template has them; a template adds its own (e.g. `window`), and
     its predict path reads those back.
 
+    Two names in the run and bundle files keep the word "kind" for a column type, so
+    runs and bundles made before still load: the key "kind" of each `schema` entry
+    (info.json and a bundle's metadata.json, read by the standalone bundle scripts and
+    `core.bundle_import`), and the run parameter `column_kinds` (spec.json and
+    `--param column_kinds=...`: the column types the user chose). Everywhere else,
+    "kind" means the kind of data.
+
     Attributes:
         n_train: examples the model learned from.
         n_val: examples that decided when to stop.
@@ -66,7 +73,8 @@ class Info(_SplitSizes, total=False):
         task: the template's task, e.g. "classification".
         target: the column the model predicts.
         class_names: the classes, in the order of the model's outputs.
-        schema: one entry per input column: name, kind, default, range or choices.
+        schema: one entry per input column: name, kind (its column type), default,
+            range or choices.
         decision: the threshold that turns a score into a flag (`core.decision`).
         data_kind: the kind of data, added by training (the template's `data_kind`).
         template: the template's name, added by training.
@@ -198,7 +206,7 @@ TRAINING_PARAMS = (
 
 
 class Template(ABC):
-    """Base of every registered, stateless blueprint for one kind of task.
+    """Base of every registered, stateless blueprint for one task.
 
     Besides the three steps of STYLE §3.3 (check, prepare, build_model), a template
     knows how to evaluate its task and predict from a file, and names the standalone
@@ -440,7 +448,7 @@ def _check_contract(cls: type[Template]) -> None:
         )
 
 
-_KIND_NAMES = {
+_TYPE_NAMES = {
     int: "a whole number",
     float: "a number",
     str: "text",
@@ -499,7 +507,7 @@ def resolve_params(
     params = {name: p.default for name, p in declared.items()}
     for name, value in (overrides or {}).items():
         if name == "column_kinds":
-            params[name] = _check_column_kinds(value)
+            params[name] = _check_column_types(value)
             continue
         if name not in declared:
             raise DataError(
@@ -509,14 +517,14 @@ def resolve_params(
     return params
 
 
-def _check_column_kinds(value: Any) -> dict[str, str]:
-    """Column kinds must map column names to known kinds (columns are checked later)."""
+def _check_column_types(value: Any) -> dict[str, str]:
+    """`column_kinds` must map column names to column types (columns are checked later)."""
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and v in KINDS for k, v in value.items()
+        isinstance(k, str) and v in COLUMN_TYPES for k, v in value.items()
     ):
         raise DataError(
             "Invalid value for argument `column_kinds`. Expected a mapping of column "
-            f"names to one of {list(KINDS)}, e.g. "
+            f"names to one of {list(COLUMN_TYPES)}, e.g. "
             '\'{"zip": "category"}\'. '
             f"Received: column_kinds={value!r}"
         )
@@ -524,9 +532,9 @@ def _check_column_kinds(value: Any) -> dict[str, str]:
 
 
 def _check_param(param: Param, value: Any) -> Any:
-    kind = type(param.default)
-    value = _convert(param, kind, value)
-    if kind is float and not math.isfinite(value):
+    expected = type(param.default)
+    value = _convert(param, expected, value)
+    if expected is float and not math.isfinite(value):
         raise DataError(
             f"Invalid value for argument `{param.name}`. Expected a finite number. "
             f"Received: {param.name}={value!r}"
@@ -537,7 +545,7 @@ def _check_param(param: Param, value: Any) -> Any:
             f"{list(param.choices)}. Received: {param.name}={value!r}"
         )
     low, high = param.min_value, param.max_value
-    if kind in (int, float) and (
+    if expected in (int, float) and (
         (low is not None and value < low) or (high is not None and value > high)
     ):
         raise DataError(
@@ -552,18 +560,18 @@ def _check_param(param: Param, value: Any) -> Any:
 _BOOLS = {True: True, False: False, "true": True, "false": False}
 
 
-def _convert(param: Param, kind: type, value: Any) -> Any:
+def _convert(param: Param, expected: type, value: Any) -> Any:
     """Converts `value` to the Param's type; booleans accept only true/false."""
     try:
-        if kind is bool:
+        if expected is bool:
             return _BOOLS[value.lower() if isinstance(value, str) else value]
-        if kind is int and isinstance(value, float) and not value.is_integer():
+        if expected is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
-        return kind(value)
+        return expected(value)
     except (TypeError, ValueError, OverflowError, KeyError):
         raise DataError(
             f"Invalid value for argument `{param.name}`. Expected "
-            f"{_KIND_NAMES[kind]}. Received: {param.name}={value!r}"
+            f"{_TYPE_NAMES[expected]}. Received: {param.name}={value!r}"
         ) from None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core import datasets, table_reading
-from core.columns import FEATURE_KINDS, infer_column_kinds, split_indices, target_task
+from core.columns import FEATURE_TYPES, infer_column_types, split_indices, target_task
 from core.errors import DataError
 from core.findings import Finding
 from core.tables.bundle import format_value
@@ -323,12 +323,12 @@ def read_texts(
 
 
 def _other_features(frame: pd.DataFrame, target: str, column: str) -> list[str]:
-    kinds = infer_column_kinds(frame)
+    column_types = infer_column_types(frame)
     return [
         c
         for c in frame.columns
         if c not in (target, column)
-        and kinds[c] in FEATURE_KINDS
+        and column_types[c] in FEATURE_TYPES
         and frame[c].nunique(dropna=False) > 1
     ]
 
