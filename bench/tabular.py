@@ -106,7 +106,7 @@ def prepare_sample(file_name: str, target: str, template_name: str) -> dict[str,
     """Stores a sample, creates its run and prepares its arrays as `_train` does."""
     from core import datasets, runs
     from core.catalog import get_template
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     dataset_id = datasets.store_sample(file_name)
     spec = runs.RunSpec(template_name, dataset_id, target, {}, dataset_name=file_name)

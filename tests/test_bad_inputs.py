@@ -11,7 +11,7 @@ from core.catalog import get_template
 from core.columns import infer_column_types
 from core.errors import DataError, TemplateError
 from core.tables.preflight import preflight
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from tests.conftest import FAST_PARAMS
 
 

@@ -35,7 +35,7 @@ from core import (
 )
 from core.catalog import get_template, list_templates
 from core.errors import DataError, RunError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from core.vision import ingest
 from pages.ui import state
 from pages.ui.text import plain, plot_text

@@ -18,7 +18,7 @@ from PIL import Image
 from core import datasets, export, prediction, runs, training
 from core.catalog import get_template
 from core.errors import DataError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from core.vision import bundle as vision_bundle
 from core.vision import ingest, saliency, video
 from core.vision import template as vision_template

@@ -16,7 +16,7 @@ from core.__main__ import main
 from core.catalog import get_template
 from core.tables import bundle as tables_bundle
 from core.tables.template import input_names
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from tests.conftest import FAST_PARAMS
 
 ODD_NAMES = [

@@ -26,7 +26,8 @@ from core.tables.template import (
     write_test_rows,
 )
 from core.templates import checks
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, Template
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import TRAINING_PARAMS, Param
 from core.templates.registry import register
 
 INPUT_TYPES = ("number", "category", "boolean")  # free text has no usual value to miss

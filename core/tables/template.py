@@ -23,14 +23,8 @@ from core.tables import bundle as tables_bundle
 from core.tables.bundle import format_value
 from core.tables.preflight import preflight
 from core.templates import checks
-from core.templates.base import (
-    TRAINING_PARAMS,
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import TRAINING_PARAMS, Param, dropout_param
 
 MIN_ROWS = 20
 MAX_CHOICES = 50

@@ -1,10 +1,11 @@
-"""The template contract: parameters as data, the datasets a template prepares, `Template`."""
+"""The template contract: the datasets a template prepares, its info and report, `Template`.
+
+A template's parameters (`Param`, the training knobs, checking values) are in
+`core.templates.params`.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,27 +14,10 @@ from typing import Any, TypedDict
 
 import pandas as pd
 
-from core import datasets, table_reading, workspace
-from core.columns import COLUMN_TYPES
-from core.errors import DataError, TemplateError
+from core import datasets, table_reading
+from core.errors import TemplateError
 from core.templates.checks import KeyChecks
-
-
-@dataclass(frozen=True)
-class Param:
-    """One user-tunable knob, rendered generically by `pages/_ui.param_form`."""
-
-    name: str
-    label: str
-    default: int | float | str | bool
-    choices: tuple[int | float | str, ...] = ()
-    min_value: float | None = None
-    max_value: float | None = None
-    help: str = ""
-    advanced: bool = False
-    file_suffixes: tuple[
-        str, ...
-    ] = ()  # a path to a file in the Keras cache or workspace
+from core.templates.params import TRAINING_PARAMS, Param
 
 
 @dataclass(frozen=True)
@@ -131,80 +115,6 @@ class Prepared:
     class_weight: Mapping[int, float] | None = field(default=None)
 
 
-TRAINING_PARAMS = (
-    Param(
-        "epochs",
-        "Maximum epochs",
-        200,
-        min_value=1,
-        max_value=5000,
-        help="Passes over the training data; training stops earlier when it stops improving.",
-    ),
-    Param(
-        "time_budget_s",
-        "Time budget (seconds, 0 = none)",
-        0,
-        min_value=0,
-        max_value=86400,
-        help="Stop after this many seconds and keep the best model so far.",
-        advanced=True,
-    ),
-    Param(
-        "batch_size",
-        "Batch size",
-        32,
-        choices=(8, 16, 32, 64, 128, 256, 512),
-        help="Rows the model looks at per step.",
-        advanced=True,
-    ),
-    Param(
-        "learning_rate",
-        "Learning rate",
-        0.001,
-        min_value=1e-6,
-        max_value=1.0,
-        help="How big each learning step is; lower it if training diverges.",
-        advanced=True,
-    ),
-    Param(
-        "patience",
-        "Patience (epochs)",
-        20,
-        min_value=1,
-        max_value=500,
-        help="Stop after this many epochs without improvement.",
-        advanced=True,
-    ),
-    Param(
-        "val_fraction",
-        "Validation share",
-        0.2,
-        min_value=0.05,
-        max_value=0.5,
-        help="Share of rows used to decide when to stop.",
-        advanced=True,
-    ),
-    Param(
-        "test_fraction",
-        "Test share",
-        0.2,
-        min_value=0.05,
-        max_value=0.5,
-        help="Share of rows kept aside to measure the final model honestly.",
-        advanced=True,
-    ),
-    Param(
-        "seed",
-        "Random seed",
-        1337,
-        min_value=0,
-        max_value=2**31 - 1,
-        help="The same seed gives the same split and the same model.",
-        advanced=True,
-    ),
-)
-
-
 class Template(ABC):
     """Base of every registered, stateless blueprint for one task.
 
@@ -213,7 +123,7 @@ class Template(ABC):
     script that ships in the bundle as predict.py. The defaults here serve a template
     whose data is one stored CSV table, so a template implements only what differs.
     Training, export, the CLI and the pages stay generic: adding a template is one
-    module plus one import line in `core/templates/builtins.py`.
+    module plus one import line in `core/catalog.py`.
 
     The contract, checked when a concrete subclass is defined: the abstract methods
     (`example_data`, `check`, `prepare`, `build_model`, `evaluate`,
@@ -445,151 +355,4 @@ def _check_contract(cls: type[Template]) -> None:
             f"Template `{cls.__name__}` cannot predict. Expected a `predict_frame` "
             "method (it scores rows of a table) or a `predict_file` method (files "
             "or folders)."
-        )
-
-
-_TYPE_NAMES = {
-    int: "a whole number",
-    float: "a number",
-    str: "text",
-    bool: "true or false",
-}
-
-
-def training_params(**defaults: int | float) -> tuple[Param, ...]:
-    """The training knobs (`TRAINING_PARAMS`) with some of their defaults replaced.
-
-    Args:
-        **defaults: the new default of each knob to change, e.g. `epochs=100`.
-
-    Returns:
-        Every training knob, in order, each with its new default if one is given.
-
-    Raises:
-        ValueError: if a name is not one of the training knobs.
-    """
-    names = [p.name for p in TRAINING_PARAMS]
-    for name, value in defaults.items():
-        if name not in names:
-            raise ValueError(
-                f"Invalid argument `{name}`. Expected one of {names}. "
-                f"Received: {name}={value!r}"
-            )
-    return tuple(
-        dataclasses.replace(p, default=defaults[p.name]) if p.name in defaults else p
-        for p in TRAINING_PARAMS
-    )
-
-
-def dropout_param(default: float) -> Param:
-    """The dropout knob every template offers, with its own default."""
-    return Param(
-        "dropout",
-        "Dropout",
-        default,
-        min_value=0.0,
-        max_value=0.9,
-        help="Share of features switched off while learning, against overfitting.",
-        advanced=True,
-    )
-
-
-def resolve_params(
-    template: Template, overrides: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Returns the template's defaults updated with `overrides`, checked against each Param.
-
-    Raises:
-        DataError: if an override is unknown, of the wrong type, not finite, out of
-            range, or a path outside the Keras cache and the workspace.
-    """
-    declared = {p.name: p for p in template.params}
-    params = {name: p.default for name, p in declared.items()}
-    for name, value in (overrides or {}).items():
-        if name == "column_kinds":
-            params[name] = _check_column_types(value)
-            continue
-        if name not in declared:
-            raise DataError(
-                f"Unknown parameter `{name}`. Expected one of {sorted(declared)}."
-            )
-        params[name] = _check_param(declared[name], value)
-    return params
-
-
-def _check_column_types(value: Any) -> dict[str, str]:
-    """`column_kinds` must map column names to column types (columns are checked later)."""
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and v in COLUMN_TYPES for k, v in value.items()
-    ):
-        raise DataError(
-            "Invalid value for argument `column_kinds`. Expected a mapping of column "
-            f"names to one of {list(COLUMN_TYPES)}, e.g. "
-            '\'{"zip": "category"}\'. '
-            f"Received: column_kinds={value!r}"
-        )
-    return dict(value)
-
-
-def _check_param(param: Param, value: Any) -> Any:
-    expected = type(param.default)
-    value = _convert(param, expected, value)
-    if expected is float and not math.isfinite(value):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected a finite number. "
-            f"Received: {param.name}={value!r}"
-        )
-    if param.choices and value not in param.choices:
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected one of "
-            f"{list(param.choices)}. Received: {param.name}={value!r}"
-        )
-    low, high = param.min_value, param.max_value
-    if expected in (int, float) and (
-        (low is not None and value < low) or (high is not None and value > high)
-    ):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected a value "
-            f"between {low} and {high}. Received: {param.name}={value!r}"
-        )
-    if param.file_suffixes and value:
-        _check_file(param, value)
-    return value
-
-
-_BOOLS = {True: True, False: False, "true": True, "false": False}
-
-
-def _convert(param: Param, expected: type, value: Any) -> Any:
-    """Converts `value` to the Param's type; booleans accept only true/false."""
-    try:
-        if expected is bool:
-            return _BOOLS[value.lower() if isinstance(value, str) else value]
-        if expected is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        return expected(value)
-    except (TypeError, ValueError, OverflowError, KeyError):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected "
-            f"{_TYPE_NAMES[expected]}. Received: {param.name}={value!r}"
-        ) from None
-
-
-def allowed_file_folders() -> list[Path]:
-    """Folders a path parameter may point into: the Keras caches and the workspace."""
-    homes = [os.environ.get("KERAS_HOME", ""), "~/.keras", "/tmp/.keras"]
-    caches = [Path(h).expanduser().resolve() / "models" for h in homes if h]
-    return [*caches, workspace.root().resolve()]
-
-
-def _check_file(param: Param, value: str) -> None:
-    """A server path is trusted only inside the allowed folders, with a known suffix."""
-    path = Path(value).expanduser().resolve()
-    inside = any(path.is_relative_to(folder) for folder in allowed_file_folders())
-    if not (inside and path.is_file() and path.name.endswith(param.file_suffixes)):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected an existing "
-            f"{' or '.join(param.file_suffixes)} file in the Keras cache "
-            f"(~/.keras/models) or the workspace ({workspace.root()}). "
-            f"Received: {param.name}={value!r}"
         )

@@ -16,14 +16,8 @@ from core.errors import DataError
 from core.findings import Finding
 from core.tables.bundle import format_value
 from core.templates import checks
-from core.templates.base import (
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-    training_params,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import Param, dropout_param, training_params
 from core.templates.registry import register
 from core.text import bundle as text_bundle
 from core.text import choices, ingest

@@ -13,7 +13,7 @@ from core import datasets, runs, table_reading
 from core.catalog import get_template, templates_for
 from core.columns import column_stats, infer_column_types, resolve_column_types
 from core.errors import UserError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from pages.ui.text import plain
 
 load_table_cached = st.cache_data(
