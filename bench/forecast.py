@@ -48,7 +48,7 @@ def prepare_case() -> dict[str, Any]:
     """Stores the sample and prepares its windows exactly as a run does."""
     from core import datasets, runs
     from core.catalog import get_template
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     dataset_id = datasets.store_sample(SAMPLE)
     spec = runs.RunSpec(TEMPLATE, dataset_id, TARGET, {}, dataset_name=SAMPLE)

@@ -96,16 +96,16 @@ def random_crops(x: Any, smallest: float) -> Any:
     return tf.image.crop_and_resize(x, boxes, tf.range(n), tf.stack([size, size]))
 
 
-def mix_batch(x: Any, y: Any, kind: str) -> tuple[Any, Any]:
+def mix_batch(x: Any, y: Any, method: str) -> tuple[Any, Any]:
     """Mixup (alpha 0.2) or CutMix (alpha 1) of a batch with its own shuffle."""
     import tensorflow as tf
 
     n, size = tf.shape(x)[0], tf.shape(x)[1]
     order = tf.random.shuffle(tf.range(n))
-    alpha = 0.2 if kind == "mixup" else 1.0
+    alpha = 0.2 if method == "mixup" else 1.0
     g1, g2 = tf.random.gamma((), alpha), tf.random.gamma((), alpha)
     lam = g1 / (g1 + g2)
-    if kind == "mixup":
+    if method == "mixup":
         return lam * x + (1 - lam) * tf.gather(x, order), lam * y + (1 - lam) * (
             tf.gather(y, order)
         )

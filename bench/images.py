@@ -151,7 +151,7 @@ def pipeline_vs_bare(dataset_id: str) -> dict[str, Any]:
     import numpy as np
 
     from core.catalog import get_template
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
     from core.vision import bundle as vision_bundle
 
     template = get_template("image_classification")

@@ -51,7 +51,7 @@ def scored_training(epochs: int | None) -> dict[str, Any]:
     from core.corpus.model import score_model
     from core.corpus.ngram import NGram, Scores
     from core.corpus.report import corpus_report
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     template = get_template("next_word")
     params = resolve_params(template, {} if epochs is None else {"epochs": epochs})
@@ -146,7 +146,7 @@ def memory_child(path: str) -> None:
     from core.catalog import get_template
     from core.corpus import ingest
     from core.corpus.model import window_starts
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     template = get_template("next_word")
     params = resolve_params(template, {})

@@ -167,7 +167,7 @@ def run_once(
     from core.catalog import get_template
     from core.tables import report
     from core.tables.bundle import predict_outputs
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     template = get_template(table.template)
     params = resolve_params(template, {**overrides, "seed": seed})

@@ -106,7 +106,7 @@ def prepare_sample(file_name: str, target: str, template_name: str) -> dict[str,
     """Stores a sample, creates its run and prepares its arrays as `_train` does."""
     from core import datasets, runs
     from core.catalog import get_template
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     dataset_id = datasets.store_sample(file_name)
     spec = runs.RunSpec(template_name, dataset_id, target, {}, dataset_name=file_name)
@@ -329,10 +329,10 @@ def run_page(ws: Any, page: str = "") -> tuple[float, list[str]]:
     while True:
         msg = ForwardMsg()
         msg.ParseFromString(ws.recv(timeout=SERVER_START_TIMEOUT_S))
-        kind = msg.WhichOneof("type")
-        if kind == "script_finished":
+        field = msg.WhichOneof("type")
+        if field == "script_finished":
             return time.perf_counter() - started, errors
-        if kind == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
+        if field == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
             errors.append(msg.delta.new_element.exception.message)
 
 

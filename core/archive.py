@@ -53,7 +53,7 @@ ZIP_ERRORS = (
 
 @dataclass(frozen=True)
 class Limits:
-    """What one upload may unpack to; the caps that differ between kinds of upload.
+    """What one upload may unpack to; the caps that differ between uploads (data sets, bundles).
 
     Attributes:
         files: the most files it may hold (folders and hidden entries not counted).
@@ -246,7 +246,7 @@ def check_zip_entries(
     Args:
         entries: the zip's entries (`ZipFile.infolist()`).
         name: the upload's name, for the error message.
-        limits: the caps of this kind of upload; `data_set_limits()` if None.
+        limits: the caps for this upload (a data set's or a bundle's); `data_set_limits()` if None.
 
     Returns:
         (entry, clean path parts) of each file to unpack, in the zip's order:

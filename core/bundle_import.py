@@ -51,7 +51,7 @@ _COMMON_SCHEMA = {
     "task": (checks.is_text, "a task name"),
     "schema": (
         checks.are_features,
-        "a list of input columns, each with a name and kind",
+        "a list of input columns, each with a name and kind (the column type)",
     ),
     "params": (lambda v: isinstance(v, dict), "an object of training settings"),
 }

@@ -1,4 +1,4 @@
-"""The columns of a table: what each holds, the target and its task, statistics, splits.
+"""The columns of a table: what type each holds, the target and its task, statistics, splits.
 
 pandas and numpy only at import time; scikit-learn is imported inside `split_indices`.
 """
@@ -39,27 +39,27 @@ TARGET_NAMES = (
     "result",
     "y",
 )
-KINDS = ("number", "category", "boolean", "date", "text", "identifier")
-FEATURE_KINDS = ("number", "category", "boolean", "text")
+COLUMN_TYPES = ("number", "category", "boolean", "date", "text", "identifier")
+FEATURE_TYPES = ("number", "category", "boolean", "text")
 
 
-def infer_column_kinds(frame: pd.DataFrame) -> dict[str, str]:
-    """Guesses what each column holds: one of `KINDS`.
+def infer_column_types(frame: pd.DataFrame) -> dict[str, str]:
+    """Guesses what each column holds: one of `COLUMN_TYPES`.
 
     Returns:
-        A mapping of column name to kind.
+        A mapping of column name to column type.
     """
-    return {column: _infer_kind(frame[column]) for column in frame.columns}
+    return {column: _infer_type(frame[column]) for column in frame.columns}
 
 
-def _infer_kind(series: pd.Series) -> str:
+def _infer_type(series: pd.Series) -> str:
     values = series.dropna()
     if values.empty:
         return "category"
     if pd.api.types.is_bool_dtype(values) or _is_boolean_text(values):
         return "boolean"
     if pd.api.types.is_numeric_dtype(values):
-        return _numeric_kind(series, values)
+        return _numeric_type(series, values)
     text = values.astype(str)
     unique_ratio = text.nunique() / len(text)
     if _looks_like_dates(text):
@@ -71,7 +71,7 @@ def _infer_kind(series: pd.Series) -> str:
     return "category"
 
 
-def _numeric_kind(series: pd.Series, values: pd.Series) -> str:
+def _numeric_type(series: pd.Series, values: pd.Series) -> str:
     if set(values.unique()) <= {0, 1}:
         return "boolean"
     is_whole = pd.api.types.is_integer_dtype(values) or (values % 1 == 0).all()
@@ -112,29 +112,34 @@ def mixed_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
     return found
 
 
-def resolve_kinds(
+def resolve_column_types(
     frame: pd.DataFrame, overrides: Mapping[str, str] | None
 ) -> dict[str, str]:
-    """Returns inferred column kinds with the user's overrides applied.
+    """Returns the inferred column types with the user's overrides applied.
+
+    Args:
+        frame: the table.
+        overrides: column name to column type, chosen by the user (the run parameter
+            `column_kinds`, the file format's name for it).
 
     Raises:
-        DataError: if an override names an unknown column or kind.
+        DataError: if an override names an unknown column or column type.
     """
-    kinds = infer_column_kinds(frame)
-    for column, kind in (overrides or {}).items():
-        if column not in kinds:
+    column_types = infer_column_types(frame)
+    for column, column_type in (overrides or {}).items():
+        if column not in column_types:
             raise DataError(f"Invalid column in `column_kinds`. Received: {column!r}")
-        if kind not in KINDS:
+        if column_type not in COLUMN_TYPES:
             raise DataError(
-                f"Invalid kind for column `{column}`. Expected one of {KINDS}. "
-                f"Received: {kind!r}"
+                f"Invalid type for column `{column}`. Expected one of {COLUMN_TYPES}. "
+                f"Received: {column_type!r}"
             )
-        kinds[column] = kind
-    return kinds
+        column_types[column] = column_type
+    return column_types
 
 
-def column_stats(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
-    """Returns one row per column: kind, missing values, distinct values, summary.
+def column_stats(frame: pd.DataFrame, column_types: Mapping[str, str]) -> pd.DataFrame:
+    """Returns one row per column: type, missing values, distinct values, summary.
 
     Infinite values count as missing (see `mask_infinite`), so the summary stays finite.
     """
@@ -146,7 +151,7 @@ def column_stats(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
         rows.append(
             {
                 "column": column,
-                "kind": kinds[column],
+                "type": column_types[column],
                 "missing": int(series.isna().sum()),
                 "distinct": int(series.nunique()),
                 "mean": float(series.mean()) if numeric else None,
@@ -184,21 +189,24 @@ def infinite_mask(series: pd.Series) -> np.ndarray:
         return np.abs(series.to_numpy("float64", na_value=np.nan)) > FLOAT32_MAX
 
 
-def suggest_target(kinds: Mapping[str, str]) -> str:
-    """Suggests the column to predict from the column names and kinds.
+def suggest_target(column_types: Mapping[str, str]) -> str:
+    """Suggests the column to predict from the column names and types.
 
     A usable column (a number, category or yes/no, not an ID, date or free text) named
     like a target wins, in the order of `TARGET_NAMES` (diamonds: `price`, not `y`);
     otherwise the last usable column.
 
     Args:
-        kinds: column name to kind, in file order (see `infer_column_kinds`).
+        column_types: column name to column type, in file order (see
+            `infer_column_types`).
 
     Returns:
         A column name.
     """
-    usable = [c for c, k in kinds.items() if k in ("number", "category", "boolean")]
-    candidates = usable or list(kinds)
+    usable = [
+        c for c, t in column_types.items() if t in ("number", "category", "boolean")
+    ]
+    candidates = usable or list(column_types)
     normalized = {re.sub(r"[^a-z0-9]", "", str(c).lower()): c for c in candidates}
     for name in TARGET_NAMES:
         if name in normalized:

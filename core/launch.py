@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from core import datasets, run_locks, runs
 from core.catalog import get_template
 from core.errors import RunError, UserError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 
 EXECUTOR_ENV = "PREDICTIVE_STUDIO_EXECUTOR"
 LOG_TAIL_BYTES = 20_000

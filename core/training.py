@@ -24,7 +24,8 @@ import keras
 from core import run_locks, runs
 from core.catalog import get_template
 from core.errors import DataError, RunError, TrainingError, UserError
-from core.templates.base import Info, Prepared, Report, Split, resolve_params
+from core.templates.base import Info, Prepared, Report, Split
+from core.templates.params import resolve_params
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pages.ui.cache import dataset_or_stop, template_notes_cached
 from pages.ui.forms import train_form
 from pages.ui.runs import show_active_run, start
 from pages.ui.state import (
-    COLUMN_KINDS,
+    COLUMN_TYPE_OVERRIDES,
     DATASET_ID,
     TEMPLATE_NAME,
     get,
@@ -38,7 +38,7 @@ form_slot = st.container()  # the Train button comes first, the template choice 
 # 2. Another template, for those who want one (the suggested one is preselected).
 templates = {t.name: t for t in templates_for(dataset_kind)}
 names = list(templates)
-with st.expander("Template: choose another kind of model"):
+with st.expander("Template: choose another model"):
     for column, option in zip(
         st.columns(len(templates)), templates.values(), strict=True
     ):
@@ -55,7 +55,7 @@ with st.expander("Template: choose another kind of model"):
         key=f"_w_template_{target or dataset_kind}",
     )
 template = templates[remember(TEMPLATE_NAME, name)]
-overrides = get(COLUMN_KINDS, {})
+overrides = get(COLUMN_TYPE_OVERRIDES, {})
 notes = template_notes_cached(template.name, dataset_id, target, overrides)
 noted = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
 with st.expander(f"What {template.title.lower()} will see ({noted})"):
@@ -68,7 +68,7 @@ with form_slot:
     st.caption(f"Trains **{template.title}** with the settings that suit most data.")
     submitted, values = train_form(template, "_w_train_form", decided)
 if submitted:
-    values["column_kinds"] = overrides
+    values["column_kinds"] = overrides  # the run parameter's name for column types
     for problem in start(template.name, dataset_id, target, values):
         form_slot.error(plain(problem))
 

@@ -8,10 +8,10 @@ import pytest
 
 from core import datasets, table_reading
 from core.catalog import get_template
-from core.columns import infer_column_kinds
+from core.columns import infer_column_types
 from core.errors import DataError, TemplateError
 from core.tables.preflight import preflight
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from tests.conftest import FAST_PARAMS
 
 
@@ -53,7 +53,7 @@ def test_header_only():
 
 def test_one_column():
     frame = _load(b"age\n1\n2\n3\n", "one.csv")  # valid, e.g. rows to score
-    [finding] = preflight(frame, None, infer_column_kinds(frame))
+    [finding] = preflight(frame, None, infer_column_types(frame))
     assert finding.level == "error" and "only one column ('age')" in finding.message
     assert "separator" in finding.fix
 
@@ -178,7 +178,7 @@ def test_mixed_numbers_and_words_from_a_file_stay_a_category():
     )
     frame = _load(("x,dose,t\n" + rows).encode())
     assert frame["dose"].tolist()[:4] == ["1", "2", "3", "unknown"]
-    assert infer_column_kinds(frame)["dose"] == "category"
+    assert infer_column_types(frame)["dose"] == "category"
     assert _problems(frame, "t", "tabular_classification") == []
 
 

@@ -1,4 +1,4 @@
-"""Data in: CSV loading, column kinds, stored uploads, splits and preflight findings."""
+"""Data in: CSV loading, column types, stored uploads, splits and preflight findings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import pytest
 
 from core import datasets, table_reading
 from core.catalog import suggest
-from core.columns import infer_column_kinds, mixed_columns, resolve_kinds, split_indices
+from core.columns import (
+    infer_column_types,
+    mixed_columns,
+    resolve_column_types,
+    split_indices,
+)
 from core.errors import DataError
 from core.tables.preflight import preflight
 
@@ -97,10 +102,10 @@ def test_blank_header_gets_a_plain_name():
     assert list(frame.columns) == ["a", "column_2"]
 
 
-# --- column kinds ---------------------------------------------------------------------
+# --- column types ---------------------------------------------------------------------
 
 
-def _kinds_frame(n: int = 30) -> pd.DataFrame:
+def _types_frame(n: int = 30) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame(
         {
@@ -120,7 +125,7 @@ def _kinds_frame(n: int = 30) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("column", "kind"),
+    ("column", "column_type"),
     [
         ("size", "number"),
         ("color", "category"),
@@ -132,32 +137,34 @@ def _kinds_frame(n: int = 30) -> pd.DataFrame:
         ("code", "identifier"),
     ],
 )
-def test_infer_column_kinds(column, kind):
-    assert infer_column_kinds(_kinds_frame())[column] == kind
+def test_infer_column_types(column, column_type):
+    assert infer_column_types(_types_frame())[column] == column_type
 
 
 def test_whole_numbers_that_repeat_are_numbers_not_ids():
     frame = pd.DataFrame({"age": [20, 30, 40, 50] * 10, "row": range(40)})
-    kinds = infer_column_kinds(frame)
-    assert kinds["age"] == "number"
-    assert kinds["row"] == "identifier"  # unique and increasing
+    column_types = infer_column_types(frame)
+    assert column_types["age"] == "number"
+    assert column_types["row"] == "identifier"  # unique and increasing
 
 
-def test_resolve_kinds_applies_overrides():
-    kinds = resolve_kinds(_kinds_frame(), {"flag": "category", "code": "text"})
-    assert kinds["flag"] == "category"
-    assert kinds["code"] == "text"
-    assert kinds["size"] == "number"
+def test_resolve_column_types_applies_overrides():
+    column_types = resolve_column_types(
+        _types_frame(), {"flag": "category", "code": "text"}
+    )
+    assert column_types["flag"] == "category"
+    assert column_types["code"] == "text"
+    assert column_types["size"] == "number"
 
 
-def test_resolve_kinds_rejects_unknown_column():
+def test_resolve_column_types_rejects_unknown_column():
     with pytest.raises(DataError, match="Invalid column.*'nope'"):
-        resolve_kinds(_kinds_frame(), {"nope": "number"})
+        resolve_column_types(_types_frame(), {"nope": "number"})
 
 
-def test_resolve_kinds_rejects_unknown_kind():
-    with pytest.raises(DataError, match="Invalid kind for column `size`.*'decimal'"):
-        resolve_kinds(_kinds_frame(), {"size": "decimal"})
+def test_resolve_column_types_rejects_unknown_type():
+    with pytest.raises(DataError, match="Invalid type for column `size`.*'decimal'"):
+        resolve_column_types(_types_frame(), {"size": "decimal"})
 
 
 # --- stored uploads -------------------------------------------------------------------
@@ -283,13 +290,13 @@ def _noisy_table(n: int = 60) -> pd.DataFrame:
 
 
 def _messages(frame: pd.DataFrame, target: str = "label") -> list[str]:
-    findings = preflight(frame, target, infer_column_kinds(frame))
+    findings = preflight(frame, target, infer_column_types(frame))
     return [f.message for f in findings]
 
 
 def test_preflight_clean_table_has_no_warnings():
     frame = _noisy_table()
-    findings = preflight(frame, "label", infer_column_kinds(frame))
+    findings = preflight(frame, "label", infer_column_types(frame))
     assert [f for f in findings if f.level != "info"] == []
 
 
@@ -297,7 +304,7 @@ def test_preflight_missing_values():
     frame = _noisy_table()
     frame.loc[::2, "a"] = np.nan
     frame.loc[:5, "b"] = np.nan
-    findings = preflight(frame, "label", infer_column_kinds(frame))
+    findings = preflight(frame, "label", infer_column_types(frame))
     by_message = {f.message: f.level for f in findings}
     assert by_message["`a` has 30 missing values (50%)."] == "warning"
     assert by_message["`b` has 6 missing values (10%)."] == "info"
@@ -358,7 +365,7 @@ def test_preflight_too_few_rows():
 def test_preflight_mixed_numbers_and_words():
     frame = _noisy_table()
     frame["dose"] = (["1", "2", "3", "none given", "5", "6"] * 10)[: len(frame)]
-    assert infer_column_kinds(frame)["dose"] == "category"
+    assert infer_column_types(frame)["dose"] == "category"
     assert mixed_columns(frame) == {"dose": ["none given"]}
     assert any(
         "`dose` mixes numbers and words (e.g. 'none given')" in m

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from core import datasets, table_reading
-from core.columns import column_stats, infer_column_kinds, mask_infinite, suggest_target
+from core.columns import column_stats, infer_column_types, mask_infinite, suggest_target
 from core.errors import DataError
 from core.findings import Finding
 from core.series import bundle as series_bundle
@@ -122,7 +122,7 @@ def _messages(findings: list[Finding]) -> str:
 
 
 def _check(frame, target):
-    return preflight(frame, target, infer_column_kinds(frame))
+    return preflight(frame, target, infer_column_types(frame))
 
 
 # --- item 1: one-column and two-column tables --------------------------------------
@@ -152,7 +152,7 @@ def test_sms_message_keeps_its_commas_and_semicolons():
     frame = table_reading.read_csv_bytes(SMS, "spam.csv")
     assert frame["message"][0].startswith("Go until jurong point, crazy")
     assert "2005; text FA" in frame["message"][2]
-    assert suggest_target(infer_column_kinds(frame)) == "label"
+    assert suggest_target(infer_column_types(frame)) == "label"
 
 
 def test_one_column_table_is_refused_for_training_by_the_data_check():
@@ -182,12 +182,12 @@ def _with_cells(cells: dict[int, str], column: str = "x") -> bytes:
 @pytest.mark.parametrize("cell", ["inf", "-inf", "Infinity", "1e309", "-2e308", "5e38"])
 def test_infinite_cell_is_named_with_its_row_and_counts_as_missing(cell):
     frame = table_reading.read_csv_bytes(_with_cells({3: cell, 20: cell}), "inf.csv")
-    kinds = infer_column_kinds(frame)
-    assert kinds["x"] == "number"
+    column_types = infer_column_types(frame)
+    assert column_types["x"] == "number"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no sklearn "Input contains infinity" either
-        findings = preflight(frame, "price", kinds)
-        stats = column_stats(frame, kinds).set_index("column")
+        findings = preflight(frame, "price", column_types)
+        stats = column_stats(frame, column_types).set_index("column")
     message = _messages(findings)
     assert "`x` holds 2 infinite or too large values (row 3, 20)" in message
     assert "`x` has 2 missing values" in message
@@ -229,8 +229,8 @@ def test_european_numbers_in_a_semicolon_file_are_numbers():
     frame = table_reading.read_csv_bytes(EUROPEAN, "wohnungen.csv")
     assert frame["Preis"].tolist() == [50088.83, 1234500.0, 999.9, 312000.0, 87450.1]
     assert frame["Fläche"].tolist() == [45.5, 120.25, 78.0, 88.75, 52.0]
-    kinds = infer_column_kinds(frame)
-    assert kinds["Preis"] == kinds["Fläche"] == "number"
+    column_types = infer_column_types(frame)
+    assert column_types["Preis"] == column_types["Fläche"] == "number"
     assert "Preis" not in _messages(_check(frame, "Zimmer"))
 
 
@@ -254,7 +254,7 @@ def test_many_european_prices_are_not_taken_for_an_id():
     euros = [1000 + i * 37 for i in range(40)]  # all different, as an ID's values are
     rows = [f"{e // 1000}.{e % 1000:03d},{i:02d};{i % 4}" for i, e in enumerate(euros)]
     frame = table_reading.read_csv_bytes(("Preis;Klasse\n" + "\n".join(rows)).encode())
-    assert infer_column_kinds(frame)["Preis"] == "number"
+    assert infer_column_types(frame)["Preis"] == "number"
     assert frame["Preis"][1] == pytest.approx(1037.01)
     assert "ID" not in _messages(_check(frame, "Klasse"))
 
@@ -319,11 +319,11 @@ def test_default_target_for_diamonds_is_price():
         "0.31,Good,J,SI2,63.3,58,335,4.34,4.35,2.75",
     ]
     frame = table_reading.read_csv_bytes("\n".join([header, *rows]).encode())
-    assert suggest_target(infer_column_kinds(frame)) == "price"
+    assert suggest_target(infer_column_types(frame)) == "price"
 
 
 @pytest.mark.parametrize(
-    "kinds, expected",
+    "column_types, expected",
     [
         (
             {"Pregnancies": "number", "Glucose": "number", "Outcome": "boolean"},
@@ -347,17 +347,17 @@ def test_default_target_for_diamonds_is_price():
     ],
 )
 def test_suggest_target_prefers_target_names_then_the_last_usable_column(
-    kinds, expected
+    column_types, expected
 ):
-    assert suggest_target(kinds) == expected
+    assert suggest_target(column_types) == expected
 
 
 @pytest.mark.parametrize("sample", sorted(datasets.SAMPLES))
 def test_suggest_target_on_samples(sample):
     frame = datasets.load_table(datasets.store_sample(sample))
-    kinds = infer_column_kinds(frame)
-    suggested = suggest_target(kinds)
-    assert kinds[suggested] in ("number", "category", "boolean")
+    column_types = infer_column_types(frame)
+    suggested = suggest_target(column_types)
+    assert column_types[suggested] in ("number", "category", "boolean")
     if sample == "heart.csv":
         assert suggested == "target"
 

@@ -10,7 +10,7 @@ from sklearn import metrics as skm
 from core import evaluation, metrics
 from core.catalog import get_template
 from core.tables.report import evaluate
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from tests.conftest import FAST_PARAMS
 
 

@@ -90,7 +90,7 @@ def _specs() -> dict[str, runs.RunSpec]:
 
 
 def _train_each() -> dict[str, str]:
-    return {kind: train_here(spec) for kind, spec in _specs().items()}
+    return {case: train_here(spec) for case, spec in _specs().items()}
 
 
 @pytest.fixture
@@ -114,17 +114,17 @@ def _unzip(run_id: str, fmt: str, folder: Path) -> str:
 
 
 @pytest.mark.trains
-@pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
+@pytest.mark.parametrize("case", ["numbers", "forecast", "images"])
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "onnx"])
 def test_each_format_exports_and_verifies_in_a_fresh_process(
-    run_ids, kind, fmt, tmp_path
+    run_ids, case, fmt, tmp_path
 ):
-    result = _exported(run_ids[kind], fmt)
+    result = _exported(run_ids[case], fmt)
     assert result["ok"], result["message"]
     assert "fresh process" in result["message"]
     assert result["max_abs_diff"] <= export.CHECK_TOLERANCE
     assert result["size_bytes"] > 0 and result["latency_ms"] > 0
-    card = _unzip(run_ids[kind], fmt, tmp_path)
+    card = _unzip(run_ids[case], fmt, tmp_path)
     assert (tmp_path / MODEL_FILES[fmt]).is_file()
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["export"]["format"] == fmt
@@ -161,12 +161,12 @@ def test_tflite_precisions_report_size_and_test_score(run_ids):
 
 
 @pytest.mark.trains
-@pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
+@pytest.mark.parametrize("case", ["numbers", "forecast", "images"])
 def test_phone_snippets_name_the_inputs_and_outputs_with_their_shapes(
-    run_ids, kind, tmp_path
+    run_ids, case, tmp_path
 ):
-    result = _exported(run_ids[kind], "tflite")
-    card = _unzip(run_ids[kind], "tflite", tmp_path)
+    result = _exported(run_ids[case], "tflite")
+    card = _unzip(run_ids[case], "tflite", tmp_path)
     kotlin, swift = _snippet(card, "kotlin"), _snippet(card, "swift")
     for spec in result["inputs"]:
         dims = [1 if d == -1 else d for d in spec["shape"]]
@@ -239,11 +239,11 @@ def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids
 
 
 @pytest.mark.trains
-@pytest.mark.parametrize("kind", ["numbers", "forecast", "images"])
-def test_test_score_of_the_keras_model_is_the_one_in_its_report(run_ids, kind):
-    result = _exported(run_ids[kind], "tflite")
+@pytest.mark.parametrize("case", ["numbers", "forecast", "images"])
+def test_test_score_of_the_keras_model_is_the_one_in_its_report(run_ids, case):
+    result = _exported(run_ids[case], "tflite")
     name, value = result["keras"]["score"]
-    assert value == pytest.approx(runs.read_evaluation(run_ids[kind])["metrics"][name])
+    assert value == pytest.approx(runs.read_evaluation(run_ids[case])["metrics"][name])
 
 
 def test_tflite_refusal_names_the_ops_a_phone_lacks():

@@ -35,7 +35,7 @@ from core import (
 )
 from core.catalog import get_template, list_templates
 from core.errors import DataError, RunError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from core.vision import ingest
 from pages.ui import state
 from pages.ui.text import plain, plot_text
@@ -794,8 +794,8 @@ def test_plotly_text_is_html_escaped():
 
 
 def _all_markdown(at) -> str:
-    kinds = ("markdown", "caption", "error", "warning", "info", "success", "subheader")
-    parts = [str(e.value) for kind in kinds for e in at.get(kind)]
+    shown = ("markdown", "caption", "error", "warning", "info", "success", "subheader")
+    parts = [str(e.value) for element in shown for e in at.get(element)]
     parts += [str(w.label) for w in at.get("selectbox")]
     return "\n".join(parts)
 

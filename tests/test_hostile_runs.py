@@ -23,7 +23,7 @@ from core.__main__ import main
 from core.catalog import get_template
 from core.errors import DataError, RunError, TrainingError, UserError
 from core.runs import RunSpec
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from tests.conftest import FAST_PARAMS, wait_for
 
 pytestmark = pytest.mark.usefixtures("ordered_run_ids")  # ids sort by creation

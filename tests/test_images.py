@@ -18,7 +18,7 @@ from PIL import Image
 from core import datasets, export, prediction, runs, training
 from core.catalog import get_template
 from core.errors import DataError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from core.vision import bundle as vision_bundle
 from core.vision import ingest, previews, saliency, video
 from core.vision import template as vision_template
@@ -61,9 +61,9 @@ def make_zip(files: list[tuple[str, bytes]], links: tuple[str, ...] = ()) -> byt
 def huge_png_header(width=30_000, height=30_000) -> bytes:
     """A tiny file whose PNG header claims a 30000×30000 picture (1-bit)."""
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+    def chunk(chunk_type: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(chunk_type + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + chunk_type + body + struct.pack(">I", crc)
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return (
@@ -381,8 +381,8 @@ def test_model_preprocesses_inside_and_the_pipeline_augments(tmp_path):
     assert {"Resizing", "Rescaling"} <= names
     assert not any(name.startswith("Random") for name in names)  # answers are stable
     augmenter = vision_template.build_augmenter(seed=0)
-    kinds = {type(layer).__name__ for layer in augmenter.layers}
-    assert kinds == {
+    layer_types = {type(layer).__name__ for layer in augmenter.layers}
+    assert layer_types == {
         "RandomFlip",
         "RandomRotation",
         "RandomZoom",

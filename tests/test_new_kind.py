@@ -19,7 +19,8 @@ import pytest
 from core import __main__ as cli
 from core import launch, runs, training
 from core.catalog import list_templates
-from core.templates.base import Param, Prepared, Split, Template
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import Param
 from core.templates.registry import register, unregister
 from pages.ui import kinds, state
 from tests.test_pages import open_page, texts

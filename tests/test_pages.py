@@ -83,7 +83,7 @@ def test_home_offers_samples_and_switches_to_data():
 
 
 # Data
-def test_data_page_upload_shows_preview_kinds_and_check():
+def test_data_page_upload_shows_preview_types_and_check():
     at = open_page("pages/data.py")
     assert "Upload a CSV file or choose a sample" in texts(at.info)
     at.file_uploader[0].set_value(("tiny.csv", TINY_CSV, "text/csv")).run()
@@ -92,8 +92,12 @@ def test_data_page_upload_shows_preview_kinds_and_check():
     assert list(preview.columns) == ["age", "color", "label"] and len(preview) == 20
     assert set(preview["color"]) == {"red", "blue"}  # text survives loading
     assert "30 rows · 3 columns" in texts(at.caption)
-    kinds = at.data_editor[0].value.set_index("column")["kind"].to_dict()
-    assert kinds == {"age": "identifier", "color": "category", "label": "boolean"}
+    column_types = at.data_editor[0].value.set_index("column")["type"].to_dict()
+    assert column_types == {
+        "age": "identifier",
+        "color": "category",
+        "label": "boolean",
+    }
     assert at.selectbox(key="_w_target").value == "label"
     assert at.session_state[state.TARGET_COLUMN] == "label"
     assert at.get("plotly_chart")
@@ -117,19 +121,19 @@ def test_data_page_bad_csv_shows_specific_error(content, expected):
     assert state.DATASET_ID not in at.session_state
 
 
-def test_data_page_kind_override_reaches_session_state():
+def test_data_page_type_override_reaches_session_state():
     dataset_id = datasets.store_upload("tiny.csv", TINY_CSV)
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state[state.DATASET_ID] = dataset_id
-    at.session_state[f"_w_kinds_{dataset_id}"] = {
-        "edited_rows": {0: {"kind": "number"}},
+    at.session_state[f"_w_types_{dataset_id}"] = {
+        "edited_rows": {0: {"type": "number"}},
         "added_rows": [],
         "deleted_rows": [],
     }
     at.run()
     at.switch_page("pages/data.py").run()
     assert not at.exception
-    assert at.session_state[state.COLUMN_KINDS] == {"age": "number"}
+    assert at.session_state[state.COLUMN_TYPE_OVERRIDES] == {"age": "number"}
     assert "looks like an ID" not in texts(at.info)
 
 
@@ -680,8 +684,8 @@ def test_results_and_predict_for_a_regression_run(regression_run):
 
 
 def test_default_target_skips_ids_dates_and_text():
-    kinds = {"x": "number", "c": "category", "id": "identifier", "when": "date"}
-    assert suggest_target(kinds) == "c"
+    column_types = {"x": "number", "c": "category", "id": "identifier", "when": "date"}
+    assert suggest_target(column_types) == "c"
     many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
     fig = charts.target_distribution(many, "category")
     assert len(fig.data[0].x) == charts.MAX_BARS and "of 40" in fig.layout.title.text

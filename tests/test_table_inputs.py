@@ -17,7 +17,7 @@ from core.__main__ import main
 from core.catalog import get_template
 from core.tables import bundle as tables_bundle
 from core.tables.template import input_names
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from tests.conftest import FAST_PARAMS
 
 ODD_NAMES = [
@@ -168,8 +168,8 @@ def test_models_with_awkward_categories_reload_in_a_fresh_process(tmp_path):
     )
     frame["species"] = np.where(frame["bill"] > 0, "Adelie", "Chinstrap")
     template = get_template("tabular_classification")
-    kinds = {"island": "category", "note": "text"}
-    params = resolve_params(template, {**FAST_PARAMS, "column_kinds": kinds})
+    column_types = {"island": "category", "note": "text"}
+    params = resolve_params(template, {**FAST_PARAMS, "column_kinds": column_types})
     prepared = template.prepare(frame, "species", params, seed=0)
     model = template.build_model(prepared, params)
     path = tmp_path / "model.keras"

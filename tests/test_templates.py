@@ -19,13 +19,8 @@ from core import datasets
 from core.catalog import get_template, list_templates, register, suggest, templates_for
 from core.errors import TemplateError, UserError
 from core.tables.bundle import frame_to_inputs
-from core.templates.base import (
-    REQUIRED_ATTRIBUTES,
-    TRAINING_PARAMS,
-    Template,
-    resolve_params,
-    training_params,
-)
+from core.templates.base import REQUIRED_ATTRIBUTES, Template
+from core.templates.params import TRAINING_PARAMS, resolve_params, training_params
 from core.templates.registry import unregister
 from pages.ui import kinds
 from tests.conftest import FAST_PARAMS

@@ -248,7 +248,7 @@ def test_each_network_saves_and_reloads_with_raw_strings(architecture, tmp_path)
     import keras
     import numpy as np
 
-    from core.templates.base import resolve_params
+    from core.templates.params import resolve_params
 
     template = get_template("text_classification")
     frame, target = template.example_data()

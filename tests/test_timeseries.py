@@ -15,7 +15,7 @@ from core.errors import DataError
 from core.series import baselines, dates, windowing
 from core.series import bundle as series_bundle
 from core.series import cleaning as series_cleaning
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from pages.ui.text import plain
 from tests.conftest import FAST_PARAMS, tiny_series, train_here
 

@@ -21,7 +21,7 @@ from core import runs, training
 from core.__main__ import main as cli
 from core.catalog import get_template
 from core.errors import WeightsError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from core.vision import finetune, ingest, weights
 from core.vision import template as vision_template
 from tests.test_images import class_files

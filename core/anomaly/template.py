@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.anomaly import bundle as anomaly_bundle
-from core.columns import mask_infinite, resolve_kinds, split_indices
+from core.columns import mask_infinite, resolve_column_types, split_indices
 from core.errors import DataError
 from core.tables.bundle import format_value
 from core.tables.template import (
@@ -26,10 +26,11 @@ from core.tables.template import (
     write_test_rows,
 )
 from core.templates import checks
-from core.templates.base import TRAINING_PARAMS, Param, Prepared, Split, Template
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import TRAINING_PARAMS, Param
 from core.templates.registry import register
 
-KINDS = ("number", "category", "boolean")  # free text has no usual value to miss
+INPUT_TYPES = ("number", "category", "boolean")  # free text has no usual value to miss
 
 ANOMALY_PARAMS = TRAINING_PARAMS + (
     Param(
@@ -146,7 +147,7 @@ class AnomalyDetection(Template):
                 f"name {target!r} as the column for checking only (label_column)."
             ]
         try:
-            kinds = resolve_kinds(frame, params.get("column_kinds"))
+            column_types = resolve_column_types(frame, params.get("column_kinds"))
             parse_units(params, "16,4")
         except (DataError, ValueError) as err:
             return [str(err)]
@@ -164,10 +165,10 @@ class AnomalyDetection(Template):
                 f"Fewer than {MIN_ROWS} rows to learn from; at least {MIN_ROWS} are "
                 "needed (check the normal column and value)."
             )
-        if not _columns(frame, kinds, params):
+        if not _columns(frame, column_types, params):
             problems.append(
                 "No column can be used as an input (all are IDs, dates, free text, "
-                "constant or the label). Add columns or change their kinds."
+                "constant or the label). Add columns or change their column_types."
             )
         return problems
 
@@ -185,17 +186,17 @@ class AnomalyDetection(Template):
         seed: int,
     ) -> Prepared:
         """Splits rows at random (labels play no part) and keeps normal rows to learn."""
-        kinds = resolve_kinds(frame, params.get("column_kinds"))
+        column_types = resolve_column_types(frame, params.get("column_kinds"))
         frame = frame.reset_index(drop=True)
-        columns = _columns(frame, kinds, params)
-        numbers = [c for c in columns if kinds[c] == "number"]
+        columns = _columns(frame, column_types, params)
+        numbers = [c for c in columns if column_types[c] == "number"]
         frame[numbers] = mask_infinite(frame[numbers])
         parts = split_indices(
             np.zeros(len(frame)), params["val_fraction"], params["test_fraction"], seed
         )
         normal = set(_normal_rows(frame, params))
         train, val = ([i for i in p if i in normal] for p in parts[:2])
-        schema = build_schema(frame.iloc[train], columns, kinds)
+        schema = build_schema(frame.iloc[train], columns, column_types)
         batch = int(params["batch_size"])
         splits = [
             Split(_dataset(frame.iloc[p], schema, batch, shuffle), None, frame.iloc[p])
@@ -212,7 +213,7 @@ class AnomalyDetection(Template):
             "n_train": len(train),
             "n_val": len(val),
             "n_test": len(parts[2]),
-            "excluded": _excluded(frame, kinds, params),
+            "excluded": _excluded(frame, column_types, params),
         }
         return Prepared(*splits, info=info)
 
@@ -324,29 +325,29 @@ def _normal_words(params: Mapping[str, Any]) -> str:
 
 
 def _columns(
-    frame: pd.DataFrame, kinds: Mapping[str, str], params: Mapping[str, Any]
+    frame: pd.DataFrame, column_types: Mapping[str, str], params: Mapping[str, Any]
 ) -> list[str]:
     """The input columns: usable, not constant, neither the label nor the normal marker."""
     left_out = {params["label_column"], params["normal_column"]}
     return [
         c
-        for c in feature_columns(frame, "", kinds)
-        if c not in left_out and kinds[c] in KINDS
+        for c in feature_columns(frame, "", column_types)
+        if c not in left_out and column_types[c] in INPUT_TYPES
     ]
 
 
 def _excluded(
-    frame: pd.DataFrame, kinds: Mapping[str, str], params: Mapping[str, Any]
+    frame: pd.DataFrame, column_types: Mapping[str, str], params: Mapping[str, Any]
 ) -> dict[str, str]:
     """Each left-out column with the reason, in plain words."""
-    reasons = excluded_columns(frame, "", kinds)
+    reasons = excluded_columns(frame, "", column_types)
     for key, why in (
         ("label_column", "for checking only"),
         ("normal_column", "marks the normal rows"),
     ):
         if params[key]:
             reasons[params[key]] = why
-    used = set(_columns(frame, kinds, params))
+    used = set(_columns(frame, column_types, params))
     reasons |= {c: "free text" for c in frame.columns if c not in used | set(reasons)}
     return reasons
 

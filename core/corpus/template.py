@@ -18,14 +18,8 @@ from core.corpus.ingest import Corpus
 from core.corpus.ngram import NGram
 from core.errors import DataError
 from core.templates import checks
-from core.templates.base import (
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-    training_params,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import Param, dropout_param, training_params
 from core.templates.registry import register
 
 CHECK_PROMPTS = 8

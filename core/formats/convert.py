@@ -25,7 +25,7 @@ from core.errors import (
     Refusal,  # noqa: E402
 )
 from core.formats import verify  # noqa: E402
-from core.templates.base import resolve_params  # noqa: E402
+from core.templates.params import resolve_params  # noqa: E402
 
 ONNX_OPSET = 17
 REPRESENTATIVE_ROWS = 100

@@ -13,14 +13,8 @@ from core.errors import DataError
 from core.series import baselines, cleaning, dates, windowing
 from core.series import bundle as series_bundle
 from core.templates import checks
-from core.templates.base import (
-    TRAINING_PARAMS,
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import TRAINING_PARAMS, Param, dropout_param
 from core.templates.registry import register
 
 FORECAST_PARAMS = (

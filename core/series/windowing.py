@@ -77,7 +77,7 @@ def window_plan(
     Args:
         frame: the raw table.
         target: the numeric column to forecast.
-        params: the template's params, complete (`templates.base.resolve_params`);
+        params: the template's params, complete (`core.templates.params.resolve_params`);
             horizon and lookback at 0 get the defaults.
 
     Returns:

@@ -49,10 +49,10 @@ class TabularClassification(TableTemplate):
         frame["label"] = np.where(frame["x"] > 0, "yes", "no")
         return frame, "label"
 
-    def check_target(self, target: pd.Series, kind: str) -> list[str]:
+    def check_target(self, target: pd.Series, column_type: str) -> list[str]:
         """Needs 2 to 50 classes, each with at least 2 rows; free text is refused."""
         name, counts = target.name, target.map(format_value).value_counts()
-        if kind == "text":
+        if column_type == "text":
             return [
                 f"`{name}` holds free text, not a few categories; pick a column with "
                 "labels such as yes/no or low/medium/high."

@@ -23,7 +23,7 @@ def build_table_inputs(
 
     Args:
         train: the raw training rows.
-        schema: one dict per input column with `name` and `kind`.
+        schema: one dict per input column with `name` and `kind` (its column type).
 
     Returns:
         The inputs dict (for `keras.Model`) and the concatenated encoded tensor.
@@ -49,7 +49,7 @@ def encode_columns(
 
     Args:
         train: the raw training rows.
-        schema: one dict per input column with `name` and `kind`.
+        schema: one dict per input column with `name` and `kind` (its column type).
 
     Returns:
         The inputs dict (for `keras.Model`) and, per column name, its encoded tensors
@@ -57,8 +57,9 @@ def encode_columns(
     """
     inputs, columns = {}, {}
     for feature in schema:
-        name, kind, key = feature["name"], feature["kind"], input_name(feature)
-        if kind == "number":
+        name, column_type = feature["name"], feature["kind"]
+        key = input_name(feature)
+        if column_type == "number":
             inputs[key] = keras.Input(shape=(1,), name=key, dtype="float32")
             columns[name] = _encode_number(
                 inputs[key], pd.to_numeric(train[name], errors="coerce")
@@ -68,7 +69,7 @@ def encode_columns(
             text = model_strings(train[name])
             columns[name] = [
                 _encode_text(inputs[key], text)
-                if kind == "text"
+                if column_type == "text"
                 else _encode_category(inputs[key], text)
             ]
     return inputs, columns

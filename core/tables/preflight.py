@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.columns import (
-    FEATURE_KINDS,
+    FEATURE_TYPES,
     infinite_mask,
     mask_infinite,
     mixed_columns,
@@ -27,14 +27,14 @@ _NUMBER_LIKE = r"[\s$€£¥%+-]*\d[\d.,'\u00a0 ]*[\s$€£¥%]*"
 
 
 def preflight(
-    frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
+    frame: pd.DataFrame, target: str | None, column_types: Mapping[str, str]
 ) -> list[Finding]:
     """Lists data-quality problems in plain words, each with the fix that applies.
 
     Args:
         frame: the table.
         target: the column to predict, if chosen.
-        kinds: column kinds (after overrides).
+        column_types: column name to column type (after overrides).
 
     Returns:
         Findings, most important first.
@@ -42,10 +42,11 @@ def preflight(
     findings = _width_findings(frame) + find_infinite(frame)
     frame = mask_infinite(frame)
     findings += _missing_findings(frame, target)
-    findings += _column_findings(frame, target, kinds) + _zero_findings(frame, kinds)
+    findings += _column_findings(frame, target, column_types)
+    findings += _zero_findings(frame, column_types)
     findings += _duplicate_findings(frame)
     if target in frame.columns:
-        findings += _target_findings(frame, target, kinds)
+        findings += _target_findings(frame, target, column_types)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: order[f.level])
 
@@ -123,10 +124,10 @@ def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
 
 
 def _column_findings(
-    frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
+    frame: pd.DataFrame, target: str | None, column_types: Mapping[str, str]
 ) -> list[Finding]:
-    unread = _unread_numbers(frame, target, kinds)
-    findings = _unread_number_findings(unread, kinds)
+    unread = _unread_numbers(frame, target, column_types)
+    findings = _unread_number_findings(unread, column_types)
     for column in frame.columns:
         if column == target or column in unread:
             continue
@@ -138,16 +139,16 @@ def _column_findings(
                     "It carries no information, so the app leaves it out.",
                 )
             )
-        elif kinds.get(column) == "identifier":
+        elif column_types.get(column) == "identifier":
             findings.append(
                 Finding(
                     "info",
                     f"`{column}` looks like an ID (almost every value is different).",
                     "The app leaves it out; change "
-                    "its kind above if it is a real measurement.",
+                    "its type above if it is a real measurement.",
                 )
             )
-        elif kinds.get(column) == "date":
+        elif column_types.get(column) == "date":
             findings.append(
                 Finding(
                     "info",
@@ -161,7 +162,7 @@ def _column_findings(
             Finding(
                 "warning",
                 f"`{column}` mixes numbers and words (e.g. {', '.join(map(repr, words))}).",
-                "It is treated as a category. If the words mean 'missing', set its kind to "
+                "It is treated as a category. If the words mean 'missing', set its type to "
                 "number: the words then count as missing values.",
             )
         )
@@ -169,14 +170,15 @@ def _column_findings(
 
 
 def _unread_number_findings(
-    unread: Mapping[str, str], kinds: Mapping[str, str]
+    unread: Mapping[str, str], column_types: Mapping[str, str]
 ) -> list[Finding]:
     use = {"identifier": "left out as an ID", "category": "treated as categories"}
+    treated = {c: use.get(column_types.get(c), "not used as numbers") for c in unread}
     return [
         Finding(
             "warning",
             f"`{column}` looks like numbers (e.g. {example!r}), but not in one format "
-            f"the app can read, so it is {use.get(kinds.get(column), 'not used as numbers')}.",
+            f"the app can read, so it is {treated[column]}.",
             "If it holds amounts, write every value in one format, e.g. 50088.83 or (in "
             "a file separated by ;) 50.088,83, without units or currency signs. If it is "
             "a code (phone number, postcode), ignore this.",
@@ -186,13 +188,17 @@ def _unread_number_findings(
 
 
 def _unread_numbers(
-    frame: pd.DataFrame, target: str | None, kinds: Mapping[str, str]
+    frame: pd.DataFrame, target: str | None, column_types: Mapping[str, str]
 ) -> dict[str, str]:
     """Text columns that look like numbers the loader could not read: column -> example."""
     found = {}
     for column in string_columns(frame):
         values = frame[column].dropna().astype(str).str.strip()
-        if column != target and kinds.get(column) != "date" and _number_like(values):
+        if (
+            column != target
+            and column_types.get(column) != "date"
+            and _number_like(values)
+        ):
             found[column] = values.iloc[0]
     return found
 
@@ -204,10 +210,13 @@ def _number_like(values: pd.Series) -> bool:
     return pd.to_numeric(values, errors="coerce").notna().mean() < 0.5
 
 
-def _zero_findings(frame: pd.DataFrame, kinds: Mapping[str, str]) -> list[Finding]:
+def _zero_findings(
+    frame: pd.DataFrame, column_types: Mapping[str, str]
+) -> list[Finding]:
     findings = []
-    for column in frame.columns:
-        if kinds.get(column) != "number" or not _has_impossible_zeros(frame[column]):
+    numbers = [c for c in frame.columns if column_types.get(c) == "number"]
+    for column in numbers:
+        if not _has_impossible_zeros(frame[column]):
             continue
         values = frame[column]
         zeros = int((values == 0).sum())
@@ -264,13 +273,13 @@ def _duplicate_findings(frame: pd.DataFrame) -> list[Finding]:
 
 
 def _target_findings(
-    frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
+    frame: pd.DataFrame, target: str, column_types: Mapping[str, str]
 ) -> list[Finding]:
     task = target_task(frame, target)
     findings = []
     labeled = frame[frame[target].notna()]
     features = [
-        c for c in frame.columns if c != target and kinds.get(c) in FEATURE_KINDS
+        c for c in frame.columns if c != target and column_types.get(c) in FEATURE_TYPES
     ]
     if len(labeled) < 10 * max(1, len(features)):
         findings.append(

@@ -44,7 +44,7 @@ class TabularRegression(TableTemplate):
         frame["y"] = 3 * frame["x"] + noise
         return frame, "y"
 
-    def check_target(self, target: pd.Series, kind: str) -> list[str]:
+    def check_target(self, target: pd.Series, column_type: str) -> list[str]:
         """Needs a numeric, non-constant target."""
         if not pd.api.types.is_numeric_dtype(target):
             return [

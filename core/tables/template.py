@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from core.columns import (
-    FEATURE_KINDS,
+    FEATURE_TYPES,
     mask_infinite,
-    resolve_kinds,
+    resolve_column_types,
     split_indices,
     target_task,
 )
@@ -23,14 +23,8 @@ from core.tables import bundle as tables_bundle
 from core.tables.bundle import format_value
 from core.tables.preflight import preflight
 from core.templates import checks
-from core.templates.base import (
-    TRAINING_PARAMS,
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import TRAINING_PARAMS, Param, dropout_param
 
 MIN_ROWS = 20
 MAX_CHOICES = 50
@@ -75,7 +69,7 @@ class TableTemplate(Template):
                 f"{list(frame.columns)}. Received: target={target!r}"
             ]
         try:
-            kinds = resolve_kinds(frame, params.get("column_kinds"))
+            column_types = resolve_column_types(frame, params.get("column_kinds"))
             parse_units(params)
         except (DataError, ValueError) as err:
             return [str(err)]
@@ -84,16 +78,16 @@ class TableTemplate(Template):
             return [
                 f"The target `{target}` is empty in every row; choose a column with values."
             ]
-        problems = self.check_target(labeled[target], kinds[target])
+        problems = self.check_target(labeled[target], column_types[target])
         if len(labeled) < MIN_ROWS:
             problems.append(
                 f"Only {len(labeled)} rows have a `{target}` value; at least "
                 f"{MIN_ROWS} are needed to train and then test a model."
             )
-        if not feature_columns(frame, target, kinds):
+        if not feature_columns(frame, target, column_types):
             problems.append(
                 f"No column besides `{target}` can be used as an input (all are "
-                "IDs, dates or constant). Add columns or change their kinds."
+                "IDs, dates or constant). Add columns or change their column_types."
             )
         return problems
 
@@ -108,8 +102,13 @@ class TableTemplate(Template):
         """Says in plain words why this template suits the target column."""
 
     @abstractmethod
-    def check_target(self, target: pd.Series, kind: str) -> list[str]:
-        """Returns problems with the target column itself (task specific)."""
+    def check_target(self, target: pd.Series, column_type: str) -> list[str]:
+        """Returns problems with the target column itself (task specific).
+
+        Args:
+            target: the target's values, in the rows that have one.
+            column_type: the target column's type (`core.columns.COLUMN_TYPES`).
+        """
 
     @abstractmethod
     def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
@@ -125,10 +124,10 @@ class TableTemplate(Template):
         """Splits rows (stratified for classes) and builds model inputs for each part."""
         from core.tables.bundle import frame_to_inputs
 
-        kinds = resolve_kinds(frame, params.get("column_kinds"))
+        column_types = resolve_column_types(frame, params.get("column_kinds"))
         labeled = frame[frame[target].notna()].reset_index(drop=True)
-        columns = feature_columns(labeled, target, kinds)
-        numbers = [c for c in columns if kinds[c] == "number"]
+        columns = feature_columns(labeled, target, column_types)
+        numbers = [c for c in columns if column_types[c] == "number"]
         labeled[numbers] = mask_infinite(labeled[numbers])  # as scoring does
         y, target_info = self.encode_target(labeled[target])
         parts = split_indices(
@@ -138,7 +137,7 @@ class TableTemplate(Template):
             seed,
         )
         train_rows = labeled.iloc[parts[0]]
-        schema = build_schema(train_rows, columns, kinds)
+        schema = build_schema(train_rows, columns, column_types)
         splits = [
             Split(frame_to_inputs(labeled.iloc[p], schema), y[p], labeled.iloc[p])
             for p in parts
@@ -152,7 +151,7 @@ class TableTemplate(Template):
             "n_train": len(parts[0]),
             "n_val": len(parts[1]),
             "n_test": len(parts[2]),
-            "excluded": excluded_columns(frame, target, kinds),
+            "excluded": excluded_columns(frame, target, column_types),
             "dropped_rows": len(frame) - len(labeled),
         }
         return Prepared(*splits, info=info, class_weight=self.class_weight(y[parts[0]]))
@@ -280,8 +279,8 @@ def preflight_messages(
     frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
 ) -> list[str]:
     """Returns the data-quality findings on a table as plain sentences."""
-    kinds = resolve_kinds(frame, params.get("column_kinds"))
-    return [f.message for f in preflight(frame, target, kinds)]
+    column_types = resolve_column_types(frame, params.get("column_kinds"))
+    return [f.message for f in preflight(frame, target, column_types)]
 
 
 def write_test_rows(prepared: Prepared, folder: Path) -> Path:
@@ -299,28 +298,28 @@ def missing_inputs(model: Any, schema: list[dict]) -> list[str]:
 
 
 def feature_columns(
-    frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
+    frame: pd.DataFrame, target: str, column_types: Mapping[str, str]
 ) -> list[str]:
-    """Returns the columns used as model inputs: usable kinds, not constant, not the target."""
+    """Returns the columns used as model inputs: usable types, not constant, not the target."""
     return [
         c
         for c in frame.columns
         if c != target
-        and kinds[c] in FEATURE_KINDS
+        and column_types[c] in FEATURE_TYPES
         and frame[c].nunique(dropna=False) > 1
     ]
 
 
 def excluded_columns(
-    frame: pd.DataFrame, target: str, kinds: Mapping[str, str]
+    frame: pd.DataFrame, target: str, column_types: Mapping[str, str]
 ) -> dict:
     """Returns each left-out column with the reason, in plain words."""
-    used = set(feature_columns(frame, target, kinds)) | {target}
+    used = set(feature_columns(frame, target, column_types)) | {target}
     return {
         c: (
             "the same in every row"
             if frame[c].nunique(dropna=False) <= 1
-            else f"kind is {kinds[c]}"
+            else f"type is {column_types[c]}"
         )
         for c in frame.columns
         if c not in used
@@ -328,19 +327,25 @@ def excluded_columns(
 
 
 def build_schema(
-    train: pd.DataFrame, columns: list[str], kinds: Mapping[str, str]
+    train: pd.DataFrame, columns: list[str], column_types: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """Describes each input column from the training rows: kind, default, choices, range."""
+    """Describes each input column from the training rows: type, default, choices, range.
+
+    Each entry keeps the column type under the key "kind", the name info.json and a
+    bundle's metadata.json have always used for it (see `core.templates.base.Info`).
+    """
     schema = []
     for column, key in zip(columns, input_names(columns), strict=True):
-        kind = "category" if kinds[column] == "boolean" else kinds[column]
-        if kind == "number":
+        column_type = column_types[column]
+        if column_type == "boolean":
+            column_type = "category"
+        if column_type == "number":
             values = pd.to_numeric(train[column], errors="coerce").dropna()
             schema.append(
                 {
                     "name": column,
                     "input": key,
-                    "kind": kind,
+                    "kind": column_type,
                     "default": float(values.median()) if len(values) else 0.0,
                     "min": float(values.min()) if len(values) else 0.0,
                     "max": float(values.max()) if len(values) else 0.0,
@@ -352,7 +357,7 @@ def build_schema(
                 {
                     "name": column,
                     "input": key,
-                    "kind": kind,
+                    "kind": column_type,
                     "default": str(counts.index[0]),
                     "choices": [str(v) for v in counts.index[:MAX_CHOICES]],
                 }

@@ -1,10 +1,11 @@
-"""The template contract: parameters as data, the datasets a template prepares, `Template`."""
+"""The template contract: the datasets a template prepares, its info and report, `Template`.
+
+A template's parameters (`Param`, the training knobs, checking values) are in
+`core.templates.params`.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,27 +14,10 @@ from typing import Any, TypedDict
 
 import pandas as pd
 
-from core import datasets, table_reading, workspace
-from core.columns import KINDS
-from core.errors import DataError, TemplateError
+from core import datasets, table_reading
+from core.errors import TemplateError
 from core.templates.checks import KeyChecks
-
-
-@dataclass(frozen=True)
-class Param:
-    """One user-tunable knob, rendered generically by `pages/_ui.param_form`."""
-
-    name: str
-    label: str
-    default: int | float | str | bool
-    choices: tuple[int | float | str, ...] = ()
-    min_value: float | None = None
-    max_value: float | None = None
-    help: str = ""
-    advanced: bool = False
-    file_suffixes: tuple[
-        str, ...
-    ] = ()  # a path to a file in the Keras cache or workspace
+from core.templates.params import TRAINING_PARAMS, Param
 
 
 @dataclass(frozen=True)
@@ -59,6 +43,13 @@ class Info(_SplitSizes, total=False):
     the engine where a template has them; a template adds its own (e.g. `window`), and
     its predict path reads those back.
 
+    Two names in the run and bundle files keep the word "kind" for a column type, so
+    runs and bundles made before still load: the key "kind" of each `schema` entry
+    (info.json and a bundle's metadata.json, read by the standalone bundle scripts and
+    `core.bundle_import`), and the run parameter `column_kinds` (spec.json and
+    `--param column_kinds=...`: the column types the user chose). Everywhere else,
+    "kind" means the kind of data.
+
     Attributes:
         n_train: examples the model learned from.
         n_val: examples that decided when to stop.
@@ -66,7 +57,8 @@ class Info(_SplitSizes, total=False):
         task: the template's task, e.g. "classification".
         target: the column the model predicts.
         class_names: the classes, in the order of the model's outputs.
-        schema: one entry per input column: name, kind, default, range or choices.
+        schema: one entry per input column: name, kind (its column type), default,
+            range or choices.
         decision: the threshold that turns a score into a flag (`core.decision`).
         data_kind: the kind of data, added by training (the template's `data_kind`).
         template: the template's name, added by training.
@@ -123,89 +115,15 @@ class Prepared:
     class_weight: Mapping[int, float] | None = field(default=None)
 
 
-TRAINING_PARAMS = (
-    Param(
-        "epochs",
-        "Maximum epochs",
-        200,
-        min_value=1,
-        max_value=5000,
-        help="Passes over the training data; training stops earlier when it stops improving.",
-    ),
-    Param(
-        "time_budget_s",
-        "Time budget (seconds, 0 = none)",
-        0,
-        min_value=0,
-        max_value=86400,
-        help="Stop after this many seconds and keep the best model so far.",
-        advanced=True,
-    ),
-    Param(
-        "batch_size",
-        "Batch size",
-        32,
-        choices=(8, 16, 32, 64, 128, 256, 512),
-        help="Rows the model looks at per step.",
-        advanced=True,
-    ),
-    Param(
-        "learning_rate",
-        "Learning rate",
-        0.001,
-        min_value=1e-6,
-        max_value=1.0,
-        help="How big each learning step is; lower it if training diverges.",
-        advanced=True,
-    ),
-    Param(
-        "patience",
-        "Patience (epochs)",
-        20,
-        min_value=1,
-        max_value=500,
-        help="Stop after this many epochs without improvement.",
-        advanced=True,
-    ),
-    Param(
-        "val_fraction",
-        "Validation share",
-        0.2,
-        min_value=0.05,
-        max_value=0.5,
-        help="Share of rows used to decide when to stop.",
-        advanced=True,
-    ),
-    Param(
-        "test_fraction",
-        "Test share",
-        0.2,
-        min_value=0.05,
-        max_value=0.5,
-        help="Share of rows kept aside to measure the final model honestly.",
-        advanced=True,
-    ),
-    Param(
-        "seed",
-        "Random seed",
-        1337,
-        min_value=0,
-        max_value=2**31 - 1,
-        help="The same seed gives the same split and the same model.",
-        advanced=True,
-    ),
-)
-
-
 class Template(ABC):
-    """Base of every registered, stateless blueprint for one kind of task.
+    """Base of every registered, stateless blueprint for one task.
 
     Besides the three steps of STYLE §3.3 (check, prepare, build_model), a template
     knows how to evaluate its task and predict from a file, and names the standalone
     script that ships in the bundle as predict.py. The defaults here serve a template
     whose data is one stored CSV table, so a template implements only what differs.
     Training, export, the CLI and the pages stay generic: adding a template is one
-    module plus one import line in `core/templates/builtins.py`.
+    module plus one import line in `core/catalog.py`.
 
     The contract, checked when a concrete subclass is defined: the abstract methods
     (`example_data`, `check`, `prepare`, `build_model`, `evaluate`,
@@ -437,151 +355,4 @@ def _check_contract(cls: type[Template]) -> None:
             f"Template `{cls.__name__}` cannot predict. Expected a `predict_frame` "
             "method (it scores rows of a table) or a `predict_file` method (files "
             "or folders)."
-        )
-
-
-_KIND_NAMES = {
-    int: "a whole number",
-    float: "a number",
-    str: "text",
-    bool: "true or false",
-}
-
-
-def training_params(**defaults: int | float) -> tuple[Param, ...]:
-    """The training knobs (`TRAINING_PARAMS`) with some of their defaults replaced.
-
-    Args:
-        **defaults: the new default of each knob to change, e.g. `epochs=100`.
-
-    Returns:
-        Every training knob, in order, each with its new default if one is given.
-
-    Raises:
-        ValueError: if a name is not one of the training knobs.
-    """
-    names = [p.name for p in TRAINING_PARAMS]
-    for name, value in defaults.items():
-        if name not in names:
-            raise ValueError(
-                f"Invalid argument `{name}`. Expected one of {names}. "
-                f"Received: {name}={value!r}"
-            )
-    return tuple(
-        dataclasses.replace(p, default=defaults[p.name]) if p.name in defaults else p
-        for p in TRAINING_PARAMS
-    )
-
-
-def dropout_param(default: float) -> Param:
-    """The dropout knob every template offers, with its own default."""
-    return Param(
-        "dropout",
-        "Dropout",
-        default,
-        min_value=0.0,
-        max_value=0.9,
-        help="Share of features switched off while learning, against overfitting.",
-        advanced=True,
-    )
-
-
-def resolve_params(
-    template: Template, overrides: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Returns the template's defaults updated with `overrides`, checked against each Param.
-
-    Raises:
-        DataError: if an override is unknown, of the wrong type, not finite, out of
-            range, or a path outside the Keras cache and the workspace.
-    """
-    declared = {p.name: p for p in template.params}
-    params = {name: p.default for name, p in declared.items()}
-    for name, value in (overrides or {}).items():
-        if name == "column_kinds":
-            params[name] = _check_column_kinds(value)
-            continue
-        if name not in declared:
-            raise DataError(
-                f"Unknown parameter `{name}`. Expected one of {sorted(declared)}."
-            )
-        params[name] = _check_param(declared[name], value)
-    return params
-
-
-def _check_column_kinds(value: Any) -> dict[str, str]:
-    """Column kinds must map column names to known kinds (columns are checked later)."""
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and v in KINDS for k, v in value.items()
-    ):
-        raise DataError(
-            "Invalid value for argument `column_kinds`. Expected a mapping of column "
-            f"names to one of {list(KINDS)}, e.g. "
-            '\'{"zip": "category"}\'. '
-            f"Received: column_kinds={value!r}"
-        )
-    return dict(value)
-
-
-def _check_param(param: Param, value: Any) -> Any:
-    kind = type(param.default)
-    value = _convert(param, kind, value)
-    if kind is float and not math.isfinite(value):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected a finite number. "
-            f"Received: {param.name}={value!r}"
-        )
-    if param.choices and value not in param.choices:
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected one of "
-            f"{list(param.choices)}. Received: {param.name}={value!r}"
-        )
-    low, high = param.min_value, param.max_value
-    if kind in (int, float) and (
-        (low is not None and value < low) or (high is not None and value > high)
-    ):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected a value "
-            f"between {low} and {high}. Received: {param.name}={value!r}"
-        )
-    if param.file_suffixes and value:
-        _check_file(param, value)
-    return value
-
-
-_BOOLS = {True: True, False: False, "true": True, "false": False}
-
-
-def _convert(param: Param, kind: type, value: Any) -> Any:
-    """Converts `value` to the Param's type; booleans accept only true/false."""
-    try:
-        if kind is bool:
-            return _BOOLS[value.lower() if isinstance(value, str) else value]
-        if kind is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        return kind(value)
-    except (TypeError, ValueError, OverflowError, KeyError):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected "
-            f"{_KIND_NAMES[kind]}. Received: {param.name}={value!r}"
-        ) from None
-
-
-def allowed_file_folders() -> list[Path]:
-    """Folders a path parameter may point into: the Keras caches and the workspace."""
-    homes = [os.environ.get("KERAS_HOME", ""), "~/.keras", "/tmp/.keras"]
-    caches = [Path(h).expanduser().resolve() / "models" for h in homes if h]
-    return [*caches, workspace.root().resolve()]
-
-
-def _check_file(param: Param, value: str) -> None:
-    """A server path is trusted only inside the allowed folders, with a known suffix."""
-    path = Path(value).expanduser().resolve()
-    inside = any(path.is_relative_to(folder) for folder in allowed_file_folders())
-    if not (inside and path.is_file() and path.name.endswith(param.file_suffixes)):
-        raise DataError(
-            f"Invalid value for argument `{param.name}`. Expected an existing "
-            f"{' or '.join(param.file_suffixes)} file in the Keras cache "
-            f"(~/.keras/models) or the workspace ({workspace.root()}). "
-            f"Received: {param.name}={value!r}"
         )

@@ -14,8 +14,8 @@ import pandas as pd
 
 KeyChecks = Mapping[str, tuple[Callable[[Any], bool], str]]
 FORM_FEATURES = (
-    "a list of input columns, each with a name, kind and default (numbers: min "
-    "and max; categories: choices)"
+    "a list of input columns, each with a name, kind (the column type) and default "
+    "(numbers: min and max; categories: choices)"
 )
 
 
@@ -55,15 +55,14 @@ def is_feature(value: Any, form: bool) -> bool:
     """One schema entry; `form`: it also feeds the Predict form (range, choices)."""
     if not isinstance(value, dict) or not is_text(value.get("name")):
         return False
-    kind = value.get("kind")
-    if kind == "number":
+    column_type = value.get("kind")
+    if column_type == "number":
         keys = [k for k in ("default", "min", "max") if form or k in value]
         return all(is_number(value.get(k)) for k in keys)
-    if kind == "category" and (form or "choices" in value):
+    if column_type == "category" and (form or "choices" in value):
         return is_text(value.get("default")) and are_names(value.get("choices"))
-    return kind in ("category", "text", "boolean", "date", "image") and is_text(
-        value.get("default", "")
-    )
+    known = ("category", "text", "boolean", "date", "image")
+    return column_type in known and is_text(value.get("default", ""))
 
 
 def are_features(value: Any, form: bool = False) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.columns import infer_column_kinds
+from core.columns import infer_column_types
 
 MIN_TEXT_CHARS = 15  # a column whose values are shorter on average is not free text
 SCRIPT_SHARE = 0.01  # a script counts as present above this share of the letters
@@ -44,12 +44,12 @@ def text_and_label(
 
 def text_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
     """Columns that hold words (not numbers or dates), longest texts first."""
-    kinds = infer_column_kinds(frame)
+    column_types = infer_column_types(frame)
     words = [
         c
         for c in frame.columns
         if c != target
-        and kinds[c] in ("text", "identifier", "category")
+        and column_types[c] in ("text", "identifier", "category")
         and not pd.api.types.is_numeric_dtype(frame[c])
     ]
     return sorted(words, key=lambda c: -_mean_length(frame[c]))

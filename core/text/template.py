@@ -16,19 +16,13 @@ import numpy as np
 import pandas as pd
 
 from core import datasets, table_reading
-from core.columns import FEATURE_KINDS, infer_column_kinds, split_indices, target_task
+from core.columns import FEATURE_TYPES, infer_column_types, split_indices, target_task
 from core.errors import DataError
 from core.findings import Finding
 from core.tables.bundle import format_value
 from core.templates import checks
-from core.templates.base import (
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-    training_params,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import Param, dropout_param, training_params
 from core.templates.registry import register
 from core.text import bundle as text_bundle
 from core.text import choices, ingest
@@ -328,12 +322,12 @@ def read_texts(
 
 
 def _other_features(frame: pd.DataFrame, target: str, column: str) -> list[str]:
-    kinds = infer_column_kinds(frame)
+    column_types = infer_column_types(frame)
     return [
         c
         for c in frame.columns
         if c not in (target, column)
-        and kinds[c] in FEATURE_KINDS
+        and column_types[c] in FEATURE_TYPES
         and frame[c].nunique(dropna=False) > 1
     ]
 

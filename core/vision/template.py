@@ -14,14 +14,8 @@ import pandas as pd
 from core.columns import split_indices
 from core.errors import DataError
 from core.templates import checks
-from core.templates.base import (
-    Param,
-    Prepared,
-    Split,
-    Template,
-    dropout_param,
-    training_params,
-)
+from core.templates.base import Prepared, Split, Template
+from core.templates.params import Param, dropout_param, training_params
 from core.templates.registry import register
 from core.vision import bundle as vision_bundle
 from core.vision import ingest, video

@@ -77,11 +77,11 @@ def _refuse_non_video(content: bytes, name: str) -> None:
         )
     try:
         with Image.open(io.BytesIO(content)) as image:
-            kind = image.format
+            image_format = image.format
     except Exception:  # noqa: BLE001  not a picture: good, it may be a video
         return
     raise DataError(
-        f"`{name}` is a {kind} picture, not a video. Classify it as an image instead."
+        f"`{name}` is a {image_format} picture, not a video. Classify it as an image instead."
     )
 
 
@@ -222,7 +222,7 @@ class _OpenVideo:
             raise DataError(f"`{self.name}` has no video track (is it an audio file?).")
         return self.container
 
-    def __exit__(self, kind: Any, err: Any, trace: Any) -> None:
+    def __exit__(self, exc_type: Any, err: Any, trace: Any) -> None:
         self.container.close()
 
 
@@ -285,7 +285,7 @@ class VideoWriter:
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
-    def __exit__(self, kind: Any, err: Any, trace: Any) -> None:
+    def __exit__(self, exc_type: Any, err: Any, trace: Any) -> None:
         try:
             for packet in self.stream.encode():
                 self.container.mux(packet)

@@ -11,9 +11,9 @@ import streamlit as st
 
 from core import datasets, runs, table_reading
 from core.catalog import get_template, templates_for
-from core.columns import column_stats, infer_column_kinds, resolve_kinds
+from core.columns import column_stats, infer_column_types, resolve_column_types
 from core.errors import UserError
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from pages.ui.text import plain
 
 load_table_cached = st.cache_data(
@@ -22,8 +22,8 @@ load_table_cached = st.cache_data(
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def inferred_kinds(dataset_id: str) -> dict[str, str]:
-    return infer_column_kinds(datasets.load_table(dataset_id))
+def inferred_column_types(dataset_id: str) -> dict[str, str]:
+    return infer_column_types(datasets.load_table(dataset_id))
 
 
 def or_stop(load: Callable[[str], Any], dataset_id: str) -> Any:
@@ -54,7 +54,7 @@ def dataset_or_stop(dataset_id: str) -> Any:
 @st.cache_data(max_entries=16, show_spinner=False)
 def column_stats_cached(dataset_id: str, overrides: dict[str, str]) -> pd.DataFrame:
     frame = datasets.load_table(dataset_id)
-    return column_stats(frame, resolve_kinds(frame, overrides))
+    return column_stats(frame, resolve_column_types(frame, overrides))
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking the data for this template…")

@@ -42,10 +42,10 @@ def people_hover(fig: go.Figure, numeric_x: bool = True) -> go.Figure:
     return fig
 
 
-def target_distribution(values: pd.Series, kind: str) -> go.Figure:
+def target_distribution(values: pd.Series, column_type: str) -> go.Figure:
     """A histogram for a number target, bar counts for a class target."""
     name = plot_text(values.name)
-    if kind == "number":
+    if column_type == "number":
         fig = _figure(f"Distribution of `{name}`", name, "rows")
         fig.add_trace(go.Histogram(x=values.dropna(), nbinsx=40, name=name))
         return fig

@@ -30,7 +30,7 @@ DATASET_ID = "dataset_id"
 TARGET_COLUMN = "target_column"
 TEMPLATE_NAME = "template_name"
 ACTIVE_RUN_ID = "active_run_id"
-COLUMN_KINDS = "column_kinds"  # {column: kind} overrides of the inferred kinds
+COLUMN_TYPE_OVERRIDES = "column_type_overrides"  # {column: type} the user changed
 
 
 def get(key: str, default: Any = None) -> Any:
@@ -48,11 +48,11 @@ def copy_widget(widget_key: str, key: str) -> None:
 
 
 def use_dataset(dataset_id: str, target: str | None = None) -> None:
-    """Makes `dataset_id` the current dataset; a new dataset resets target and kinds."""
+    """Makes `dataset_id` the current dataset; a new dataset resets target and column types."""
     if st.session_state.get(DATASET_ID) != dataset_id:
         st.session_state[DATASET_ID] = dataset_id
         st.session_state[TARGET_COLUMN] = target
-        st.session_state[COLUMN_KINDS] = {}
+        st.session_state[COLUMN_TYPE_OVERRIDES] = {}
 
 
 # Format functions for selectboxes and radios. AppTest keeps them in Session State, so

@@ -18,7 +18,7 @@ from core.errors import UserError
 from core.series import report as series_report
 from core.series import template as series_template
 from core.series import windowing
-from core.templates.base import resolve_params
+from core.templates.params import resolve_params
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.text import people_table, plain, plot_text

@@ -8,19 +8,19 @@ import pandas as pd
 import streamlit as st
 
 from core import datasets, prediction, runs
-from core.columns import KINDS, resolve_kinds, suggest_target
+from core.columns import COLUMN_TYPES, resolve_column_types, suggest_target
 from core.errors import UserError
 from core.tables.preflight import preflight
 from pages.ui import charts
 from pages.ui.cache import (
     column_stats_cached,
-    inferred_kinds,
+    inferred_column_types,
     load_model_cached,
     load_table_cached,
     table_or_stop,
 )
 from pages.ui.forms import row_form
-from pages.ui.state import COLUMN_KINDS, TARGET_COLUMN, get, index_of, remember
+from pages.ui.state import COLUMN_TYPE_OVERRIDES, TARGET_COLUMN, get, index_of, remember
 from pages.ui.text import format_value, people_table, plain
 from pages.ui.widgets import (
     csv_download,
@@ -48,25 +48,25 @@ def upload() -> str | None:
 
 
 def data_view(dataset_id: str) -> None:
-    """Preview, editable column kinds, the target and the data check in plain words."""
+    """Preview, editable column types, the target and the data check in plain words."""
     frame = table_or_stop(dataset_id)
     st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
     st.dataframe(people_table(frame.head(20)), hide_index=True)
-    kinds = _column_kinds(dataset_id, frame)
+    column_types = _column_types(dataset_id, frame)
     columns = list(frame.columns)
     target = st.selectbox(
         "Column to predict (target)",
         columns,
         index=index_of(
-            columns, get(TARGET_COLUMN), columns.index(suggest_target(kinds))
+            columns, get(TARGET_COLUMN), columns.index(suggest_target(column_types))
         ),
         key="_w_target",
     )
     remember(TARGET_COLUMN, target)
-    st.plotly_chart(charts.target_distribution(frame[target], kinds[target]))
+    st.plotly_chart(charts.target_distribution(frame[target], column_types[target]))
     st.subheader("Data check")
-    findings = preflight(frame, target, kinds)
+    findings = preflight(frame, target, column_types)
     if findings:
         show_findings(findings)
     else:
@@ -76,40 +76,42 @@ def data_view(dataset_id: str) -> None:
     )
 
 
-def _column_kinds(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
-    """Column kinds: guessed, editable in the stats table; overrides are remembered."""
+def _column_types(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
+    """Column types: guessed, editable in the stats table; overrides are remembered."""
     st.subheader("Columns")
     st.caption(
-        "The kind of each column was guessed from its values. If a guess is wrong, "
-        "change it in the **kind** column; identifiers and dates are left out of the "
+        "The type of each column was guessed from its values. If a guess is wrong, "
+        "change it in the **type** column; identifiers and dates are left out of the "
         "model."
     )
-    inferred = inferred_kinds(dataset_id)
-    overrides = {c: k for c, k in get(COLUMN_KINDS, {}).items() if c in inferred}
+    inferred = inferred_column_types(dataset_id)
+    overrides = {
+        c: t for c, t in get(COLUMN_TYPE_OVERRIDES, {}).items() if c in inferred
+    }
     stats = column_stats_cached(dataset_id, overrides)
     edited = st.data_editor(
         stats,
         column_config={
-            "kind": st.column_config.SelectboxColumn(
-                "kind", options=list(KINDS), required=True
+            "type": st.column_config.SelectboxColumn(
+                "type", options=list(COLUMN_TYPES), required=True
             ),
             **{
                 c: st.column_config.NumberColumn(format="localized")  # 14,250
                 for c in ("mean", "min", "max")
             },
         },
-        disabled=[c for c in stats.columns if c != "kind"],
+        disabled=[c for c in stats.columns if c != "type"],
         hide_index=True,
         num_rows="fixed",
-        key=f"_w_kinds_{dataset_id}",
+        key=f"_w_types_{dataset_id}",
     )
     overrides = {
-        column: kind
-        for column, kind in zip(edited["column"], edited["kind"], strict=True)
-        if kind != inferred[column]
+        column: column_type
+        for column, column_type in zip(edited["column"], edited["type"], strict=True)
+        if column_type != inferred[column]
     }
-    remember(COLUMN_KINDS, overrides)
-    return resolve_kinds(frame, overrides)
+    remember(COLUMN_TYPE_OVERRIDES, overrides)
+    return resolve_column_types(frame, overrides)
 
 
 # --- Train page ------------------------------------------------------------------------
@@ -121,7 +123,7 @@ NO_TARGET = "(none: find unusual rows)"
 def target_picker(dataset_id: str) -> str | None:
     """The column to predict, defaulting to the Data page's choice; or none."""
     columns = list(table_or_stop(dataset_id).columns)
-    default = suggest_target(inferred_kinds(dataset_id))
+    default = suggest_target(inferred_column_types(dataset_id))
     target = st.selectbox(
         f"Column to predict in {plain(datasets.dataset_name(dataset_id))}",
         [*columns, NO_TARGET],
