@@ -2,7 +2,7 @@
 
 Stdlib and pandas only, so pages can list runs on every rerun without loading Keras.
 
-Two kinds of readers: `read_*` never fail on a missing or damaged file (they return
+Two sorts of readers: `read_*` never fail on a missing or damaged file (they return
 what is there, for lists and live progress), while `load_spec`, `load_info`,
 `load_evaluation` and `load_model` serve a run that is to be used (predict, export,
 report) and refuse a damaged file with a `RunError` in one sentence.
@@ -284,11 +284,13 @@ def _mark_lost(run_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {**data, **failed}
 
 
-def _number(value: Any, kind: type, default: Any) -> Any:
-    """Returns `value` as `kind` if it is a finite number (not a bool), else `default`."""
+def _number(value: Any, number_type: type, default: Any) -> Any:
+    """Returns `value` as `number_type` if it is a finite number (not a bool), else `default`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
-    return kind(value) if math.isfinite(value) and abs(value) < 2**62 else default
+    return (
+        number_type(value) if math.isfinite(value) and abs(value) < 2**62 else default
+    )
 
 
 def _text(value: Any) -> str:
