@@ -68,26 +68,29 @@ class LocalExecutor:
         Raises:
             RunError: if another process already works on the run.
         """
-        path = runs.run_dir(run_id)
         fd = run_locks.take_worker_lock(run_id)
         if fd is None:
             raise RunError(f"Run `{run_id}` already has a training process.")
         try:
-            with open(path / runs.LOG_FILE, "ab") as log:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "core.training", str(path)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    cwd=PROJECT_ROOT,
-                    pass_fds=(fd,),
-                    env={**os.environ, run_locks.LOCK_FD_ENV: str(fd)},
-                )
+            pid = self._start_worker(runs.run_dir(run_id), fd)
         finally:
             os.close(fd)  # the worker holds it now
-        runs.write_status(run_id, pid=process.pid)
-        return str(process.pid)
+        runs.write_status(run_id, pid=pid)
+        return str(pid)
+
+    def _start_worker(self, path: Path, lock_fd: int) -> int:
+        """Starts the worker process, handing it the run's lock; returns its pid."""
+        with open(path / runs.LOG_FILE, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "core.training", str(path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
+                pass_fds=(lock_fd,),
+                env={**os.environ, run_locks.LOCK_FD_ENV: str(lock_fd)},
+            ).pid
 
     def state(self, run_id: str) -> runs.RunStatus:
         """Returns the run's status as its folder tells it."""

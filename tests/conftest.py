@@ -46,7 +46,7 @@ def _training_refused(request) -> list[str]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keras.Model, "fit", refuse)
-        patch.setattr(launch.LocalExecutor, "submit", refuse)
+        patch.setattr(launch.LocalExecutor, "_start_worker", refuse)
         yield refused
 
 

@@ -713,6 +713,7 @@ def _refusal(run_id: str, words: str) -> re.Pattern:
     )
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     ("name", "damage", "words"), RUN_DAMAGE.values(), ids=list(RUN_DAMAGE)
 )
@@ -730,6 +731,7 @@ def test_cli_predict_refuses_a_damaged_run_in_one_line(
     assert not out.exists()
 
 
+@pytest.mark.trains
 def test_cli_predict_in_a_fresh_process_prints_no_traceback(
     trained_run, heart_rows, tmp_path, workspace_root
 ):
@@ -750,6 +752,7 @@ def test_cli_predict_in_a_fresh_process_prints_no_traceback(
     assert _refusal(trained_run, RUN_DAMAGE["info_deleted"][2]).fullmatch(last[7:])
 
 
+@pytest.mark.trains
 def test_the_sound_copy_still_predicts(trained_run, heart_rows, tmp_path):
     out = tmp_path / "out.csv"
     assert main(["predict", trained_run, str(heart_rows), "-o", str(out)]) == 0
@@ -764,6 +767,7 @@ def test_readers_tell_a_run_in_training_to_wait():
     assert runs.load_spec(run_id)["template"] == "tabular_classification"
 
 
+@pytest.mark.trains
 def test_predict_page_shows_a_damaged_model_in_one_sentence(trained_run):
     from pages.ui import state
     from pages.ui.cache import load_model_cached
@@ -780,6 +784,7 @@ def test_predict_page_shows_a_damaged_model_in_one_sentence(trained_run):
     )
 
 
+@pytest.mark.trains
 def test_results_page_shows_a_deleted_report_in_one_sentence(trained_run):
     from pages.ui import state
     from tests.test_pages import open_page, texts

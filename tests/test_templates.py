@@ -46,6 +46,7 @@ def readme_template_code() -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
+@pytest.mark.trains
 def test_the_readme_template_fills_the_contract(workspace_root, tmp_path):
     """The README's example, registered as a reader would, passes the contract test."""
     exec(compile(readme_template_code(), str(README), "exec"), {})  # registers it
