@@ -25,7 +25,7 @@ test: $(VENV)/.dev-installed browser
 # No training, no worker process, no browser: the marks are declared in tests/conftest.py,
 # which also fails any test of this selection that starts training.
 test-fast: $(VENV)/.dev-installed
-	$(PY) -m pytest -q -m "not trains and not slow and not e2e"
+	$(PY) -m pytest -q -n auto -m "not trains and not slow and not e2e"
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
