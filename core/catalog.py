@@ -6,13 +6,14 @@ this module, so the built-ins are always there; code below it uses
 `core.templates.registry`, which knows only the templates that have registered.
 """
 
+# Each import registers its templates (`@register`); the list is explicit, no scanning.
 import core.anomaly.template
 import core.corpus.template
 import core.series.template
 import core.tables.classification
 import core.tables.regression
 import core.text.template
-import core.vision.template  # noqa: F401  (the imports above register the built-ins)
+import core.vision.template  # noqa: F401
 from core.templates.registry import (
     get_template,
     list_templates,
