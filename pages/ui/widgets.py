@@ -103,6 +103,32 @@ def show_classification_results(
         st.dataframe(evaluation.get("per_class", []), hide_index=True)
 
 
+def pick_mistakes(evaluation: dict[str, Any], noun: str, key: str) -> list[dict]:
+    """The "Mistakes" heading and a picker of a confusion-matrix cell; its examples.
+
+    Args:
+        evaluation: a classifier's test report, with `misclassified` per cell.
+        noun: what was classified, plural ("texts", "pictures").
+        key: the widget key of the picker.
+
+    Returns:
+        The misclassified examples of the chosen cell ([] when there were none).
+    """
+    st.subheader("Mistakes")
+    cells = evaluation.get("misclassified", {})
+    if not cells:
+        st.success(f"Every test {noun.removesuffix('s')} was classified correctly.")
+        return []
+    labels = {f"{cell} ({len(shown)} {noun})": cell for cell, shown in cells.items()}
+    chosen = st.selectbox(
+        "Confusion-matrix cell (actual → predicted)",
+        list(labels),
+        format_func=plain,
+        key=key,
+    )
+    return cells[labels[chosen]]
+
+
 def csv_download(
     table: pd.DataFrame, file_name: str, label: str, key: str | None = None
 ) -> None:

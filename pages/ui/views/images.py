@@ -21,6 +21,7 @@ from pages.ui.text import people_table, plain, plot_text
 from pages.ui.widgets import (
     csv_download,
     metrics_table,
+    pick_mistakes,
     show_classification_results,
     show_findings,
 )
@@ -150,16 +151,9 @@ def results_view(run_id: str, evaluation: dict) -> None:
 
 
 def _misclassified_section(evaluation: dict) -> None:
-    st.subheader("Mistakes")
-    cells = evaluation.get("misclassified", {})
-    if not cells:
-        st.success("Every test picture was classified correctly.")
+    shown = pick_mistakes(evaluation, "pictures", "_w_cell")
+    if not shown:
         return
-    labels = {f"{key} ({len(shown)} pictures)": key for key, shown in cells.items()}
-    cell = st.selectbox(
-        "Confusion-matrix cell (actual → predicted)", list(labels), key="_w_cell"
-    )
-    shown = cells[labels[cell]]
     pictures = [
         stored_thumbnail_cached(evaluation["dataset_id"], e["path"]) for e in shown
     ]

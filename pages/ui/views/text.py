@@ -25,6 +25,7 @@ from pages.ui.text import plain
 from pages.ui.widgets import (
     csv_download,
     metrics_table,
+    pick_mistakes,
     show_classification_results,
     show_findings,
 )
@@ -122,19 +123,9 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
 
 
 def _mistakes(evaluation: dict[str, Any]) -> None:
-    st.subheader("Mistakes")
-    cells = evaluation.get("misclassified", {})
-    if not cells:
-        st.success("Every test text was classified correctly.")
+    shown = pick_mistakes(evaluation, "texts", "_w_text_cell")
+    if not shown:
         return
-    labels = {f"{key} ({len(shown)} texts)": key for key, shown in cells.items()}
-    cell = st.selectbox(
-        "Confusion-matrix cell (actual → predicted)",
-        list(labels),
-        format_func=plain,
-        key="_w_text_cell",
-    )
-    shown = cells[labels[cell]]
     st.dataframe(
         pd.DataFrame([{"text": e["text"], **e["probabilities"]} for e in shown]),
         hide_index=True,
