@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core import datasets, launch, run_locks, runs, workspace
 from core.columns import suggest_target
 from pages.ui import charts, state, text, widgets
+from pages.ui.runs import run_label
 from tests.conftest import train_here
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -689,3 +690,10 @@ def test_default_target_skips_ids_dates_and_text():
     many = pd.Series([f"v{i % 40}" for i in range(80)], name="v")
     fig = charts.target_distribution(many, "category")
     assert len(fig.data[0].x) == charts.MAX_BARS and "of 40" in fig.layout.title.text
+
+
+def test_run_label_names_the_target_only_when_there_is_one():
+    pictures = runs.create_run(runs.RunSpec("image_classification", "0" * 16, None, {}))
+    table = runs.create_run(runs.RunSpec("tabular_classification", "0" * 16, "y", {}))
+    assert "→" not in run_label(pictures)
+    assert f"· {'0' * 16} → y · queued · #{table[-4:]}" in run_label(table)

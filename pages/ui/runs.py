@@ -26,7 +26,8 @@ POLL_SECONDS = 1.0
 
 def run_label(run_id: str) -> str:
     row = runs.summarize_run(run_id)
-    label = f"{row['created']} · {row['dataset']} → {row['target']} · {row['state']}"
+    target = f" → {row['target']}" if row["target"] else ""  # pictures have none
+    label = f"{row['created']} · {row['dataset']}{target} · {row['state']}"
     if row["value"] is not None:
         label += f" · {row['metric']} {format_value(row['value'], 3)}"
     return f"{label} · #{run_id[-4:]}"
