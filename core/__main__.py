@@ -9,7 +9,8 @@ python -m core runs [--json]
 python -m core stop RUN_ID
 python -m core delete RUN_ID
 python -m core templates
-python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx] -o PATH
+python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx]
+                      -o model.zip|model.keras|SAVEDMODEL_FOLDER|model.tflite|model.onnx
 python -m core weights fetch [NAMES] | list
 python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
 
 def _add_export_parser(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
-        "export", help="write a run's verified bundle (or another format) zip"
+        "export", help="write a run's verified bundle (or another format)"
     )
     export.add_argument("run_id")
     export.add_argument(
@@ -128,7 +128,14 @@ def _add_export_parser(commands: argparse._SubParsersAction) -> None:
         default="bundle",
         help="bundle (default), savedmodel, tflite or onnx; each is verified",
     )
-    export.add_argument("-o", "--output", type=Path, required=True)
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="a .zip (model, card, metadata), or the model alone: .keras (bundle), "
+        ".tflite, .onnx, or a folder for savedmodel",
+    )
 
 
 def _add_weights_parser(commands: argparse._SubParsersAction) -> None:
@@ -328,13 +335,14 @@ def list_template_names(args: argparse.Namespace) -> int:
 
 
 def export_bundle(args: argparse.Namespace) -> int:
-    """Builds the verified bundle (or another format's) zip and copies it to the output."""
-    from core import export
+    """Builds the verified bundle (or another format) and writes what the output names."""
+    from core import export, formats
 
+    formats.check_output(args.format, args.output)
     if args.format != "bundle":
         return export_format(args)
     check = export.build_bundle(args.run_id)
-    shutil.copyfile(export.bundle_path(args.run_id), args.output)
+    formats.write_output(args.run_id, "bundle", args.output)
     print(check["message"])
     print(f"Wrote {args.output}")
     return 0 if check["ok"] else 1
@@ -368,10 +376,13 @@ def export_format(args: argparse.Namespace) -> int:
     result = formats.export_format(args.run_id, args.format)
     if not result["ok"]:
         raise ExportError(result["message"])
-    shutil.copyfile(formats.download_path(args.run_id, args.format), args.output)
+    formats.write_output(args.run_id, args.format, args.output)
     print(result["message"])
-    for variant in result["variants"][1:]:
-        print(formats.describe_variant(variant, result["keras"]["score"]))
+    if args.output.suffix.lower() == ".zip":
+        for variant in result["variants"][1:]:
+            print(formats.describe_variant(variant, result["keras"]["score"]))
+    elif len(result["variants"]) > 1:
+        print("The other precisions and the model card are in the .zip (-o NAME.zip).")
     print(f"Wrote {args.output}")
     return 0
 

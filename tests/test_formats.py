@@ -210,6 +210,60 @@ def test_cli_exports_a_format_and_refuses_unknown_ones(run_ids, tmp_path, capsys
 
 
 @pytest.mark.trains
+@pytest.mark.parametrize(
+    ("fmt", "name", "member"),
+    [
+        ("tflite", "model.tflite", "model.tflite"),
+        ("onnx", "model.onnx", "model.onnx"),
+        ("bundle", "model.keras", "model.keras"),
+    ],
+)
+def test_cli_writes_the_file_its_extension_names(
+    run_ids, fmt, name, member, tmp_path, capsys
+):
+    run_id, out = run_ids["numbers"], tmp_path / name
+    if fmt != "bundle":
+        _exported(run_id, fmt)  # cached: the CLI reuses it
+    assert main(["export", run_id, "--format", fmt, "-o", str(out)]) == 0
+    assert f"Wrote {out}" in capsys.readouterr().out
+    with zipfile.ZipFile(formats.download_path(run_id, fmt)) as archive:
+        assert out.read_bytes() == archive.read(member)
+    if fmt != "bundle":  # a .keras file is itself a zip
+        assert not zipfile.is_zipfile(out)
+
+
+@pytest.mark.trains
+def test_cli_writes_a_savedmodel_folder_for_a_path_without_extension(run_ids, tmp_path):
+    run_id, out = run_ids["numbers"], tmp_path / "served" / "1"
+    _exported(run_id, "savedmodel")
+    out.parent.mkdir()
+    assert main(["export", run_id, "--format", "savedmodel", "-o", str(out)]) == 0
+    assert (out / "saved_model.pb").is_file() and (out / "variables").is_dir()
+    assert [p.name for p in out.parent.iterdir()] == ["1"]  # no partial left
+    assert main(["export", run_id, "--format", "savedmodel", "-o", str(out)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "works"),
+    [
+        ("tflite", "model.onnx", "a .zip or as a .tflite file"),
+        ("onnx", "model.tflite", "a .zip or as a .onnx file"),
+        ("savedmodel", "model.tflite", "a .zip or as a folder"),
+        ("bundle", "bundle", "a .zip or as a .keras file"),
+    ],
+)
+def test_cli_refuses_an_extension_the_format_cannot_write(
+    fmt, name, works, tmp_path, capsys
+):
+    out = tmp_path / name
+    argv = ["export", "any-run", "--format", fmt, "-o", str(out)]
+    assert main(argv) == 1  # before looking for the run or converting anything
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Invalid value for argument `output`" in err[-1] and works in err[-1]
+    assert name in err[-1] and not out.exists()
+
+
+@pytest.mark.trains
 def test_an_imported_run_without_check_inputs_is_refused(run_ids):
     export.build_bundle(run_ids["numbers"])
     data_ = export.bundle_path(run_ids["numbers"]).read_bytes()

@@ -29,6 +29,7 @@ from core import (
 from core.__main__ import _print_train_result, main
 from core.errors import DataError, DecisionError
 from pages.ui import state
+from pages.ui.text import format_value
 from tests.conftest import train_here
 
 APP = Path(__file__).parents[1] / "app.py"
@@ -239,6 +240,10 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def _saved_line(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "Saved threshold:" in c.value)
+
+
 @pytest.mark.trains
 def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(run_id):
     at = AppTest.from_file(APP, default_timeout=60)
@@ -270,11 +275,15 @@ def test_threshold_page_slider_moves_counts_and_cost_and_save_reaches_predict(ru
     predict.file_uploader(key="_w_score_upload").set_value(csv).run()
     before = _flags(predict.dataframe[0].value)
 
+    old = format_value(runs.read_info(run_id)["decision"]["threshold"])
+    assert f"Saved threshold: {old} (set by" in _saved_line(at)
     at.button[0].click().run()  # Save this threshold
     assert not at.exception
     assert "Saved threshold" in at.success[0].value
     saved = runs.read_info(run_id)["decision"]
     assert saved["threshold"] == pytest.approx(low) and saved["set_by"] == "you"
+    shown = f"Saved threshold: {format_value(saved['threshold'])} (set by you)."
+    assert shown in _saved_line(at)  # at once, not after leaving the page
     assert saved["cost_alert"] == 50.0
     predict.run()
     assert not predict.exception

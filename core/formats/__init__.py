@@ -9,8 +9,11 @@ This module imports no TensorFlow: pages call it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,16 @@ FORMATS = {
         Format("tflite", "TensorFlow Lite (LiteRT)", "Android, iOS, small devices"),
         Format("onnx", "ONNX", "onnxruntime, C#, Java, JavaScript servers"),
     )
+}
+
+
+# What `-o PATH` writes besides the zip: (the extension, the zip member it takes).
+# A SavedModel is a folder, written for a path without an extension.
+SINGLE_OUTPUT = {
+    "bundle": (".keras", "model.keras"),
+    "savedmodel": ("", "saved_model"),
+    "tflite": (".tflite", "model.tflite"),
+    "onnx": (".onnx", "model.onnx"),
 }
 
 
@@ -72,6 +85,61 @@ def check_format(fmt: str) -> None:
             f"Invalid value for argument `format`. Expected one of {list(FORMATS)}. "
             f"Received: format={fmt!r}"
         )
+
+
+def check_output(fmt: str, output: Path) -> None:
+    """Refuses an output path whose extension fits no file of `fmt` (before converting).
+
+    Raises:
+        ExportError: for another extension, or a SavedModel folder that already holds files.
+    """
+    check_format(fmt)
+    extension, _ = SINGLE_OUTPUT[fmt]
+    suffix = output.suffix.lower()
+    if suffix not in (".zip", extension):
+        what = (
+            f"a {extension} file"
+            if extension
+            else "a folder (a path without extension)"
+        )
+        raise ExportError(
+            f"Invalid value for argument `output`. The {FORMATS[fmt].title} is written as "
+            f"a .zip or as {what}. Received: output='{output}'"
+        )
+    if suffix == "" and (
+        output.is_file() or (output.is_dir() and any(output.iterdir()))
+    ):
+        raise ExportError(
+            f"Invalid value for argument `output`. The SavedModel folder must be new or "
+            f"empty. Received: output='{output}'"
+        )
+
+
+def write_output(run_id: str, fmt: str, output: Path) -> None:
+    """Writes a built download to `output`: the zip for `.zip`, else the model file (or
+    SavedModel folder) alone that the extension names. Call `check_output` first."""
+    source = download_path(run_id, fmt)
+    if output.suffix.lower() == ".zip":
+        shutil.copyfile(source, output)
+        return
+    _, member = SINGLE_OUTPUT[fmt]
+    partial = output.with_name(f".{output.name}.part")
+    shutil.rmtree(partial, ignore_errors=True)
+    with zipfile.ZipFile(source) as archive:
+        for name in archive.namelist():
+            if name == member:
+                _extract(archive, name, partial)
+            elif name.startswith(f"{member}/") and not name.endswith("/"):
+                _extract(archive, name, partial / name[len(member) + 1 :])
+    if output.is_dir():
+        output.rmdir()  # checked empty
+    os.replace(partial, output)
+
+
+def _extract(archive: zipfile.ZipFile, name: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with archive.open(name) as source, target.open("wb") as sink:
+        shutil.copyfileobj(source, sink)
 
 
 def export_format(run_id: str, fmt: str, force: bool = False) -> dict[str, Any]:

@@ -23,12 +23,7 @@ def threshold_view(run_id: str) -> None:
     report = runs.read_evaluation(run_id)["decision"]
     stored = runs.read_info(run_id)["decision"]
     scores, labels = report["scores"], report.get("labels")
-    st.caption(
-        f"Each row gets a {plain(report['score_name'])}; rows at or above the "
-        f"threshold are flagged as `{plain(report['positive_label'])}`. Counts are on "
-        f"the {len(scores):,} test rows. Saved threshold: "
-        f"{format_value(stored['threshold'])} (set by {stored['set_by']})."
-    )
+    heading = st.empty()  # filled after the Save buttons: shows a value saved this run
     costs = _cost_inputs(run_id, stored, labels)
     cheapest = decision.cheapest_threshold(scores, labels, *costs) if costs else None
     threshold = _slider(run_id, scores, stored["threshold"])
@@ -46,8 +41,18 @@ def threshold_view(run_id: str) -> None:
             icon=":material/savings:",
         )
     _save_buttons(run_id, threshold, cheapest, costs)
+    _heading(heading, report, runs.read_info(run_id)["decision"])
     if report.get("reliability"):
         _reliability(report["reliability"])
+
+
+def _heading(place: Any, report: dict[str, Any], stored: dict[str, Any]) -> None:
+    place.caption(
+        f"Each row gets a {plain(report['score_name'])}; rows at or above the "
+        f"threshold are flagged as `{plain(report['positive_label'])}`. Counts are on "
+        f"the {len(report['scores']):,} test rows. Saved threshold: "
+        f"{format_value(stored['threshold'])} (set by {stored['set_by']})."
+    )
 
 
 def _reliability(curve: dict[str, Any]) -> None:
