@@ -85,7 +85,7 @@ def test_home_offers_samples_and_switches_to_data():
 # Data
 def test_data_page_upload_shows_preview_types_and_check():
     at = open_page("pages/data.py")
-    assert "Upload a CSV file or choose a sample" in texts(at.info)
+    assert "or choose a sample to begin" in texts(at.info)
     at.file_uploader[0].set_value(("tiny.csv", TINY_CSV, "text/csv")).run()
     assert not at.exception
     preview = at.dataframe[0].value
