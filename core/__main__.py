@@ -1,7 +1,7 @@
 """Headless CLI with the same engine as the app.
 
-python -m core train DATA.csv|IMAGES.zip|FOLDER [--target COL] [--template NAME]
-                              [--epochs N | --time-budget S] [--seed N] [--json]
+python -m core train DATA.csv|.xlsx|.parquet|.jsonl|IMAGES.zip|FOLDER [--target COL]
+                              [--template NAME] [--epochs N | --time-budget S] [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv [--explain]
 python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
                        [--annotated OUT.mp4]

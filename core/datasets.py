@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import table_reading, workspace
+from core import table_files, table_reading, workspace
 from core.errors import DataError
 
 MAX_TABLE_BYTES = 200 * 1024 * 1024
@@ -46,15 +46,20 @@ def datasets_root() -> Path:
 def store_upload(name: str, data: bytes) -> str:
     """Stores uploaded bytes under their content hash; the file name is only metadata.
 
+    An Excel, Parquet or JSON-lines file is stored as the CSV of its table (so one
+    table gives one id in each of these formats), with notes on how it was read.
+
     Args:
-        name: the name the user's file had (shown in the UI, never used as a path).
+        name: the name the user's file had (shown in the UI, never used as a path;
+            its ending picks the reader, see `core.table_files`).
         data: the file's bytes.
 
     Returns:
         The dataset id (a hex digest prefix).
 
     Raises:
-        DataError: if the file is empty or larger than the size limit.
+        DataError: if the file is empty, larger than the size limit, or an Excel,
+            Parquet or JSON-lines file that cannot be read.
     """
     if not data:
         raise DataError(
@@ -65,6 +70,7 @@ def store_upload(name: str, data: bytes) -> str:
             f"The file `{name}` is {len(data) / 1e6:.0f} MB; the limit is "
             f"{MAX_TABLE_BYTES / 1e6:.0f} MB. Use a sample of the rows."
         )
+    data, notes = table_files.to_csv_bytes(name, data, MAX_TABLE_BYTES)
     dataset_id = hashlib.sha256(data).hexdigest()[:16]
     folder = datasets_root() / dataset_id
     if not (folder / META_FILE).is_file():
@@ -74,6 +80,7 @@ def store_upload(name: str, data: bytes) -> str:
             "name": Path(name).name[:200],
             "size": len(data),
             "stored_at": time.time(),
+            "notes": notes,
         }
         (folder / META_FILE).write_text(json.dumps(meta))
     return dataset_id
@@ -152,6 +159,15 @@ def dataset_name(dataset_id: str) -> str:
         return json.loads(meta.read_text()).get("name", dataset_id)
     except (OSError, json.JSONDecodeError):
         return str(dataset_id)
+
+
+def dataset_notes(dataset_id: str) -> list[str]:
+    """Notes on how a stored table was read, e.g. which sheet of a workbook was used."""
+    meta = datasets_root() / str(dataset_id) / META_FILE
+    try:
+        return [str(note) for note in json.loads(meta.read_text()).get("notes", [])]
+    except (OSError, json.JSONDecodeError, AttributeError, TypeError):
+        return []
 
 
 def dataset_kind(dataset_id: str) -> str:

@@ -27,7 +27,9 @@ else:
 
 dataset_id = get(DATASET_ID)
 if not dataset_id:
-    st.info("Upload a CSV file or choose a sample to begin.")
+    st.info(
+        "Upload a table (CSV, Excel, Parquet, JSON lines) or choose a sample to begin."
+    )
     st.stop()
 
 # 2. Preview, check and (for tables) the target: the view of the data's kind.

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core import datasets, runs
 from core.__main__ import main
 
 HEART = Path(__file__).parents[1] / "sample_data" / "heart.csv"
@@ -109,6 +110,38 @@ def test_errors_print_one_line_and_exit_1(argv, message, table_csv, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+@pytest.mark.trains
+def test_train_takes_excel_and_keeps_the_table_of_its_parquet_and_json_lines(
+    tiny_table, tmp_path, capsys
+):
+    table = tiny_table.round(6)  # Excel keeps 15 significant digits, no more
+    workbook, parquet, csv = (
+        tmp_path / f"tiny.{k}" for k in ("xlsx", "parquet", "csv")
+    )
+    table.to_excel(workbook, index=False)
+    table.to_parquet(parquet, index=False)
+    table.to_csv(csv, index=False)
+    run_id = _train(workbook, capsys)["run_id"]
+    dataset_id = runs.load_spec(run_id)["dataset_id"]
+    same = datasets.store_upload("tiny.parquet", parquet.read_bytes())
+    records = table.astype(object).where(table.notna(), None).to_dict("records")
+    lines = "\n".join(json.dumps(r) for r in records).encode()
+    assert dataset_id == same == datasets.store_upload("tiny.jsonl", lines)
+    csv_id = datasets.store_upload("tiny.csv", csv.read_bytes())
+    pd.testing.assert_frame_equal(
+        datasets.load_table(dataset_id), datasets.load_table(csv_id)
+    )
+
+
+def test_train_refuses_a_damaged_workbook_in_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook" * 10)
+    assert main(["train", str(broken), "--target", "label"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "could not be read as an Excel workbook" in err[-1]
     assert not any("Traceback" in line for line in err)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core import datasets, table_reading
+from core import datasets, table_files, table_reading
 from core.catalog import suggest
 from core.columns import (
     infer_column_types,
@@ -215,6 +216,108 @@ def test_store_upload_size_limit(monkeypatch):
 def test_store_upload_refuses_empty_bytes():
     with pytest.raises(DataError, match="empty"):
         datasets.store_upload("empty.csv", b"")
+
+
+# --- other table formats: Excel, Parquet, JSON lines, TSV ---------------------------
+
+SMALL_TABLE = pd.DataFrame(
+    {
+        "age": [52, 61, 47, 38],
+        "weight": [70.5, None, 82.25, 64.0],
+        "city": ["Oslo", "Lima", None, "Pune, West"],
+        "label": ["yes", "no", "no", "yes"],
+    }
+)
+
+
+def _as_bytes(frame: pd.DataFrame, kind: str) -> bytes:
+    """`frame` written as a file of `kind`, the way a person's tools would write it."""
+    buffer = io.BytesIO()
+    if kind == "csv":
+        frame.to_csv(buffer, index=False)
+    elif kind == "tsv":
+        frame.to_csv(buffer, index=False, sep="\t")
+    elif kind == "xlsx":
+        frame.to_excel(buffer, index=False, engine="openpyxl")
+    elif kind == "parquet":
+        frame.to_parquet(buffer, index=False)
+    else:
+        frame.to_json(buffer, orient="records", lines=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["tsv", "xlsx", "parquet", "jsonl", "ndjson"])
+def test_each_table_format_gives_the_frame_of_its_csv(kind):
+    csv_id = datasets.store_upload("small.csv", _as_bytes(SMALL_TABLE, "csv"))
+    other_id = datasets.store_upload(f"small.{kind}", _as_bytes(SMALL_TABLE, kind))
+    frame = datasets.load_table(other_id)
+    pd.testing.assert_frame_equal(frame, datasets.load_table(csv_id))
+    assert frame["weight"].isna().sum() == 1 and frame["city"].isna().sum() == 1
+
+
+def test_excel_parquet_and_json_lines_store_one_identical_table():
+    """One table in three formats is one stored dataset: the same model follows."""
+    ids = {
+        kind: datasets.store_upload(f"heart.{kind}", _as_bytes(SMALL_TABLE, kind))
+        for kind in ("xlsx", "parquet", "jsonl")
+    }
+    assert len(set(ids.values())) == 1
+    stored = datasets.dataset_path(ids["xlsx"]).read_bytes()
+    assert stored.startswith(b"age,weight,city,label\n")
+
+
+def test_a_workbook_uses_its_first_sheet_and_names_the_others():
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        SMALL_TABLE.to_excel(writer, sheet_name="patients", index=False)
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="notes", index=False)
+    dataset_id = datasets.store_upload("book.xlsx", buffer.getvalue())
+    assert list(datasets.load_table(dataset_id).columns) == list(SMALL_TABLE.columns)
+    (note,) = datasets.dataset_notes(dataset_id)
+    assert "2 sheets" in note and "`patients`, is used" in note and "`notes`" in note
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("xlsx", "could not be read as an Excel workbook"),
+        ("parquet", "could not be read as a Parquet file"),
+        ("jsonl", "could not be read as JSON lines"),
+        ("ndjson", "could not be read as JSON lines"),
+    ],
+)
+def test_a_corrupt_file_of_each_format_is_one_sentence(kind, expected):
+    good = _as_bytes(SMALL_TABLE, kind)
+    for corrupt in (b"\x00\x01garbage{\xff" * 20, good[: len(good) // 2]):
+        with pytest.raises(DataError, match=expected) as caught:
+            datasets.store_upload(f"broken.{kind}", corrupt)
+        assert str(caught.value).count(". ") <= 2 and "Traceback" not in str(
+            caught.value
+        )
+    assert list(datasets.datasets_root().iterdir()) == []
+
+
+def test_a_workbook_that_unpacks_too_large_is_refused(monkeypatch):
+    workbook = _as_bytes(SMALL_TABLE, "xlsx")  # a zip: its parts unpack larger
+    monkeypatch.setattr(datasets, "MAX_TABLE_BYTES", len(workbook))
+    monkeypatch.setattr(table_files, "MAX_UNPACK_RATIO", 1)
+    with pytest.raises(DataError, match="unpacks to"):
+        datasets.store_upload("big.xlsx", workbook)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("old.xls", "save it as .xlsx"),
+        ("notes.docx", "not a table file this app reads"),
+        ("no_ending", "not a table file this app reads"),
+    ],
+)
+def test_upload_names_of_other_types_are_refused_in_words(name, expected):
+    with pytest.raises(DataError, match=expected):
+        table_files.check_upload_name(name)
+    for ok in ("a.CSV", "a.tsv", "a.xlsx", "a.parquet", "a.jsonl", "a.ndjson"):
+        table_files.check_upload_name(ok)
 
 
 # --- template suggestion ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -86,7 +87,7 @@ def test_home_offers_samples_and_switches_to_data():
 # Data
 def test_data_page_upload_shows_preview_types_and_check():
     at = open_page("pages/data.py")
-    assert "Upload a CSV file or choose a sample" in texts(at.info)
+    assert "or choose a sample to begin" in texts(at.info)
     at.file_uploader[0].set_value(("tiny.csv", TINY_CSV, "text/csv")).run()
     assert not at.exception
     preview = at.dataframe[0].value
@@ -120,6 +121,50 @@ def test_data_page_bad_csv_shows_specific_error(content, expected):
     assert not at.exception
     assert expected in texts(at.error)
     assert state.DATASET_ID not in at.session_state
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_data_page_takes_an_excel_workbook_and_names_its_sheets():
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        pd.read_csv(io.BytesIO(TINY_CSV)).to_excel(
+            writer, sheet_name="first", index=False
+        )
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="Sheet2", index=False)
+    at = open_page("pages/data.py")
+    at.file_uploader[0].set_value(("tiny.xlsx", buffer.getvalue(), XLSX)).run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value.columns) == ["age", "color", "label"]
+    assert "30 rows · 3 columns" in texts(at.caption)
+    assert "the first, `first`, is used" in texts(at.info)
+    assert at.session_state[state.DATASET_ID] == datasets.store_upload(
+        "tiny.csv", TINY_CSV
+    )  # pandas writes the same CSV back: one table, one data set
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("broken.xlsx", b"PK\x03\x04 not a workbook" * 9, "as an Excel workbook"),
+        ("old.xls", b"\xd0\xcf\x11\xe0" * 9, "save it as .xlsx"),
+        ("report.docx", b"PK\x03\x04" * 9, "not a table file this app reads"),
+    ],
+    ids=["corrupt_xlsx", "xls", "docx"],
+)
+def test_data_page_refused_file_says_so_and_drops_the_old_data_set(
+    name, content, expected
+):
+    at = open_page(
+        "pages/data.py", **{state.DATASET_ID: datasets.store_upload("t.csv", TINY_CSV)}
+    )
+    assert at.dataframe  # the earlier data set is shown
+    at.file_uploader[0].set_value((name, content, "application/octet-stream")).run()
+    assert not at.exception
+    assert expected in texts(at.error)
+    assert state.DATASET_ID not in at.session_state
+    assert not at.dataframe and not at.caption
 
 
 def test_data_page_type_override_reaches_session_state():

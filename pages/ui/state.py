@@ -55,6 +55,12 @@ def use_dataset(dataset_id: str, target: str | None = None) -> None:
         st.session_state[COLUMN_TYPE_OVERRIDES] = {}
 
 
+def forget_dataset() -> None:
+    """No dataset is current any more (e.g. after a refused upload meant to replace it)."""
+    for key in (DATASET_ID, TARGET_COLUMN, COLUMN_TYPE_OVERRIDES):
+        st.session_state.pop(key, None)
+
+
 # Format functions for selectboxes and radios. AppTest keeps them in Session State, so
 # with enforceSerializableSessionState they must be importable functions, not lambdas.
 def sample_title(file_name: str) -> str:

@@ -124,7 +124,7 @@ def test_upload_train_predict_download(page, tmp_path):
     _open(page, "Data")
     with page.expect_file_chooser() as chooser:
         page.locator(
-            '[data-testid="stFileUploaderDropzone"][aria-label="Upload a CSV file"]'
+            '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
         ).click()
     chooser.value.set_files(str(ROOT / "sample_data" / "heart.csv"))
     expect(page.get_by_text("303 rows · 14 columns")).to_be_visible()

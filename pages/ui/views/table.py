@@ -1,4 +1,4 @@
-"""Views for tables: CSV upload, column check, target picker, results and predictions."""
+"""Views for tables: table upload, column check, target picker, results and predictions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import datasets, prediction, runs
+from core import datasets, prediction, runs, table_files
 from core.columns import COLUMN_TYPES, resolve_column_types, suggest_target
 from core.errors import UserError
 from core.tables.preflight import preflight
@@ -20,7 +20,14 @@ from pages.ui.cache import (
     table_or_stop,
 )
 from pages.ui.forms import row_form
-from pages.ui.state import COLUMN_TYPE_OVERRIDES, TARGET_COLUMN, get, index_of, remember
+from pages.ui.state import (
+    COLUMN_TYPE_OVERRIDES,
+    TARGET_COLUMN,
+    forget_dataset,
+    get,
+    index_of,
+    remember,
+)
 from pages.ui.text import format_value, people_table, plain
 from pages.ui.widgets import (
     csv_download,
@@ -34,14 +41,25 @@ from pages.ui.widgets import (
 
 
 def upload() -> str | None:
-    """A CSV upload, stored and checked readable; stops the page if it is not."""
-    file = st.file_uploader("Upload a CSV file", type=["csv"], key="_w_upload")
+    """A table upload, stored and checked readable; stops the page if it is not.
+
+    Every file is let through the picker, so a file of another type gets a sentence
+    here rather than the browser's silent refusal; a refused file also stops the
+    data set it was meant to replace from being current.
+    """
+    file = st.file_uploader(
+        "Upload a table: CSV, Excel (.xlsx), Parquet, JSON lines or TSV",
+        key="_w_upload",
+        help="Excel: the first sheet is used. JSON lines: one JSON object per line.",
+    )
     if file is None:
         return None
     try:
+        table_files.check_upload_name(file.name)
         dataset_id = datasets.store_upload(file.name, file.getvalue())
         load_table_cached(dataset_id)  # refuse unusable files before using them
     except UserError as err:
+        forget_dataset()
         st.error(plain(err))
         st.stop()
     return dataset_id
@@ -52,6 +70,8 @@ def data_view(dataset_id: str) -> None:
     frame = table_or_stop(dataset_id)
     st.subheader(plain(datasets.dataset_name(dataset_id)))
     st.caption(f"{len(frame):,} rows · {frame.shape[1]} columns")
+    for note in datasets.dataset_notes(dataset_id):
+        st.info(plain(note), icon=":material/info:")
     st.dataframe(people_table(frame.head(20)), hide_index=True)
     column_types = _column_types(dataset_id, frame)
     columns = list(frame.columns)
