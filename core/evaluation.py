@@ -9,7 +9,7 @@ intervals written for people. Everything returned is JSON-ready. Each kind's own
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,8 @@ def verdict(
 
     Returns:
         JSON-ready: `beats_baseline`, `interval` (of the model's score), `difference`
-        (interval of the gain over the baseline), `sentence`, `headline` and more.
+        (interval of the gain over the baseline), `sentence`, `headline`,
+        `baseline_text` and `rows` (as given, for other pages' words) and more.
     """
     ours, baseline = _paired_scores(ours, baseline, metric)
     n = len(ours)
@@ -72,6 +73,8 @@ def verdict(
         "confidence": CONFIDENCE,
         "n": n,
         "method": _method(metric, block, n),
+        "baseline_text": baseline_text,
+        "rows": rows,
     }
     result["sentence"], result["headline"] = _verdict_words(
         result, baseline_text, baseline_name, rows
@@ -217,6 +220,8 @@ def average_precision_judged(
         "confidence": CONFIDENCE,
         "n": len(labels),
         "method": f"{CONFIDENCE:.0%} intervals: a paired bootstrap over the same test rows",
+        "baseline_text": baseline_text,
+        "rows": "test rows",
     }
     found["sentence"], found["headline"] = _verdict_words(
         found, baseline_text, "guessing", "test rows"
@@ -357,15 +362,22 @@ def _range_text(metric: str, interval: list[float]) -> str:
 def _verdict_words(
     result: Mapping[str, Any], baseline_text: str, baseline_name: str, rows: str
 ) -> tuple[str, str]:
-    """The headline sentence and its short form, e.g. "53% (40–66%) — no better ..."."""
+    """The headline sentence and its short form, e.g. "53% (40–66%) — no better ...".
+
+    The words never contradict the interval they show. When the interval of the
+    model's score alone tells another story than the paired test (e.g. 46–61%
+    against a baseline's 45%, yet the gain row by row may be none), the sentence
+    also gives the interval of the gain, and the headline shows that one instead.
+    """
     metric, outcome = result["metric"], result["outcome"]
     value = _score_text(metric, result["value"])
     base = _score_text(metric, result["baseline_value"])
     spread = _range_text(metric, result["interval"])
+    agrees = _interval_agrees(result)
     judged = {
         "better": "clearly better than",
         "worse": "worse than",
-        "unclear": "no better than",
+        "unclear": "no better than" if agrees else "not clearly better than",
     }[outcome]
     if metric == "average_precision":
         score = f"Average precision {value}"
@@ -376,11 +388,23 @@ def _verdict_words(
     else:
         score = f"Off by {value} on average"
         base_score = f"{baseline_text} is off by {base} on average"
-    noise = (
-        ", and the difference is within the noise of the test set"
-        if outcome == "unclear"
-        else ""
-    )
+    gain = _gain_text(metric, result["difference"])
+    if agrees:
+        noise = (
+            ", and the difference is within the noise of the test set"
+            if outcome == "unclear"
+            else ""
+        )
+    else:
+        after = {
+            "better": "clear of zero",
+            "worse": "a loss beyond the noise of the test set",
+            "unclear": "so it may be no gain at all (within the noise of the test set)",
+        }[outcome]
+        noise = (
+            f"; but compared row by row on the same {rows}, its gain is likely "
+            f"{gain}, {after}"
+        )
     sentence = (
         f"{score} (likely {spread}, from {result['n']} {rows}) — {judged} "
         f"{baseline_name}: {base_score}{noise}."
@@ -388,7 +412,42 @@ def _verdict_words(
     shown = {"accuracy": value, "average_precision": f"average precision {value}"}.get(
         metric, f"off by {value}"
     )
+    if not agrees:
+        return sentence, f"{shown} — {judged} {baseline_name} (gain likely {gain})"
     return sentence, f"{shown} ({spread}) — {judged} {baseline_name}"
+
+
+def _interval_agrees(result: Mapping[str, Any]) -> bool:
+    """Whether the interval of the score alone tells the verdict's story.
+
+    Clearly better: the whole interval is better than the baseline's score; worse:
+    the whole interval is worse; unclear: the interval is not wholly better.
+    """
+    low, high = result["interval"]
+    base = result["baseline_value"]
+    if result["metric"] == "mae":  # lower is better
+        better, worse = high < base, low > base
+    else:
+        better, worse = low > base, high < base
+    return {"better": better, "worse": worse}.get(result["outcome"], not better)
+
+
+def _gain_text(metric: str, gain: list[float]) -> str:
+    """The interval of the gain over the baseline: "−6 to +22 points" for accuracy."""
+    scale, written, unit = {
+        "accuracy": (100, "{:.0f}".format, " points"),
+        "average_precision": (1, "{:.2f}".format, ""),
+    }.get(metric, (1, number_text, " less error"))
+    low, high = (_signed(value * scale, written) for value in gain)
+    return f"{low} to {high}{unit}"
+
+
+def _signed(value: float, written: Callable[[float], str]) -> str:
+    """A gain with its sign: +22, −6, and 0 (no sign) where it rounds to zero."""
+    text = written(abs(value))
+    if not text.strip("0.,"):
+        return text
+    return f"{'−' if value < 0 else '+'}{text}"
 
 
 def _reference_words(result: Mapping[str, Any], reference_text: str) -> str:

@@ -175,6 +175,64 @@ def test_verdict_53_percent_of_60_pictures_is_no_better_than_guessing():
     assert "from 60 test pictures" in result["sentence"]
 
 
+def test_verdict_never_contradicts_its_interval():
+    """53% of 180 rows (46–61%) against 45%: the interval clears the baseline's score,
+    but row by row (the two right on different rows) the gain may be none."""
+    baseline = np.r_[np.ones(81), np.zeros(99)]  # right on 81 rows: 45%
+    ours = np.r_[np.zeros(81), np.ones(96), np.zeros(3)]  # right on 96 others: 53%
+    result = evaluation.verdict(
+        ours,
+        baseline,
+        metric="accuracy",
+        baseline_text="always giving the most common answer (`0`)",
+    )
+    assert result["beats_baseline"] is False
+    assert result["interval"][0] > result["baseline_value"]  # 46–61% excludes 45%
+    assert result["difference"][0] < 0 < result["difference"][1]
+    sentence = result["sentence"]
+    assert sentence.startswith("Right 53% of the time (likely 46–61%, from 180 test")
+    assert "no better than" not in sentence
+    assert "not clearly better than guessing" in sentence
+    assert "is right 45% of the time" in sentence
+    assert "its gain is likely −6 to +22 points" in sentence
+    assert "within the noise" in sentence
+    assert result["headline"] == (
+        "53% — not clearly better than guessing (gain likely −6 to +22 points)"
+    )
+
+
+def test_verdict_shows_the_gain_when_a_clear_win_overlaps_the_baseline():
+    """A lower error on every row, though the errors themselves spread widely."""
+    rng = np.random.default_rng(2)
+    baseline = rng.uniform(0, 40, 60)
+    result = evaluation.verdict(
+        baseline - 0.5, baseline, metric="mae", baseline_text="b"
+    )
+    assert result["outcome"] == "better"
+    low, high = result["interval"]
+    assert low < result["baseline_value"] < high
+    assert (
+        "its gain is likely +0.5 to +0.5 less error, clear of zero"
+        in (result["sentence"])
+    )
+    assert result["headline"].endswith(
+        "clearly better than guessing (gain likely +0.5 to +0.5 less error)"
+    )
+
+
+def test_verdict_words_agree_with_the_interval_when_they_can():
+    rng = np.random.default_rng(0)
+    result = evaluation.verdict(
+        _right(60, 32),
+        rng.permutation(_right(60, 30)),
+        metric="accuracy",
+        baseline_text="b",
+    )
+    assert "gain likely" not in result["sentence"] + result["headline"]
+    assert result["baseline_text"] == "b"
+    assert result["rows"] == "test rows"
+
+
 def test_verdict_clear_gain_beats_the_baseline_and_is_repeatable():
     rng = np.random.default_rng(1)
     ours, baseline = (

@@ -43,6 +43,11 @@ def texts(elements) -> str:
     return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
+def shown(sentence: str) -> str:
+    """A sentence from `core` as a viewer sees it (pages/ui/text.sentence)."""
+    return re.sub(r"\\(.)", r"\1", text.sentence(sentence))
+
+
 # Real trained runs, shared by the results, predict and models tests.
 def _train_sample(sample: str, template: str, target: str) -> str:
     spec = runs.RunSpec(
@@ -452,7 +457,7 @@ def test_results_page_on_a_trained_run(trained_run):
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
     verdict = runs.read_evaluation(trained_run)["verdict"]
     headline = at.success if verdict["beats_baseline"] else at.warning
-    assert verdict["sentence"] in texts(headline)
+    assert shown(verdict["sentence"]) in texts(headline)
     assert "How sure: 95% intervals" in texts(at.caption)
     table = at.dataframe[0].value
     assert list(table.columns) == ["ours", "baseline", "gradient boosting reference"]
@@ -469,10 +474,10 @@ def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
 ):
     report = runs.read_evaluation(trained_run)
     report["verdict"] = {**report["verdict"], "beats_baseline": False}
-    report["summary"][0] = "53% (40–66%) — no better than guessing"
+    report["summary"][0] = "53% (40–66%) — no better than guessing: always `0`"
     monkeypatch.setattr(runs, "read_evaluation", lambda run_id: report)
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
-    assert "no better than guessing" in texts(at.warning)
+    assert "no better than guessing: always “0”" in texts(at.warning)  # no backticks
     assert "no better than guessing" not in texts(at.success)
 
 
@@ -502,6 +507,44 @@ def test_predict_page_one_row_and_batch(trained_run):
     scored = at.dataframe[0].value
     assert len(scored) == 7 and "prediction" in scored and "probability_1" in scored
     assert at.download_button[0].label == "Download predictions (CSV)"
+
+
+@pytest.mark.trains
+def test_predict_page_warns_once_when_the_model_is_no_better_than_its_baseline(
+    trained_run, monkeypatch
+):
+    report = runs.read_evaluation(trained_run)
+    baseline = "always giving the most common answer (`0`)"
+    report["verdict"] = {
+        **report["verdict"],
+        "beats_baseline": False,
+        "outcome": "unclear",
+        "baseline_text": baseline,
+        "rows": "test rows",
+    }
+    monkeypatch.setattr(runs, "read_evaluation", lambda run_id: report)
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
+    warned = texts(at.warning)
+    assert warned.count("treat its answers with care") == 1
+    assert (
+        "This model was not clearly better than always giving the most common "
+        "answer (“0”) on its test rows: treat its answers with care." in warned
+    )
+    at.form_submit_button[0].click().run()  # its answers still come
+    assert not at.exception
+    assert at.metric[0].value in {"0", "1"}
+
+    report["verdict"]["beats_baseline"] = True
+    at = open_page("pages/predict.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert "treat its answers with care" not in texts(at.warning)
+
+
+def test_core_sentences_show_their_quoted_values_without_backticks():
+    shown = text.sentence("always giving the most common answer (`0`) is right")
+    assert shown == "always giving the most common answer (“0”) is right"
+    assert text.sentence("a `![p](http://h/x.png)` name") == text.plain(
+        "a “![p](http://h/x.png)” name"
+    )  # still escaped
 
 
 @pytest.mark.trains
@@ -707,7 +750,7 @@ def test_opening_pages_keeps_a_training_run_active(trained_run, tmp_path, monkey
     assert at.get("progress")[0].proto.text.startswith("Training: epoch 1/10")
     at.selectbox(key="_w_results_run").set_value(trained_run).run()
     assert at.session_state[state.ACTIVE_RUN_ID] == trained_run
-    assert runs.read_evaluation(trained_run)["verdict"]["sentence"] in texts(
+    assert shown(runs.read_evaluation(trained_run)["verdict"]["sentence"]) in texts(
         [*at.success, *at.warning]
     )
 

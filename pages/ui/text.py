@@ -12,12 +12,24 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import re
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from core.markdown import plain  # noqa: F401  (pages import it from here)
+
+_QUOTED = re.compile(r"`([^`\n]+)`")
+
+
+def sentence(value: object) -> str:
+    """A sentence from `core` as `plain` text, its `quoted` names shown as “quoted”.
+
+    `core` writes a name or value in backticks (always answering `0`); escaped by
+    `plain` alone they would show literally.
+    """
+    return plain(_QUOTED.sub(r"“\1”", str(value)))
 
 
 def plot_text(value: object) -> str:

@@ -12,7 +12,7 @@ from core.errors import UserError
 from core.findings import Finding
 from pages.ui import charts
 from pages.ui.cache import score_csv_cached
-from pages.ui.text import people_table, plain
+from pages.ui.text import people_table, plain, sentence
 
 LEVEL_ALERTS = {
     "error": (st.error, ":material/error:"),
@@ -52,16 +52,40 @@ def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -
     if summary:
         beats = verdict.get("beats_baseline")
         if beats is True:
-            st.success(plain(summary[0]), icon=":material/check_circle:")
+            st.success(sentence(summary[0]), icon=":material/check_circle:")
         elif beats is None:
-            st.info(plain(summary[0]), icon=icon)
+            st.info(sentence(summary[0]), icon=icon)
         else:
-            st.warning(plain(summary[0]), icon=":material/help:")
+            st.warning(sentence(summary[0]), icon=":material/help:")
         if verdict.get("method"):
             st.caption(f"How sure: {plain(verdict['method'])}.")
-    for sentence in summary[1:]:
-        alert = st.warning if sentence.startswith("Honest note") else st.info
-        alert(plain(sentence), icon=icon)
+    for line in summary[1:]:
+        alert = st.warning if line.startswith("Honest note") else st.info
+        alert(sentence(line), icon=icon)
+
+
+def warn_if_no_better(evaluation: dict[str, Any]) -> None:
+    """One warning when the run's verdict says the model did not beat its baseline.
+
+    Shown above a model's answers, which otherwise read as confident as any.
+    """
+    verdict = evaluation.get("verdict")
+    if not isinstance(verdict, dict) or verdict.get("beats_baseline") is not False:
+        return
+    baseline, rows = (
+        verdict.get(key) if isinstance(verdict.get(key), str) else default
+        for key, default in (("baseline_text", "guessing"), ("rows", "test rows"))
+    )
+    judged = (
+        "worse than" if verdict.get("outcome") == "worse" else "not clearly better than"
+    )
+    st.warning(
+        sentence(
+            f"This model was {judged} {baseline} on its {rows}: treat its answers "
+            "with care."
+        ),
+        icon=":material/warning:",
+    )
 
 
 def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
