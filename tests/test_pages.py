@@ -108,7 +108,40 @@ def test_data_page_upload_shows_preview_types_and_check():
     assert at.selectbox(key="_w_target").value == "label"
     assert at.session_state[state.TARGET_COLUMN] == "label"
     assert at.get("plotly_chart")
-    assert "looks like an ID" in texts(at.info)
+    assert "“age” looks like an ID" in texts(at.info)  # quoted, without backticks
+
+
+def test_data_page_shows_one_box_per_kind_of_finding_naming_its_columns():
+    frame = pd.DataFrame(
+        {
+            column: [np.nan if i % 5 == k else (i * (k + 3)) % 17 for i in range(40)]
+            for k, column in enumerate(["a", "b", "c"])
+        }
+    ).assign(site="Lyon", label=["yes", "no"] * 20)
+    at = open_page(
+        "pages/data.py",
+        **{
+            state.DATASET_ID: datasets.store_upload(
+                "gaps.csv", frame.to_csv(index=False).encode()
+            )
+        },
+    )
+    assert at.selectbox(key="_w_target").value == "label"
+    assert not at.error
+    [copies] = at.warning  # another kind: a box of its own
+    assert str(copies.value).startswith("**1 rows are exact copies of other rows.**")
+    boxes = [str(box.value) for box in at.info]
+    assert boxes == [
+        "**Missing values in 3 columns: “a”, “b”, “c”.**  \nThe app fills missing "
+        "numbers with the training average and adds a 'was missing' signal; missing "
+        "categories become their own value.",
+        "**“site” has the same value in every row.**  \nIt carries no information, "
+        "so the app leaves it out.",
+    ]
+    [details] = [e for e in at.expander if e.label == "What was found in each column"]
+    assert details.markdown[0].value.splitlines() == [
+        f"- “{column}” has 8 missing values (20%)." for column in "abc"
+    ]
 
 
 @pytest.mark.parametrize(

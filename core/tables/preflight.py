@@ -61,6 +61,7 @@ def _width_findings(frame: pd.DataFrame) -> list[Finding]:
             "A model needs a target column and at least one input column. If your file "
             "uses a separator other than , ; tab or |, save it again as a "
             "comma-separated CSV.",
+            "one_column",
         )
     ]
 
@@ -92,6 +93,8 @@ def find_infinite(frame: pd.DataFrame) -> list[Finding]:
                 f"(row {shown}{more}).",
                 "They are treated as missing values. If they are errors, fix them in "
                 "your file.",
+                "infinite",
+                column,
             )
         )
     return findings
@@ -109,6 +112,8 @@ def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
                 f"`{column}` has {count} missing values ({share:.0%}).",
                 "The app fills missing numbers with the training average and adds a "
                 "'was missing' signal; missing categories become their own value.",
+                "missing",
+                column,
             )
         )
     if target in frame.columns and frame[target].isna().any():
@@ -118,6 +123,7 @@ def _missing_findings(frame: pd.DataFrame, target: str | None) -> list[Finding]:
                 "warning",
                 f"The target `{target}` is missing in {count} rows.",
                 "Those rows are left out of training and testing.",
+                "missing_target",
             )
         )
     return findings
@@ -137,6 +143,8 @@ def _column_findings(
                     "info",
                     f"`{column}` has the same value in every row.",
                     "It carries no information, so the app leaves it out.",
+                    "constant",
+                    column,
                 )
             )
         elif column_types.get(column) == "identifier":
@@ -146,6 +154,8 @@ def _column_findings(
                     f"`{column}` looks like an ID (almost every value is different).",
                     "The app leaves it out; change "
                     "its type above if it is a real measurement.",
+                    "identifier",
+                    column,
                 )
             )
         elif column_types.get(column) == "date":
@@ -155,6 +165,8 @@ def _column_findings(
                     f"`{column}` holds dates.",
                     "Table templates "
                     "leave dates out; use the time-series template for them.",
+                    "dates",
+                    column,
                 )
             )
     for column, words in mixed_columns(frame).items():
@@ -164,6 +176,8 @@ def _column_findings(
                 f"`{column}` mixes numbers and words (e.g. {', '.join(map(repr, words))}).",
                 "It is treated as a category. If the words mean 'missing', set its type to "
                 "number: the words then count as missing values.",
+                "mixed",
+                column,
             )
         )
     return findings
@@ -182,6 +196,8 @@ def _unread_number_findings(
             "If it holds amounts, write every value in one format, e.g. 50088.83 or (in "
             "a file separated by ;) 50.088,83, without units or currency signs. If it is "
             "a code (phone number, postcode), ignore this.",
+            "unread_numbers",
+            column,
         )
         for column, example in unread.items()
     ]
@@ -221,15 +237,21 @@ def _zero_findings(
         values = frame[column]
         zeros = int((values == 0).sum())
         smallest = values[values > 0].min()
+        found = (
+            f"`{column}`: {_count(zeros, 'row')} {'is' if zeros == 1 else 'are'} 0, "
+            f"far below every other value (the smallest is {smallest:g})."
+        )
         findings.append(
             Finding(
                 "warning",
-                f"`{column}`: {_count(zeros, 'row')} {'is' if zeros == 1 else 'are'} 0, "
-                f"far below every other value (the smallest is {smallest:g}). For a "
-                "measurement like this, 0 is impossible; they probably mean 'missing'.",
+                f"{found} For a measurement like this, 0 is impossible; they probably "
+                "mean 'missing'.",
                 "If 0 means 'not measured', leave those cells empty in your file: the "
                 "app then fills them and adds a 'was missing' signal. If 0 is a real "
                 "value, ignore this.",
+                "zeros_as_missing",
+                column,
+                found,
             )
         )
     return findings
@@ -268,6 +290,7 @@ def _duplicate_findings(frame: pd.DataFrame) -> list[Finding]:
             f"{count} rows are exact copies of other rows.",
             "They are kept. If they are copies by mistake, remove them: a copy in "
             "both training and test makes the score look better than it is.",
+            "duplicates",
         )
     ]
 
@@ -288,6 +311,7 @@ def _target_findings(
                 f"{len(labeled)} rows for {len(features)} input columns is few.",
                 "Results will vary a lot between runs; more rows (10 per input column or "
                 "more) or fewer columns help.",
+                "few_rows",
             )
         )
     if task == "classification":
@@ -308,6 +332,7 @@ def _imbalance_findings(labels: pd.Series) -> list[Finding]:
             f"has {counts.iloc[0]}.",
             "The app weights the rare classes up during training; judge the model by "
             "balanced accuracy, not plain accuracy.",
+            "imbalance",
         )
     ]
 
@@ -327,8 +352,10 @@ def _leakage_findings(
                     "warning",
                     f"`{column}` alone predicts `{target}` almost perfectly (score {score:.2f}).",
                     "This is often a leak: a column that is only known after the answer. "
-                    f"Set `{column}` to 'identifier' to leave it out unless it is truly "
+                    "Set its type to 'identifier' to leave it out, unless it is truly "
                     "available when you predict.",
+                    "leak",
+                    column,
                 )
             )
     return findings

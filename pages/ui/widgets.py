@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import safe_csv
 from core.errors import UserError
-from core.findings import Finding
+from core.findings import Finding, group_findings
 from pages.ui import charts
 from pages.ui.cache import score_csv_cached
 from pages.ui.text import people_table, plain, sentence
@@ -34,10 +34,17 @@ METRIC_LABELS = {
 
 
 def show_findings(findings: list[Finding]) -> None:
-    """Lists preflight findings as error/warning/info boxes: message, then the fix."""
-    for finding in findings:
-        alert, icon = LEVEL_ALERTS[finding.level]
-        alert(f"**{plain(finding.message)}**  \n{plain(finding.fix)}", icon=icon)
+    """One error/warning/info box per kind of finding: the problem, then its fix once.
+
+    A kind found in several columns names them in its box, at its worst level; what
+    was found in each column (rows, values) is listed in an expander below the box.
+    """
+    for group in group_findings(findings):
+        alert, icon = LEVEL_ALERTS[group.level]
+        alert(f"**{sentence(group.headline)}**  \n{sentence(group.fix)}", icon=icon)
+        if len(group.findings) > 1:
+            with st.expander("What was found in each column"):
+                st.markdown("\n".join(f"- {sentence(line)}" for line in group.details))
 
 
 def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -> None:
