@@ -45,7 +45,9 @@ if len(run_ids) >= 2:
                 )
                 evaluation = runs.read_evaluation(run_id)
                 if evaluation:
-                    show_metrics(evaluation, key=f"_w_compare_table_{default}")
+                    show_metrics(
+                        evaluation, key=f"_w_compare_table_{default}", meanings=False
+                    )
                 metrics = runs.read_metrics(run_id)
                 if not metrics.empty:
                     chart = charts.learning_curves(metrics)

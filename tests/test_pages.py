@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import datasets, launch, run_locks, runs, workspace
 from core.columns import suggest_target
-from pages.ui import charts, state, text, widgets
+from pages.ui import charts, glossary, state, text, widgets
 from pages.ui.runs import run_label
 from tests.conftest import train_here
 
@@ -499,6 +499,19 @@ def test_results_page_on_a_trained_run(trained_run):
     assert set(per_class["class"]) == {"0", "1"}
     # confusion matrix, ROC, PR, importance, learning curves
     assert len(at.get("plotly_chart")) == 5
+
+
+@pytest.mark.trains
+def test_results_page_says_what_each_score_and_chart_means(trained_run):
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    help_box = next(e for e in at.expander if e.label == "What these scores mean")
+    words = texts(help_box.markdown)
+    for key in runs.read_evaluation(trained_run)["metrics"]:
+        assert f"{glossary.LABELS[key]}**: {glossary.MEANINGS[key]}" in words
+    captions = texts(at.caption)
+    assert "a bootstrap" in captions  # what "likely X–Y" means, once
+    assert "below zero (shuffling made it better)" in captions  # importance bars
+    assert "ROC curve:" in captions
 
 
 @pytest.mark.trains

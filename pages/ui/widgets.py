@@ -12,24 +12,13 @@ from core.errors import UserError
 from core.findings import Finding, group_findings
 from pages.ui import charts
 from pages.ui.cache import score_csv_cached
+from pages.ui.glossary import LABELS, NOTES, show_meanings
 from pages.ui.text import people_table, plain, sentence
 
 LEVEL_ALERTS = {
     "error": (st.error, ":material/error:"),
     "warning": (st.warning, ":material/warning:"),
     "info": (st.info, ":material/info:"),
-}
-METRIC_LABELS = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy",
-    "f1": "F1 score",
-    "roc_auc": "ROC AUC",
-    "average_precision": "Average precision (PR AUC)",
-    "recall_at_1pct_false_alarms": "Recall at 1% false alarms",
-    "precision_at_top_5pct": "Precision in the top 5% of scores",
-    "mae": "Mean absolute error",
-    "rmse": "Root mean squared error",
-    "r2": "R² (share of variance explained)",
 }
 
 
@@ -65,7 +54,7 @@ def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -
         else:
             st.warning(sentence(summary[0]), icon=":material/help:")
         if verdict.get("method"):
-            st.caption(f"How sure: {plain(verdict['method'])}.")
+            st.caption(f"How sure: {plain(verdict['method'])}. {NOTES['interval']}")
     for line in summary[1:]:
         alert = st.warning if line.startswith("Honest note") else st.info
         alert(sentence(line), icon=icon)
@@ -103,12 +92,29 @@ def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
         "gradient boosting reference": evaluation.get("reference", {}),
     }
     table = pd.DataFrame(columns)
-    table.index = [METRIC_LABELS.get(name, name) for name in table.index]
+    table.index = [LABELS.get(name, name) for name in table.index]
     return table
 
 
-def show_metrics(evaluation: dict[str, Any], key: str | None = None) -> None:
+def metric_keys(evaluation: dict[str, Any]) -> list[str]:
+    """The metric keys `metrics_table` shows, in its row order."""
+    parts = ("metrics", "baseline", "reference")
+    return list(pd.DataFrame({p: evaluation.get(p, {}) for p in parts}).index)
+
+
+def show_metrics(
+    evaluation: dict[str, Any], key: str | None = None, meanings: bool = True
+) -> None:
+    """The scores table, then what its scores mean in plain words.
+
+    Args:
+        evaluation: the run's test report.
+        key: the table's widget key.
+        meanings: False inside an expander, where another expander cannot go.
+    """
     st.dataframe(people_table(metrics_table(evaluation)), key=key)
+    if meanings:
+        show_meanings(metric_keys(evaluation))
 
 
 def show_classification_results(
@@ -127,6 +133,7 @@ def show_classification_results(
     show_summary(evaluation, icon=":material/info:")
     st.subheader(heading)
     st.dataframe(people_table(scores))
+    show_meanings(metric_keys(evaluation))
     left, right = st.columns(2)
     left.plotly_chart(charts.confusion_matrix(evaluation))
     with right:

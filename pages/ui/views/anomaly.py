@@ -12,6 +12,7 @@ from core.errors import UserError
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.forms import row_form
+from pages.ui.glossary import show_meanings
 from pages.ui.text import people_table, plain
 from pages.ui.widgets import csv_download, score_csv_upload, show_summary
 
@@ -21,17 +22,15 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     show_summary(evaluation)
     if evaluation.get("reference"):
         st.subheader("Against the known anomalies")
-        st.dataframe(
-            people_table(
-                pd.DataFrame(
-                    {
-                        "ours": evaluation.get("metrics", {}),
-                        "random score": evaluation.get("baseline", {}),
-                        "isolation forest reference": evaluation["reference"],
-                    }
-                ).dropna()
-            )
-        )
+        table = pd.DataFrame(
+            {
+                "ours": evaluation.get("metrics", {}),
+                "random score": evaluation.get("baseline", {}),
+                "isolation forest reference": evaluation["reference"],
+            }
+        ).dropna()
+        st.dataframe(people_table(table))
+        show_meanings(table.index)
     st.subheader("Most unusual test rows")
     st.caption(
         "Score: the row's reconstruction error in times the usual error (1 is a "

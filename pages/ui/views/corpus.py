@@ -15,6 +15,7 @@ from core.errors import DataError, UserError
 from core.findings import Finding
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
+from pages.ui.glossary import LABELS, show_meanings
 from pages.ui.live_input import live_text
 from pages.ui.text import people_table, plain
 from pages.ui.views import generic
@@ -23,11 +24,7 @@ from pages.ui.widgets import show_findings, show_summary
 BOX_KEY = "_w_next_word_box"
 PUSHED = "next_word_text"  # text pushed into the box (a clicked suggestion appended)
 PREVIEW_CHARS = 1500
-METRIC_ROWS = {
-    "top5_accuracy": "Right word among the 5 suggestions",
-    "top1_accuracy": "Right word as the first suggestion",
-    "perplexity": "Perplexity (lower is better)",
-}
+METRIC_ROWS = ("top5_accuracy", "top1_accuracy", "perplexity")
 
 load_corpus_cached = st.cache_data(
     ingest.load_corpus, max_entries=4, show_spinner=False
@@ -106,6 +103,7 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     show_summary(evaluation, icon=":material/info:")
     st.subheader("Scores on the held-out end of the text")
     st.dataframe(people_table(scores_table(evaluation)))
+    show_meanings(METRIC_ROWS)
     examples = evaluation.get("examples", [])
     if examples:
         st.subheader("Examples from the held-out text")
@@ -123,7 +121,7 @@ def scores_table(evaluation: dict[str, Any]) -> pd.DataFrame:
         **evaluation.get("baselines", {}),
     }
     table = pd.DataFrame(columns).reindex(list(METRIC_ROWS))
-    table.index = list(METRIC_ROWS.values())
+    table.index = [LABELS[key] for key in METRIC_ROWS]
     return table
 
 

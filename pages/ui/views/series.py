@@ -21,6 +21,7 @@ from core.series import windowing
 from core.templates.params import resolve_params
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
+from pages.ui.glossary import LABELS, show_meanings
 from pages.ui.text import people_table, plain, plot_text
 from pages.ui.widgets import csv_download, show_summary
 
@@ -31,8 +32,6 @@ COLOURS = {
     "moving_average": "#9333ea",
 }
 BAND = "rgba(37, 99, 235, 0.18)"
-METRIC_NAMES = {"mae": "Mean absolute error", "rmse": "Root mean squared error"}
-METRIC_NAMES["mase"] = "MASE (error / naive one-step error)"
 HISTORY_STEPS = 90
 
 
@@ -182,7 +181,7 @@ def scores_table(evaluation: Mapping[str, Any]) -> pd.DataFrame:
     columns = {"this model": evaluation["metrics"], **evaluation["baselines"]}
     table = pd.DataFrame(columns)
     table.columns = [c.replace("_", " ") for c in table.columns]
-    table.index = [METRIC_NAMES.get(m, m) for m in table.index]
+    table.index = [LABELS.get(m, m) for m in table.index]
     return table
 
 
@@ -199,6 +198,7 @@ def results_view(run_id: str, evaluation: Mapping[str, Any]) -> None:
         "one-step forecast."
     )  # fmt: skip
     st.dataframe(people_table(scores_table(evaluation)))
+    show_meanings(evaluation["metrics"])
 
     step = st.slider(
         "Horizon step to plot", 1, int(info["horizon"]), 1, key="_w_forecast_step"

@@ -20,6 +20,7 @@ from pages.ui.cache import (
     table_or_stop,
 )
 from pages.ui.forms import row_form
+from pages.ui.glossary import NOTES
 from pages.ui.state import (
     COLUMN_TYPE_OVERRIDES,
     TARGET_COLUMN,
@@ -181,6 +182,7 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
         right.plotly_chart(charts.residuals(evaluation))
     if evaluation.get("importance"):
         st.plotly_chart(charts.importance(evaluation))
+        st.caption(NOTES["importance"])
     metrics = runs.read_metrics(run_id)
     if not metrics.empty:
         st.plotly_chart(charts.learning_curves(metrics))
@@ -191,6 +193,7 @@ def _classification_charts(evaluation: dict[str, Any]) -> None:
     left.plotly_chart(charts.confusion_matrix(evaluation))
     right.plotly_chart(charts.roc_curves(evaluation))
     left.plotly_chart(charts.pr_curves(evaluation))
+    left.caption(NOTES["curves"])
     with right:
         st.markdown("**Per class**")
         three = st.column_config.NumberColumn(format="%.3f")

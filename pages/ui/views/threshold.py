@@ -13,6 +13,7 @@ import streamlit as st
 from core import decision, runs, thresholds
 from core.errors import UserError
 from pages.ui import charts
+from pages.ui.glossary import MEANINGS, NOTES
 from pages.ui.text import format_value, plain
 
 SLIDER_STEPS = 1000
@@ -64,9 +65,8 @@ def _reliability(curve: dict[str, Any]) -> None:
         else ""
     )
     st.caption(
-        "How far the probabilities can be trusted: on the diagonal, a row given 0.3 "
-        f"is positive about 3 times in 10 (test rows, Brier score {curve['brier']:.3f})."
-        + before
+        f"How far the probabilities can be trusted (test rows, Brier score "
+        f"{curve['brier']:.3f}). {NOTES['reliability']}" + before
     )
 
 
@@ -115,12 +115,22 @@ def _cost_inputs(
 def _show_counts(counts: dict[str, Any], costs: tuple[float, float] | None) -> None:
     cells = st.columns(4)
     cells[0].metric("Flagged", f"{counts['flagged']:,} of {counts['rows']:,}")
-    cells[1].metric("Alerts per 1,000 rows", format_value(counts["alerts_per_1000"]))
+    cells[1].metric(
+        "Alerts per 1,000 rows",
+        format_value(counts["alerts_per_1000"]),
+        help=MEANINGS["alerts_per_1000"],
+    )
     if "tp" not in counts:
-        cells[2].metric("Flagged share", f"{counts['flagged_share']:.1%}")
+        cells[2].metric(
+            "Flagged share",
+            f"{counts['flagged_share']:.1%}",
+            help=MEANINGS["flagged_share"],
+        )
         return
-    cells[2].metric("Precision", format_value(counts["precision"], 3))
-    cells[3].metric("Recall", format_value(counts["recall"], 3))
+    for cell, name in zip(cells[2:], ("precision", "recall"), strict=True):
+        cell.metric(
+            name.capitalize(), format_value(counts[name], 3), help=MEANINGS[name]
+        )
     st.dataframe(
         {
             "": ["really positive", "really negative"],
