@@ -99,6 +99,8 @@ class RunStatus:
     updated_at: float | None = None
     message: str = ""
     phase: str = ""  # "preparing", "training", "saving", "checking" or "evaluating"
+    time_budget_s: float = 0.0  # the training's time budget; 0 means none
+    first_epoch_at: float | None = None  # when the first epoch ended
 
     @property
     def is_active(self) -> bool:
@@ -112,16 +114,37 @@ class RunStatus:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds left if every remaining epoch takes as long as the average one.
+        """Seconds of training left; None while there is no estimate yet (see `eta_at`)."""
+        return self.eta_at(time.time())
 
-        None outside the training phase: the epochs left no longer run.
+    def budget_spent_at(self, now: float) -> bool:
+        """Tells whether the time budget is spent at `now` (the epoch under way is the last)."""
+        spent = now - (self.started_at or now)
+        return self.time_budget_s > 0 and spent >= self.time_budget_s
+
+    def eta_at(self, now: float) -> float | None:
+        """Seconds of training left at `now`, if each epoch left takes the usual time.
+
+        The usual epoch is the average since the first one ended (the first also
+        builds the model, so it runs long), or the first itself while it is the only
+        one. A time budget caps the estimate at the budget not yet spent.
+
+        None outside the training phase (the epochs left no longer run) and before
+        the first epoch ends (nothing to estimate from).
         """
         if self.state != "running" or self.phase not in ("", "training"):
             return None
         if not self.epoch or not self.started_at:
             return None
-        per_epoch = ((self.updated_at or time.time()) - self.started_at) / self.epoch
-        return max(0.0, per_epoch * (self.epochs - self.epoch))
+        last = self.updated_at or now
+        if self.epoch > 1 and self.first_epoch_at:
+            per_epoch = (last - self.first_epoch_at) / (self.epoch - 1)
+        else:
+            per_epoch = (last - self.started_at) / self.epoch
+        left = max(0.0, per_epoch * (self.epochs - self.epoch))
+        if self.time_budget_s > 0:
+            left = min(left, max(0.0, self.time_budget_s - (now - self.started_at)))
+        return left
 
 
 def runs_root() -> Path:
@@ -312,6 +335,8 @@ def _status_from(run_id: str, data: Mapping[str, Any]) -> RunStatus:
         updated_at=_number(data.get("updated_at"), float, None),
         message=_text(data.get("message")),
         phase=_text(data.get("phase")),
+        time_budget_s=max(0.0, _number(data.get("time_budget_s"), float, 0.0)),
+        first_epoch_at=_number(data.get("first_epoch_at"), float, None),
     )
 
 

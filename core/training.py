@@ -44,12 +44,16 @@ class RunFolderGone(RuntimeError):
 
 
 class RunDirLogger(keras.callbacks.Callback):
-    """Writes progress to the run directory each epoch and honours the STOP flag."""
+    """Writes progress to the run directory each epoch and honours the STOP flag.
 
-    def __init__(self, run_id: str, epochs: int) -> None:
+    `time_budget_s` goes into status.json too, so the time left shown never exceeds it.
+    """
+
+    def __init__(self, run_id: str, epochs: int, time_budget_s: float = 0.0) -> None:
         super().__init__()
         self.run_id = run_id
         self.epochs = epochs
+        self.time_budget_s = time_budget_s
         self.path = runs.runs_root() / run_id / runs.METRICS_FILE
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -59,6 +63,8 @@ class RunDirLogger(keras.callbacks.Callback):
             epoch=0,
             epochs=self.epochs,
             started_at=time.time(),
+            first_epoch_at=None,
+            time_budget_s=self.time_budget_s,
             message="",
             phase="training",
         )
@@ -75,7 +81,8 @@ class RunDirLogger(keras.callbacks.Callback):
             if is_new:
                 writer.writeheader()
             writer.writerow(row)
-        runs.write_status(self.run_id, epoch=epoch + 1)
+        first = {"first_epoch_at": time.time()} if epoch == 0 else {}
+        runs.write_status(self.run_id, epoch=epoch + 1, **first)
         if runs.is_stop_requested(self.run_id):
             self.model.stop_training = True
 
@@ -286,7 +293,7 @@ def fit_model(
         keras.callbacks.TerminateOnNaN(),
         early_stopping,
         TimeBudget(float(params["time_budget_s"])),
-        RunDirLogger(run_id, int(params["epochs"])),
+        RunDirLogger(run_id, int(params["epochs"]), float(params["time_budget_s"])),
         *extra_callbacks,
     ]
     batch_size, seed = int(params["batch_size"]), int(params["seed"])

@@ -393,6 +393,25 @@ def test_live_progress_follows_the_run_directory():
     progress = at.get("progress")
     assert progress[0].proto.text.startswith("Training: epoch 2/10, about ")
     assert "Device: CPU (2 cores)" in texts(at.caption)
+    # a 9-minute budget: 2 of 100 epochs took 3 min, so 9 min left is not 2 h 27 min
+    runs.write_status(
+        run_id, epochs=100, time_budget_s=540, started_at=time.time() - 180
+    )
+    assert (
+        at.run().get("progress")[0].proto.text
+        == "Training: epoch 2/100, about 6 min left"
+    )
+    runs.write_status(run_id, started_at=time.time() - 600)
+    assert at.run().get("progress")[0].proto.text == (
+        "Training: epoch 2/100, time budget spent: finishing this epoch"
+    )
+    runs.write_status(
+        run_id, epoch=0, epochs=10, time_budget_s=0, started_at=time.time()
+    )
+    assert at.run().get("progress")[0].proto.text == (
+        "Training: epoch 0/10, estimating the time left…"
+    )
+    runs.write_status(run_id, epoch=2, started_at=time.time() - 4)
     assert at.button(key="_w_stop")
     assert len(at.get("plotly_chart")) == 1
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -247,6 +248,49 @@ def test_eta_seconds_from_average_epoch():
     )
     assert status.eta_seconds == pytest.approx(40.0)
     assert runs.RunStatus(run_id="r", state="completed").fraction == 1.0
+
+
+def test_eta_waits_for_the_first_epoch_then_skips_its_warm_up():
+    status = runs.RunStatus(
+        run_id="r", state="running", epoch=0, epochs=10, started_at=100.0
+    )
+    assert status.eta_at(190.0) is None  # estimating: no epoch has ended
+    # the first epoch (model building included) took 90 s, the next two 10 s each
+    status = replace(status, epoch=3, first_epoch_at=190.0, updated_at=210.0)
+    assert status.eta_at(210.0) == pytest.approx(70.0)
+
+
+def test_eta_never_exceeds_the_time_budget_left():
+    # the book: 100 epochs of ~2 min each, under a 9-minute budget
+    status = runs.RunStatus(
+        run_id="r",
+        state="running",
+        epoch=1,
+        epochs=100,
+        started_at=1000.0,
+        updated_at=1150.0,
+        time_budget_s=540.0,
+    )
+    assert status.eta_at(1150.0) == pytest.approx(390.0)  # not 99 x 150 s
+    assert status.eta_at(1600.0) == 0.0 and status.budget_spent_at(1600.0)
+    assert not status.budget_spent_at(1150.0)
+    unbudgeted = replace(status, time_budget_s=0.0)
+    assert unbudgeted.eta_at(1150.0) == pytest.approx(99 * 150.0)
+    assert not unbudgeted.budget_spent_at(1e9)
+
+
+def test_status_reads_the_budget_and_first_epoch_tolerantly():
+    run_id = runs.create_run(_spec())
+    runs.write_status(run_id, time_budget_s=540, first_epoch_at=12.5)
+    status = runs._status_from(
+        run_id, runs.read_json(runs.run_dir(run_id) / "status.json")
+    )
+    assert (status.time_budget_s, status.first_epoch_at) == (540.0, 12.5)
+    runs.write_status(run_id, time_budget_s="9 min", first_epoch_at=float("inf"))
+    status = runs._status_from(
+        run_id, runs.read_json(runs.run_dir(run_id) / "status.json")
+    )
+    assert (status.time_budget_s, status.first_epoch_at) == (0.0, None)
 
 
 # --- starting a training and the kind of a run ---------------------------------------

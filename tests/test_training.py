@@ -45,6 +45,9 @@ def _assert_completed(run_id: str, epochs: int) -> None:
     status = runs.read_status(run_id)
     assert status.state == "completed", status.error
     assert (status.epoch, status.epochs, status.error) == (epochs, epochs, "")
+    assert (
+        status.started_at <= status.first_epoch_at <= status.updated_at
+    )  # for the ETA
     folder = runs.run_dir(run_id)
     for name in (runs.MODEL_FILE, runs.EVALUATION_FILE, runs.METRICS_FILE):
         assert (folder / name).is_file(), name
@@ -86,9 +89,10 @@ def test_train_run_completes(table, request):
 @pytest.mark.trains
 def test_train_run_regression_completes(tiny_regression_table):
     frame = tiny_regression_table.drop(columns="color")
-    run_id = _make_run(frame, "y", "tabular_regression", epochs=1)
+    run_id = _make_run(frame, "y", "tabular_regression", epochs=1, time_budget_s=60)
     assert training.train_run(run_id) == "completed"
     _assert_completed(run_id, 1)
+    assert runs.read_status(run_id).time_budget_s == 60.0  # caps the time left shown
     assert set(runs.read_evaluation(run_id)["metrics"]) == {"mae", "rmse", "r2"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -200,7 +201,10 @@ def clock(timestamp: float | None) -> str:
 
 
 def progress_text(status: runs.RunStatus) -> str:
-    """The run's phase in words, with the epoch and time left while it trains."""
+    """The run's phase in words, with the epoch and time left while it trains.
+
+    "Estimating" until the first epoch ends; the time left never exceeds the budget.
+    """
     if status.is_active and status.phase in PHASES:
         return PHASES[status.phase]
     if status.state == "queued":
@@ -208,9 +212,12 @@ def progress_text(status: runs.RunStatus) -> str:
     if status.state != "running":
         return f"Epoch {status.epoch}/{status.epochs} · {status.state}"
     text = f"Training: epoch {status.epoch}/{status.epochs}"
-    if status.eta_seconds is not None:
-        text += f", about {format_duration(status.eta_seconds)} left"
-    return text
+    eta = status.eta_seconds
+    if eta is None:
+        return f"{text}, estimating the time left…"
+    if status.budget_spent_at(time.time()) and status.epoch < status.epochs:
+        return f"{text}, time budget spent: finishing this epoch"
+    return f"{text}, about {format_duration(eta)} left"
 
 
 def progress_fraction(status: runs.RunStatus) -> float:
