@@ -1,7 +1,8 @@
 """Headless CLI with the same engine as the app.
 
-python -m core train DATA.csv|.xlsx|.parquet|.jsonl|IMAGES.zip|FOLDER [--target COL]
-                              [--template NAME] [--epochs N | --time-budget S] [--seed N] [--json]
+python -m core train DATA.csv|.xlsx|.xls|.ods|.parquet|.jsonl|IMAGES.zip|FOLDER [--target COL]
+                              [--sheet NAME] [--template NAME] [--epochs N | --time-budget S]
+                              [--seed N] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv [--explain]
 python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
                        [--annotated OUT.mp4]
@@ -63,6 +64,9 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("data", type=Path)
     train.add_argument("--target", help="column to predict (not needed for images)")
     train.add_argument("--template", help="default: suggested from the target column")
+    train.add_argument(
+        "--sheet", help="workbooks: the sheet to use (default: the first)"
+    )
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int)
     budget.add_argument("--time-budget", type=float, dest="time_budget_s")
@@ -188,18 +192,25 @@ def train(args: argparse.Namespace) -> int:
 
 def _template_and_dataset(args: argparse.Namespace) -> tuple[Template, str]:
     """The named template, or the one suggested for a table and its target column."""
-    if args.template:
+    if args.template and args.sheet is None:
         template = get_template(args.template)
         return template, template.store_input(args.data)
+    if args.template:  # a workbook's named sheet: a table for any table template
+        dataset_id = _store_table(args)
+        return get_template(args.template), dataset_id
     if not args.target:
         raise DataError(
             "Missing argument `--target`: name the column to predict, or give "
             "`--template` (e.g. `--template image_classification` for image folders)."
         )
     # Without a template, the input is a table: only tables are told apart by a target.
-    dataset_id = datasets.store_upload(args.data.name, _read_input(args.data))
+    dataset_id = _store_table(args)
     template, _ = suggest(datasets.load_table(dataset_id), args.target, "table")
     return template, dataset_id
+
+
+def _store_table(args: argparse.Namespace) -> str:
+    return datasets.store_upload(args.data.name, _read_input(args.data), args.sheet)
 
 
 def _stopped_note(run_id: str) -> str:

@@ -43,7 +43,7 @@ def datasets_root() -> Path:
     return path
 
 
-def store_upload(name: str, data: bytes) -> str:
+def store_upload(name: str, data: bytes, sheet: str | None = None) -> str:
     """Stores uploaded bytes under their content hash; the file name is only metadata.
 
     An Excel, Parquet or JSON-lines file is stored as the CSV of its table (so one
@@ -53,6 +53,7 @@ def store_upload(name: str, data: bytes) -> str:
         name: the name the user's file had (shown in the UI, never used as a path;
             its ending picks the reader, see `core.table_files`).
         data: the file's bytes.
+        sheet: for a workbook, the sheet to store; None stores the first.
 
     Returns:
         The dataset id (a hex digest prefix).
@@ -70,7 +71,7 @@ def store_upload(name: str, data: bytes) -> str:
             f"The file `{name}` is {len(data) / 1e6:.0f} MB; the limit is "
             f"{MAX_TABLE_BYTES / 1e6:.0f} MB. Use a sample of the rows."
         )
-    data, notes = table_files.to_csv_bytes(name, data, MAX_TABLE_BYTES)
+    data, notes = table_files.to_csv_bytes(name, data, MAX_TABLE_BYTES, sheet)
     dataset_id = hashlib.sha256(data).hexdigest()[:16]
     folder = datasets_root() / dataset_id
     if not (folder / META_FILE).is_file():

@@ -141,7 +141,7 @@ def test_train_refuses_a_damaged_workbook_in_one_line(tmp_path, capsys):
     broken.write_bytes(b"PK\x03\x04 not really a workbook" * 10)
     assert main(["train", str(broken), "--target", "label"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert "could not be read as an Excel workbook" in err[-1]
+    assert "could not be read as a workbook" in err[-1]
     assert not any("Traceback" in line for line in err)
 
 
@@ -152,3 +152,13 @@ def test_predict_with_a_missing_column_fails_clearly(table_csv, tmp_path, capsys
     pd.read_csv(table_csv).drop(columns="color").to_csv(partial, index=False)
     assert main(["predict", run_id, str(partial), "-o", str(tmp_path / "o.csv")]) == 1
     assert "lacks the model's input columns ['color']" in capsys.readouterr().err
+
+
+def test_train_names_the_sheets_when_the_sheet_is_wrong(tmp_path, capsys):
+    workbook = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
+        pd.DataFrame({"x": [1], "label": [0]}).to_excel(writer, sheet_name="patients")
+    args = ["train", str(workbook), "--target", "label", "--sheet", "visits"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "has no sheet `visits`. Its sheets: `patients`." in err[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -274,13 +275,13 @@ def test_a_workbook_uses_its_first_sheet_and_names_the_others():
     dataset_id = datasets.store_upload("book.xlsx", buffer.getvalue())
     assert list(datasets.load_table(dataset_id).columns) == list(SMALL_TABLE.columns)
     (note,) = datasets.dataset_notes(dataset_id)
-    assert "2 sheets" in note and "`patients`, is used" in note and "`notes`" in note
+    assert "2 sheets" in note and "`patients` is used" in note and "`notes`" in note
 
 
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("xlsx", "could not be read as an Excel workbook"),
+        ("xlsx", "could not be read as a workbook"),
         ("parquet", "could not be read as a Parquet file"),
         ("jsonl", "could not be read as JSON lines"),
         ("ndjson", "could not be read as JSON lines"),
@@ -305,10 +306,46 @@ def test_a_workbook_that_unpacks_too_large_is_refused(monkeypatch):
         datasets.store_upload("big.xlsx", workbook)
 
 
+WORKBOOKS = Path(__file__).parent / "data" / "workbooks"
+
+
+@pytest.mark.parametrize("name", ["any_sheets.xls", "base.ods"])
+def test_old_excel_and_opendocument_workbooks_are_read_sheet_by_sheet(name):
+    data = (WORKBOOKS / name).read_bytes()
+    sheets = table_files.sheet_names(name, data)
+    assert len(sheets) == 3
+    first = datasets.store_upload(name, data)
+    assert datasets.load_table(first).shape[0] >= 1
+    assert f"`{sheets[0]}` is used" in datasets.dataset_notes(first)[0]
+    assert datasets.store_upload(name, data, sheets[0]) == first
+    with pytest.raises(
+        DataError, match=f"The sheet `{sheets[1]}` of `{name}` is empty"
+    ):
+        datasets.store_upload(name, data, sheets[1])
+
+
+def test_a_workbook_sheet_is_picked_by_name_and_a_wrong_name_is_refused():
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="notes", index=False)
+        SMALL_TABLE.to_excel(writer, sheet_name="patients", index=False)
+    data = buffer.getvalue()
+    picked = datasets.store_upload("book.xlsx", data, "patients")
+    assert picked == datasets.store_upload("small.csv", _as_bytes(SMALL_TABLE, "csv"))
+    with pytest.raises(DataError, match="has no sheet `Patients`.*`notes`, `patients`"):
+        datasets.store_upload("book.xlsx", data, "Patients")
+
+
+def test_a_password_protected_workbook_is_one_sentence():
+    data = (WORKBOOKS / "password.xls").read_bytes()
+    with pytest.raises(DataError, match="protected by a password"):
+        datasets.store_upload("secret.xls", data)
+    assert list(datasets.datasets_root().iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("old.xls", "save it as .xlsx"),
         ("notes.docx", "not a table file this app reads"),
         ("no_ending", "not a table file this app reads"),
     ],
@@ -316,7 +353,7 @@ def test_a_workbook_that_unpacks_too_large_is_refused(monkeypatch):
 def test_upload_names_of_other_types_are_refused_in_words(name, expected):
     with pytest.raises(DataError, match=expected):
         table_files.check_upload_name(name)
-    for ok in ("a.CSV", "a.tsv", "a.xlsx", "a.parquet", "a.jsonl", "a.ndjson"):
+    for ok in ("a.CSV", "a.tsv", "a.xlsx", "a.xls", "a.ods", "a.parquet", "a.jsonl"):
         table_files.check_upload_name(ok)
 
 

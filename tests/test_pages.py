@@ -162,6 +162,7 @@ def test_data_page_bad_csv_shows_specific_error(content, expected):
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WORKBOOKS = Path(__file__).parent / "data" / "workbooks"
 
 
 def test_data_page_takes_an_excel_workbook_and_names_its_sheets():
@@ -176,17 +177,32 @@ def test_data_page_takes_an_excel_workbook_and_names_its_sheets():
     assert not at.exception and not at.error
     assert list(at.dataframe[0].value.columns) == ["age", "color", "label"]
     assert "30 rows · 3 columns" in texts(at.caption)
-    assert "the first, `first`, is used" in texts(at.info)
+    assert "`first` is used" in texts(at.info)
     assert at.session_state[state.DATASET_ID] == datasets.store_upload(
         "tiny.csv", TINY_CSV
     )  # pandas writes the same CSV back: one table, one data set
+    at.selectbox(key="_w_sheet").set_value("Sheet2").run()
+    assert list(at.dataframe[0].value.columns) == ["x"]
+    assert "`Sheet2` is used" in texts(at.info)
+
+
+def test_data_page_reads_an_old_excel_workbook_and_refuses_an_empty_sheet():
+    data = (WORKBOOKS / "any_sheets.xls").read_bytes()
+    at = open_page("pages/data.py")
+    at.file_uploader[0].set_value(("old.xls", data, "application/vnd.ms-excel")).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="_w_sheet").options == ["Visible", "Hidden", "VeryHidden"]
+    assert "3 rows · 2 columns" in texts(at.caption)  # the blank row left out
+    at.selectbox(key="_w_sheet").set_value("Hidden").run()
+    assert "The sheet `Hidden` of `old.xls` is empty" in texts(at.error)
+    assert state.DATASET_ID not in at.session_state
 
 
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("broken.xlsx", b"PK\x03\x04 not a workbook" * 9, "as an Excel workbook"),
-        ("old.xls", b"\xd0\xcf\x11\xe0" * 9, "save it as .xlsx"),
+        ("broken.xlsx", b"PK\x03\x04 not a workbook" * 9, "as a workbook (.xlsx)"),
+        ("old.xls", b"\xd0\xcf\x11\xe0" * 9, "protected by a password"),
         ("report.docx", b"PK\x03\x04" * 9, "not a table file this app reads"),
     ],
     ids=["corrupt_xlsx", "xls", "docx"],

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import datasets, runs, table_reading
+from core import datasets, runs, table_files, table_reading
 from core.catalog import get_template, templates_for
 from core.columns import column_stats, infer_column_types, resolve_column_types
 from core.errors import UserError
@@ -38,6 +38,12 @@ def or_stop(load: Callable[[str], Any], dataset_id: str) -> Any:
 def table_or_stop(dataset_id: str) -> pd.DataFrame:
     """Loads a dataset's table (cached), or says why it cannot and stops the page."""
     return or_stop(load_table_cached, dataset_id)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def sheet_names_cached(name: str, data: bytes) -> list[str]:
+    """The sheets of an uploaded workbook ([] for other files)."""
+    return table_files.sheet_names(name, data)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -17,6 +17,7 @@ from pages.ui.cache import (
     inferred_column_types,
     load_model_cached,
     load_table_cached,
+    sheet_names_cached,
     table_or_stop,
 )
 from pages.ui.forms import row_form
@@ -49,21 +50,36 @@ def upload() -> str | None:
     data set it was meant to replace from being current.
     """
     file = st.file_uploader(
-        "Upload a table: CSV, Excel (.xlsx), Parquet, JSON lines or TSV",
+        "Upload a table: CSV, Excel (.xlsx, .xls), OpenDocument (.ods), Parquet, "
+        "JSON lines or TSV",
         key="_w_upload",
-        help="Excel: the first sheet is used. JSON lines: one JSON object per line.",
+        help="Workbooks: pick the sheet below. JSON lines: one JSON object per line.",
     )
     if file is None:
         return None
     try:
         table_files.check_upload_name(file.name)
-        dataset_id = datasets.store_upload(file.name, file.getvalue())
+        sheet = _pick_sheet(file.name, file.getvalue())
+        dataset_id = datasets.store_upload(file.name, file.getvalue(), sheet)
         load_table_cached(dataset_id)  # refuse unusable files before using them
     except UserError as err:
         forget_dataset()
         st.error(plain(err))
         st.stop()
     return dataset_id
+
+
+def _pick_sheet(name: str, data: bytes) -> str | None:
+    """The sheet a person picks from a workbook of several; None for other files."""
+    sheets = sheet_names_cached(name, data)
+    if len(sheets) < 2:
+        return None
+    return st.selectbox(
+        "Sheet",
+        sheets,
+        key="_w_sheet",
+        help="The workbook's sheet that holds the table.",
+    )
 
 
 def data_view(dataset_id: str) -> None:
