@@ -196,6 +196,8 @@ def test_train_offline_download_says_so_and_keeps_the_upload(keras_cache, monkey
     assert not at.exception
     assert "This computer cannot reach the internet" in texts(at.warning)
     assert "Errno" not in texts(at.warning)
+    url = weights.weights_url(FAKE.name)  # the whole address is one link
+    assert f"](<{url}>)" in "".join(w.value for w in at.warning)
     assert at.file_uploader(key="_w_train_weights_upload")
 
 

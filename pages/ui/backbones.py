@@ -12,7 +12,7 @@ import streamlit as st
 from core.errors import UserError
 from core.vision import weights
 from pages.ui.cache import template_notes_cached
-from pages.ui.text import sentence
+from pages.ui.text import plain, sentence
 
 # Session State: the last weights upload's sentence per uploader (a refusal), a string.
 _SAID = "weights_upload_said_{key}"
@@ -81,7 +81,7 @@ def upload_weights(name: str | None, key: str) -> None:
     )
     said = st.session_state.get(_SAID.format(key=key))
     if said:
-        st.error(sentence(said), icon=":material/error:")
+        st.error(_linked(said), icon=":material/error:")
 
 
 def _install_upload(key: str, name: str | None) -> None:
@@ -113,7 +113,20 @@ def _fetch(name: str, title: str) -> None:
         weights.fetch(name, progress=show)
     except UserError as err:
         bar.empty()
-        st.warning(sentence(err), icon=":material/cloud_off:")
+        st.warning(_linked(str(err)), icon=":material/cloud_off:")
         return
     template_notes_cached.clear()  # Train's notes say whether a network is ready
     st.rerun()
+
+
+def _linked(message: str) -> str:
+    """A sentence from core as safe text, with its download addresses as links.
+
+    The addresses are the app's own (Keras' storage, or the administrator's mirror),
+    never user text; shown as plain text, Markdown would link only their first part.
+    """
+    shown = sentence(message)
+    for name in weights.BACKBONES:
+        url = weights.weights_url(name)
+        shown = shown.replace(plain(url), f"[{plain(url)}](<{url}>)")
+    return shown
