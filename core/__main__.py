@@ -12,7 +12,7 @@ python -m core delete RUN_ID
 python -m core templates
 python -m core export RUN_ID [--format bundle|savedmodel|tflite|onnx]
                       -o model.zip|model.keras|SAVEDMODEL_FOLDER|model.tflite|model.onnx
-python -m core weights fetch [NAMES] | list
+python -m core weights fetch [NAMES] | list | install FILE
 python -m core threshold RUN_ID [VALUE | --cost-miss X --cost-alert Y] [--json]
 """
 
@@ -144,10 +144,15 @@ def _add_export_parser(commands: argparse._SubParsersAction) -> None:
 
 def _add_weights_parser(commands: argparse._SubParsersAction) -> None:
     weights = commands.add_parser(
-        "weights", help="download pre-trained picture networks for offline use"
+        "weights",
+        help="download pre-trained picture networks, or install a copied weights file",
     )
-    weights.add_argument("action", choices=("fetch", "list"))
-    weights.add_argument("names", nargs="*", help="default: every network")
+    weights.add_argument("action", choices=("fetch", "list", "install"))
+    weights.add_argument(
+        "names",
+        nargs="*",
+        help="fetch: networks (default: every one); install: weights files (.h5)",
+    )
 
 
 def _add_threshold_parser(commands: argparse._SubParsersAction) -> None:
@@ -360,12 +365,21 @@ def export_bundle(args: argparse.Namespace) -> int:
 
 
 def backbone_weights(args: argparse.Namespace) -> int:
-    """Lists the pre-trained networks, or downloads their weights into the Keras cache."""
+    """Lists the pre-trained networks, downloads their weights into the Keras cache, or
+    installs weights files copied here (checked against their published checksum)."""
     from core.vision import weights
 
     if args.action == "list":
         for name, path in weights.readiness().items():
             print(f"{name:<20} {path or 'not downloaded'}")
+        return 0
+    if args.action == "install":
+        if not args.names:
+            raise UserError("Give the weights file to install: `weights install FILE`.")
+        for file in args.names:
+            print(
+                f"{file}: installed as {weights.install(None, Path(file).read_bytes())}"
+            )
         return 0
     paths = weights.fetch_all(args.names or list(weights.BACKBONES), _show_progress)
     for name, path in paths.items():

@@ -5,7 +5,7 @@ import streamlit as st
 from core import datasets
 from core.catalog import suggest, templates_for
 from pages.ui import kinds
-from pages.ui.cache import dataset_or_stop, template_notes_cached
+from pages.ui.cache import dataset_or_stop, template_notes_cached, template_warning
 from pages.ui.forms import train_form
 from pages.ui.runs import show_active_run, start
 from pages.ui.state import (
@@ -33,6 +33,7 @@ suggested, reason = suggest(dataset, target, dataset_kind)
 st.info(
     f"Suggested: **{suggested.title}**. {plain(reason)}", icon=":material/lightbulb:"
 )
+warning_slot = st.container()  # a likely-at-chance warning, before the Train button
 form_slot = st.container()  # the Train button comes first, the template choice below
 
 # 2. Another template, for those who want one (the suggested one is preselected).
@@ -56,7 +57,12 @@ with st.expander("Template: choose another model"):
     )
 template = templates[remember(TEMPLATE_NAME, name)]
 overrides = get(COLUMN_TYPE_OVERRIDES, {})
+warning = template_warning(template.name, dataset_id, target, overrides)
+if warning:
+    with warning_slot:
+        kinds.views_for(template.data_kind).warn(warning)
 notes = template_notes_cached(template.name, dataset_id, target, overrides)
+notes = [note for note in notes if note != warning]  # shown above already
 noted = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
 with st.expander(f"What {template.title.lower()} will see ({noted})"):
     for note in notes:

@@ -84,7 +84,7 @@ def test_train_page_offers_image_templates(monkeypatch):
     at = open_page("pages/train.py", **{state.DATASET_ID: dataset_id})
     assert at.radio(key="_w_template_images").value == "image_classification"
     assert "Picture size (pixels)" in [s.label for s in at.selectbox]
-    assert "need a pre-trained network" in " ".join(m.value for m in at.markdown)
+    assert "need a pre-trained network" in texts(at.warning)
 
 
 @pytest.mark.trains

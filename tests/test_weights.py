@@ -158,7 +158,9 @@ def test_offline_and_missing_files_get_the_plain_fallback_message(server, monkey
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv(weights.WEIGHTS_URL_ENV, f"http://127.0.0.1:{port}/")
-    with pytest.raises(WeightsError, match="offline.*weights fetch"):
+    with pytest.raises(
+        WeightsError, match="cannot reach the internet.*Upload the file instead"
+    ):
         weights.fetch(NAME, timeout=5)
     with pytest.raises(WeightsError, match="Expected one of"):
         weights.fetch("resnet")
@@ -255,7 +257,7 @@ def test_auto_uses_downloaded_weights_and_the_note_says_how_to_get_them(
 ):
     params = {"backbone": "auto", "weights_path": ""}
     backbone, _, note = vision_template.resolve_backbone(params)
-    assert backbone == "small_cnn" and "python -m core weights fetch" in note
+    assert backbone == "small_cnn" and "upload them on Home or Train" in note
     serve(server, monkeypatch, weights_bytes)
     path = weights.fetch(NAME)
     assert vision_template.resolve_backbone(params)[:2] == (NAME, str(path.resolve()))

@@ -148,6 +148,8 @@ class Template(ABC):
         metadata_checks: the run-info keys its predict path reads, each with a check
             and the words for what it holds (`core.templates.checks`); an imported
             bundle must pass them.
+        noun: what one example of its data is called, plural ("rows", "photos"), as
+            in "tested on photos it never saw".
     """
 
     name: str = ""
@@ -161,6 +163,7 @@ class Template(ABC):
     limitations: tuple[str, ...] = ()
     usage: str = ""
     metadata_checks: KeyChecks = {}
+    noun: str = "rows"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Checks a concrete template's required attributes when its class is defined.
@@ -205,6 +208,13 @@ class Template(ABC):
     ) -> list[str]:
         """Returns plain-words notes on what the template will see (default: preflight)."""
         return self.preflight(data, target, params)
+
+    def chance_warning(
+        self, data: Any, target: str | None, params: Mapping[str, Any]
+    ) -> str:
+        """Returns a sentence to show before training, in plain sight, when the data and
+        this computer predict a model no better than guessing; "" when nothing does."""
+        return ""
 
     @abstractmethod
     def check(

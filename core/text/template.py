@@ -90,6 +90,7 @@ class TextClassification(Template):
     )
     task = "classification"
     data_kind = "text"
+    noun = "texts"
     params = TEXT_PARAMS
     bundle_script = "core.text.bundle"
     predict_input = "your_texts.csv"

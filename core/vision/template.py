@@ -44,8 +44,8 @@ IMAGE_PARAMS = training_params(**_DEFAULTS) + (
         "auto",
         choices=("auto", "small_cnn", *vision_weights.BACKBONES),
         help="'auto' reuses a network pre-trained on ImageNet when its weights are on "
-        "this computer (download them on Home or with `python -m core weights "
-        "fetch`), else trains a small network from scratch.",
+        "this computer (download or upload them on Home or Train, or run `python -m "
+        "core weights fetch`), else trains a small network from scratch.",
     ),
     Param(
         "weights_path",
@@ -80,6 +80,7 @@ class ImageClassification(Template):
     )
     task = "classification"
     data_kind = "images"
+    noun = "photos"
     params = IMAGE_PARAMS
     bundle_script = "core.vision.bundle"
     predict_input = "your_photo.jpg"
@@ -133,17 +134,26 @@ class ImageClassification(Template):
     ) -> list[str]:
         """Data-quality findings as plain sentences, and what to expect from scratch."""
         findings = [f.message for f in ingest.preflight(data_)]
+        warning = self.chance_warning(data_, target, params)
+        return [*findings, warning] if warning else findings
+
+    def chance_warning(
+        self, data_: ingest.ImageSet, target: str | None, params: Mapping[str, Any]
+    ) -> str:
+        """Few pictures per class and no pre-trained network here: likely at chance."""
         smallest = int(ingest.class_counts(data_).min())
-        if smallest < SCRATCH_ENOUGH and resolve_backbone(params)[0] == "small_cnn":
-            findings.append(
-                f"The smallest class has {smallest} pictures and no pre-trained network "
-                "is on this computer, so a small network learns from scratch. That works "
-                "for tight crops (faces with or without a mask: about 86%) and clear "
-                "colours or shapes, but everyday photos need a pre-trained network or "
-                "thousands of pictures (300 photos of cats and dogs scored at chance). "
-                "Download one on Home once while online."
-            )
-        return findings
+        if smallest >= SCRATCH_ENOUGH or resolve_backbone(params)[0] != "small_cnn":
+            return ""
+        return (
+            f"This will likely score no better than guessing: the smallest class has "
+            f"{smallest} pictures and no pre-trained network is on this computer, so a "
+            "small network would learn from scratch. Everyday photos (pets, objects, "
+            "scenes) need a pre-trained network or thousands of pictures per class: "
+            "300 photos of cats and dogs scored at chance. Tight crops and clear "
+            "colours or shapes can still work (faces with or without a mask: about "
+            "86%). Get the pre-trained network first: download it, or upload its "
+            "weights file."
+        )
 
     def check(
         self, data_: ingest.ImageSet, target: str | None, params: Mapping[str, Any]
@@ -297,7 +307,7 @@ def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
     if choice == "small_cnn":
         return "small_cnn", "", "A small CNN was trained from scratch, as chosen."
     wanted = vision_weights.backbone(
-        "mobilenet_v3_small" if choice == "auto" else choice
+        vision_weights.AUTO if choice == "auto" else choice
     )
     given = str(params.get("weights_path") or "")
     path = (
@@ -316,8 +326,8 @@ def resolve_backbone(params: Mapping[str, Any]) -> tuple[str, str, str]:
         "",
         f"No pre-trained weights for {wanted.keras_class} were found on this computer "
         f"(Keras cache: `{wanted.file_name}`), so a small CNN was trained from scratch "
-        "instead. To use them, download them on Home or with `python -m core weights "
-        "fetch`.",
+        "instead. To use them, download or upload them on Home or Train, or run "
+        "`python -m core weights fetch`.",
     )
 
 

@@ -1,10 +1,12 @@
-"""Pre-trained ImageNet weights for the picture backbones: find them, or download them.
+"""Pre-trained ImageNet weights for the picture backbones: find, download or install them.
 
 The files and their checksums are the ones Keras' own `keras.applications` download
 (`get_file` with the same file names and hashes), so a file fetched here is the file
 Keras would have fetched, in the same cache (`$KERAS_HOME/models`, else `~/.keras/models`).
 The base URL can be pointed elsewhere (a mirror, or a local server in tests) with the
-environment variable `PREDICTIVE_STUDIO_WEIGHTS_URL`.
+environment variable `PREDICTIVE_STUDIO_WEIGHTS_URL`. A computer without internet
+takes the file from a person instead (`install`: an upload, or a copied file), checked
+against the same checksum before it is kept.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ WEIGHTS_URL_ENV = "PREDICTIVE_STUDIO_WEIGHTS_URL"
 TIMEOUT_S = 30.0
 CHUNK_BYTES = 1 << 16
 WORKSPACE_FOLDER = "weights"
+INSTALL_COMMAND = "python -m core weights install FILE"
 Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None)
 
 
@@ -62,6 +65,10 @@ BACKBONES = {
         ),
     )
 }
+
+
+# The network the picture template's "auto" uses when its weights are on this computer.
+AUTO = "mobilenet_v3_small"
 
 
 def cache_folders() -> list[Path]:
@@ -156,6 +163,59 @@ def fetch_all(
     return paths
 
 
+def install(name: str | None, data: bytes) -> Path:
+    """Keeps a weights file a person brought (an upload, a copied file) in the Keras cache.
+
+    The bytes are checked against the checksum Keras publishes before anything is
+    written, and nothing ever loads them: a file that does not match is refused. A
+    matching file is stored under the backbone's own file name (never a name that came
+    with the upload), through a temporary name, so no half-written file looks usable.
+
+    Args:
+        name: the backbone the file should be (a key of `BACKBONES`), or None for
+            whichever backbone's checksum it matches.
+        data: the file's content.
+
+    Returns:
+        The path of the stored weights file.
+
+    Raises:
+        WeightsError: if the name is unknown, or the bytes are not the expected file.
+    """
+    candidates = [backbone(name)] if name is not None else list(BACKBONES.values())
+    entry = next((e for e in candidates if _checksum(e, data) == e.file_hash), None)
+    if entry is None:
+        raise WeightsError(_not_the_file(candidates))
+    folder = _writable_cache()
+    target = folder / entry.file_name
+    partial = folder / f".{entry.file_name}.{os.getpid()}.part"
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    logger.info("Installed %s weights at %s", entry.keras_class, target)
+    return target
+
+
+def _checksum(entry: Backbone, data: bytes) -> str:
+    """The digest of `data` in the kind `entry.file_hash` is (sha256 or md5)."""
+    digest = hashlib.sha256() if len(entry.file_hash) == 64 else hashlib.md5()
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _not_the_file(candidates: list[Backbone]) -> str:
+    wanted = " or ".join(
+        f"`{e.file_name}` (the {e.keras_class} weights) from {weights_url(e.name)}"
+        for e in candidates
+    )
+    return (
+        "That file is not the pre-trained network's weights file: its checksum does "
+        f"not match the one Keras publishes, so it was not kept. Expected {wanted}."
+    )
+
+
 def _writable_cache() -> Path:
     for folder in (cache_folders()[0], workspace.root() / WORKSPACE_FOLDER):
         try:
@@ -196,12 +256,12 @@ def _download(
     except urllib.error.HTTPError as err:
         raise WeightsError(_failed(entry, f"the server answered {err.code}")) from None
     except urllib.error.URLError as err:
-        raise WeightsError(_failed(entry, _offline(err.reason))) from None
+        raise WeightsError(_offline(entry, err.reason)) from None
     except http.client.IncompleteRead as err:
         done += len(err.partial)
         raise WeightsError(_cut_short(entry, done, total)) from None
     except (TimeoutError, OSError) as err:
-        raise WeightsError(_failed(entry, _offline(err))) from None
+        raise WeightsError(_offline(entry, err)) from None
     if total is not None and done != total:
         raise WeightsError(_cut_short(entry, done, total))
     if digest.hexdigest() != entry.file_hash:
@@ -214,9 +274,21 @@ def _download(
         )
 
 
-def _offline(reason: object) -> str:
+def _offline(entry: Backbone, reason: object) -> str:
+    """The plain sentence for a server that cannot be reached (the details go to the log)."""
+    logger.info("Could not reach %s: %s", weights_url(entry.name), reason)
     return (
-        f"this computer seems to be offline or the server cannot be reached ({reason})"
+        "This computer cannot reach the internet (or the download server), so the "
+        f"pre-trained {entry.keras_class} network could not be downloaded. Nothing was "
+        f"saved. {_upload_instead(entry)}"
+    )
+
+
+def _upload_instead(entry: Backbone) -> str:
+    return (
+        f"Upload the file instead: `{entry.file_name}` from {weights_url(entry.name)}, "
+        "downloaded on a computer that is online (or, in a terminal here, "
+        f"`{INSTALL_COMMAND}`)."
     )
 
 
@@ -228,7 +300,6 @@ def _cut_short(entry: Backbone, done: int, total: int | None) -> str:
 def _failed(entry: Backbone, why: str) -> str:
     return (
         f"Could not download the pre-trained {entry.keras_class} weights: {why}. "
-        "Nothing was saved. Pictures still train with a small network from scratch; "
-        "to use the pre-trained one, run `python -m core weights fetch` on a computer "
-        f"that is online, or copy `{entry.file_name}` into ~/.keras/models."
+        "Nothing was saved. Pictures still train with a small network from scratch. "
+        f"{_upload_instead(entry)}"
     )

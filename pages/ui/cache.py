@@ -76,6 +76,22 @@ def template_notes_cached(
         return [str(err)]
 
 
+def template_warning(
+    template_name: str, dataset_id: str, target: str | None, overrides: dict[str, str]
+) -> str:
+    """The chosen template's warning before Train ("" for none).
+
+    Not cached: it reads whether a pre-trained network is on this computer, which a
+    download or an upload changes (the data set itself comes from the cache).
+    """
+    template = get_template(template_name)
+    try:
+        params = resolve_params(template, {"column_kinds": overrides})
+        return template.chance_warning(load_dataset(dataset_id), target, params)
+    except UserError:
+        return ""  # the notes and the Train button say what is wrong
+
+
 @st.cache_data(max_entries=4, show_spinner="Scoring the rows…")
 def score_csv_cached(
     run_id: str, content: bytes, name: str, decision: dict[str, Any] | None

@@ -27,6 +27,9 @@ class KindViews:
             the settings a person must decide under the Train button, one widget
             function per parameter name (e.g. the forecast horizon).
         upload: Data page: an upload widget that returns a stored dataset id, or None.
+        warn: Train page, above the Train button: shows the template's warning that
+            the model would likely be no better than guessing (`warn(sentence)`), and
+            the remedy where the kind has one.
     """
 
     data: Callable[[str], None] = generic.data_view
@@ -35,6 +38,7 @@ class KindViews:
     target: Callable[[str], str | None] = generic.no_target
     train_extra: Callable[..., dict[str, Callable[[Any], Any]]] = generic.no_extra
     upload: Callable[[], str | None] | None = None
+    warn: Callable[[str], None] = generic.warn
 
 
 _VIEWS: dict[str, KindViews] = {}
@@ -80,6 +84,7 @@ register_views(
         results=images.results_view,
         predict=images.predict_view,
         upload=images.upload,
+        warn=images.warn,
     ),
 )
 register_views(

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import launch, runs
+from core.catalog import get_template
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.state import (
@@ -327,6 +328,14 @@ def _page_hash() -> str:
     return ctx.page_script_hash if ctx else ""
 
 
+def _noun(run_id: str) -> str:
+    """What the run's examples are called ("rows", "photos"): its template says."""
+    try:
+        return get_template(runs.read_spec(run_id).get("template", "")).noun
+    except UserError:
+        return "rows"
+
+
 def _status_message(status: runs.RunStatus) -> None:
     if status.state == "failed":
         st.error(
@@ -337,7 +346,10 @@ def _status_message(status: runs.RunStatus) -> None:
     elif status.state == "running" and status.message and status.phase not in PHASES:
         st.caption(plain(status.message))
     elif status.state == "completed":
-        st.success("Training finished. The model was tested on rows it never saw.")
+        st.success(
+            f"Training finished. The model was tested on {_noun(status.run_id)} it "
+            "never saw."
+        )
         st.page_link(
             "pages/results.py", label="See the results", icon=":material/analytics:"
         )

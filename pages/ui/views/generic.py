@@ -14,7 +14,7 @@ from core.catalog import get_template
 from core.errors import UserError
 from pages.ui import charts
 from pages.ui.cache import load_model_cached
-from pages.ui.text import people_table, plain
+from pages.ui.text import people_table, plain, sentence
 from pages.ui.widgets import csv_download, show_metrics, show_summary
 
 
@@ -35,6 +35,11 @@ def no_extra(
 ) -> dict[str, Callable[[Any], Any]]:
     """Kinds without settings to decide up front leave them all in the form."""
     return {}
+
+
+def warn(warning: str) -> None:
+    """The template's warning before Train, in plain sight."""
+    st.warning(sentence(warning), icon=":material/warning:")
 
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:

@@ -13,11 +13,11 @@ from core.errors import UserError
 from core.text import ingest as text_ingest
 from core.vision import bundle as vision_bundle
 from core.vision import ingest as vision_ingest
-from core.vision import previews, saliency, tracking, video
+from core.vision import previews, saliency, tracking, video, weights
 from core.vision.bundle import IMAGE_EXTENSIONS
-from pages.ui import charts
+from pages.ui import backbones, charts
 from pages.ui.cache import load_model_cached
-from pages.ui.text import people_table, plain, plot_text
+from pages.ui.text import people_table, plain, plot_text, sentence
 from pages.ui.widgets import (
     csv_download,
     metrics_table,
@@ -132,6 +132,16 @@ def grid(pictures: list, captions: list[str]) -> None:
     columns = st.columns(GRID_COLUMNS)
     for index, (pixels, caption) in enumerate(zip(pictures, captions, strict=True)):
         columns[index % GRID_COLUMNS].image(pixels, caption=plain(caption))
+
+
+# --- Train page -----------------------------------------------------------------------
+
+
+def warn(warning: str) -> None:
+    """The warning, with its remedy right under it: get the pre-trained network here."""
+    with st.container(border=True):
+        st.warning(sentence(warning), icon=":material/warning:")
+        backbones.offer(weights.AUTO, "_w_train_weights")
 
 
 # --- Results page ----------------------------------------------------------------------
