@@ -270,14 +270,17 @@ def test_results_verdict_matches_its_interval_and_scores_are_explained(page):
     headline = _alert_with(page, "Right ")
     expect(headline).to_be_visible()
     _assert_verdict_reads_right(headline.inner_text())
-    expect(page.get_by_test_id("stAlertContentSuccess").first).to_be_visible()
+    expect(headline.get_by_test_id("stAlertContentSuccess")).to_be_visible()
 
     expect(page.get_by_text("How sure: 95% intervals")).to_be_visible()
     expect(page.get_by_text("(a bootstrap)", exact=False).first).to_be_visible()
-    page.get_by_text("What these scores mean").click()
+    meanings = page.get_by_test_id("stExpander").filter(
+        has_text="What these scores mean"
+    )
+    meanings.get_by_text("What these scores mean").click()
     for words in ("F1 score", "balances how many of the model's flags", "ROC AUC",
                   "0.5 is a coin toss", "Balanced accuracy"):  # fmt: skip
-        expect(page.get_by_text(words, exact=False).first).to_be_visible()
+        expect(meanings.get_by_text(words, exact=False)).to_be_visible()
     importance = page.get_by_text("below zero (shuffling made it better)", exact=False)
     importance.scroll_into_view_if_needed()
     expect(importance).to_be_visible()
@@ -292,7 +295,7 @@ def test_results_verdict_matches_its_interval_and_scores_are_explained(page):
     assert "(likely 57–81%" in shown and "is right 54%" in shown
     assert "not clearly better than guessing" in shown and "gain is likely" in shown
     assert "(“1”)" in shown  # the quoted answer, not `1`
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_have_count(0)
+    expect(headline.get_by_test_id("stAlertContentWarning")).to_be_visible()
 
 
 # --- item 5: Predict warns on a model no better than its baseline --------------------
