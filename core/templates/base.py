@@ -148,6 +148,8 @@ class Template(ABC):
         metadata_checks: the run-info keys its predict path reads, each with a check
             and the words for what it holds (`core.templates.checks`); an imported
             bundle must pass them.
+        applies_fixes: whether it takes the run parameter `fixes`, the data check's
+            simple fixes (`core.fixes`); a template without refuses it.
     """
 
     name: str = ""
@@ -161,6 +163,7 @@ class Template(ABC):
     limitations: tuple[str, ...] = ()
     usage: str = ""
     metadata_checks: KeyChecks = {}
+    applies_fixes: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Checks a concrete template's required attributes when its class is defined.
