@@ -379,8 +379,8 @@ def _leakage_findings(
                     "warning",
                     f"`{column}` alone predicts `{target}` almost perfectly (score {score:.2f}).",
                     "This is often a leak: a column that is only known after the answer. "
-                    "Set its type to 'identifier' to leave it out, unless it is truly "
-                    "available when you predict.",
+                    "Leave it out (the button below), unless it is truly available "
+                    "when you predict.",
                     "leak",
                     column,
                 )

@@ -84,14 +84,12 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         )
     }
     positive = _positive_index(prepared.info)
-    headline = _headline(prepared)
-    if headline == "balanced_accuracy":
+    # Average precision, where the data check advised it, is judged with the decision.
+    balanced = _headline(prepared) == "balanced_accuracy"
+    headline = "balanced_accuracy" if balanced else "accuracy"
+    if balanced:
         weights = evaluation.balanced_weights(test.targets)
         right = {name: scores * weights for name, scores in right.items()}
-    else:
-        headline = (
-            "accuracy"  # average precision, if it applies, comes with the decision
-        )
     report = {
         "task": "classification",
         **evaluation.judged(
