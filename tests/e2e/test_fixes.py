@@ -14,7 +14,7 @@ from tests.e2e.test_browser import (  # noqa: F401  app_url and page are fixture
     app_url,
     page,
 )
-from tests.test_fixes import heart_like
+from tests.test_data_fixes import heart_like
 
 pytestmark = pytest.mark.e2e
 
