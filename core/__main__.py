@@ -2,7 +2,7 @@
 
 python -m core train DATA.csv|.xlsx|.xls|.ods|.parquet|.jsonl|IMAGES.zip|FOLDER [--target COL]
                               [--sheet NAME] [--template NAME] [--epochs N | --time-budget S]
-                              [--seed N] [--json]
+                              [--seed N] [--zeros-as-missing COL] [--drop COL] [--json]
 python -m core predict RUN_ID_OR_BUNDLE DATA.csv|IMAGE|FOLDER|VIDEO -o OUT.csv [--explain]
 python -m core predict RUN_ID CLIP.mp4 --track [--find faces|motion] -o TRACKS.csv
                        [--annotated OUT.mp4]
@@ -27,7 +27,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core import datasets, launch, runs, safe_csv, thresholds  # noqa: E402
+from core import datasets, fixes, launch, runs, safe_csv, thresholds  # noqa: E402
 from core.catalog import get_template, list_templates, suggest  # noqa: E402
 from core.errors import (  # noqa: E402
     DataError,
@@ -80,6 +80,20 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="any template parameter, e.g. --param hidden_units=128,64",
+    )
+    train.add_argument(
+        "--zeros-as-missing",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="tables: treat 0 in this column as missing (repeat for more columns)",
+    )
+    train.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="tables: leave this column out (repeat for more columns)",
     )
     train.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -231,6 +245,17 @@ def _param_overrides(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.param:
         name, _, value = item.partition("=")
         overrides[name.strip()] = json.loads(value) if _is_json(value) else value
+    chosen = [
+        {"fix": fix, "column": column}
+        for fix, columns in (
+            (fixes.ZEROS_AS_MISSING, getattr(args, "zeros_as_missing", [])),
+            (fixes.DROP, getattr(args, "drop", [])),
+        )
+        for column in columns
+    ]
+    if chosen:  # added to any given with --param fixes=[...]
+        given = overrides.get("fixes", [])
+        overrides["fixes"] = [*(given if isinstance(given, list) else [given]), *chosen]
     return overrides
 
 
@@ -257,6 +282,8 @@ def _print_train_result(
         "reference": report.get("reference", {}),
         **({"baselines": report["baselines"]} if "baselines" in report else {}),
         "summary": report.get("summary", []),
+        "headline_metric": report.get("headline_metric", ""),
+        "fixes": runs.load_spec(run_id)["params"].get("fixes", []),
     }
     info = runs.load_info(run_id)
     if "decision" in info:
@@ -266,6 +293,8 @@ def _print_train_result(
         print(json.dumps(result))
         return
     print(f"Run {run_id} ({template}) finished.")
+    for line in fixes.asked_lines(result["fixes"]):
+        print(line)
     for line in result["summary"] + [f"Warning: {w}" for w in warnings]:
         print(line)
     print(f"Model: {result['model_path']}")

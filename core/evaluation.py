@@ -20,6 +20,8 @@ CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_CHUNK_CELLS = 2_000_000
 MIN_BLOCKS = 5  # fewer independent blocks than this: the interval is the values' range
+SHARES = ("accuracy", "balanced_accuracy")  # per-row scores whose mean is a share
+METRICS = (*SHARES, "mae")  # the per-row metrics `verdict` judges
 
 
 def verdict(
@@ -41,10 +43,12 @@ def verdict(
     binomial interval, and beats the baseline only when both intervals agree.
 
     Args:
-        ours: the model's score per test row: 1/0 for right/wrong (`metric="accuracy"`)
-            or its absolute error (`metric="mae"`).
+        ours: the model's score per test row: 1/0 for right/wrong (`metric="accuracy"`),
+            that weighted by `balanced_weights` (`metric="balanced_accuracy"`) or its
+            absolute error (`metric="mae"`).
         baseline: the baseline's score per test row, in the same order.
-        metric: `"accuracy"` (higher is better) or `"mae"` (lower is better).
+        metric: `"accuracy"`, `"balanced_accuracy"` (higher is better) or `"mae"`
+            (lower is better).
         baseline_text: the baseline in plain words, e.g. "always answering `no`".
         baseline_name: the baseline in a word or two for the headline.
         rows: what the test rows are, e.g. "test pictures".
@@ -86,12 +90,15 @@ def _intervals(
     ours: np.ndarray, baseline: np.ndarray, metric: str, block: int, seed: int
 ) -> tuple[list[float], list[float], bool]:
     """The model's score interval, the gain's interval, and whether it beats the base."""
-    sign = 1.0 if metric == "accuracy" else -1.0
+    sign = 1.0 if metric in SHARES else -1.0
     gain = _bootstrap_interval(sign * (ours - baseline), block, seed)
     if metric == "accuracy":
         interval = _binomial_interval(int(ours.sum()), len(ours))
         return interval, gain, gain[0] > 0 and interval[0] > float(np.mean(baseline))
-    return _bootstrap_interval(ours, block, seed), gain, gain[0] > 0
+    interval = _bootstrap_interval(ours, block, seed)
+    if metric == "balanced_accuracy":  # a share: a resample's weighted mean may pass 1
+        interval = [max(0.0, interval[0]), min(1.0, interval[1])]
+    return interval, gain, gain[0] > 0
 
 
 def compare_with_reference(
@@ -108,7 +115,7 @@ def compare_with_reference(
     Args:
         ours: the model's score per test row (see `verdict`).
         reference: the reference's score per test row, in the same order.
-        metric: `"accuracy"` or `"mae"`.
+        metric: one of `METRICS`.
         reference_text: the reference in plain words, e.g. "a gradient-boosting model".
         block: bootstrap block length; 1 for independent rows.
         seed: seed of the bootstrap.
@@ -118,7 +125,7 @@ def compare_with_reference(
         reference's gain over ours), `value`, `ours` and `sentence`.
     """
     ours, reference = _paired_scores(ours, reference, metric)
-    sign = 1.0 if metric == "accuracy" else -1.0
+    sign = 1.0 if metric in SHARES else -1.0
     gap = _bootstrap_interval(sign * (reference - ours), block, seed)
     winner = "reference" if gap[0] > 0 else "ours" if gap[1] < 0 else "same"
     theirs, mine = (float(np.mean(v)) if len(v) else 0.0 for v in (reference, ours))
@@ -150,7 +157,7 @@ def judged(
     Args:
         scores: per-test-row scores of the model, the baseline and the reference
             under "ours", "base" and "ref" (see `verdict`).
-        metric: `"accuracy"` or `"mae"`.
+        metric: one of `METRICS` (see `verdict`).
         baseline_text: the baseline in plain words, e.g. "always answering `no`".
         reference_text: the reference in plain words, e.g. "a gradient-boosting model".
         rows: what the test rows are, e.g. "test texts".
@@ -177,6 +184,26 @@ def judged(
             seed=seed,
         ),
     }
+
+
+def balanced_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-row weights that turn right/wrong (1/0) into balanced accuracy.
+
+    Each row weighs `n / (classes * rows of its class)`, so the mean of the weighted
+    1/0 scores is the mean recall over the classes present: scikit-learn's
+    `balanced_accuracy_score`. Pass the weighted scores to `verdict` with
+    `metric="balanced_accuracy"`.
+
+    Args:
+        labels: the true class of each test row.
+
+    Returns:
+        One weight per row, in the same order.
+    """
+    _, index, counts = np.unique(
+        np.asarray(labels), return_inverse=True, return_counts=True
+    )
+    return len(index) / (len(counts) * counts[index])
 
 
 def average_precision_judged(
@@ -267,9 +294,9 @@ def _quantiles(values: np.ndarray) -> list[float]:
 def _paired_scores(
     ours: np.ndarray, other: np.ndarray, metric: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    if metric not in ("accuracy", "mae"):
+    if metric not in METRICS:
         raise ValueError(
-            "Invalid value for argument `metric`. Expected 'accuracy' or 'mae'. "
+            f"Invalid value for argument `metric`. Expected one of {list(METRICS)}. "
             f"Received: metric={metric!r}"
         )
     ours, other = np.asarray(ours, "float64"), np.asarray(other, "float64")
@@ -341,7 +368,7 @@ def _method(metric: str, block: int, n: int) -> str:
 def _score_text(metric: str, value: float) -> str:
     if metric == "average_precision":
         return f"{value:.2f}"
-    return f"{value:.0%}" if metric == "accuracy" else number_text(value)
+    return f"{value:.0%}" if metric in SHARES else number_text(value)
 
 
 def number_text(value: float) -> str:
@@ -354,7 +381,7 @@ def _range_text(metric: str, interval: list[float]) -> str:
     low, high = interval
     if metric == "average_precision":
         return f"{low:.2f}–{high:.2f}"
-    if metric == "accuracy":
+    if metric in SHARES:
         return f"{low * 100:.0f}–{high:.0%}"
     return f"{number_text(low)}–{number_text(high)}"
 
@@ -385,6 +412,9 @@ def _verdict_words(
     elif metric == "accuracy":
         score = f"Right {value} of the time"
         base_score = f"{baseline_text} is right {base} of the time"
+    elif metric == "balanced_accuracy":
+        score = f"Balanced accuracy {value}"
+        base_score = f"{baseline_text} scores {base}"
     else:
         score = f"Off by {value} on average"
         base_score = f"{baseline_text} is off by {base} on average"
@@ -409,9 +439,11 @@ def _verdict_words(
         f"{score} (likely {spread}, from {result['n']} {rows}) — {judged} "
         f"{baseline_name}: {base_score}{noise}."
     )
-    shown = {"accuracy": value, "average_precision": f"average precision {value}"}.get(
-        metric, f"off by {value}"
-    )
+    shown = {
+        "accuracy": value,
+        "balanced_accuracy": f"balanced accuracy {value}",
+        "average_precision": f"average precision {value}",
+    }.get(metric, f"off by {value}")
     if not agrees:
         return sentence, f"{shown} — {judged} {baseline_name} (gain likely {gain})"
     return sentence, f"{shown} ({spread}) — {judged} {baseline_name}"
@@ -436,6 +468,7 @@ def _gain_text(metric: str, gain: list[float]) -> str:
     """The interval of the gain over the baseline: "−6 to +22 points" for accuracy."""
     scale, written, unit = {
         "accuracy": (100, "{:.0f}".format, " points"),
+        "balanced_accuracy": (100, "{:.0f}".format, " points"),
         "average_precision": (1, "{:.2f}".format, ""),
     }.get(metric, (1, number_text, " less error"))
     low, high = (_signed(value * scale, written) for value in gain)
@@ -455,6 +488,7 @@ def _reference_words(result: Mapping[str, Any], reference_text: str) -> str:
     theirs, ours = (_score_text(metric, result[k]) for k in ("value", "ours"))
     scores = {
         "accuracy": f"right {theirs} of the time against our {ours}",
+        "balanced_accuracy": f"balanced accuracy {theirs} against our {ours}",
         "average_precision": f"average precision {theirs} against our {ours}",
     }.get(metric, f"an average error of {theirs} against our {ours}")
     if result["winner"] == "reference":

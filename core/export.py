@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core import prediction, runs
+from core import fixes, prediction, runs
 from core.catalog import get_template
-from core.errors import RunError
+from core.errors import RunError, UserError
 from core.markdown import plain
 from core.templates import checks
 
@@ -91,6 +91,11 @@ def bundle_metadata(run_id: str) -> dict[str, Any]:
         "reference": report.get("reference", {}),
         "baselines": report.get("baselines", {}),
         "summary": report.get("summary", []),
+        **(
+            {"headline_metric": report["headline_metric"]}
+            if "headline_metric" in report
+            else {}
+        ),
         "verdict": report.get("verdict", {}),
         "reference_comparison": report.get("reference_comparison", {}),
         "versions": {
@@ -121,6 +126,15 @@ def _verdict_lines(verdict: Any) -> list[str]:
     ]
 
 
+def _asked_lines(params: Any) -> list[str]:
+    """The data check's fixes the run applied: "You asked: ..." (none if unreadable)."""
+    try:
+        chosen = fixes.check_fixes(params.get("fixes", []))
+    except (AttributeError, UserError):
+        return []
+    return [plain(line) for line in fixes.asked_lines(chosen)]
+
+
 def model_card(metadata: dict[str, Any], use_it: list[str] | None = None) -> str:
     """Returns the bundle's README.md: data, intended use, metrics vs baseline, limits.
 
@@ -149,6 +163,7 @@ def model_card(metadata: dict[str, Any], use_it: list[str] | None = None) -> str
             else []
         ),
         *([f"Classes: {plain(', '.join(map(str, classes)))}."] if classes else []),
+        *_asked_lines(metadata.get("params")),
         "",
         "## Intended use",
         f"{template.description} It supports a decision; it does not replace an "

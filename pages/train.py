@@ -17,6 +17,7 @@ from pages.ui.state import (
     template_title,
 )
 from pages.ui.text import plain
+from pages.ui.widgets import fixes_for, show_fixes_chosen
 
 st.title("Train")
 
@@ -57,11 +58,12 @@ with st.expander("Template: choose another model"):
     )
 template = templates[remember(TEMPLATE_NAME, name)]
 overrides = get(COLUMN_TYPE_OVERRIDES, {})
+chosen = fixes_for(template)  # the data check's fixes, where the template applies them
 warning = template_warning(template.name, dataset_id, target, overrides)
 if warning:
     with warning_slot:
         kinds.views_for(template.data_kind).warn(warning)
-notes = template_notes_cached(template.name, dataset_id, target, overrides)
+notes = template_notes_cached(template.name, dataset_id, target, overrides, chosen)
 notes = [note for note in notes if note != warning]  # shown above already
 noted = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
 with st.expander(f"What {template.title.lower()} will see ({noted})"):
@@ -72,9 +74,11 @@ with st.expander(f"What {template.title.lower()} will see ({noted})"):
 decided = kinds.views_for(template.data_kind).train_extra(dataset_id, target, template)
 with form_slot:
     st.caption(f"Trains **{template.title}** with the settings that suit most data.")
+    show_fixes_chosen(template)
     submitted, values = train_form(template, "_w_train_form", decided)
 if submitted:
     values["column_kinds"] = overrides  # the run parameter's name for column types
+    values |= {"fixes": chosen} if chosen else {}
     for problem in start(template.name, dataset_id, target, values):
         form_slot.error(plain(problem))
 

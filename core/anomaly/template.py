@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import fixes
 from core.anomaly import bundle as anomaly_bundle
-from core.columns import mask_infinite, resolve_column_types, split_indices
+from core.columns import mask_infinite, split_indices
 from core.errors import DataError
 from core.tables.bundle import format_value
 from core.tables.template import (
@@ -20,6 +21,7 @@ from core.tables.template import (
     example_rows,
     excluded_columns,
     feature_columns,
+    fixed_table,
     missing_inputs,
     parse_units,
     preflight_messages,
@@ -100,6 +102,7 @@ class AnomalyDetection(Template):
     data_kind = "anomaly"
     params = ANOMALY_PARAMS
     bundle_script = "core.anomaly.bundle"
+    applies_fixes = True
     predict_input = "your_rows.csv"
     limitations = (
         "The score says how unlike the training rows a row is, not that it is wrong: "
@@ -147,11 +150,12 @@ class AnomalyDetection(Template):
                 f"name {target!r} as the column for checking only (label_column)."
             ]
         try:
-            column_types = resolve_column_types(frame, params.get("column_kinds"))
+            problems = fixes.fix_problems(frame, None, params.get("fixes", []))
+            frame, column_types = fixed_table(frame, params)
             parse_units(params, "16,4")
         except (DataError, ValueError) as err:
             return [str(err)]
-        problems = [
+        problems += [
             f"Invalid value for argument `{key}`. Expected one of {list(frame.columns)}. "
             f"Received: {key}={params[key]!r}"
             for key in ("label_column", "normal_column")
@@ -185,8 +189,12 @@ class AnomalyDetection(Template):
         params: Mapping[str, Any],
         seed: int,
     ) -> Prepared:
-        """Splits rows at random (labels play no part) and keeps normal rows to learn."""
-        column_types = resolve_column_types(frame, params.get("column_kinds"))
+        """Splits rows at random (labels play no part) and keeps normal rows to learn.
+
+        The run's fixes (`core.fixes`) apply first, to every part alike.
+        """
+        original = frame
+        frame, column_types = fixed_table(frame, params)
         frame = frame.reset_index(drop=True)
         columns = _columns(frame, column_types, params)
         numbers = [c for c in columns if column_types[c] == "number"]
@@ -196,7 +204,7 @@ class AnomalyDetection(Template):
         )
         normal = set(_normal_rows(frame, params))
         train, val = ([i for i in p if i in normal] for p in parts[:2])
-        schema = build_schema(frame.iloc[train], columns, column_types)
+        schema = build_schema(frame.iloc[train], columns, column_types, params)
         batch = int(params["batch_size"])
         splits = [
             Split(_dataset(frame.iloc[p], schema, batch, shuffle), None, frame.iloc[p])
@@ -213,7 +221,7 @@ class AnomalyDetection(Template):
             "n_train": len(train),
             "n_val": len(val),
             "n_test": len(parts[2]),
-            "excluded": _excluded(frame, column_types, params),
+            "excluded": _excluded(frame, column_types, params, original),
         }
         return Prepared(*splits, info=info)
 
@@ -337,10 +345,13 @@ def _columns(
 
 
 def _excluded(
-    frame: pd.DataFrame, column_types: Mapping[str, str], params: Mapping[str, Any]
+    frame: pd.DataFrame,
+    column_types: Mapping[str, str],
+    params: Mapping[str, Any],
+    original: pd.DataFrame,
 ) -> dict[str, str]:
     """Each left-out column with the reason, in plain words."""
-    reasons = excluded_columns(frame, "", column_types)
+    reasons = excluded_columns(frame, "", column_types, original)
     for key, why in (
         ("label_column", "for checking only"),
         ("normal_column", "marks the normal rows"),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from core import decision
 from core.tables.bundle import format_value
+from core.tables.preflight import headline_metric
 from core.tables.template import TableTemplate, example_rows
 from core.templates import checks
 from core.templates.base import Prepared
@@ -81,11 +82,18 @@ class TabularClassification(TableTemplate):
         return []
 
     def encode_target(self, target: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
-        """Maps each class to its index in the sorted class names."""
+        """Maps each class to its index in the sorted class names.
+
+        Also records the metric the data check recommends for these classes
+        (`headline_metric`), which the report leads with.
+        """
         labels = target.map(format_value)
         class_names = sorted(labels.unique(), key=_natural_key)
         index = {name: i for i, name in enumerate(class_names)}
-        found: dict[str, Any] = {"class_names": class_names}
+        found: dict[str, Any] = {
+            "class_names": class_names,
+            "headline_metric": headline_metric(labels),
+        }
         if len(class_names) == 2:
             found["decision"] = _yes_no_decision(labels, class_names, str(target.name))
         return labels.map(index).to_numpy("int32"), found

@@ -44,7 +44,9 @@ def encode_columns(
     """Creates one named input per column and its encoding, adapted on `train` only.
 
     Numbers get missing-value filling (training mean), a 'was missing' flag when the
-    training rows had gaps, and normalization. Categories and booleans get a string
+    training rows had gaps, and normalization; where the schema marks a column
+    `zeros_missing` (a fix from the data check), its input also reads 0 as missing,
+    so the saved model does the same on raw rows. Categories and booleans get a string
     lookup (one-hot, with an out-of-vocabulary slot); free text gets TF-IDF bag of words.
 
     Args:
@@ -62,7 +64,9 @@ def encode_columns(
         if column_type == "number":
             inputs[key] = keras.Input(shape=(1,), name=key, dtype="float32")
             columns[name] = _encode_number(
-                inputs[key], pd.to_numeric(train[name], errors="coerce")
+                inputs[key],
+                pd.to_numeric(train[name], errors="coerce"),
+                bool(feature.get("zeros_missing")),
             )
         else:
             inputs[key] = keras.Input(shape=(1,), name=key, dtype="string")
@@ -75,9 +79,13 @@ def encode_columns(
     return inputs, columns
 
 
-def _encode_number(tensor: Any, values: pd.Series) -> list[Any]:
+def _encode_number(tensor: Any, values: pd.Series, zeros_missing: bool) -> list[Any]:
+    if zeros_missing:
+        values = values.mask(values == 0)
     mean = float(values.mean()) if values.notna().any() else 0.0
     is_missing = ops.isnan(tensor)
+    if zeros_missing:
+        is_missing = ops.logical_or(is_missing, ops.equal(tensor, 0.0))
     filled = ops.where(is_missing, ops.full_like(tensor, mean), tensor)
     normalizer = layers.Normalization()
     normalizer.adapt(values.fillna(mean).to_numpy("float32").reshape(-1, 1))

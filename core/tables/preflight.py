@@ -23,6 +23,12 @@ from core.findings import Finding
 from core.table_reading import string_columns
 
 ZERO_GAP_STEPS = 5  # zeros this many typical steps below the lowest value: impossible
+IMBALANCE_RATIO = 0.5  # rarest / largest class below this: imbalanced
+# The metric a classifier is judged by when its classes are imbalanced, in words.
+METRIC_ADVICE = {
+    "average_precision": "average precision (how well it ranks the rare class first)",
+    "balanced_accuracy": "balanced accuracy (every class counts the same)",
+}
 _NUMBER_LIKE = r"[\s$€£¥%+-]*\d[\d.,'\u00a0 ]*[\s$€£¥%]*"
 
 
@@ -320,18 +326,39 @@ def _target_findings(
     return findings
 
 
-def _imbalance_findings(labels: pd.Series) -> list[Finding]:
+def headline_metric(labels: pd.Series) -> str:
+    """The metric a classifier of these labels is judged by: the data check's advice.
+
+    Plain accuracy, unless the rarest class has under half the rows of the largest:
+    then average precision for two classes (the yes/no threshold is chosen later, on
+    the Threshold page) and balanced accuracy for more. The table report leads with
+    the same metric (`core.tables.report`), as training records it in the run's info.
+
+    Args:
+        labels: the target's values in the rows that have one.
+
+    Returns:
+        "accuracy", "average_precision" or "balanced_accuracy".
+    """
     counts = labels.astype(str).value_counts()
-    if len(counts) < 2 or counts.iloc[-1] / counts.iloc[0] >= 0.5:
+    if len(counts) < 2 or counts.iloc[-1] / counts.iloc[0] >= IMBALANCE_RATIO:
+        return "accuracy"
+    return "average_precision" if len(counts) == 2 else "balanced_accuracy"
+
+
+def _imbalance_findings(labels: pd.Series) -> list[Finding]:
+    metric = headline_metric(labels)
+    if metric == "accuracy":
         return []
+    counts = labels.astype(str).value_counts()
     rare = counts.index[-1]
     return [
         Finding(
             "warning",
             f"Classes are imbalanced: `{rare}` has {counts.iloc[-1]} rows, `{counts.index[0]}` "
             f"has {counts.iloc[0]}.",
-            "The app weights the rare classes up during training; judge the model by "
-            "balanced accuracy, not plain accuracy.",
+            "The app weights the rare classes up during training, and Results judge "
+            f"the model by {METRIC_ADVICE[metric]}, not plain accuracy.",
             "imbalance",
         )
     ]
@@ -352,8 +379,8 @@ def _leakage_findings(
                     "warning",
                     f"`{column}` alone predicts `{target}` almost perfectly (score {score:.2f}).",
                     "This is often a leak: a column that is only known after the answer. "
-                    "Set its type to 'identifier' to leave it out, unless it is truly "
-                    "available when you predict.",
+                    "Leave it out (the button below), unless it is truly available "
+                    "when you predict.",
                     "leak",
                     column,
                 )

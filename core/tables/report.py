@@ -25,12 +25,12 @@ from sklearn.inspection import permutation_importance
 
 from core import decision, evaluation, metrics
 from core.tables.bundle import format_value, predict_outputs
+from core.tables.preflight import headline_metric
 from core.templates.base import Prepared
 
 MAX_SCATTER_POINTS = 20_000  # per chart; WebGL draws this many at ease
 IMPORTANCE_REPEATS = 5
 REFERENCE_TEXT = "a gradient-boosting model"
-IMBALANCE_RATIO = 0.5  # rarest / largest class in training below this: imbalanced
 
 
 def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
@@ -84,15 +84,22 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         )
     }
     positive = _positive_index(prepared.info)
+    # Average precision, where the data check advised it, is judged with the decision.
+    balanced = _headline(prepared) == "balanced_accuracy"
+    headline = "balanced_accuracy" if balanced else "accuracy"
+    if balanced:
+        weights = evaluation.balanced_weights(test.targets)
+        right = {name: scores * weights for name, scores in right.items()}
     report = {
         "task": "classification",
         **evaluation.judged(
             right,
-            metric="accuracy",
+            metric=headline,
             baseline_text=f"always giving the most common answer (`{answer}`)",
             reference_text=REFERENCE_TEXT,
             seed=seed,
         ),
+        "headline_metric": headline,
         "metrics": metrics.classification_metrics(test.targets, proba, positive),
         "baseline": metrics.classification_metrics(
             test.targets, baseline_proba, positive
@@ -109,8 +116,27 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         "per_class": metrics.per_class(test.targets, y_pred, names),
         "curves": metrics.curves(test.targets, proba, names),
     }
+    _lead_with(report, headline)
     probas = {"ours": proba, "base": baseline_proba, "ref": reference_proba}
     return _with_decision(report, probas, prepared, seed)
+
+
+def _headline(prepared: Prepared) -> str:
+    """The metric the data check recommended for the run's classes (info), by default
+    as `core.tables.preflight.headline_metric` decides it on the training labels."""
+    found = prepared.info.get("headline_metric")
+    if isinstance(found, str):
+        return found
+    names = prepared.info["class_names"]
+    train = np.asarray(prepared.train.targets)
+    return headline_metric(pd.Series([names[int(i)] for i in train], dtype=object))
+
+
+def _lead_with(report: dict[str, Any], metric: str) -> None:
+    """Puts the headline metric first in the scores of the model and its comparisons."""
+    for key in ("metrics", "baseline", "reference"):
+        if metric in report[key]:
+            report[key] = {metric: report[key][metric], **report[key]}
 
 
 def _positive_index(info: Mapping[str, Any]) -> int:
@@ -129,8 +155,9 @@ def _with_decision(
 ) -> dict[str, Any]:
     """Adds the threshold page's data to a yes/no report, led by average precision.
 
-    With imbalanced classes the verdict is on average precision (accuracy is shown
-    but not headlined: always answering the common class already scores high).
+    With imbalanced classes (the data check's advice, `_headline`) the verdict is on
+    average precision (accuracy is shown but not headlined: always answering the
+    common class already scores high).
     """
     found = prepared.info.get("decision")
     if not isinstance(found, dict):
@@ -146,12 +173,7 @@ def _with_decision(
         "score_name": found["score_name"],
         "reliability": _reliability(scores, labels, prepared.info.get("calibration")),
     }
-    counts = np.bincount(np.asarray(prepared.train.targets), minlength=2)
-    if (
-        counts.min() / counts.max() >= IMBALANCE_RATIO
-        or labels.all()
-        or not labels.any()
-    ):
+    if _headline(prepared) != "average_precision" or labels.all() or not labels.any():
         return report
     report.update(
         evaluation.average_precision_judged(
@@ -164,11 +186,7 @@ def _with_decision(
         )
     )
     report["headline_metric"] = "average_precision"
-    for key in ("metrics", "baseline", "reference"):
-        report[key] = {
-            "average_precision": report[key]["average_precision"],
-            **report[key],
-        }
+    _lead_with(report, "average_precision")
     return report
 
 
@@ -322,17 +340,22 @@ def feature_importance(model: Any, prepared: Prepared, seed: int) -> list[dict]:
 def summarize(report: Mapping[str, Any]) -> list[str]:
     """Returns plain-language sentences: the verdict first, then the reference.
 
-    A verdict on average precision (a rare class) adds why accuracy is not the
-    headline.
+    A verdict on average precision (a rare class) or balanced accuracy (imbalanced
+    classes) adds why accuracy is not the headline.
     """
     sentences = [
         report["verdict"]["sentence"],
         report["reference_comparison"]["sentence"],
     ]
-    if report["verdict"]["metric"] == "average_precision":
+    rare = {
+        "average_precision": "with a rare class",
+        "balanced_accuracy": "with imbalanced classes",
+    }.get(report["verdict"]["metric"])
+    if rare:
         sentences.append(
             f"Accuracy ({report['metrics']['accuracy']:.0%}) is shown but not the "
-            f"headline: with a rare class, always answering `{report['baseline_answer']}` "
-            f"is already right {report['baseline']['accuracy']:.0%} of the time."
+            f"headline, as the data check advised: {rare}, always answering "
+            f"`{report['baseline_answer']}` is already right "
+            f"{report['baseline']['accuracy']:.0%} of the time."
         )
     return sentences

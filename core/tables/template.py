@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import fixes
 from core.columns import (
     FEATURE_TYPES,
     mask_infinite,
@@ -54,6 +55,7 @@ class TableTemplate(Template):
     )
     params = TABLE_PARAMS
     task = ""
+    applies_fixes = True
     metadata_checks = {
         "schema": (checks.are_form_features, checks.FORM_FEATURES),
         "target": (checks.is_text, "the target column's name"),
@@ -69,10 +71,13 @@ class TableTemplate(Template):
                 f"{list(frame.columns)}. Received: target={target!r}"
             ]
         try:
-            column_types = resolve_column_types(frame, params.get("column_kinds"))
+            problems = fixes.fix_problems(frame, target, params.get("fixes", []))
+            frame, column_types = fixed_table(frame, params)
             parse_units(params)
         except (DataError, ValueError) as err:
             return [str(err)]
+        if problems:
+            return problems
         labeled = frame[frame[target].notna()]
         if labeled.empty:
             return [
@@ -121,10 +126,14 @@ class TableTemplate(Template):
         params: Mapping[str, Any],
         seed: int,
     ) -> Prepared:
-        """Splits rows (stratified for classes) and builds model inputs for each part."""
+        """Splits rows (stratified for classes) and builds model inputs for each part.
+
+        The run's fixes (`core.fixes`) apply first, to every part alike.
+        """
         from core.tables.bundle import frame_to_inputs
 
-        column_types = resolve_column_types(frame, params.get("column_kinds"))
+        original = frame
+        frame, column_types = fixed_table(frame, params)
         labeled = frame[frame[target].notna()].reset_index(drop=True)
         columns = feature_columns(labeled, target, column_types)
         numbers = [c for c in columns if column_types[c] == "number"]
@@ -137,7 +146,7 @@ class TableTemplate(Template):
             seed,
         )
         train_rows = labeled.iloc[parts[0]]
-        schema = build_schema(train_rows, columns, column_types)
+        schema = build_schema(train_rows, columns, column_types, params)
         splits = [
             Split(frame_to_inputs(labeled.iloc[p], schema), y[p], labeled.iloc[p])
             for p in parts
@@ -151,7 +160,7 @@ class TableTemplate(Template):
             "n_train": len(parts[0]),
             "n_val": len(parts[1]),
             "n_test": len(parts[2]),
-            "excluded": excluded_columns(frame, target, column_types),
+            "excluded": excluded_columns(frame, target, column_types, original),
             "dropped_rows": len(frame) - len(labeled),
         }
         return Prepared(*splits, info=info, class_weight=self.class_weight(y[parts[0]]))
@@ -278,9 +287,34 @@ def parse_units(params: Mapping[str, Any], example: str = "64,32") -> list[int]:
 def preflight_messages(
     frame: pd.DataFrame, target: str | None, params: Mapping[str, Any]
 ) -> list[str]:
-    """Returns the data-quality findings on a table as plain sentences."""
-    column_types = resolve_column_types(frame, params.get("column_kinds"))
+    """Returns the data-quality findings on a table, after its fixes, as sentences."""
+    frame, column_types = fixed_table(frame, params)
     return [f.message for f in preflight(frame, target, column_types)]
+
+
+def fixed_table(
+    frame: pd.DataFrame, params: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The table with the run's fixes applied (`core.fixes`), and its column types.
+
+    Args:
+        frame: the table as uploaded.
+        params: the run's parameters: `fixes` and `column_kinds` (types chosen for
+            columns a fix leaves out are not needed any more).
+
+    Returns:
+        The fixed table (a copy when a fix applies) and its column types.
+
+    Raises:
+        DataError: if `column_kinds` names an unknown column or column type.
+    """
+    chosen = params.get("fixes", [])
+    dropped = set(fixes.columns_with(chosen, fixes.DROP))
+    kinds = params.get("column_kinds") or {}
+    fixed = fixes.apply_fixes(frame, chosen)
+    return fixed, resolve_column_types(
+        fixed, {c: t for c, t in kinds.items() if c not in dropped}
+    )
 
 
 def write_test_rows(prepared: Prepared, folder: Path) -> Path:
@@ -311,11 +345,21 @@ def feature_columns(
 
 
 def excluded_columns(
-    frame: pd.DataFrame, target: str, column_types: Mapping[str, str]
+    frame: pd.DataFrame,
+    target: str | None,
+    column_types: Mapping[str, str],
+    original: pd.DataFrame | None = None,
 ) -> dict:
-    """Returns each left-out column with the reason, in plain words."""
+    """Returns each left-out column with the reason, in plain words.
+
+    Args:
+        frame: the table the model learns from (after the run's fixes).
+        target: the column to predict.
+        column_types: the column types of `frame`.
+        original: the table as uploaded, when fixes left columns out of `frame`.
+    """
     used = set(feature_columns(frame, target, column_types)) | {target}
-    return {
+    found = {
         c: (
             "the same in every row"
             if frame[c].nunique(dropna=False) <= 1
@@ -324,16 +368,26 @@ def excluded_columns(
         for c in frame.columns
         if c not in used
     }
+    gone = [] if original is None else original.columns.difference(frame.columns)
+    return found | {c: fixes.LEFT_OUT_REASON for c in gone}
 
 
 def build_schema(
-    train: pd.DataFrame, columns: list[str], column_types: Mapping[str, str]
+    train: pd.DataFrame,
+    columns: list[str],
+    column_types: Mapping[str, str],
+    params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Describes each input column from the training rows: type, default, choices, range.
 
     Each entry keeps the column type under the key "kind", the name info.json and a
     bundle's metadata.json have always used for it (see `core.templates.base.Info`).
+    A number column whose zeros the run treats as missing (`core.fixes`) is marked
+    `"zeros_missing": true`: its model input reads 0 as missing.
     """
+    zeros = set(
+        fixes.columns_with((params or {}).get("fixes", []), fixes.ZEROS_AS_MISSING)
+    )
     schema = []
     for column, key in zip(columns, input_names(columns), strict=True):
         column_type = column_types[column]
@@ -349,6 +403,7 @@ def build_schema(
                     "default": float(values.median()) if len(values) else 0.0,
                     "min": float(values.min()) if len(values) else 0.0,
                     "max": float(values.max()) if len(values) else 0.0,
+                    **({"zeros_missing": True} if column in zeros else {}),
                 }
             )
         else:

@@ -150,6 +150,8 @@ class Template(ABC):
             bundle must pass them.
         noun: what one example of its data is called, plural ("rows", "photos"), as
             in "tested on photos it never saw".
+        applies_fixes: whether it takes the run parameter `fixes`, the data check's
+            simple fixes (`core.fixes`); a template without refuses it.
     """
 
     name: str = ""
@@ -164,6 +166,7 @@ class Template(ABC):
     usage: str = ""
     metadata_checks: KeyChecks = {}
     noun: str = "rows"
+    applies_fixes: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Checks a concrete template's required attributes when its class is defined.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from core import workspace
+from core import fixes, workspace
 from core.columns import COLUMN_TYPES
 from core.errors import DataError
 
@@ -165,7 +165,9 @@ def resolve_params(
     Args:
         template: the template whose `params` declare the knobs.
         overrides: the values given for the run, by name; `column_kinds` (the column
-            types the user chose) is accepted besides the declared knobs.
+            types the user chose) is accepted besides the declared knobs, and so is
+            `fixes` (the data check's fixes, `core.fixes`) where the template
+            applies them (its `applies_fixes`).
 
     Raises:
         DataError: if an override is unknown, of the wrong type, not finite, out of
@@ -176,6 +178,9 @@ def resolve_params(
     for name, value in (overrides or {}).items():
         if name == "column_kinds":
             params[name] = _check_column_types(value)
+            continue
+        if name == "fixes":
+            params[name] = _check_fixes(template, value)
             continue
         if name not in declared:
             raise DataError(
@@ -197,6 +202,19 @@ def _check_column_types(value: Any) -> dict[str, str]:
             f"Received: column_kinds={value!r}"
         )
     return dict(value)
+
+
+def _check_fixes(template: Tunable, value: Any) -> list[dict[str, str]]:
+    """`fixes` are for templates that apply them; none given is always fine."""
+    found = fixes.check_fixes(value)
+    if found and not getattr(template, "applies_fixes", False):
+        title = getattr(template, "title", "") or "This template"
+        raise DataError(
+            f"{title} does not apply the data check's fixes (leave a column out, "
+            "treat zeros as missing); change the column types instead, or choose a "
+            "table template."
+        )
+    return found
 
 
 def _check_param(param: Param, value: Any) -> Any:

@@ -65,12 +65,20 @@ def column_stats_cached(dataset_id: str, overrides: dict[str, str]) -> pd.DataFr
 
 @st.cache_data(max_entries=16, show_spinner="Checking the data for this template…")
 def template_notes_cached(
-    template_name: str, dataset_id: str, target: str | None, overrides: dict[str, str]
+    template_name: str,
+    dataset_id: str,
+    target: str | None,
+    overrides: dict[str, str],
+    chosen: list[dict[str, str]] | None = None,
 ) -> list[str]:
-    """The chosen template's own data check (what it will fix or warn about)."""
+    """The chosen template's own data check (what it will fix or warn about).
+
+    `chosen`: the data check's fixes the training applies (`core.fixes`).
+    """
     template = get_template(template_name)
     try:
-        params = resolve_params(template, {"column_kinds": overrides})
+        settings = {"column_kinds": overrides, **({"fixes": chosen} if chosen else {})}
+        params = resolve_params(template, settings)
         return template.notes(template.load_data(dataset_id), target, params)
     except UserError as err:
         return [str(err)]

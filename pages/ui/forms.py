@@ -109,7 +109,11 @@ def schema_form(schema: list[dict[str, Any]]) -> dict[str, Any]:
         with columns[i % 3]:
             if feature["kind"] == "number":
                 low, high = format_value(feature["min"]), format_value(feature["max"])
-                seen = f"Seen in training: {low} to {high}."
+                seen = f"Seen in training: {low} to {high}." + (
+                    " 0 counts as missing (a fix from the data check)."
+                    if feature.get("zeros_missing")
+                    else ""
+                )
                 row[name] = st.number_input(
                     plain(name),
                     value=float(feature["default"]),

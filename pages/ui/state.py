@@ -31,6 +31,7 @@ TARGET_COLUMN = "target_column"
 TEMPLATE_NAME = "template_name"
 ACTIVE_RUN_ID = "active_run_id"
 COLUMN_TYPE_OVERRIDES = "column_type_overrides"  # {column: type} the user changed
+FIXES = "fixes"  # [{"fix": ..., "column": ...}] chosen in the data check (core.fixes)
 
 
 def get(key: str, default: Any = None) -> Any:
@@ -48,16 +49,17 @@ def copy_widget(widget_key: str, key: str) -> None:
 
 
 def use_dataset(dataset_id: str, target: str | None = None) -> None:
-    """Makes `dataset_id` the current dataset; a new dataset resets target and column types."""
+    """Makes `dataset_id` the current dataset; a new one resets target, types, fixes."""
     if st.session_state.get(DATASET_ID) != dataset_id:
         st.session_state[DATASET_ID] = dataset_id
         st.session_state[TARGET_COLUMN] = target
         st.session_state[COLUMN_TYPE_OVERRIDES] = {}
+        st.session_state[FIXES] = []
 
 
 def forget_dataset() -> None:
     """No dataset is current any more (e.g. after a refused upload meant to replace it)."""
-    for key in (DATASET_ID, TARGET_COLUMN, COLUMN_TYPE_OVERRIDES):
+    for key in (DATASET_ID, TARGET_COLUMN, COLUMN_TYPE_OVERRIDES, FIXES):
         st.session_state.pop(key, None)
 
 

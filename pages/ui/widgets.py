@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core import safe_csv
+from core import fixes, runs, safe_csv
 from core.errors import UserError
-from core.findings import Finding, group_findings
+from core.findings import Finding, FindingGroup, group_findings
 from pages.ui import charts
 from pages.ui.cache import score_csv_cached
 from pages.ui.glossary import LABELS, NOTES, show_meanings
+from pages.ui.state import FIXES, get
 from pages.ui.text import people_table, plain, sentence
 
 LEVEL_ALERTS = {
@@ -22,18 +24,68 @@ LEVEL_ALERTS = {
 }
 
 
-def show_findings(findings: list[Finding]) -> None:
+def show_findings(
+    findings: list[Finding],
+    actions: Callable[[FindingGroup, int], None] | None = None,
+) -> None:
     """One error/warning/info box per kind of finding: the problem, then its fix once.
 
     A kind found in several columns names them in its box, at its worst level; what
     was found in each column (rows, values) is listed in an expander below the box.
+
+    Args:
+        findings: the data check's findings.
+        actions: draws what a person can do about a group (e.g. a fix button) under
+            its box: `actions(group, position)`.
     """
-    for group in group_findings(findings):
+    for position, group in enumerate(group_findings(findings)):
         alert, icon = LEVEL_ALERTS[group.level]
         alert(f"**{sentence(group.headline)}**  \n{sentence(group.fix)}", icon=icon)
         if len(group.findings) > 1:
             with st.expander("What was found in each column"):
                 st.markdown("\n".join(f"- {sentence(line)}" for line in group.details))
+        if actions:
+            actions(group, position)
+
+
+def show_fixes_asked(run_id: str) -> None:
+    """The data check's fixes the run applied, as "You asked: ..." lines (if any)."""
+    params = runs.read_spec(run_id).get("params")
+    chosen = params.get("fixes") if isinstance(params, dict) else None
+    try:
+        lines = fixes.asked_lines(fixes.check_fixes(chosen or []))
+    except UserError:  # a damaged spec: nothing to say
+        return
+    if lines:
+        st.info(
+            "  \n".join(sentence(line) for line in lines)
+            + "  \nThe file you uploaded was not changed.",
+            icon=":material/build:",
+        )
+
+
+def fixes_for(template: Any) -> list[dict[str, str]]:
+    """The fixes chosen in the data check, where the template applies them ([] if not)."""
+    return list(get(FIXES, [])) if template.applies_fixes else []
+
+
+def show_fixes_chosen(template: Any) -> None:
+    """Train page: the data check's fixes the training will apply (or that it will not)."""
+    chosen = get(FIXES, [])
+    if not chosen:
+        return
+    listed = "; ".join(sentence(fixes.describe(fix)) for fix in chosen)
+    if not template.applies_fixes:
+        st.caption(
+            f"{plain(template.title)} does not use the fixes chosen in the data check "
+            f"({listed})."
+        )
+        return
+    st.info(
+        f"**Fixes from the data check**: {listed}. The file you uploaded stays as it "
+        "is; undo them on the Data page.",
+        icon=":material/build:",
+    )
 
 
 def show_summary(evaluation: dict[str, Any], icon: str = ":material/balance:") -> None:

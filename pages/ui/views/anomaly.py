@@ -14,12 +14,18 @@ from pages.ui.cache import load_model_cached
 from pages.ui.forms import row_form
 from pages.ui.glossary import show_meanings
 from pages.ui.text import people_table, plain
-from pages.ui.widgets import csv_download, score_csv_upload, show_summary
+from pages.ui.widgets import (
+    csv_download,
+    score_csv_upload,
+    show_fixes_asked,
+    show_summary,
+)
 
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     """The check against labels (if any), the flagged test rows and why, the curves."""
     show_summary(evaluation)
+    show_fixes_asked(run_id)
     if evaluation.get("reference"):
         st.subheader("Against the known anomalies")
         table = pd.DataFrame(

@@ -7,10 +7,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import datasets, prediction, runs, table_files
+from core import datasets, fixes, prediction, runs, table_files
 from core.columns import COLUMN_TYPES, resolve_column_types, suggest_target
 from core.errors import UserError
+from core.findings import FindingGroup
 from core.tables.preflight import preflight
+from core.tables.template import fixed_table
 from pages.ui import charts
 from pages.ui.cache import (
     column_stats_cached,
@@ -24,17 +26,19 @@ from pages.ui.forms import row_form
 from pages.ui.glossary import NOTES
 from pages.ui.state import (
     COLUMN_TYPE_OVERRIDES,
+    FIXES,
     TARGET_COLUMN,
     forget_dataset,
     get,
     index_of,
     remember,
 )
-from pages.ui.text import format_value, people_table, plain
+from pages.ui.text import format_value, people_table, plain, sentence
 from pages.ui.widgets import (
     csv_download,
     score_csv_upload,
     show_findings,
+    show_fixes_asked,
     show_metrics,
     show_summary,
 )
@@ -103,14 +107,83 @@ def data_view(dataset_id: str) -> None:
     remember(TARGET_COLUMN, target)
     st.plotly_chart(charts.target_distribution(frame[target], column_types[target]))
     st.subheader("Data check")
-    findings = preflight(frame, target, column_types)
+    chosen = _applied_fixes(frame, target)
+    overrides = get(COLUMN_TYPE_OVERRIDES, {})
+    fixed, column_types = fixed_table(
+        frame, {"fixes": chosen, "column_kinds": overrides}
+    )
+    findings = preflight(fixed, target, column_types)
     if findings:
-        show_findings(findings)
+        show_findings(findings, actions=_fix_buttons)
     else:
         st.success("No data-quality problems found.", icon=":material/check_circle:")
     st.page_link(
         "pages/train.py", label="Next: train a model", icon=":material/arrow_forward:"
     )
+
+
+FIX_BUTTONS = {
+    fixes.ZEROS_AS_MISSING: ("Treat 0 in {names} as missing", ":material/healing:"),
+    fixes.DROP: ("Leave {names} out", ":material/remove_circle:"),
+}
+
+
+def _fix_buttons(group: FindingGroup, position: int) -> None:
+    """A button per fix the data check offers for a group's columns (`core.fixes`)."""
+    offered: dict[str, list[str]] = {}
+    for finding in group.findings:
+        fix = fixes.offered_fix(finding)
+        if fix:
+            offered.setdefault(fix, []).append(finding.column)
+    for fix, columns in offered.items():
+        label, icon = FIX_BUTTONS[fix]
+        st.button(
+            plain(label.format(names=", ".join(f"“{c}”" for c in columns))),
+            key=f"_w_fix_{position}_{fix}",
+            icon=icon,
+            on_click=_set_fixes,
+            args=(fix, columns, True),
+            help="Applies to the training that follows; the file itself stays as it "
+            "is. You can undo it here.",
+        )
+
+
+def _set_fixes(fix: str, columns: list[str], on: bool) -> None:
+    st.session_state[FIXES] = fixes.toggled(get(FIXES, []), fix, columns, on)
+
+
+def _applied_fixes(frame: pd.DataFrame, target: str) -> list[dict[str, str]]:
+    """The fixes chosen for this table, each with an Undo; those that apply now.
+
+    A fix that cannot apply (its column is now the target) is listed with why.
+    """
+    chosen = get(FIXES, [])
+    if not chosen:
+        return []
+    usable = []
+    with st.container(border=True):
+        st.markdown(
+            "**Fixes you chose**: the training that follows uses them; the file you "
+            "uploaded stays as it is."
+        )
+        for index, fix in enumerate(chosen):
+            text, undo = st.columns([4, 1], vertical_alignment="center")
+            problems = fixes.fix_problems(frame, target, [fix])
+            what = sentence(fixes.describe(fix))
+            what = what[:1].upper() + what[1:]
+            text.markdown(f"✓ {what}" if not problems else f"⚠ {what}")
+            for problem in problems:
+                text.caption(sentence(problem))
+            undo.button(
+                "Undo",
+                key=f"_w_undo_fix_{index}",
+                icon=":material/undo:",
+                on_click=_set_fixes,
+                args=(fix["fix"], [fix["column"]], False),
+            )
+            if not problems:
+                usable.append(fix)
+    return usable
 
 
 def _column_types(dataset_id: str, frame: pd.DataFrame) -> dict[str, str]:
@@ -176,6 +249,7 @@ def target_picker(dataset_id: str) -> str | None:
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
     """Verdict, scores beside the baselines, task charts, importance, learning curves."""
     show_summary(evaluation)
+    show_fixes_asked(run_id)
     st.subheader("Scores on the test rows")
     st.caption(
         f"{evaluation.get('n_test', 0):,} rows held out from training. The baseline "

@@ -1,0 +1,60 @@
+"""The data check's fixes in a real browser: click a fix, see it on Train and Results.
+
+A small table whose `chol` holds impossible zeros and whose `ecg` is mostly empty
+(heart.csv triggers neither: its only finding is a duplicated row).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_browser import (  # noqa: F401  app_url and page are fixtures
+    TRAINING_TIMEOUT_MS,
+    _open,
+    app_url,
+    page,
+)
+from tests.test_data_fixes import heart_like
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_fix_clicked_in_the_data_check_reaches_train_and_results(page, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    path = tmp_path / "checkup.csv"
+    heart_like().to_csv(path, index=False)
+    _open(page, "Data")
+    with page.expect_file_chooser() as chooser:
+        page.locator(
+            '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
+        ).click()
+    chooser.value.set_files(str(path))
+    expect(page.get_by_text("far below every other value", exact=False)).to_be_visible(
+        timeout=30_000
+    )
+    page.get_by_role("button", name="Treat 0 in “chol” as missing").click()
+    expect(page.get_by_text("Fixes you chose")).to_be_visible()
+    expect(page.get_by_text("✓ Treat 0 in “chol” as missing")).to_be_visible()
+    expect(
+        page.get_by_role("button", name="Treat 0 in “chol” as missing")
+    ).to_have_count(0)
+    page.get_by_role("button", name="Leave “ecg” out").click()
+    expect(page.get_by_text("✓ Leave “ecg” out")).to_be_visible()
+
+    _open(page, "Train")
+    expect(page.get_by_text("Fixes from the data check")).to_be_visible()
+    listed = "treat 0 in “chol” as missing; leave “ecg” out"
+    expect(page.get_by_text(listed, exact=False)).to_be_visible()
+    page.get_by_text("More settings").click()
+    epochs = page.get_by_role("spinbutton", name="Maximum epochs")
+    epochs.fill("1")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("Epoch 1/1 · completed")).to_be_visible(
+        timeout=TRAINING_TIMEOUT_MS
+    )
+
+    _open(page, "Results")
+    expect(page.get_by_text("You asked: treat 0 in “chol” as missing.")).to_be_visible()
+    expect(page.get_by_text("You asked: leave “ecg” out.")).to_be_visible()
