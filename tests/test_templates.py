@@ -186,7 +186,9 @@ def test_the_app_and_the_cli_suggest_the_same_template(
     app_choice, reason = suggest(
         datasets.load_table(datasets.store_sample(sample)), target, "table"
     )
-    args = argparse.Namespace(data=SAMPLES / sample, template=None, target=target)
+    args = argparse.Namespace(
+        data=SAMPLES / sample, template=None, target=target, sheet=None
+    )
     cli_choice, _ = cli._template_and_dataset(args)
     assert app_choice.name == cli_choice.name == expected
     assert f"`{target}`" in reason
