@@ -27,3 +27,56 @@ def test_probabilities_in_words_never_read_certain(probability, words):
 def test_probability_bars_say_more_than_99_not_100():
     fig = charts.class_probabilities({"cat": 0.9999, "dog": 0.0001})
     assert list(fig.data[0].text) == [">99%", "<1%"]
+
+
+def test_valid_column_names_are_the_model_input_names():
+    from core.tables.template import input_names
+
+    names = input_names(
+        ["Glucose", "age", "Age", "a/b", "c3_a_b", "features", "dense_0", "1st", "_x"]
+    )
+    assert names[:2] == ["Glucose", "age"]  # kept as they are
+    assert names[2] == "c2_Age"  # the same name but for case: not kept twice
+    assert names[3] != "c3_a_b" and names[3].startswith("c3_a_b")  # no clash
+    assert names[4] == "c3_a_b"  # a valid name is kept even when it looks made up
+    assert names[5:] == ["c5_features", "c6_dense_0", "c7_1st", "c8_x"]
+    assert len(set(names)) == len(names)
+
+
+def test_a_table_model_takes_its_columns_names_and_old_runs_keep_theirs(tmp_path):
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    from core.catalog import get_template
+    from core.tables.bundle import frame_to_inputs
+    from core.templates.params import resolve_params
+    from tests.conftest import FAST_PARAMS
+
+    template = get_template("tabular_classification")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "Glucose": rng.normal(size=40),
+            "normalization": rng.normal(size=40),  # a Keras layer's own name
+            "BMI (kg/m²)": rng.normal(size=40),
+            "label": ["yes", "no"] * 20,
+        }
+    )
+    params = resolve_params(template, FAST_PARAMS)
+    prepared = template.prepare(frame, "label", params, seed=0)
+    model = template.build_model(prepared, params)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    assert [t.name for t in loaded.inputs] == [
+        "Glucose",
+        "c1_normalization",
+        "c2_BMI_kg_m",
+    ]
+    schema = prepared.info["schema"]
+    assert [f["input"] for f in schema] == [t.name for t in loaded.inputs]
+    outputs = np.asarray(loaded(frame_to_inputs(frame.head(3), schema)))
+    assert outputs.shape == (3, 2)
+    # A run saved before: its info.json maps each column to its `c0_…` input.
+    old = [dict(f, input=f"c{i}_old") for i, f in enumerate(schema)]
+    assert list(frame_to_inputs(frame.head(1), old)) == ["c0_old", "c1_old", "c2_old"]
