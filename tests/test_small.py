@@ -80,3 +80,45 @@ def test_a_table_model_takes_its_columns_names_and_old_runs_keep_theirs(tmp_path
     # A run saved before: its info.json maps each column to its `c0_…` input.
     old = [dict(f, input=f"c{i}_old") for i, f in enumerate(schema)]
     assert list(frame_to_inputs(frame.head(1), old)) == ["c0_old", "c1_old", "c2_old"]
+
+
+def test_models_list_shows_words_and_keeps_ids_in_its_details():
+    from streamlit.testing.v1 import AppTest
+
+    from core import runs
+    from tests.test_pages import APP
+
+    spec = runs.RunSpec(
+        "tabular_classification", "0" * 16, "target", {}, dataset_name="heart.csv"
+    )
+    run_id = runs.create_run(spec)
+    runs.write_status(run_id, state="completed", epochs=2)
+    runs.write_json_atomic(
+        runs.run_dir(run_id) / runs.EVALUATION_FILE,
+        {
+            "metrics": {"accuracy": 0.8712, "balanced_accuracy": 0.85},
+            "headline_metric": "balanced_accuracy",
+            "verdict": {"beats_baseline": True, "headline": "Right 87% of the time"},
+        },
+    )
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "Trained",
+        "Model",
+        "Data",
+        "Score",
+        "Verdict",
+        "State",
+    ]
+    row = table.iloc[0].to_dict()
+    assert row["Model"] == "Classify rows of a table"
+    assert row["Data"] == "heart.csv → target"
+    assert row["Score"] == "Balanced accuracy 0.85"
+    assert row["Verdict"] == "Right 87% of the time"
+    shown = " ".join(str(v) for v in row.values())
+    assert run_id not in shown and "tabular_classification" not in shown
+    assert at.dataframe[1].value["Run id"].tolist() == [run_id]
