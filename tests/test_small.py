@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from pages.ui import charts
@@ -122,3 +125,23 @@ def test_models_list_shows_words_and_keeps_ids_in_its_details():
     shown = " ".join(str(v) for v in row.values())
     assert run_id not in shown and "tabular_classification" not in shown
     assert at.dataframe[1].value["Run id"].tolist() == [run_id]
+
+
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
+
+
+def test_no_literal_emoji_in_what_the_app_shows():
+    """Chromium without an emoji font draws a box: icons are `:material/…:` only."""
+    root = Path(__file__).parents[1]
+    files = [
+        root / "app.py",
+        *(root / "pages").rglob("*.py"),
+        *(root / "core").rglob("*.py"),
+    ]
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if EMOJI.search(line)
+    ]
+    assert found == []
