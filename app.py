@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages.ui.startup import warm_up
+
 st.set_page_config(
     page_title="Predictive Studio", page_icon=":material/insights:", layout="wide"
 )
@@ -32,3 +34,4 @@ except Exception:  # a bug: our sentence, then Streamlit's redacted box (no trac
         icon=":material/error:",
     )
     raise
+warm_up()  # Keras loads in the background once the first page is drawn

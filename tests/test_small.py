@@ -145,3 +145,40 @@ def test_no_literal_emoji_in_what_the_app_shows():
         if EMOJI.search(line)
     ]
     assert found == []
+
+
+def test_warm_up_imports_keras_once_in_the_background():
+    """In a fresh process: nothing imports Keras until warm_up's one thread does."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from core import prediction\n"
+        "assert 'keras' not in sys.modules\n"
+        "thread = prediction.warm_up()\n"
+        "assert prediction.warm_up() is thread\n"
+        "thread.join(120)\n"
+        "assert 'keras' in sys.modules and not thread.is_alive()\n"
+        "assert prediction.warm_up() is thread\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_app_starts_the_warm_up_after_drawing_a_page():
+    from streamlit.testing.v1 import AppTest
+
+    from core import prediction
+    from tests.test_pages import APP
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert not at.exception
+    assert prediction._warm_up_thread is not None
