@@ -182,3 +182,29 @@ def test_the_app_starts_the_warm_up_after_drawing_a_page():
     at.run()
     assert not at.exception
     assert prediction._warm_up_thread is not None
+
+
+def test_the_train_button_is_drawn_before_the_slow_data_check(monkeypatch):
+    """The template's data check takes seconds on a first visit: the button comes first."""
+    from streamlit.testing.v1 import AppTest
+
+    from core import datasets
+    from pages.ui import cache, state
+    from tests.test_pages import APP
+
+    checked = []
+
+    def slow_check(*args, **kwargs):  # the page stops where the check would run
+        import streamlit as st
+
+        checked.append(args)
+        st.stop()
+
+    monkeypatch.setattr(cache, "template_notes_cached", slow_check)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[state.DATASET_ID] = datasets.store_sample("heart.csv")
+    at.session_state[state.TARGET_COLUMN] = "target"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and checked
+    assert [b.label for b in at.button if b.label == "Train"] == ["Train"]
