@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.ui.startup import warm_up
+from pages.ui.startup import close_sidebar_on_phones, warm_up
 
 st.set_page_config(
     page_title="Predictive Studio", page_icon=":material/insights:", layout="wide"
@@ -26,7 +26,9 @@ pages = {
     ],
 }
 try:
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    close_sidebar_on_phones(page.title)
+    page.run()
 except Exception:  # a bug: our sentence, then Streamlit's redacted box (no traceback)
     st.error(
         "Something went wrong on this page. The details were written to the log in "
