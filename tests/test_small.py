@@ -208,3 +208,20 @@ def test_the_train_button_is_drawn_before_the_slow_data_check(monkeypatch):
     at.switch_page("pages/train.py").run()
     assert not at.exception and checked
     assert [b.label for b in at.button if b.label == "Train"] == ["Train"]
+
+
+def test_scores_columns_fit_a_phone_and_name_the_reference_on_hover():
+    import pandas as pd
+
+    from pages.ui.widgets import scores_columns
+
+    table = pd.DataFrame(
+        {"ours": [0.9], "baseline": [0.5], "gradient boosting reference": [0.8]},
+        index=["Accuracy"],
+    )
+    config = scores_columns(table)
+    widths = [config[c]["width"] for c in ["_index", *table.columns]]
+    assert sum(widths) <= 358  # a 390 px phone less Streamlit's margins
+    reference = config["gradient boosting reference"]
+    assert reference["label"] == "reference"
+    assert reference["help"] == "gradient boosting reference"

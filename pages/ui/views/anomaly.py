@@ -14,7 +14,12 @@ from pages.ui.cache import load_model_cached
 from pages.ui.forms import row_form
 from pages.ui.glossary import show_meanings
 from pages.ui.text import people_table, plain
-from pages.ui.widgets import csv_download, score_csv_upload, show_summary
+from pages.ui.widgets import (
+    csv_download,
+    score_csv_upload,
+    scores_columns,
+    show_summary,
+)
 
 
 def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
@@ -29,7 +34,7 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
                 "isolation forest reference": evaluation["reference"],
             }
         ).dropna()
-        st.dataframe(people_table(table))
+        st.dataframe(people_table(table), column_config=scores_columns(table))
         show_meanings(table.index)
     st.subheader("Most unusual test rows")
     st.caption(
