@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures.process  # noqa: F401  see warm_up
 import concurrent.futures.thread  # noqa: F401
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -55,6 +56,10 @@ def _import_keras() -> None:
         import keras  # noqa: F401  the import is the work
     except Exception:  # noqa: BLE001  the first prediction will raise it in full
         logger.exception("Importing Keras ahead of the first prediction failed.")
+    else:
+        # TensorFlow leaves about a million long-lived objects; without this every
+        # garbage collection scans them, and each page takes most of a second more.
+        gc.freeze()
 
 
 def predict_frame(
