@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages.ui.startup import close_sidebar_on_phones, warm_up
+
 st.set_page_config(
     page_title="Predictive Studio", page_icon=":material/insights:", layout="wide"
 )
@@ -24,7 +26,9 @@ pages = {
     ],
 }
 try:
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    close_sidebar_on_phones(page.title)
+    page.run()
 except Exception:  # a bug: our sentence, then Streamlit's redacted box (no traceback)
     st.error(
         "Something went wrong on this page. The details were written to the log in "
@@ -32,3 +36,4 @@ except Exception:  # a bug: our sentence, then Streamlit's redacted box (no trac
         icon=":material/error:",
     )
     raise
+warm_up()  # Keras loads in the background once the first page is drawn

@@ -6,6 +6,11 @@ Keras is imported inside functions (through `core.runs.load_model`).
 
 from __future__ import annotations
 
+import concurrent.futures.process  # noqa: F401  see warm_up
+import concurrent.futures.thread  # noqa: F401
+import gc
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,45 @@ from core.catalog import get_template
 
 CHECK_INPUT_DIR = "check_input"
 CHECK_OUTPUTS_FILE = "check_outputs.csv"
+
+logger = logging.getLogger(__name__)
+_warm_up_lock = threading.Lock()
+_warm_up_thread: threading.Thread | None = None
+
+
+def warm_up() -> threading.Thread:
+    """Imports Keras (and TensorFlow) in a background thread, once per process.
+
+    The app calls it when it starts, so the first prediction does not wait seconds
+    for the import. It touches no device: TensorFlow takes a GPU only when a model
+    first runs. Calling it again returns the same (perhaps finished) thread.
+
+    Returns:
+        The thread doing the import; `join()` it to wait for the import.
+    """
+    global _warm_up_thread
+    with _warm_up_lock:
+        if _warm_up_thread is None:
+            # Not a daemon: a process that exits mid-import (a short test run, a
+            # server stopped at once) waits for it, as TensorFlow crashes otherwise.
+            # Modules that add threading exit hooks are imported above: once the exit
+            # has begun, they can no longer be imported.
+            _warm_up_thread = threading.Thread(
+                target=_import_keras, name="keras-warm-up", daemon=False
+            )
+            _warm_up_thread.start()
+        return _warm_up_thread
+
+
+def _import_keras() -> None:
+    try:
+        import keras  # noqa: F401  the import is the work
+    except Exception:  # noqa: BLE001  the first prediction will raise it in full
+        logger.exception("Importing Keras ahead of the first prediction failed.")
+    else:
+        # TensorFlow leaves about a million long-lived objects; without this every
+        # garbage collection scans them, and each page takes most of a second more.
+        gc.freeze()
 
 
 def predict_frame(

@@ -5,23 +5,21 @@ import streamlit as st
 from core import bundle_import, export, runs
 from core.errors import UserError
 from pages.ui import charts
-from pages.ui.runs import (
-    download_buttons,
-    format_downloads,
-    pick_run,
-    run_label,
-    runs_table,
-)
+from pages.ui.model_list import ids_table, models_table
+from pages.ui.runs import download_buttons, format_downloads, pick_run, run_label
 from pages.ui.state import ACTIVE_RUN_ID, remember
-from pages.ui.text import people_table, plain
+from pages.ui.text import plain
 from pages.ui.widgets import show_metrics
 
 st.title("Models")
 
 # 1. All runs.
 run_ids = runs.list_runs()
-st.dataframe(people_table(runs_table(run_ids)), hide_index=True)
-if not run_ids:
+if run_ids:
+    st.dataframe(models_table(run_ids), hide_index=True)
+    with st.expander("Run ids, for the command line"):
+        st.dataframe(ids_table(run_ids), hide_index=True)
+else:
     st.info("No runs yet. Train a model, or import a bundle below.")
 for damaged in filter(runs.run_problem, run_ids):
     st.warning(

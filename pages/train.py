@@ -63,12 +63,7 @@ warning = template_warning(template.name, dataset_id, target, overrides)
 if warning:
     with warning_slot:
         kinds.views_for(template.data_kind).warn(warning)
-notes = template_notes_cached(template.name, dataset_id, target, overrides, chosen)
-notes = [note for note in notes if note != warning]  # shown above already
-noted = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
-with st.expander(f"What {template.title.lower()} will see ({noted})"):
-    for note in notes:
-        st.markdown(f"- {plain(note)}")
+notes_slot = st.container()  # filled after the Train button: the check takes seconds
 
 # 3. One Train button, then what a person must decide, then the rest collapsed.
 decided = kinds.views_for(template.data_kind).train_extra(dataset_id, target, template)
@@ -81,6 +76,13 @@ if submitted:
     values |= {"fixes": chosen} if chosen else {}
     for problem in start(template.name, dataset_id, target, values):
         form_slot.error(plain(problem))
+with notes_slot:
+    notes = template_notes_cached(template.name, dataset_id, target, overrides, chosen)
+    notes = [note for note in notes if note != warning]  # shown above already
+    noted = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
+    with st.expander(f"What {template.title.lower()} will see ({noted})"):
+        for note in notes:
+            st.markdown(f"- {plain(note)}")
 
 # 4. Live progress of the active run (another data set's run is labelled).
 show_active_run(dataset_id, target, template.name)

@@ -67,6 +67,25 @@ def test_gutenberg_header_and_footer_are_dropped_with_a_note():
     assert ingest.strip_gutenberg("plain", "y.txt") == ("plain", "")
 
 
+def test_gutenberg_credit_paragraph_is_dropped_so_suggestions_start_with_the_book():
+    text = (
+        "The Project Gutenberg eBook of X\n"
+        "*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\n"
+        "Produced by Jane Doe, John Roe and the Online\n"
+        "Distributed Proofreading Team at https://www.pgdp.net\n\n"
+        "CHAPTER I.\n\nOnce upon a time the king was produced by nobody.\n"
+        "*** END OF THE PROJECT GUTENBERG EBOOK X ***\n"
+    )
+    body, note = ingest.strip_gutenberg(text, "x.txt")
+    assert "Produced by" not in body and "pgdp" not in body
+    assert body.split()[:2] == ["CHAPTER", "I."]
+    assert "produced by nobody" in body  # a sentence of the book is kept
+    assert "credit line (2 lines" in note
+    # Without the markers, a credit at the very top is dropped as well.
+    body, note = ingest.strip_gutenberg("Produced by A. B.\n\nIt was dark.", "y.txt")
+    assert body.strip() == "It was dark." and "credit" in note
+
+
 def test_zip_of_txt_files_is_one_corpus_of_documents():
     content = zip_of({"a.txt": small_text(30).encode(), "b.txt": b"second file text"})
     assert ingest.is_corpus_upload("texts.zip", content)

@@ -41,6 +41,14 @@ SAMPLE_FILE = datasets.SAMPLE_DIR / "alice_in_wonderland.txt"
 SAMPLE_NAME = "Alice's Adventures in Wonderland (text)"
 _GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG", re.I)
 _GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG", re.I)
+# Who digitised the book ("Produced by ...", "E-text prepared by ..."): a credit
+# paragraph at the top of the text, not part of the book.
+_CREDIT = re.compile(
+    r"^\s*(produced by|e-?text prepared by|this e-?book was (produced|prepared) by|"
+    r"transcribed (from .* )?by|html version by|updated editions will replace)\b",
+    re.I,
+)
+_CREDIT_LINES = 60  # credits sit within this many lines of the text's start
 
 
 @dataclass(frozen=True)
@@ -190,16 +198,39 @@ def strip_gutenberg(text: str, file_name: str) -> tuple[str, str]:
     lines = text.splitlines()
     start = next((i for i, ln in enumerate(lines) if _GUTENBERG_START.match(ln)), None)
     end = next((i for i, ln in enumerate(lines) if _GUTENBERG_END.match(ln)), None)
-    if start is None and end is None:
-        return text, ""
     first = 0 if start is None else start + 1
     last = len(lines) if end is None or end < first else end
+    body, credits = drop_credits(lines[first:last])
+    if start is None and end is None and not credits:
+        return text, ""
     note = (
         f"`{file_name}` is a Project Gutenberg book: its licence header ({first} lines) "
         f"and footer ({len(lines) - last} lines) were dropped, so the model learns the "
         "book itself."
+        if start is not None or end is not None
+        else f"`{file_name}` starts with who digitised it; that credit was dropped."
     )
-    return "\n".join(lines[first:last]), note
+    if credits and start is not None:
+        note += f" So was its credit line ({credits} lines, e.g. “Produced by …”)."
+    return "\n".join(body), note
+
+
+def drop_credits(lines: list[str]) -> tuple[list[str], int]:
+    """Drops "Produced by …" credit paragraphs near the start; returns lines and count.
+
+    A credit paragraph runs from its first line to the next blank line.
+    """
+    kept, dropped, skipping = [], 0, False
+    for index, line in enumerate(lines):
+        if index < _CREDIT_LINES and _CREDIT.match(line):
+            skipping = True
+        elif skipping and not line.strip():
+            skipping = False
+        if skipping:
+            dropped += 1
+        else:
+            kept.append(line)
+    return kept, dropped
 
 
 # --- loading and preflight -------------------------------------------------------------

@@ -40,6 +40,16 @@ TABLE_PARAMS = TRAINING_PARAMS + (
     dropout_param(0.1),
 )
 
+_KERAS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# Names the table models' own layers take (see core.tables.model, core.anomaly.model),
+# with Keras' `_1`, `_2` suffixes: an input of the same name would clash with them.
+_LAYER_NAME = re.compile(
+    r"(input_layer|dense|dropout|encode|decode|normalization|string_lookup|"
+    r"integer_lookup|text_vectorization|concatenate|rescaling|identity|features|"
+    r"probabilities|standardized|prediction|reconstruction|errors|column_errors|"
+    r"capped_error|usual_range|functional|anomaly_autoencoder)(_\d+)?"
+)
+
 
 class TableTemplate(Template):
     """Base for templates that predict one column of a table from the others."""
@@ -250,14 +260,29 @@ def check_columns(frame: pd.DataFrame, schema: list[dict]) -> list[str]:
 def input_names(columns: list[str]) -> list[str]:
     """Returns a Keras-safe, unique model input name for each column.
 
-    Keras refuses some names (`/` for one), and cleaning can make two names equal
-    (`a/b`, `a b`), so each name is the column's position plus its ASCII letters,
-    digits and underscores: `od280/od315` in third place becomes `c2_od280_od315`.
+    A column whose name already suits Keras, TF and ONNX (an ASCII letter, then
+    letters, digits and underscores, at most 64 characters) keeps it: `Glucose` stays
+    `Glucose`. Others become their position plus their ASCII letters, digits and
+    underscores: `od280/od315` in third place becomes `c2_od280_od315`. Names that
+    a layer of the model takes (`dense_0`, `features`, `normalization`), or that
+    another column already has in any case, are treated the same way.
     """
+    kept, taken = [], set()
+    for column in map(str, columns):
+        usable = _KERAS_NAME.fullmatch(column) and not _LAYER_NAME.fullmatch(
+            column.lower()
+        )
+        kept.append(column if usable and column.lower() not in taken else "")
+        taken.add(column.lower())
     names = []
-    for index, column in enumerate(columns):
-        slug = re.sub(r"[^0-9A-Za-z_]+", "_", str(column)).strip("_")[:40]
-        names.append(f"c{index}_{slug}" if slug else f"c{index}")
+    for index, (column, name) in enumerate(zip(columns, kept, strict=True)):
+        if not name:
+            slug = re.sub(r"[^0-9A-Za-z_]+", "_", str(column)).strip("_")[:40]
+            name = base = f"c{index}_{slug}" if slug else f"c{index}"
+            while name.lower() in taken:  # another column is already named so
+                name = f"{name}_{base}"
+            taken.add(name.lower())
+        names.append(name)
     return names
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pages.ui.text import plot_text
+from pages.ui.text import percent, plot_text
 
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
 NUMBER_HOVER = ",.4~r"  # d3: 4 significant digits, thousands separators, no 1e+04
@@ -193,7 +193,7 @@ def class_probabilities(probabilities: Mapping[str, float]) -> go.Figure:
         go.Bar(
             x=[str(k) for k in probabilities],
             y=list(probabilities.values()),
-            text=[f"{v:.0%}" for v in probabilities.values()],
+            text=[percent(v) for v in probabilities.values()],
         )
     )
     fig.update_xaxes(type="category")

@@ -6,7 +6,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from core import launch, runs
@@ -56,33 +55,15 @@ def pick_run(
     )
 
 
-def runs_table(run_ids: list[str]) -> pd.DataFrame:
-    """One row per run: template, dataset, target, key metric, verdict, state, date."""
-    columns = [
-        "run_id",
-        "template",
-        "dataset",
-        "target",
-        "metric",
-        "value",
-        "verdict",
-        "state",
-        "created",
-    ]
-    rows = [
-        {**runs.summarize_run(r), "verdict": verdict_label(runs.read_evaluation(r))}
-        for r in run_ids
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
 def verdict_label(evaluation: dict[str, Any]) -> str:
-    """The verdict in a few words for lists: a check only when it beats the baseline."""
+    """The verdict in a few words for lists (its words say if it beats the baseline).
+
+    No emoji: a browser without an emoji font shows a box in their place.
+    """
     verdict = evaluation.get("verdict")
     if not isinstance(verdict, dict) or not verdict:
         return ""
-    mark = "✅" if verdict.get("beats_baseline") else "⚠️"
-    return f"{mark} {verdict.get('headline', '')}"
+    return str(verdict.get("headline", ""))
 
 
 def download_buttons(run_id: str) -> None:

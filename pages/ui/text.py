@@ -58,6 +58,20 @@ def format_value(value: Any, digits: int = 4) -> str:
     return f"{value:,.{digits}g}"
 
 
+def percent(probability: float) -> str:
+    """A probability in words: `37%`, but `>99%` and `<1%` rather than 100% and 0%.
+
+    A model is never certain; a rounded "100% sure" reads as if it were.
+    """
+    if not math.isfinite(probability):
+        return "–"
+    if probability >= 0.995:
+        return ">99%"
+    if probability < 0.005:
+        return "<1%"
+    return f"{probability:.0%}"
+
+
 def _format_time(stamp: pd.Timestamp) -> str:
     if stamp == stamp.normalize():
         return stamp.strftime("%Y-%m-%d")

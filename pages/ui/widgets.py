@@ -148,6 +148,22 @@ def metrics_table(evaluation: dict[str, Any]) -> pd.DataFrame:
     return table
 
 
+def scores_columns(table: pd.DataFrame) -> dict[str, Any]:
+    """Column settings that fit a scores table on a phone (390 px): narrow columns.
+
+    The score names get 150 px (a long one ends in "…"; its meaning is listed below
+    the table), each score 64 px, and a reference's long name shows as "reference"
+    with the full name on hover. Wider screens share out the room left.
+    """
+    config: dict[str, Any] = {"_index": st.column_config.Column(width=150)}
+    for column in map(str, table.columns):
+        short = "reference" if column.endswith(" reference") else column
+        config[column] = st.column_config.Column(
+            short, width=64, help=column if short != column else None
+        )
+    return config
+
+
 def metric_keys(evaluation: dict[str, Any]) -> list[str]:
     """The metric keys `metrics_table` shows, in its row order."""
     parts = ("metrics", "baseline", "reference")
@@ -164,7 +180,8 @@ def show_metrics(
         key: the table's widget key.
         meanings: False inside an expander, where another expander cannot go.
     """
-    st.dataframe(people_table(metrics_table(evaluation)), key=key)
+    table = metrics_table(evaluation)
+    st.dataframe(people_table(table), key=key, column_config=scores_columns(table))
     if meanings:
         show_meanings(metric_keys(evaluation))
 
@@ -184,7 +201,7 @@ def show_classification_results(
     """
     show_summary(evaluation, icon=":material/info:")
     st.subheader(heading)
-    st.dataframe(people_table(scores))
+    st.dataframe(people_table(scores), column_config=scores_columns(scores))
     show_meanings(metric_keys(evaluation))
     left, right = st.columns(2)
     left.plotly_chart(charts.confusion_matrix(evaluation))

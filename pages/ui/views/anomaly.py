@@ -17,6 +17,7 @@ from pages.ui.text import people_table, plain
 from pages.ui.widgets import (
     csv_download,
     score_csv_upload,
+    scores_columns,
     show_fixes_asked,
     show_summary,
 )
@@ -35,7 +36,7 @@ def results_view(run_id: str, evaluation: dict[str, Any]) -> None:
                 "isolation forest reference": evaluation["reference"],
             }
         ).dropna()
-        st.dataframe(people_table(table))
+        st.dataframe(people_table(table), column_config=scores_columns(table))
         show_meanings(table.index)
     st.subheader("Most unusual test rows")
     st.caption(

@@ -17,7 +17,7 @@ from pages.ui import charts
 from pages.ui.cache import load_model_cached
 from pages.ui.glossary import LABELS, show_meanings
 from pages.ui.live_input import live_text
-from pages.ui.text import people_table, plain
+from pages.ui.text import people_table, percent, plain
 from pages.ui.views import generic
 from pages.ui.widgets import show_findings, show_summary
 
@@ -159,7 +159,7 @@ def predict_view(run_id: str, info: dict[str, Any]) -> None:
     columns = st.columns(max(len(found), 1))
     for column, (word, proba) in zip(columns, found, strict=False):
         column.button(
-            f"{word} · {proba:.0%}",
+            f"{word} · {percent(proba)}",
             key=f"_w_next_word_pick_{word}",
             on_click=_push,
             args=(corpus_bundle.accept(text, word),),

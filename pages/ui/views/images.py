@@ -17,7 +17,7 @@ from core.vision import previews, saliency, tracking, video, weights
 from core.vision.bundle import IMAGE_EXTENSIONS
 from pages.ui import backbones, charts
 from pages.ui.cache import load_model_cached
-from pages.ui.text import people_table, plain, plot_text, sentence
+from pages.ui.text import people_table, percent, plain, plot_text, sentence
 from pages.ui.widgets import (
     csv_download,
     metrics_table,
@@ -179,7 +179,7 @@ def _misclassified_section(evaluation: dict) -> None:
 
 def _caption(example: dict) -> str:
     top = example["probabilities"][example["predicted"]]
-    return f"{example['file']} · {example['predicted']} {top:.0%}"
+    return f"{example['file']} · {example['predicted']} {percent(top)}"
 
 
 def _saliency_section(run_id: str, evaluation: dict) -> None:
@@ -253,7 +253,7 @@ def _pictures_section(run_id: str, info: dict) -> None:
 
 
 def _top(row: pd.Series, info: dict) -> str:
-    return f"{row['file']} · {row['prediction']} {row[f'probability_{row.prediction}']:.0%}"
+    return f"{row['file']} · {row['prediction']} {percent(row[f'probability_{row.prediction}'])}"
 
 
 def _camera_section(run_id: str, info: dict) -> None:

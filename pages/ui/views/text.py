@@ -21,7 +21,7 @@ from core.text import template as text_template
 from pages.ui import charts
 from pages.ui.cache import dataset_or_stop, load_model_cached
 from pages.ui.live_input import live_text
-from pages.ui.text import plain
+from pages.ui.text import percent, plain
 from pages.ui.widgets import (
     csv_download,
     metrics_table,
@@ -168,7 +168,7 @@ def _typed(run_id: str, info: dict[str, Any]) -> None:
     why = text_bundle.explain(
         load_model_cached(run_id), text, list(info["class_names"])
     )
-    st.markdown(f"**{plain(why['prediction'])}** · {why['probability']:.0%} sure")
+    st.markdown(f"**{plain(why['prediction'])}** · {percent(why['probability'])} sure")
     st.html(highlighted(why["words"]))
     st.caption(
         "Why this prediction: green words pushed toward it, red words against it (each "
