@@ -63,9 +63,8 @@ class TimeBudget(keras.callbacks.Callback):
     AFTER_TRAINING_PASSES = 10
     MIN_AFTER_SHARE = 0.15
     MAX_AFTER_SHARE = 0.75
-    VALIDATION_STEP_COST = (
-        0.5  # a validation batch next to a training one (no gradients)
-    )
+    # a validation batch costs about half a training one (no gradients to compute)
+    VALIDATION_STEP_COST = 0.5
 
     def __init__(
         self,
@@ -307,14 +306,11 @@ def _train(run_id: str) -> None:
     from core import prediction
 
     started = time.monotonic()  # the time budget counts from here (see TimeBudget)
-    spec = runs.load_spec(run_id)
     runs.write_status(
-        run_id,
-        device=configure_device(),
-        message="Preparing data.",
-        phase="preparing",
-        run_started_at=time.time(),
+        run_id, message="Preparing data.", phase="preparing", run_started_at=time.time()
     )
+    runs.write_status(run_id, device=configure_device())
+    spec = runs.load_spec(run_id)
     template = get_template(spec["template"])
     params = resolve_params(template, spec["params"])
     frame = template.load_data(spec["dataset_id"])

@@ -19,6 +19,7 @@ from tests.e2e.test_browser import (  # noqa: F401  app_url and page are fixture
 
 pytestmark = pytest.mark.e2e
 BUDGET_S = 20
+STALE_S = 5
 LEFT = re.compile(r"about (\d+) (s|min) left|at most (\d+) (s|min)")
 
 
@@ -57,7 +58,8 @@ def test_budgeted_run_shows_time_within_budget_and_why_it_stopped(page):  # noqa
     page.get_by_role("button", name="Train").click()
 
     progress = page.get_by_test_id("stProgress")
-    expect(progress).to_be_visible(timeout=60_000)
+    expect(progress).not_to_contain_text("Waiting", timeout=60_000)
+    # the worker has started: its clock (the budget's) began at most a moment ago
     promised, started = [], time.monotonic()
     deadline = started + TRAINING_TIMEOUT_MS / 1000
     while time.monotonic() < deadline:
@@ -73,8 +75,14 @@ def test_budgeted_run_shows_time_within_budget_and_why_it_stopped(page):  # noqa
         progress.inner_text(),
     ), progress.inner_text()
     assert promised, "the progress never said how long was left"
-    for seconds, at in promised:  # never more than the budget not yet spent
-        assert seconds <= BUDGET_S - at + 2, (seconds, at, promised)
+    # never more than the budget not yet spent (the page redraws about once a second,
+    # later on a busy machine: a text may be a few seconds old when it is read)
+    for seconds, at in promised:
+        assert seconds <= min(BUDGET_S, BUDGET_S - at + STALE_S), (
+            seconds,
+            at,
+            promised,
+        )
     # the page saw the run start after the worker began, so this is a lower bound
     assert ended <= BUDGET_S + 10, f"a {BUDGET_S}-s budget took {ended:.0f} s"
     expect(page.get_by_text("Training finished")).to_be_visible()
