@@ -101,9 +101,7 @@ class RunStatus:
     phase: str = ""  # "preparing", "training", "saving", "checking" or "evaluating"
     time_budget_s: float = 0.0  # the run's time budget; 0 means none
     first_epoch_at: float | None = None  # when the first epoch ended
-    run_started_at: float | None = (
-        None  # when the worker began; the budget counts from here
-    )
+    run_started_at: float | None = None  # the worker began: the budget counts from here
     after_training_s: float = 0.0  # the time kept for the work after the epochs
     training_ended_at: float | None = None  # when the epochs ended
     stop_reason: str = ""  # "early_stopping", "time_budget", "user" or "" (all epochs)
