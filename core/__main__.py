@@ -284,6 +284,7 @@ def _print_train_result(
         "summary": report.get("summary", []),
         "headline_metric": report.get("headline_metric", ""),
         "fixes": runs.load_spec(run_id)["params"].get("fixes", []),
+        "training": training_summary(runs.read_status(run_id)),
     }
     info = runs.load_info(run_id)
     if "decision" in info:
@@ -295,9 +296,25 @@ def _print_train_result(
     print(f"Run {run_id} ({template}) finished.")
     for line in fixes.asked_lines(result["fixes"]):
         print(line)
+    if result["training"]["stopped"]:
+        print(result["training"]["stopped"])
     for line in result["summary"] + [f"Warning: {w}" for w in warnings]:
         print(line)
     print(f"Model: {result['model_path']}")
+
+
+def training_summary(status: runs.RunStatus) -> dict[str, Any]:
+    """How the epochs went: how many ran, the best one, why they ended, how long it took."""
+    ended = status.updated_at or 0.0
+    return {
+        "epochs_run": status.epoch,
+        "max_epochs": status.epochs,
+        "best_epoch": status.best_epoch,
+        "stop_reason": status.stop_reason,
+        "stopped": runs.stop_sentence(status),
+        "time_budget_s": status.time_budget_s,
+        "seconds": round(ended - (status.run_started_at or ended), 1),
+    }
 
 
 def predict(args: argparse.Namespace) -> int:

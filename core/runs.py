@@ -99,8 +99,13 @@ class RunStatus:
     updated_at: float | None = None
     message: str = ""
     phase: str = ""  # "preparing", "training", "saving", "checking" or "evaluating"
-    time_budget_s: float = 0.0  # the training's time budget; 0 means none
+    time_budget_s: float = 0.0  # the run's time budget; 0 means none
     first_epoch_at: float | None = None  # when the first epoch ended
+    run_started_at: float | None = None  # the worker began: the budget counts from here
+    after_training_s: float = 0.0  # the time kept for the work after the epochs
+    training_ended_at: float | None = None  # when the epochs ended
+    stop_reason: str = ""  # "early_stopping", "time_budget", "user" or "" (all epochs)
+    best_epoch: int = 0  # the epoch whose model is kept (1-based; 0: unknown)
 
     @property
     def is_active(self) -> bool:
@@ -114,37 +119,99 @@ class RunStatus:
 
     @property
     def eta_seconds(self) -> float | None:
-        """Seconds of training left; None while there is no estimate yet (see `eta_at`)."""
+        """Seconds until the run ends; None while there is no estimate yet (see `eta_at`)."""
         return self.eta_at(time.time())
 
+    def budget_left_at(self, now: float) -> float | None:
+        """Seconds of the time budget not yet spent at `now`; None without a budget."""
+        if self.time_budget_s <= 0:
+            return None
+        start = self.run_started_at or self.started_at or now
+        return max(0.0, start + self.time_budget_s - now)
+
     def budget_spent_at(self, now: float) -> bool:
-        """Tells whether the time budget is spent at `now` (the epoch under way is the last)."""
-        spent = now - (self.started_at or now)
-        return self.time_budget_s > 0 and spent >= self.time_budget_s
+        """Tells whether training is out of time at `now`: only the work after it is left.
+
+        The worker stops the epochs once the budget left is the time kept for that work.
+        """
+        left = self.budget_left_at(now)
+        return left is not None and left <= self.after_training_s
 
     def eta_at(self, now: float) -> float | None:
-        """Seconds of training left at `now`, if each epoch left takes the usual time.
+        """Seconds until the run ends at `now`: the epochs left, then the work after them.
 
         The usual epoch is the average since the first one ended (the first also
         builds the model, so it runs long), or the first itself while it is the only
-        one. A time budget caps the estimate at the budget not yet spent.
+        one. The work after the epochs (the last validation, saving, checking the
+        download, evaluating) takes `after_training_s`, the worker's estimate. A time
+        budget stops the epochs in time for that work, and caps the whole estimate at
+        the budget not yet spent.
 
-        None outside the training phase (the epochs left no longer run) and before
-        the first epoch ends (nothing to estimate from).
+        None outside the run's training and after-training phases, before the first
+        epoch ends (nothing to estimate from), and once the after-training estimate
+        has run out.
         """
-        if self.state != "running" or self.phase not in ("", "training"):
+        if self.state != "running":
             return None
-        if not self.epoch or not self.started_at:
+        if self.phase in AFTER_TRAINING_PHASES:
+            spent = now - (self.training_ended_at or now)
+            return self._capped(self.after_training_s - spent, now) or None
+        if self.phase not in ("", "training") or not self.epoch or not self.started_at:
             return None
         last = self.updated_at or now
         if self.epoch > 1 and self.first_epoch_at:
             per_epoch = (last - self.first_epoch_at) / (self.epoch - 1)
         else:
             per_epoch = (last - self.started_at) / self.epoch
-        left = max(0.0, per_epoch * (self.epochs - self.epoch))
-        if self.time_budget_s > 0:
-            left = min(left, max(0.0, self.time_budget_s - (now - self.started_at)))
-        return left
+        training = max(0.0, per_epoch * (self.epochs - self.epoch))
+        budget_left = self.budget_left_at(now)
+        if budget_left is not None:
+            training = min(training, max(0.0, budget_left - self.after_training_s))
+        return self._capped(training + self.after_training_s, now)
+
+    def _capped(self, seconds: float, now: float) -> float:
+        budget_left = self.budget_left_at(now)
+        seconds = max(0.0, seconds)
+        return seconds if budget_left is None else min(seconds, budget_left)
+
+
+AFTER_TRAINING_PHASES = ("saving", "checking", "evaluating")
+STOP_REASONS = ("early_stopping", "time_budget", "user")
+
+
+def format_duration(seconds: float) -> str:
+    """About how long, in words: `40 s`, `3 min`, `1 h 5 min`."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def stop_sentence(status: RunStatus) -> str:
+    """Why training ended before its last epoch, in plain words ("" if it ran them all).
+
+    E.g. "Stopped early at epoch 33 of 200: the validation score had stopped
+    improving (the best epoch, 28, is kept)."
+    """
+    where = f"at epoch {status.epoch} of {status.epochs}"
+    so_far = " so far" if status.stop_reason == "user" else ""
+    best = f"the best epoch{so_far}, {status.best_epoch}, is kept"
+    if not status.best_epoch:
+        best = "the best model so far is kept"
+    if status.stop_reason == "early_stopping":
+        return (
+            f"Stopped early {where}: the validation score had stopped improving "
+            f"({best})."
+        )
+    if status.stop_reason == "time_budget":
+        budget = format_duration(status.time_budget_s)
+        return f"Stopped at the time budget ({budget}) {where} ({best})."
+    if status.stop_reason == "user":
+        return f"Stopped by you {where} ({best})."
+    return ""
 
 
 def runs_root() -> Path:
@@ -337,7 +404,16 @@ def _status_from(run_id: str, data: Mapping[str, Any]) -> RunStatus:
         phase=_text(data.get("phase")),
         time_budget_s=max(0.0, _number(data.get("time_budget_s"), float, 0.0)),
         first_epoch_at=_number(data.get("first_epoch_at"), float, None),
+        run_started_at=_number(data.get("run_started_at"), float, None),
+        after_training_s=max(0.0, _number(data.get("after_training_s"), float, 0.0)),
+        training_ended_at=_number(data.get("training_ended_at"), float, None),
+        stop_reason=_choice(data.get("stop_reason"), STOP_REASONS),
+        best_epoch=max(0, _number(data.get("best_epoch"), int, 0)),
     )
+
+
+def _choice(value: Any, choices: tuple[str, ...]) -> str:
+    return value if value in choices else ""
 
 
 def read_status(run_id: str) -> RunStatus:

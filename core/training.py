@@ -43,17 +43,111 @@ class RunFolderGone(RuntimeError):
     """The run's folder was deleted while its worker was training."""
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Ends the epochs in time for the whole run to fit in `seconds` (0 means no limit).
+
+    The budget is hard and covers the whole run: preparing the data (from `started`, a
+    `time.monotonic()` reading; default: when training begins), the epochs, and the
+    work after them (the last validation pass, calibrating, saving, checking the
+    download and evaluating). Training stops after any batch, not only at an epoch's
+    end, once the time used plus the time kept for that after-training work reaches
+    the budget; Keras then validates the part-epoch and the best weights are kept.
+
+    The rule for the time kept (`reserve`): `AFTER_TRAINING_PASSES` validation passes
+    (the work after training reads the validation and test data a few times: measured
+    on the 200k-word book, it took 8-12 of them), timed on the latest pass or, before
+    the first one, estimated from the training batches; at least `MIN_AFTER_SHARE` of
+    the budget and at most `MAX_AFTER_SHARE` of it, so some training always happens.
+    """
+
+    AFTER_TRAINING_PASSES = 10
+    MIN_AFTER_SHARE = 0.15
+    MAX_AFTER_SHARE = 0.75
+    # a validation batch costs about half a training one (no gradients to compute)
+    VALIDATION_STEP_COST = 0.5
+
+    def __init__(
+        self,
+        seconds: float,
+        started: float | None = None,
+        validation_batches: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.started = started
+        self.validation_batches = validation_batches
+        self.stopped = False  # whether the budget ended the training
+        self._batch_seconds: float | None = None  # a training batch, after the first
+        self._last_batch_at: float | None = None
+        self._validation_seconds: float | None = None  # the latest validation pass
+        self._validation_began = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = time.monotonic()
+        if self._last_batch_at is not None:
+            took = now - self._last_batch_at
+            last = self._batch_seconds
+            self._batch_seconds = took if last is None else 0.9 * last + 0.1 * took
+        self._last_batch_at = now
+        self._check(now)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._last_batch_at = None  # the pause between epochs is not a batch
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._validation_began = time.monotonic()
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        self._validation_seconds = time.monotonic() - self._validation_began
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._check(time.monotonic())
+
+    def after_training_seconds(self) -> float:
+        """The estimated seconds of work after the epochs (0 until there is a measure)."""
+        validation = self._validation_seconds
+        if validation is None and self._batch_seconds and self.validation_batches:
+            validation = (
+                self.validation_batches
+                * self._batch_seconds
+                * self.VALIDATION_STEP_COST
+            )
+        return self.AFTER_TRAINING_PASSES * (validation or 0.0)
+
+    def reserve(self) -> float:
+        """Seconds kept out of the budget for the work after training (see the rule)."""
+        if not self.seconds:
+            return self.after_training_seconds()
+        share = self.after_training_seconds() / self.seconds
+        share = min(self.MAX_AFTER_SHARE, max(self.MIN_AFTER_SHARE, share))
+        return share * self.seconds
+
+    def _check(self, now: float) -> None:
+        started = now if self.started is None else self.started
+        if self.seconds and now - started + self.reserve() >= self.seconds:
+            self.stopped = True
+            self.model.stop_training = True
+
+
 class RunDirLogger(keras.callbacks.Callback):
     """Writes progress to the run directory each epoch and honours the STOP flag.
 
-    `time_budget_s` goes into status.json too, so the time left shown never exceeds it.
+    The time budget and the time `clock` keeps for after the epochs go into
+    status.json too, so the time left shown includes that work and never exceeds
+    the budget.
     """
 
-    def __init__(self, run_id: str, epochs: int, time_budget_s: float = 0.0) -> None:
+    def __init__(
+        self, run_id: str, epochs: int, clock: TimeBudget | None = None
+    ) -> None:
         super().__init__()
         self.run_id = run_id
         self.epochs = epochs
-        self.time_budget_s = time_budget_s
+        self.clock = clock or TimeBudget(0)
         self.path = runs.runs_root() / run_id / runs.METRICS_FILE
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -64,7 +158,8 @@ class RunDirLogger(keras.callbacks.Callback):
             epochs=self.epochs,
             started_at=time.time(),
             first_epoch_at=None,
-            time_budget_s=self.time_budget_s,
+            time_budget_s=self.clock.seconds,
+            after_training_s=self.clock.reserve(),
             message="",
             phase="training",
         )
@@ -82,24 +177,13 @@ class RunDirLogger(keras.callbacks.Callback):
                 writer.writeheader()
             writer.writerow(row)
         first = {"first_epoch_at": time.time()} if epoch == 0 else {}
-        runs.write_status(self.run_id, epoch=epoch + 1, **first)
+        runs.write_status(
+            self.run_id,
+            epoch=epoch + 1,
+            after_training_s=self.clock.reserve(),
+            **first,
+        )
         if runs.is_stop_requested(self.run_id):
-            self.model.stop_training = True
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training once `seconds` have passed (0 means no limit)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds = seconds
-        self.started = 0.0
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.started = time.monotonic()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.seconds and time.monotonic() - self.started > self.seconds:
             self.model.stop_training = True
 
 
@@ -221,10 +305,12 @@ def failure_message(run_id: str, err: Exception) -> str:
 def _train(run_id: str) -> None:
     from core import prediction
 
-    spec = runs.load_spec(run_id)
+    started = time.monotonic()  # the time budget counts from here (see TimeBudget)
     runs.write_status(
-        run_id, device=configure_device(), message="Preparing data.", phase="preparing"
+        run_id, message="Preparing data.", phase="preparing", run_started_at=time.time()
     )
+    runs.write_status(run_id, device=configure_device())
+    spec = runs.load_spec(run_id)
     template = get_template(spec["template"])
     params = resolve_params(template, spec["params"])
     frame = template.load_data(spec["dataset_id"])
@@ -235,8 +321,9 @@ def _train(run_id: str) -> None:
     prepared = template.prepare(frame, spec["target"], params, int(params["seed"]))
     _write_info(run_id, template, prepared)
     model = template.build_model(prepared, params)
-    fit_model(run_id, model, prepared, params, template.callbacks(prepared, params))
-    runs.write_status(run_id, phase="saving")
+    extra = template.callbacks(prepared, params)
+    fit_model(run_id, model, prepared, params, extra, started=started)
+    runs.write_status(run_id, phase="saving", training_ended_at=time.time())
     template.calibrate(model, prepared, params)
     _write_info(run_id, template, prepared)  # with what calibration learned
     save_model(model, runs.run_dir(run_id) / runs.MODEL_FILE)
@@ -275,10 +362,14 @@ def fit_model(
     prepared: Prepared,
     params: dict[str, Any],
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    started: float | None = None,
 ) -> keras.callbacks.History:
     """Fits with early stopping and keeps the best weights, however training ends.
 
-    `extra_callbacks` are the template's own (`Template.callbacks`).
+    `extra_callbacks` are the template's own (`Template.callbacks`). The time budget
+    counts from `started` (a `time.monotonic()` reading; default: when fitting
+    begins) and keeps time for the work after training (see `TimeBudget`). Why the
+    epochs ended early, and the best epoch, go into status.json.
 
     Ctrl-C after the first epoch counts as Stop: the best weights so far are kept.
 
@@ -289,18 +380,22 @@ def fit_model(
     early_stopping = keras.callbacks.EarlyStopping(
         patience=int(params["patience"]), restore_best_weights=True
     )
+    batch_size, seed = int(params["batch_size"]), int(params["seed"])
+    validation = as_dataset(prepared.val, batch_size)
+    budget = TimeBudget(
+        float(params["time_budget_s"]), started, batch_count(validation)
+    )
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         early_stopping,
-        TimeBudget(float(params["time_budget_s"])),
-        RunDirLogger(run_id, int(params["epochs"]), float(params["time_budget_s"])),
+        budget,
+        RunDirLogger(run_id, int(params["epochs"]), budget),
         *extra_callbacks,
     ]
-    batch_size, seed = int(params["batch_size"]), int(params["seed"])
     try:
         history = model.fit(
             as_dataset(prepared.train, batch_size, shuffle_seed=seed),
-            validation_data=as_dataset(prepared.val, batch_size),
+            validation_data=validation,
             epochs=int(params["epochs"]),
             class_weight=prepared.class_weight,
             shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a dataset
@@ -314,9 +409,37 @@ def fit_model(
         history = model.history
     if any(math.isnan(v) or math.isinf(v) for v in history.history.get("loss", [])):
         raise TrainingError(DIVERGED_MESSAGE)
+    best_epoch = 0
     if early_stopping.best_weights is not None:
         model.set_weights(early_stopping.best_weights)
+        best_epoch = early_stopping.best_epoch + 1
+    reason = stop_reason(run_id, history, int(params["epochs"]), early_stopping, budget)
+    runs.write_status(run_id, stop_reason=reason, best_epoch=best_epoch)
     return history
+
+
+def stop_reason(
+    run_id: str,
+    history: keras.callbacks.History,
+    epochs: int,
+    early_stopping: keras.callbacks.EarlyStopping,
+    budget: TimeBudget,
+) -> str:
+    """Why the epochs ended before the last: one of `runs.STOP_REASONS`, or ""."""
+    if runs.is_stop_requested(run_id):
+        return "user"
+    if len(history.history.get("loss", [])) >= epochs:
+        return ""
+    if early_stopping.stopped_epoch > 0:
+        return "early_stopping"
+    return "time_budget" if budget.stopped else ""
+
+
+def batch_count(dataset: Any) -> int | None:
+    """The batches in a tf.data dataset, or None when they cannot be known in advance."""
+    cardinality = getattr(dataset, "cardinality", None)
+    count = int(cardinality()) if cardinality else -1
+    return count if count >= 0 else None
 
 
 def as_dataset(split: Split, batch_size: int, shuffle_seed: int | None = None) -> Any:

@@ -54,6 +54,20 @@ def test_train_json_reports_metrics_baseline_and_reference(table_csv, capsys):
         <= verdict["interval"][1]
     )
     assert verdict["sentence"] == result["summary"][0]
+    training = result["training"]  # both epochs ran: no reason to give
+    assert (training["epochs_run"], training["max_epochs"]) == (2, 2)
+    assert (training["stop_reason"], training["stopped"]) == ("", "")
+    assert 0 < training["seconds"] < 120 and training["best_epoch"] in (1, 2)
+
+
+@pytest.mark.trains
+def test_train_says_why_it_stopped_early(table_csv, capsys):
+    argv = ["train", str(table_csv), "--target", "label", "--epochs", "300"]
+    argv += ["--param", "patience=1", "--param", "learning_rate=0.05"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Stopped early at epoch " in out
+    assert "the validation score had stopped improving (the best epoch, " in out
 
 
 @pytest.mark.trains

@@ -419,15 +419,46 @@ def test_live_progress_follows_the_run_directory():
     )
     runs.write_status(run_id, started_at=time.time() - 600)
     assert at.run().get("progress")[0].proto.text == (
-        "Training: epoch 2/100, time budget spent: finishing this epoch"
+        "Training: epoch 2/100, time budget reached: finishing up"
     )
+    # the time left includes the work after the epochs: 2 epochs of 2 s, then ~2 min
+    runs.write_status(run_id, epochs=4, time_budget_s=0, started_at=time.time() - 4)
+    runs.write_status(run_id, after_training_s=120)
+    assert at.run().get("progress")[0].proto.text == (
+        "Training: epoch 2/4, about 2 min left"
+    )
+    # 5 min of budget left, 400 s of work kept for after training: out of time
+    runs.write_status(
+        run_id,
+        time_budget_s=600,
+        run_started_at=time.time() - 300,
+        after_training_s=400,
+    )
+    assert at.run().get("progress")[0].proto.text == (
+        "Training: epoch 2/4, time budget reached: finishing up, about 5 min left"
+    )
+    runs.write_status(
+        run_id,
+        phase="evaluating",
+        training_ended_at=time.time() - 30,
+        after_training_s=200,
+        time_budget_s=0,
+    )
+    assert at.run().get("progress")[0].proto.text == (
+        "Evaluating on the test rows… about 3 min left"
+    )
+    runs.write_status(run_id, phase="training", run_started_at=None)
     runs.write_status(
         run_id, epoch=0, epochs=10, time_budget_s=0, started_at=time.time()
     )
     assert at.run().get("progress")[0].proto.text == (
         "Training: epoch 0/10, estimating the time left…"
     )
-    runs.write_status(run_id, epoch=2, started_at=time.time() - 4)
+    runs.write_status(run_id, time_budget_s=540, run_started_at=time.time())
+    assert at.run().get("progress")[0].proto.text == (
+        "Training: epoch 0/10, estimating the time left (at most 9 min)…"
+    )
+    runs.write_status(run_id, epoch=2, started_at=time.time() - 4, time_budget_s=0)
     assert at.button(key="_w_stop")
     assert len(at.get("plotly_chart")) == 1
 
@@ -439,6 +470,11 @@ def test_live_progress_follows_the_run_directory():
     assert "Epoch 2/10 · completed" in at.get("progress")[0].proto.text
     assert "Training finished" in texts(at.success)
     assert "_w_stop" not in [b.key for b in at.button]
+    runs.write_status(run_id, stop_reason="early_stopping", best_epoch=1)
+    assert at.run().get("progress")[0].proto.text == (
+        "Stopped early at epoch 2 of 10: the validation score had stopped "
+        "improving (the best epoch, 1, is kept)."
+    )
 
 
 def _render_progress(run_id: str) -> None:

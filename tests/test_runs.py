@@ -293,6 +293,101 @@ def test_status_reads_the_budget_and_first_epoch_tolerantly():
     assert (status.time_budget_s, status.first_epoch_at) == (0.0, None)
 
 
+def _book_run(**changes) -> runs.RunStatus:
+    """Epoch 2 of 100, 20 s an epoch after a 40-s first one, under a 5-min budget."""
+    status = runs.RunStatus(
+        run_id="r",
+        state="running",
+        phase="training",
+        epoch=2,
+        epochs=100,
+        run_started_at=990.0,  # preparing the data took 10 s
+        started_at=1000.0,
+        first_epoch_at=1040.0,
+        updated_at=1060.0,
+        time_budget_s=300.0,
+        after_training_s=60.0,
+    )
+    return replace(status, **changes)
+
+
+def test_eta_includes_the_work_after_training_within_the_budget():
+    # the budget ends at 1290 and 60 s are kept for evaluating: epochs until 1230
+    assert _book_run().eta_at(1060.0) == pytest.approx(230.0)
+    assert not _book_run().budget_spent_at(1060.0)
+    assert _book_run().budget_spent_at(1231.0)  # only the after-training work is left
+    # ten epochs, no budget: 8 more of 20 s, then the evaluation
+    unbudgeted = _book_run(epochs=10, time_budget_s=0.0)
+    assert unbudgeted.eta_at(1060.0) == pytest.approx(8 * 20 + 60)
+    assert unbudgeted.budget_left_at(1060.0) is None
+    assert not unbudgeted.budget_spent_at(1e9)
+
+
+@pytest.mark.parametrize("now", [1000.0, 1100.0, 1200.0, 1250.0, 1289.0, 1400.0])
+def test_eta_never_exceeds_the_budget_left(now):
+    for changes in ({}, {"after_training_s": 500.0}, {"epoch": 99}):
+        status = _book_run(updated_at=min(now, 1060.0), **changes)
+        assert status.eta_at(now) <= max(0.0, 1290.0 - now) + 1e-9
+
+
+def test_eta_after_the_epochs_counts_down_the_evaluation():
+    status = _book_run(phase="evaluating", training_ended_at=1200.0)
+    assert status.eta_at(1230.0) == pytest.approx(30.0)
+    assert status.eta_at(1270.0) is None  # the estimate ran out: no number shown
+    assert _book_run(phase="preparing").eta_at(1000.0) is None
+    assert _book_run(state="completed").eta_at(1060.0) is None
+
+
+@pytest.mark.parametrize(
+    ("reason", "state", "sentence"),
+    [
+        (
+            "early_stopping",
+            "completed",
+            "Stopped early at epoch 33 of 200: the validation score had stopped "
+            "improving (the best epoch, 28, is kept).",
+        ),
+        (
+            "time_budget",
+            "completed",
+            "Stopped at the time budget (9 min) at epoch 33 of 200 (the best "
+            "epoch, 28, is kept).",
+        ),
+        (
+            "user",
+            "stopped",
+            "Stopped by you at epoch 33 of 200 (the best epoch so far, 28, is kept).",
+        ),
+        ("", "completed", ""),
+    ],
+)
+def test_stop_sentence_says_why_training_ended_early(reason, state, sentence):
+    status = runs.RunStatus(
+        run_id="r",
+        state=state,
+        epoch=33,
+        epochs=200,
+        time_budget_s=540.0,
+        stop_reason=reason,
+        best_epoch=28,
+    )
+    assert runs.stop_sentence(status) == sentence
+
+
+def test_stop_reason_and_best_epoch_read_tolerantly():
+    run_id = runs.create_run(_spec())
+    runs.write_status(run_id, stop_reason="early_stopping", best_epoch=28)
+    status = runs.read_status(run_id)
+    assert (status.stop_reason, status.best_epoch) == ("early_stopping", 28)
+    runs.write_status(run_id, stop_reason="bored", best_epoch="28", after_training_s=-5)
+    status = runs.read_status(run_id)
+    assert (status.stop_reason, status.best_epoch) == ("", 0)
+    assert status.after_training_s == 0.0
+    assert runs.stop_sentence(replace(status, stop_reason="time_budget")).endswith(
+        "(the best model so far is kept)."
+    )
+
+
 # --- starting a training and the kind of a run ---------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -202,6 +203,103 @@ def test_no_time_budget_never_stops(monkeypatch):
     monkeypatch.setattr(training.time, "monotonic", lambda: 1e9)
     budget.on_epoch_end(0)
     assert not budget.model.stop_training
+
+
+class _FakeModel:
+    stop_training = False
+
+
+def _budget(seconds: float, **kwargs) -> training.TimeBudget:
+    budget = training.TimeBudget(seconds, started=0.0, **kwargs)
+    budget.set_model(_FakeModel())
+    return budget
+
+
+def test_time_budget_stops_mid_epoch_keeping_time_for_evaluation(monkeypatch):
+    # a 100-s budget keeps at least 15 s for the work after training: stop at 85 s
+    now = iter([30.0, 60.0, 84.0, 86.0])
+    monkeypatch.setattr(training.time, "monotonic", lambda: next(now))
+    budget = _budget(100.0)
+    budget.on_epoch_begin(0)
+    for batch in range(3):  # an epoch far longer than the budget: batches decide
+        budget.on_train_batch_end(batch)
+        assert not budget.model.stop_training, batch
+    budget.on_train_batch_end(3)
+    assert budget.model.stop_training and budget.stopped
+    assert budget.reserve() == pytest.approx(15.0)
+
+
+def test_time_kept_for_after_training_follows_the_validation_pass(monkeypatch):
+    now = iter([0.0, 5.0, 10.0, 40.0])
+    monkeypatch.setattr(training.time, "monotonic", lambda: next(now))
+    budget = _budget(1000.0)
+    budget.on_test_begin()
+    budget.on_test_end()  # a 5-s validation pass: 10 passes, 50 s
+    assert budget.after_training_seconds() == pytest.approx(50.0)
+    assert budget.reserve() == pytest.approx(150.0)  # the floor: 15% of the budget
+    budget.on_test_begin()
+    budget.on_test_end()  # a 30-s pass: 300 s
+    assert budget.reserve() == pytest.approx(300.0)
+    assert _budget(200.0).reserve() == pytest.approx(30.0)
+    capped = _budget(200.0)
+    capped._validation_seconds = 100.0  # 1000 s of work: training still gets 25%
+    assert capped.reserve() == pytest.approx(150.0)
+    unbudgeted = _budget(0.0)
+    unbudgeted._validation_seconds = 2.0
+    assert unbudgeted.reserve() == pytest.approx(20.0)  # shown in the time left
+
+
+def test_validation_pass_is_estimated_from_batches_before_it_runs(monkeypatch):
+    now = iter([10.0, 12.0, 14.0])  # the first batch builds the model: not counted
+    monkeypatch.setattr(training.time, "monotonic", lambda: next(now))
+    budget = _budget(0.0, validation_batches=30)
+    budget.on_epoch_begin(0)
+    for batch in range(3):
+        budget.on_train_batch_end(batch)
+    # 30 batches of validation at half a training batch (2 s), 10 passes
+    assert budget.after_training_seconds() == pytest.approx(10 * 30 * 1.0)
+    assert not budget.model.stop_training  # no budget: never stops
+
+
+class _FastClock:
+    """`time` for core.training whose monotonic clock runs 10 s a reading."""
+
+    def __init__(self) -> None:
+        self.readings = 0
+
+    def monotonic(self) -> float:
+        self.readings += 1
+        return time.monotonic() + 10.0 * self.readings
+
+    sleep = staticmethod(time.sleep)
+    time = staticmethod(time.time)
+
+
+@pytest.mark.trains
+def test_time_budget_run_records_why_it_stopped(numeric_table, monkeypatch):
+    monkeypatch.setattr(training, "time", _FastClock())
+    run_id = _make_run(numeric_table, epochs=50, patience=50, time_budget_s=600)
+    assert training.train_run(run_id) == "completed"
+    status = runs.read_status(run_id)
+    assert status.stop_reason == "time_budget" and 1 <= status.epoch < 50
+    assert status.run_started_at <= status.started_at <= status.training_ended_at
+    assert (runs.run_dir(run_id) / runs.EVALUATION_FILE).is_file()
+    assert runs.stop_sentence(status).startswith(
+        f"Stopped at the time budget (10 min) at epoch {status.epoch} of 50"
+    )
+
+
+@pytest.mark.trains
+def test_early_stopping_run_records_the_best_epoch(numeric_table):
+    run_id = _make_run(numeric_table, epochs=300, patience=1, learning_rate=0.05)
+    assert training.train_run(run_id) == "completed"
+    status = runs.read_status(run_id)
+    assert status.stop_reason == "early_stopping" and status.epoch < 300
+    assert status.best_epoch == status.epoch - 1  # patience 1: one epoch past it
+    assert runs.stop_sentence(status) == (
+        f"Stopped early at epoch {status.epoch} of 300: the validation score had "
+        f"stopped improving (the best epoch, {status.best_epoch}, is kept)."
+    )
 
 
 @pytest.mark.trains

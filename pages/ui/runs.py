@@ -167,15 +167,7 @@ PHASES = {  # status.json's phase after the epochs: what the worker is doing now
 }
 
 
-def format_duration(seconds: float) -> str:
-    """About how long, in words: `40 s`, `3 min`, `1 h 5 min`."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = int(round(seconds / 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+format_duration = runs.format_duration  # about how long, in words
 
 
 def clock(timestamp: float | None) -> str:
@@ -183,23 +175,30 @@ def clock(timestamp: float | None) -> str:
 
 
 def progress_text(status: runs.RunStatus) -> str:
-    """The run's phase in words, with the epoch and time left while it trains.
+    """The run's phase in words, with the epoch and time left while it runs.
 
-    "Estimating" until the first epoch ends; the time left never exceeds the budget.
+    The time left includes the work after the epochs (evaluation too), is
+    "estimating" until the first epoch ends, and never exceeds the budget left. A
+    run that ended before its last epoch says why (`runs.stop_sentence`).
     """
+    now = time.time()
     if status.is_active and status.phase in PHASES:
-        return PHASES[status.phase]
+        eta = status.eta_at(now)
+        text = PHASES[status.phase]
+        return f"{text} about {format_duration(eta)} left" if (eta or 0) >= 1 else text
     if status.state == "queued":
         return "Waiting to start"
     if status.state != "running":
-        return f"Epoch {status.epoch}/{status.epochs} · {status.state}"
+        reason = runs.stop_sentence(status) if status.state != "failed" else ""
+        return reason or f"Epoch {status.epoch}/{status.epochs} · {status.state}"
     text = f"Training: epoch {status.epoch}/{status.epochs}"
-    eta = status.eta_seconds
+    eta, budget_left = status.eta_at(now), status.budget_left_at(now)
     if eta is None:
-        return f"{text}, estimating the time left…"
-    if status.budget_spent_at(time.time()) and status.epoch < status.epochs:
-        return f"{text}, time budget spent: finishing this epoch"
-    return f"{text}, about {format_duration(eta)} left"
+        most = f" (at most {format_duration(budget_left)})" if budget_left else ""
+        return f"{text}, estimating the time left{most}…"
+    if status.budget_spent_at(now) and status.epoch < status.epochs:
+        text += ", time budget reached: finishing up"
+    return f"{text}, about {format_duration(eta)} left" if eta >= 1 else text
 
 
 def progress_fraction(status: runs.RunStatus) -> float:
