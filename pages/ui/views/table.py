@@ -171,7 +171,8 @@ def _applied_fixes(frame: pd.DataFrame, target: str) -> list[dict[str, str]]:
             problems = fixes.fix_problems(frame, target, [fix])
             what = sentence(fixes.describe(fix))
             what = what[:1].upper() + what[1:]
-            text.markdown(f"✓ {what}" if not problems else f"⚠ {what}")
+            icon = ":material/check:" if not problems else ":material/warning:"
+            text.markdown(f"{icon} {what}")
             for problem in problems:
                 text.caption(sentence(problem))
             undo.button(
