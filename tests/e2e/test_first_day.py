@@ -7,7 +7,7 @@ workspace, and a copy of that run is given the verdict of the issue's contradict
 none): a run no better than its baseline, made without training luck.
 
 Desktop: the Data page reads the table as Excel, Parquet and JSON lines and refuses
-a damaged workbook and an old .xls in a sentence, leaving no data set current;
+a damaged workbook and a broken .xls in a sentence, leaving no data set current;
 Results' verdict reads right and says what its scores mean; Predict warns on the
 weak run only; the Threshold page shows a saved value at once. Phone (390×844):
 Results and Predict show the verdict and the answer, and nothing overflows.
@@ -239,9 +239,9 @@ def test_data_page_reads_excel_parquet_json_lines_and_refuses_in_a_sentence(
     old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" * 40)  # an OLE2 header
     shape = f"{len(frame)} rows · {frame.shape[1]} columns"  # as the CSV reads
     refusals = [
-        (damaged, "could not be read as an Excel workbook"),
-        (old, "save it as .xlsx or .csv"),
-        (damaged, "could not be read as an Excel workbook"),
+        (damaged, "could not be read as a workbook"),
+        (old, "protected by a password"),
+        (damaged, "could not be read as a workbook"),
     ]
 
     _open(page, "Data")
