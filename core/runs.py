@@ -98,7 +98,9 @@ class RunStatus:
     started_at: float | None = None
     updated_at: float | None = None
     message: str = ""
-    phase: str = ""  # "preparing", "training", "saving", "checking" or "evaluating"
+    phase: str = (
+        ""  # "preparing", "training", "saving", "checking", "evaluating", "packaging"
+    )
     time_budget_s: float = 0.0  # the training's time budget; 0 means none
     first_epoch_at: float | None = None  # when the first epoch ended
 

@@ -546,6 +546,75 @@ def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
     assert "no better than guessing" not in texts(at.success)
 
 
+def _main_in_order(at) -> list[tuple[str, str]]:
+    """(type, label or text) of each element of the main area, top to bottom."""
+    found = []
+
+    def walk(node) -> None:
+        children = getattr(node, "children", None)
+        if children:
+            for index in sorted(children):
+                walk(children[index])
+            return
+        found.append((node.type, getattr(node, "label", None) or str(node.value)))
+
+    walk(at.main)
+    return found
+
+
+@pytest.mark.trains
+def test_results_page_offers_the_prepared_download_before_the_report(trained_run):
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    order = _main_in_order(at)
+    download = order.index(("download_button", "Download model"))
+    assert order[download - 1] == ("selectbox", "Run")  # right under the run picker
+    sentence = shown(runs.read_evaluation(trained_run)["verdict"]["sentence"])
+    unescaped = [re.sub(r"\\(.)", r"\1", text) for _, text in order]
+    report = next(i for i, text in enumerate(unescaped) if sentence in text)
+    assert download < report
+    assert (
+        "ready-to-run predict script; works with Python and Keras 3"
+        in order[download + 1][1]
+    )
+    assert not [b for b in at.button if b.key == "_w_prepare_download"]
+    labels = texts(at.markdown)
+    for words in (
+        "For phones and small devices (TensorFlow Lite)",
+        "For other languages and servers (ONNX)",
+        "For TensorFlow Serving (SavedModel)",
+    ):
+        assert f"**{words}**" in labels
+    assert report < order.index(("subheader", "Other ways to use the model"))
+
+
+@pytest.mark.trains
+def test_results_page_prepares_a_missing_download_once_on_click(trained_run):
+    from core import export
+
+    export.bundle_path(trained_run).unlink()  # as for a run trained before this
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert not [b for b in at.download_button if b.label == "Download model"]
+    assert "Preparing it takes a few seconds once" in texts(at.caption)
+    at.button(key="_w_prepare_download").click().run(timeout=120)
+    assert not at.exception
+    assert [b.label for b in at.download_button][:1] == ["Download model"]
+    assert export.read_download(trained_run)["prepared_by"] == "results"
+    again = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert [b.label for b in again.download_button][:1] == ["Download model"]
+
+
+@pytest.mark.trains
+def test_results_page_says_why_the_download_was_not_prepared(trained_run, monkeypatch):
+    from core import export
+
+    record = {"ok": False, "message": "The download could not be prepared: disk full"}
+    monkeypatch.setattr(export, "ready_download", lambda run_id: {})
+    monkeypatch.setattr(export, "read_download", lambda run_id: record)
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert "could not be prepared: disk full" in texts(at.warning)
+    assert at.button(key="_w_prepare_download").label == "Prepare the model download"
+
+
 def test_results_page_without_runs():
     at = open_page("pages/results.py")
     assert "No runs yet" in texts(at.info)
