@@ -100,16 +100,17 @@ def prepare_download(run_id: str, by: str) -> dict[str, Any]:
     started = time.monotonic()
     try:
         check = build_bundle(run_id)
+        size = bundle_path(run_id).stat().st_size
     except Exception as err:  # noqa: BLE001  any failure is a reason, not a crash
         logger.warning("Run %s: the download was not prepared: %s", run_id, err)
         check = {
             "ok": False,
             "message": f"The download could not be prepared: {first_line(err)}",
         }
-    path = bundle_path(run_id)
+        size = 0
     record = {
-        "file": path.name,
-        "size_bytes": path.stat().st_size if check["ok"] and path.is_file() else 0,
+        "file": runs.BUNDLE_FILE,
+        "size_bytes": size if check["ok"] else 0,
         "ok": bool(check["ok"]),
         "message": check["message"],
         "seconds": round(time.monotonic() - started, 2),

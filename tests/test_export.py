@@ -104,6 +104,14 @@ def test_a_failed_preparation_leaves_the_run_completed_with_the_reason(
     assert runs.is_usable(run_id)  # Predict still works with it
 
 
+def test_preparing_a_missing_run_records_the_reason_instead_of_raising():
+    record = export.prepare_download("no-such-run", by="cli")
+    assert not record["ok"] and record["size_bytes"] == 0
+    assert record["message"].startswith(
+        "The download could not be prepared: There is no run `no-such-run`"
+    )
+
+
 def test_a_stopped_run_is_not_packaged(monkeypatch):
     monkeypatch.setattr(runs, "is_stop_requested", lambda run_id: True)
     monkeypatch.setattr(export, "prepare_download", pytest.fail)

@@ -604,6 +604,23 @@ def test_results_page_prepares_a_missing_download_once_on_click(trained_run):
 
 
 @pytest.mark.trains
+def test_results_page_waits_while_the_worker_prepares_the_download(trained_run):
+    before = runs.read_status(trained_run).state
+    runs.write_status(trained_run, state="running", phase="packaging")
+    assert run_locks.hold_worker_lock(trained_run)  # as the worker does
+    try:
+        at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+        assert "Preparing the model download" in texts(at.info)
+        assert "Download model" not in [b.label for b in at.download_button]
+        assert not [b for b in at.button if b.key == "_w_prepare_download"]
+    finally:
+        run_locks.release_worker_lock(trained_run)
+        runs.write_status(trained_run, state=before, phase="")
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert [b.label for b in at.download_button][:1] == ["Download model"]
+
+
+@pytest.mark.trains
 def test_results_page_says_why_the_download_was_not_prepared(trained_run, monkeypatch):
     from core import export
 
