@@ -474,6 +474,7 @@ def test_live_progress_names_the_phase_after_the_epochs():
         ("preparing", "Preparing the data…"),
         ("checking", "Checking the downloadable model…"),
         ("evaluating", "Evaluating on the test rows…"),
+        ("packaging", "Preparing the model download…"),
     ]:
         runs.write_status(run_id, phase=phase)
         assert runs.read_status(run_id).eta_seconds is None
