@@ -431,6 +431,33 @@ def _render_progress(run_id: str) -> None:
     live_progress(run_id)
 
 
+def _render_formats(run_id: str) -> None:
+    from pages.ui.runs import format_downloads
+
+    format_downloads(run_id, ("tflite",))
+
+
+def test_other_formats_read_in_peoples_words_and_show_a_failed_conversion(
+    monkeypatch,
+):
+    from core import formats
+    from core.errors import ExportError
+
+    def broken(run_id, name, force=False):
+        raise ExportError("The TensorFlow Lite (LiteRT) export failed: no space left")
+
+    monkeypatch.setattr(formats, "export_format", broken)
+    run_id = _hand_written_run("completed")
+    at = AppTest.from_function(
+        _render_formats, args=(run_id,), default_timeout=30
+    ).run()
+    assert "**For phones and small devices (TensorFlow Lite)**" in texts(at.markdown)
+    at.button(key="_w_convert_tflite").click().run()
+    assert not at.exception
+    assert at.status[0].label == "The TensorFlow Lite (LiteRT) conversion failed."
+    assert "export failed: no space left" in texts(at.error)
+
+
 @pytest.mark.usefixtures("ordered_run_ids")  # runs made in one millisecond
 def test_live_progress_shows_failed_error_and_queue_position():
     failed = _hand_written_run("failed", error="Training diverged: lower the rate.")

@@ -209,23 +209,25 @@ def format_downloads(run_id: str, names: tuple[str, ...] | None = None) -> None:
             result = formats.read_result(run_id, name)
             button = "Prepare this file" if not result else "Prepare again"
             if st.button(button, key=f"_w_convert_{name}", icon=":material/sync:"):
-                result = _convert(run_id, fmt) or result
+                result = _convert(run_id, name) or result
             if result:
                 _format_result(run_id, name, result)
 
 
-def _convert(run_id: str, fmt: Any) -> dict[str, Any]:
+def _convert(run_id: str, name: str) -> dict[str, Any]:
     """Converts with a progress box; a failure is shown below it ({} returned)."""
     from core import formats
 
-    with st.status(
-        f"Converting to {fmt.title} and checking it in a fresh process…"
-    ) as box:
+    title = formats.FORMATS[name].title
+    with st.status(f"Converting to {title} and checking it in a fresh process…") as box:
         try:
-            return formats.export_format(run_id, fmt.name, force=True)
+            result = formats.export_format(run_id, name, force=True)
         except UserError as err:
-            box.update(label="The conversion failed.", state="error")
+            box.update(label=f"The {title} conversion failed.", state="error")
             failure = str(err)
+        else:
+            box.update(label=f"{title}: converted and checked.", state="complete")
+            return result
     st.error(plain(failure))
     return {}
 
