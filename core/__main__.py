@@ -403,11 +403,19 @@ def export_bundle(args: argparse.Namespace) -> int:
     formats.check_output(args.format, args.output)
     if args.format != "bundle":
         return export_format(args)
-    check = export.build_bundle(args.run_id)
+    runs.load_spec(args.run_id)  # an unknown run is refused before anything is built
+    record = export.ready_download(args.run_id)
+    if record:
+        print("Using the bundle prepared after training (already checked).")
+    else:
+        print("Preparing the bundle and checking it in a fresh process…")
+        record = export.prepare_download(args.run_id, by="cli")
+        if not record["ok"]:
+            raise ExportError(record["message"])
     formats.write_output(args.run_id, "bundle", args.output)
-    print(check["message"])
+    print(record["message"])
     print(f"Wrote {args.output}")
-    return 0 if check["ok"] else 1
+    return 0
 
 
 def backbone_weights(args: argparse.Namespace) -> int:

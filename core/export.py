@@ -11,10 +11,13 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
+import os
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -25,12 +28,15 @@ import pandas as pd
 
 from core import fixes, prediction, runs
 from core.catalog import get_template
-from core.errors import RunError, UserError
+from core.errors import RunError, UserError, first_line
 from core.markdown import plain
 from core.templates import checks
 
+logger = logging.getLogger(__name__)
+
 BUNDLE_FORMAT = "predictive-studio-bundle"
 CHECK_TOLERANCE = 1e-4
+DOWNLOAD_FILE = "download.json"  # the last preparation of the bundle: file, size, check
 
 
 def bundle_path(run_id: str) -> Path:
@@ -48,7 +54,8 @@ def build_bundle(run_id: str) -> dict[str, Any]:
 
     The bundle holds model.keras, metadata.json, a model card (README.md) and predict.py.
     Verification unzips it, runs its predict.py on rows recorded at training time and
-    compares with what the live model predicted then.
+    compares with what the live model predicted then. The zip is written beside and
+    moved into place, so a reader never sees half a file.
 
     Returns:
         The check result (also written to the run): `ok`, `message`, `max_abs_diff`.
@@ -60,14 +67,96 @@ def build_bundle(run_id: str) -> dict[str, Any]:
     if not (folder / runs.MODEL_FILE).is_file():
         raise RunError(f"Run `{run_id}` has no trained model to export.")
     metadata = bundle_metadata(run_id)
-    with zipfile.ZipFile(bundle_path(run_id), "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.write(folder / runs.MODEL_FILE, "model.keras")
-        bundle.writestr("metadata.json", json.dumps(metadata, indent=2))
-        bundle.writestr("README.md", model_card(metadata))
-        bundle.write(_bundle_script(run_id), "predict.py")
+    part = folder / f".{runs.BUNDLE_FILE}.{os.getpid()}.{threading.get_ident()}.part"
+    try:
+        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as bundle:
+            bundle.write(folder / runs.MODEL_FILE, "model.keras")
+            bundle.writestr("metadata.json", json.dumps(metadata, indent=2))
+            bundle.writestr("README.md", model_card(metadata))
+            bundle.write(_bundle_script(run_id), "predict.py")
+        os.replace(part, bundle_path(run_id))
+    finally:
+        part.unlink(missing_ok=True)
     check = verify_bundle(run_id)
     runs.write_json_atomic(folder / runs.EXPORT_CHECK_FILE, check)
     return check
+
+
+def prepare_download(run_id: str, by: str) -> dict[str, Any]:
+    """Builds and checks the bundle a person downloads, and records how it went.
+
+    Never raises for a failure to build: the reason is recorded instead, so a run
+    whose download could not be prepared still ends completed (Results then offers
+    to prepare it on click, with the reason).
+
+    Args:
+        run_id: a run with a model.
+        by: who prepared it, recorded: "training", "results", "models" or "cli".
+
+    Returns:
+        The record (also written to the run's download.json): `file`, `size_bytes`,
+        `ok`, `message`, `seconds`, `prepared_by`, `prepared_at`.
+    """
+    started = time.monotonic()
+    try:
+        check = build_bundle(run_id)
+        size = bundle_path(run_id).stat().st_size
+    except Exception as err:  # noqa: BLE001  any failure is a reason, not a crash
+        logger.warning("Run %s: the download was not prepared: %s", run_id, err)
+        check = {
+            "ok": False,
+            "message": f"The download could not be prepared: {first_line(err)}",
+        }
+        size = 0
+    record = {
+        "file": runs.BUNDLE_FILE,
+        "size_bytes": size if check["ok"] else 0,
+        "ok": bool(check["ok"]),
+        "message": check["message"],
+        "seconds": round(time.monotonic() - started, 2),
+        "prepared_by": by,
+        "prepared_at": time.time(),
+    }
+    try:
+        runs.write_json_atomic(runs.run_dir(run_id) / DOWNLOAD_FILE, record)
+    except (OSError, RunError) as err:  # the folder went away or the disk is full
+        logger.warning("Run %s: the download record was not written: %s", run_id, err)
+    return record
+
+
+def prepare_download_after_training(run_id: str) -> None:
+    """The training worker's last step: the bundle is ready when Results opens.
+
+    Skipped when the person pressed Stop (they asked for the run to end now).
+    """
+    if runs.is_stop_requested(run_id):
+        return
+    runs.write_status(run_id, message="Preparing the download.", phase="packaging")
+    record = prepare_download(run_id, by="training")
+    logger.info("Run %s: %s (%.1f s)", run_id, record["message"], record["seconds"])
+
+
+def read_download(run_id: str) -> dict[str, Any]:
+    """The last preparation of a run's bundle (`{}` if it was never prepared)."""
+    return runs.read_json(runs.run_dir(run_id) / DOWNLOAD_FILE)
+
+
+def ready_download(run_id: str) -> dict[str, Any]:
+    """The bundle a person can download now, without waiting: `{}` if there is none.
+
+    Ready means the zip is there and its check passed (a new threshold, for one,
+    removes both). Returns the record with the file's current size.
+    """
+    path = bundle_path(run_id)
+    if not (path.is_file() and read_export_check(run_id).get("ok") is True):
+        return {}
+    return {
+        **read_download(run_id),
+        "file": path.name,
+        "size_bytes": path.stat().st_size,
+        "ok": True,
+        "message": read_export_check(run_id).get("message", ""),
+    }
 
 
 def _bundle_script(run_id: str) -> Path:

@@ -98,7 +98,8 @@ class RunStatus:
     started_at: float | None = None
     updated_at: float | None = None
     message: str = ""
-    phase: str = ""  # "preparing", "training", "saving", "checking" or "evaluating"
+    # "preparing", "training", "saving", "checking", "evaluating" or "packaging"
+    phase: str = ""
     time_budget_s: float = 0.0  # the run's time budget; 0 means none
     first_epoch_at: float | None = None  # when the first epoch ended
     run_started_at: float | None = None  # the worker began: the budget counts from here

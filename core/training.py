@@ -21,7 +21,7 @@ from typing import Any
 
 import keras
 
-from core import run_locks, runs
+from core import export, run_locks, runs
 from core.catalog import get_template
 from core.errors import DataError, RunError, TrainingError, UserError
 from core.templates.base import Info, Prepared, Report, Split
@@ -245,6 +245,7 @@ def _run_to_end(run_id: str) -> str:
         if not wait_for_turn(run_id):
             return _finish(run_id, "stopped", message="Stopped before it started.")
         _train(run_id)
+        export.prepare_download_after_training(run_id)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Stop, keeping what was saved
         if runs.is_folder_gone(run_id):
             return _folder_gone(run_id)

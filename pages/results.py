@@ -4,8 +4,9 @@ import streamlit as st
 
 from core import runs
 from core.errors import RunError
+from core.formats import OTHER_FORMATS
 from pages.ui import kinds
-from pages.ui.runs import format_downloads, live_progress, pick_run
+from pages.ui.runs import download_model, format_downloads, live_progress, pick_run
 from pages.ui.text import plain
 
 st.title("Results")
@@ -29,7 +30,10 @@ if not runs.read_evaluation(run_id) and status.state != "completed":
         live_progress(run_id, rerun_when_done=True)
     st.stop()
 
-# 3. The report, drawn by the view of the run's kind.
+# 3. The model, ready to download (prepared by the worker right after training).
+download_model(run_id)
+
+# 4. The report, drawn by the view of the run's kind.
 try:
     evaluation = runs.load_evaluation(run_id)
     kinds.views_for(runs.run_kind(run_id)).results(run_id, evaluation)
@@ -37,6 +41,6 @@ except RunError as err:  # a file of the run went missing or was damaged
     st.error(plain(err))
     st.stop()
 
-# 4. The model as a file for Python, servers and phones, each checked before download.
-with st.expander("Download the model (bundle, SavedModel, TFLite, ONNX)"):
-    format_downloads(run_id)
+# 5. Other formats, converted and checked when asked for.
+st.subheader("Other ways to use the model")
+format_downloads(run_id, OTHER_FORMATS)

@@ -99,7 +99,9 @@ def test_predict_runs_and_export_share_the_run(table_csv, tmp_path, capsys):
     assert [row["run_id"] for row in listed] == [run_id]
     bundle = tmp_path / "bundle.zip"
     assert main(["export", run_id, "-o", str(bundle)]) == 0
-    assert "match the live model" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "Using the bundle prepared after training" in said  # no second build
+    assert "match the live model" in said
     bundle_out = tmp_path / "from_bundle.csv"
     assert main(["predict", str(bundle), str(table_csv), "-o", str(bundle_out)]) == 0
     assert pd.read_csv(bundle_out)["prediction"].equals(pd.read_csv(out)["prediction"])

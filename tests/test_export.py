@@ -71,6 +71,54 @@ def test_bundle_holds_model_metadata_card_and_script(run_id):
 
 
 @pytest.mark.trains
+def test_training_prepares_the_checked_download_and_it_loads(run_id, tmp_path):
+    record = export.read_download(run_id)
+    assert record["prepared_by"] == "training", record
+    assert record["ok"] and "match the live model" in record["message"], record
+    assert record["file"] == runs.BUNDLE_FILE and record["size_bytes"] > 1000
+    assert runs.read_status(run_id).state == "completed"
+    ready = export.ready_download(run_id)
+    assert ready["size_bytes"] == export.bundle_path(run_id).stat().st_size
+    with zipfile.ZipFile(export.bundle_path(run_id)) as bundle:
+        bundle.extract("model.keras", tmp_path)
+    model = keras.saving.load_model(tmp_path / "model.keras")  # safe mode
+    assert len(model.inputs) == 2  # x and color
+
+
+@pytest.mark.trains
+def test_a_failed_preparation_leaves_the_run_completed_with_the_reason(
+    monkeypatch,
+):
+    def broken(run_id):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(export, "build_bundle", broken)
+    run_id, _ = _train_tiny()
+    assert runs.read_status(run_id).state == "completed"
+    record = export.read_download(run_id)
+    assert record["prepared_by"] == "training" and not record["ok"]
+    assert record["message"] == (
+        "The download could not be prepared: No space left on device"
+    )
+    assert export.ready_download(run_id) == {}
+    assert runs.is_usable(run_id)  # Predict still works with it
+
+
+def test_preparing_a_missing_run_records_the_reason_instead_of_raising():
+    record = export.prepare_download("no-such-run", by="cli")
+    assert not record["ok"] and record["size_bytes"] == 0
+    assert record["message"].startswith(
+        "The download could not be prepared: There is no run `no-such-run`"
+    )
+
+
+def test_a_stopped_run_is_not_packaged(monkeypatch):
+    monkeypatch.setattr(runs, "is_stop_requested", lambda run_id: True)
+    monkeypatch.setattr(export, "prepare_download", pytest.fail)
+    export.prepare_download_after_training("any-run")
+
+
+@pytest.mark.trains
 def test_predict_frame_appends_predictions_and_warns_on_extra_columns(
     trained_run, run_id
 ):

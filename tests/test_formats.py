@@ -289,7 +289,7 @@ def test_results_page_offers_each_converted_format_with_size_and_latency(run_ids
     assert "match the Keras model" in texts(at.success)
     assert "model_int8.tflite" in texts(at.caption)
     # Formats not converted yet wait for their button: nothing runs on a rerun.
-    assert "Convert and check" in [b.label for b in at.button]
+    assert "Prepare this file" in [b.label for b in at.button]
 
 
 @pytest.mark.trains

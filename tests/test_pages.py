@@ -483,6 +483,33 @@ def _render_progress(run_id: str) -> None:
     live_progress(run_id)
 
 
+def _render_formats(run_id: str) -> None:
+    from pages.ui.runs import format_downloads
+
+    format_downloads(run_id, ("tflite",))
+
+
+def test_other_formats_read_in_peoples_words_and_show_a_failed_conversion(
+    monkeypatch,
+):
+    from core import formats
+    from core.errors import ExportError
+
+    def broken(run_id, name, force=False):
+        raise ExportError("The TensorFlow Lite (LiteRT) export failed: no space left")
+
+    monkeypatch.setattr(formats, "export_format", broken)
+    run_id = _hand_written_run("completed")
+    at = AppTest.from_function(
+        _render_formats, args=(run_id,), default_timeout=30
+    ).run()
+    assert "**For phones and small devices (TensorFlow Lite)**" in texts(at.markdown)
+    at.button(key="_w_convert_tflite").click().run()
+    assert not at.exception
+    assert at.status[0].label == "The TensorFlow Lite (LiteRT) conversion failed."
+    assert "export failed: no space left" in texts(at.error)
+
+
 @pytest.mark.usefixtures("ordered_run_ids")  # runs made in one millisecond
 def test_live_progress_shows_failed_error_and_queue_position():
     failed = _hand_written_run("failed", error="Training diverged: lower the rate.")
@@ -526,6 +553,7 @@ def test_live_progress_names_the_phase_after_the_epochs():
         ("preparing", "Preparing the data…"),
         ("checking", "Checking the downloadable model…"),
         ("evaluating", "Evaluating on the test rows…"),
+        ("packaging", "Preparing the model download…"),
     ]:
         runs.write_status(run_id, phase=phase)
         assert runs.read_status(run_id).eta_seconds is None
@@ -596,6 +624,92 @@ def test_results_page_gives_no_green_check_to_a_model_in_the_noise(
     at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
     assert "no better than guessing: always “0”" in texts(at.warning)  # no backticks
     assert "no better than guessing" not in texts(at.success)
+
+
+def _main_in_order(at) -> list[tuple[str, str]]:
+    """(type, label or text) of each element of the main area, top to bottom."""
+    found = []
+
+    def walk(node) -> None:
+        children = getattr(node, "children", None)
+        if children:
+            for index in sorted(children):
+                walk(children[index])
+            return
+        found.append((node.type, getattr(node, "label", None) or str(node.value)))
+
+    walk(at.main)
+    return found
+
+
+@pytest.mark.trains
+def test_results_page_offers_the_prepared_download_before_the_report(trained_run):
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    order = _main_in_order(at)
+    download = order.index(("download_button", "Download model"))
+    assert order[download - 1] == ("selectbox", "Run")  # right under the run picker
+    sentence = shown(runs.read_evaluation(trained_run)["verdict"]["sentence"])
+    unescaped = [re.sub(r"\\(.)", r"\1", text) for _, text in order]
+    report = next(i for i, text in enumerate(unescaped) if sentence in text)
+    assert download < report
+    assert (
+        "ready-to-run predict script; works with Python and Keras 3"
+        in order[download + 1][1]
+    )
+    assert not [b for b in at.button if b.key == "_w_prepare_download"]
+    labels = texts(at.markdown)
+    for words in (
+        "For phones and small devices (TensorFlow Lite)",
+        "For other languages and servers (ONNX)",
+        "For TensorFlow Serving (SavedModel)",
+    ):
+        assert f"**{words}**" in labels
+    assert report < order.index(("subheader", "Other ways to use the model"))
+
+
+@pytest.mark.trains
+def test_results_page_prepares_a_missing_download_once_on_click(trained_run):
+    from core import export
+
+    export.bundle_path(trained_run).unlink()  # as for a run trained before this
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert not [b for b in at.download_button if b.label == "Download model"]
+    assert "Preparing it takes a few seconds once" in texts(at.caption)
+    at.button(key="_w_prepare_download").click().run(timeout=120)
+    assert not at.exception
+    assert [b.label for b in at.download_button][:1] == ["Download model"]
+    assert export.read_download(trained_run)["prepared_by"] == "results"
+    again = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert [b.label for b in again.download_button][:1] == ["Download model"]
+
+
+@pytest.mark.trains
+def test_results_page_waits_while_the_worker_prepares_the_download(trained_run):
+    before = runs.read_status(trained_run).state
+    runs.write_status(trained_run, state="running", phase="packaging")
+    assert run_locks.hold_worker_lock(trained_run)  # as the worker does
+    try:
+        at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+        assert "Preparing the model download" in texts(at.info)
+        assert "Download model" not in [b.label for b in at.download_button]
+        assert not [b for b in at.button if b.key == "_w_prepare_download"]
+    finally:
+        run_locks.release_worker_lock(trained_run)
+        runs.write_status(trained_run, state=before, phase="")
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert [b.label for b in at.download_button][:1] == ["Download model"]
+
+
+@pytest.mark.trains
+def test_results_page_says_why_the_download_was_not_prepared(trained_run, monkeypatch):
+    from core import export
+
+    record = {"ok": False, "message": "The download could not be prepared: disk full"}
+    monkeypatch.setattr(export, "ready_download", lambda run_id: {})
+    monkeypatch.setattr(export, "read_download", lambda run_id: record)
+    at = open_page("pages/results.py", **{state.ACTIVE_RUN_ID: trained_run})
+    assert "could not be prepared: disk full" in texts(at.warning)
+    assert at.button(key="_w_prepare_download").label == "Prepare the model download"
 
 
 def test_results_page_without_runs():

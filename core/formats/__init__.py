@@ -30,19 +30,41 @@ class Format:
     """One way to download a model."""
 
     name: str
-    title: str
+    title: str  # the format's own name, in messages and model cards
     use: str  # who runs it, in a few words
+    label: str  # the heading a person reads: what it is for, then its name
 
 
 FORMATS = {
     f.name: f
     for f in (
-        Format("bundle", "bundle (.keras + predict.py)", "Python with Keras"),
-        Format("savedmodel", "TensorFlow SavedModel", "TF Serving, TensorFlow"),
-        Format("tflite", "TensorFlow Lite (LiteRT)", "Android, iOS, small devices"),
-        Format("onnx", "ONNX", "onnxruntime, C#, Java, JavaScript servers"),
+        Format(
+            "bundle",
+            "bundle (.keras + predict.py)",
+            "Python with Keras 3",
+            "For Python with Keras 3 (the model and a predict script)",
+        ),
+        Format(
+            "savedmodel",
+            "TensorFlow SavedModel",
+            "TF Serving, TensorFlow",
+            "For TensorFlow Serving (SavedModel)",
+        ),
+        Format(
+            "tflite",
+            "TensorFlow Lite (LiteRT)",
+            "Android, iOS, small devices",
+            "For phones and small devices (TensorFlow Lite)",
+        ),
+        Format(
+            "onnx",
+            "ONNX",
+            "onnxruntime, C#, Java, JavaScript servers",
+            "For other languages and servers (ONNX)",
+        ),
     )
 }
+OTHER_FORMATS = ("tflite", "onnx", "savedmodel")  # below the bundle, in this order
 
 
 # What `-o PATH` writes besides the zip: (the extension, the zip member it takes).

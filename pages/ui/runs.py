@@ -91,6 +91,91 @@ def download_buttons(run_id: str) -> None:
     )
 
 
+DOWNLOAD_NOTE = (
+    "A .zip with the model and a ready-to-run predict script; works with Python and "
+    "Keras 3."
+)
+
+
+def download_model(run_id: str) -> None:
+    """The primary download: the checked bundle the worker prepared after training.
+
+    A run without it (trained before this existed, or whose preparation failed)
+    gets a button that prepares it once, keeping it in the run for next time. While
+    the worker still prepares it, the place waits and the page reruns when it is done.
+    """
+    from core import export, formats
+
+    if launch.state(run_id).is_active:
+        _download_on_its_way(run_id)
+        return
+    slot = st.empty()
+    ready = export.ready_download(run_id)
+    if not ready and slot.button(
+        "Prepare the model download",
+        type="primary",
+        icon=":material/package_2:",
+        key="_w_prepare_download",
+    ):
+        with slot.status("Preparing the model file and checking it…") as box:
+            if not export.prepare_download(run_id, by="results")["ok"]:
+                box.update(label="The model file is not ready.", state="error")
+        ready = export.ready_download(run_id)
+    if not ready:
+        _download_not_ready(run_id)
+        return
+    slot.download_button(
+        "Download model",
+        data=export.bundle_path(run_id).read_bytes,
+        file_name=f"{run_id}-bundle.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        type="primary",
+        key="_w_download_model",
+    )
+    size = formats.format_size(ready["size_bytes"])
+    st.caption(
+        f"{DOWNLOAD_NOTE} {size}; checked: reloaded on its own, it gives the same "
+        "answers as here."
+    )
+
+
+def _download_not_ready(run_id: str) -> None:
+    """Why the last preparation failed (if it did), and what the button does."""
+    from core import export
+
+    record, check = export.read_download(run_id), export.read_export_check(run_id)
+    reason = next(
+        (r["message"] for r in (record, check) if r and r.get("ok") is False), ""
+    )
+    if reason:
+        st.warning(plain(reason), icon=":material/block:")
+    st.caption(
+        f"{DOWNLOAD_NOTE} Preparing it takes a few seconds once: the file is built, "
+        "then checked in a fresh process, and kept for next time."
+    )
+
+
+def _download_on_its_way(run_id: str) -> None:
+    """The worker is still preparing the file: say so, and rerun once it is done."""
+    page = _page_hash()
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def _wait() -> None:
+        if not launch.state(run_id).is_active:
+            if _page_hash() == page:  # not on a page the person moved on to
+                st.rerun()
+            return
+        st.info(
+            "Preparing the model download: the file is built and checked once, "
+            "right after training…",
+            icon=":material/hourglass_top:",
+        )
+
+    _wait()
+
+
 def format_downloads(run_id: str, names: tuple[str, ...] | None = None) -> None:
     """One download per format, converted on demand and checked in a fresh process.
 
@@ -101,17 +186,32 @@ def format_downloads(run_id: str, names: tuple[str, ...] | None = None) -> None:
     for name in names or tuple(formats.FORMATS):
         fmt = formats.FORMATS[name]
         with st.container(border=True):
-            st.markdown(f"**{fmt.title}** · {fmt.use}")
+            st.markdown(f"**{fmt.label}**")
+            st.caption(fmt.use)
             result = formats.read_result(run_id, name)
-            button = "Convert and check" if not result else "Convert again"
+            button = "Prepare this file" if not result else "Prepare again"
             if st.button(button, key=f"_w_convert_{name}", icon=":material/sync:"):
-                with st.spinner(f"Converting to {fmt.title} and checking it…"):
-                    try:
-                        result = formats.export_format(run_id, name, force=True)
-                    except UserError as err:
-                        st.error(plain(err))
+                result = _convert(run_id, name) or result
             if result:
                 _format_result(run_id, name, result)
+
+
+def _convert(run_id: str, name: str) -> dict[str, Any]:
+    """Converts with a progress box; a failure is shown below it ({} returned)."""
+    from core import formats
+
+    title = formats.FORMATS[name].title
+    with st.status(f"Converting to {title} and checking it in a fresh process…") as box:
+        try:
+            result = formats.export_format(run_id, name, force=True)
+        except UserError as err:
+            box.update(label=f"The {title} conversion failed.", state="error")
+            failure = str(err)
+        else:
+            box.update(label=f"{title}: converted and checked.", state="complete")
+            return result
+    st.error(plain(failure))
+    return {}
 
 
 def _format_result(run_id: str, name: str, result: dict[str, Any]) -> None:
@@ -164,6 +264,7 @@ PHASES = {  # status.json's phase after the epochs: what the worker is doing now
     "saving": "Saving the best model…",
     "checking": "Checking the downloadable model…",
     "evaluating": "Evaluating on the test rows…",
+    "packaging": "Preparing the model download…",
 }
 
 
@@ -203,7 +304,7 @@ def progress_text(status: runs.RunStatus) -> str:
 
 def progress_fraction(status: runs.RunStatus) -> float:
     """The share done; the epochs count as done once the worker moves past them."""
-    after_epochs = status.phase in ("saving", "checking", "evaluating")
+    after_epochs = status.phase in ("saving", "checking", "evaluating", "packaging")
     return 1.0 if status.is_active and after_epochs else status.fraction
 
 

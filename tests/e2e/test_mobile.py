@@ -110,4 +110,4 @@ def test_phone_journey_sample_train_and_camera_prediction(phone):
     _fits(page, page.get_by_role("button", name="Clear photo"))
 
     _open(page, "Results")
-    _fits(page, page.get_by_text("Download the model").first)
+    _fits(page, page.get_by_role("button", name="Download model"))
