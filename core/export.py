@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 BUNDLE_FORMAT = "predictive-studio-bundle"
 CHECK_TOLERANCE = 1e-4
 DOWNLOAD_FILE = "download.json"  # the last preparation of the bundle: file, size, check
+# "0" skips preparing the bundle after training (a batch server that never downloads, the
+# test suite); it is then prepared on the first download or export.
+PREPARE_DOWNLOAD_ENV = "PREDICTIVE_STUDIO_PREPARE_DOWNLOAD"
 
 
 def bundle_path(run_id: str) -> Path:
@@ -127,9 +130,10 @@ def prepare_download(run_id: str, by: str) -> dict[str, Any]:
 def prepare_download_after_training(run_id: str) -> None:
     """The training worker's last step: the bundle is ready when Results opens.
 
-    Skipped when the person pressed Stop (they asked for the run to end now).
+    Skipped when the person pressed Stop (they asked for the run to end now) and where
+    `PREDICTIVE_STUDIO_PREPARE_DOWNLOAD` is "0".
     """
-    if runs.is_stop_requested(run_id):
+    if runs.is_stop_requested(run_id) or os.environ.get(PREPARE_DOWNLOAD_ENV) == "0":
         return
     runs.write_status(run_id, message="Preparing the download.", phase="packaging")
     record = prepare_download(run_id, by="training")

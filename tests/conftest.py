@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ TRAINS_HINT = "this test trains a model or starts a worker: mark it `trains`"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Packaging each trained run's download takes seconds (a fresh Python checks it):
+    # only the tests that ask for `prepared_downloads` do it (core.export).
+    os.environ["PREDICTIVE_STUDIO_PREPARE_DOWNLOAD"] = "0"
     config.addinivalue_line("markers", "slow: starts real worker processes (seconds)")
     config.addinivalue_line("markers", "e2e: drives a real browser against the app")
     config.addinivalue_line(
@@ -58,6 +62,12 @@ def _unmarked_training_fails(_training_refused):
     if _training_refused:
         _training_refused.clear()
         pytest.fail(TRAINS_HINT)
+
+
+@pytest.fixture
+def prepared_downloads(monkeypatch):
+    """Trainings in this test prepare their download, as they do outside the tests."""
+    monkeypatch.setenv("PREDICTIVE_STUDIO_PREPARE_DOWNLOAD", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -89,7 +89,9 @@ def test_verdict_on_heart_disease_with_a_shuffled_or_real_target(
 
 
 @pytest.mark.trains
-def test_predict_runs_and_export_share_the_run(table_csv, tmp_path, capsys):
+def test_predict_runs_and_export_share_the_run(
+    table_csv, tmp_path, capsys, prepared_downloads
+):
     run_id = _train(table_csv, capsys)["run_id"]
     out = tmp_path / "scored.csv"
     assert main(["predict", run_id, str(table_csv), "-o", str(out)]) == 0

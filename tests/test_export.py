@@ -37,7 +37,7 @@ def _train_tiny() -> tuple[str, pd.DataFrame]:
 
 
 @pytest.fixture
-def trained_run(trained_workspace, monkeypatch):
+def trained_run(trained_workspace, monkeypatch, prepared_downloads):
     """One tiny classification run, trained in-process, shared by this module's tests."""
     run_id, frame = trained_workspace("export", _train_tiny).use(monkeypatch)
     return run_id, frame
@@ -87,7 +87,7 @@ def test_training_prepares_the_checked_download_and_it_loads(run_id, tmp_path):
 
 @pytest.mark.trains
 def test_a_failed_preparation_leaves_the_run_completed_with_the_reason(
-    monkeypatch,
+    monkeypatch, prepared_downloads
 ):
     def broken(run_id):
         raise OSError("No space left on device")
@@ -112,8 +112,15 @@ def test_preparing_a_missing_run_records_the_reason_instead_of_raising():
     )
 
 
-def test_a_stopped_run_is_not_packaged(monkeypatch):
+def test_a_stopped_run_is_not_packaged(monkeypatch, prepared_downloads):
     monkeypatch.setattr(runs, "is_stop_requested", lambda run_id: True)
+    monkeypatch.setattr(export, "prepare_download", pytest.fail)
+    export.prepare_download_after_training("any-run")
+
+
+def test_a_server_that_never_downloads_can_skip_the_packaging(monkeypatch):
+    monkeypatch.setenv(export.PREPARE_DOWNLOAD_ENV, "0")
+    monkeypatch.setattr(runs, "is_stop_requested", lambda run_id: False)
     monkeypatch.setattr(export, "prepare_download", pytest.fail)
     export.prepare_download_after_training("any-run")
 

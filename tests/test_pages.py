@@ -69,7 +69,7 @@ def regression_run(trained_workspace, monkeypatch) -> str:
 
 
 @pytest.fixture
-def trained_run(trained_workspace, monkeypatch) -> str:
+def trained_run(trained_workspace, monkeypatch, prepared_downloads) -> str:
     def train() -> str:
         return _train_sample("heart.csv", "tabular_classification", "target")
 

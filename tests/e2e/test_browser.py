@@ -74,6 +74,7 @@ def app_url(tmp_path_factory):
     env = {
         **os.environ,
         "PREDICTIVE_STUDIO_WORKSPACE": str(tmp_path_factory.mktemp("ws")),
+        "PREDICTIVE_STUDIO_PREPARE_DOWNLOAD": "1",  # as outside the tests
     }
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",

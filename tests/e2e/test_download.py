@@ -46,7 +46,11 @@ def app(tmp_path_factory):
         "--server.headless", "true", "--server.port", str(port),
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    env = {**os.environ, "PREDICTIVE_STUDIO_WORKSPACE": str(workspace)}
+    env = {
+        **os.environ,
+        "PREDICTIVE_STUDIO_WORKSPACE": str(workspace),
+        "PREDICTIVE_STUDIO_PREPARE_DOWNLOAD": "1",  # as outside the tests
+    }
     log = open(workspace.parent / "streamlit.log", "w")  # noqa: SIM115
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     url = f"http://localhost:{port}"
