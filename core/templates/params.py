@@ -85,7 +85,7 @@ TRAINING_PARAMS = (
         "Patience (epochs)",
         20,
         min_value=1,
-        max_value=500,
+        max_value=5000,  # as many as the epochs: no early stopping
         help="Stop after this many epochs without improvement.",
         advanced=True,
     ),

@@ -53,7 +53,7 @@ def test_budgeted_run_shows_time_within_budget_and_why_it_stopped(page):  # noqa
     expect(page.get_by_text("Suggested:")).to_be_visible()
     page.get_by_text("More settings").click()
     _fill(page, "Maximum epochs", 5000)  # far more than the budget allows
-    _fill(page, "Patience (epochs)", 500)  # so the budget, not early stopping, ends it
+    _fill(page, "Patience (epochs)", 5000)  # so the budget, not early stopping, ends it
     _fill(page, "Time budget (seconds, 0 = none)", BUDGET_S)
     page.get_by_role("button", name="Train").click()
 
