@@ -31,6 +31,14 @@ from core.templates.base import Prepared
 MAX_SCATTER_POINTS = 20_000  # per chart; WebGL draws this many at ease
 IMPORTANCE_REPEATS = 5
 REFERENCE_TEXT = "a gradient-boosting model"
+# The reference's fixed portfolio: the library's default, slower and smoother, larger
+# leaves. Each stops adding trees on the validation rows, which pick one of them.
+REFERENCE_CONFIGS = (
+    {"learning_rate": 0.1, "max_leaf_nodes": 31},
+    {"learning_rate": 0.05, "max_leaf_nodes": 15, "l2_regularization": 1.0},
+    {"learning_rate": 0.1, "max_leaf_nodes": 63, "min_samples_leaf": 40},
+)
+MIN_TUNING_ROWS = 20  # fewer validation rows: the library defaults, untuned
 
 
 def evaluate(model: Any, prepared: Prepared, seed: int = 0) -> dict[str, Any]:
@@ -266,18 +274,47 @@ def spread_sample(values: np.ndarray, limit: int) -> np.ndarray:
 
 
 def _reference(prepared: Prepared, estimator: type, seed: int) -> tuple[Any, float]:
-    """Fits scikit-learn's HistGradientBoosting on the same train rows.
+    """Fits scikit-learn's HistGradientBoosting on the train rows, tuned on validation.
 
+    Each of `REFERENCE_CONFIGS` adds trees until the loss on the validation rows stops
+    improving (at most 1,000), and the one scoring best on the validation rows (accuracy
+    or R²) is kept; the test rows are never looked at. With under `MIN_TUNING_ROWS`
+    validation rows, or classes the training rows lack, the library defaults are fitted.
     It fits with one OpenMP thread: beside a training worker on 2 busy CPUs, two
     threads spun for 120 s on a fit that takes 4 s alone.
     """
     from threadpoolctl import threadpool_limits
 
+    train, val = prepared.train, prepared.val
+    x_train = _reference_frame(prepared, train)
     started = time.perf_counter()
-    model = estimator(categorical_features="from_dtype", random_state=seed)
     with threadpool_limits(1):
-        model.fit(_reference_frame(prepared, prepared.train), prepared.train.targets)
+        if not _can_tune(prepared, estimator):
+            model = estimator(categorical_features="from_dtype", random_state=seed)
+            return model.fit(x_train, train.targets), time.perf_counter() - started
+        x_val = _reference_frame(prepared, val)
+        fitted = [
+            estimator(
+                categorical_features="from_dtype",
+                random_state=seed,
+                early_stopping=True,
+                max_iter=1000,
+                n_iter_no_change=20,
+                **config,
+            ).fit(x_train, train.targets, X_val=x_val, y_val=val.targets)
+            for config in REFERENCE_CONFIGS
+        ]
+        model = max(fitted, key=lambda m: m.score(x_val, val.targets))
     return model, time.perf_counter() - started
+
+
+def _can_tune(prepared: Prepared, estimator: type) -> bool:
+    val_targets = np.asarray(prepared.val.targets)
+    if len(val_targets) < MIN_TUNING_ROWS:
+        return False
+    if estimator is HistGradientBoostingRegressor:
+        return True
+    return set(np.unique(val_targets)) <= set(np.unique(prepared.train.targets))
 
 
 def _reference_frame(prepared: Prepared, split: Any) -> pd.DataFrame:
