@@ -68,19 +68,9 @@ def verdict_label(evaluation: dict[str, Any]) -> str:
 
 def download_buttons(run_id: str) -> None:
     """Buttons for the checked bundle and the bare model; files are read on click."""
-    from core import export
-
     model_path = runs.run_dir(run_id) / runs.MODEL_FILE
     left, right = st.columns(2)
-    left.download_button(
-        "Download bundle.zip",
-        data=export.bundle_path(run_id).read_bytes,
-        file_name=f"{run_id}-bundle.zip",
-        mime="application/zip",
-        on_click="ignore",
-        icon=":material/download:",
-        type="primary",
-    )
+    _bundle_button(left, "Download bundle.zip", run_id)
     right.download_button(
         "Download model.keras",
         data=model_path.read_bytes,
@@ -124,16 +114,7 @@ def download_model(run_id: str) -> None:
     if not ready:
         _download_not_ready(run_id)
         return
-    slot.download_button(
-        "Download model",
-        data=export.bundle_path(run_id).read_bytes,
-        file_name=f"{run_id}-bundle.zip",
-        mime="application/zip",
-        on_click="ignore",
-        icon=":material/download:",
-        type="primary",
-        key="_w_download_model",
-    )
+    _bundle_button(slot, "Download model", run_id, key="_w_download_model")
     size = formats.format_size(ready["size_bytes"])
     st.caption(
         f"{DOWNLOAD_NOTE} {size}; checked: reloaded on its own, it gives the same "
@@ -436,3 +417,19 @@ def _status_message(status: runs.RunStatus) -> None:
         )
     elif status.state == "stopped":
         st.warning("Training was stopped; the best model so far was kept.")
+
+
+def _bundle_button(container: Any, label: str, run_id: str, **extra: Any) -> None:
+    """A primary button that downloads the run's checked bundle (read on click)."""
+    from core import export
+
+    container.download_button(
+        label,
+        data=export.bundle_path(run_id).read_bytes,
+        file_name=f"{run_id}-bundle.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        type="primary",
+        **extra,
+    )

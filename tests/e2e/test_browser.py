@@ -14,6 +14,8 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,31 +68,47 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> No
     raise RuntimeError("streamlit did not become healthy in time")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """Starts the app on a free port with a private workspace."""
+@contextmanager
+def serve(env: dict[str, str], log_folder: Path) -> Iterator[str]:
+    """Runs the app on a free port with `env` added to ours; yields its address."""
     _require_chromium()
     port = _free_port()
-    env = {
-        **os.environ,
-        "PREDICTIVE_STUDIO_WORKSPACE": str(tmp_path_factory.mktemp("ws")),
-        "PREDICTIVE_STUDIO_PREPARE_DOWNLOAD": "1",  # as outside the tests
-    }
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port),
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(url, server)
+    with open(log_folder / "streamlit.log", "w") as log:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log
+        )
+        url = f"http://localhost:{port}"
+        try:
+            _wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """Starts the app on a free port with a private workspace."""
+    env = {
+        "PREDICTIVE_STUDIO_WORKSPACE": str(tmp_path_factory.mktemp("ws")),
+        "PREDICTIVE_STUDIO_PREPARE_DOWNLOAD": "1",  # as outside the tests
+    }
+    with serve(env, tmp_path_factory.mktemp("log")) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+
+
+def upload_table(page, path: Path) -> None:
+    """Chooses `path` in the Data page's table uploader (the page must be open)."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(
+            '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
+        ).click()
+    chooser.value.set_files(str(path))
 
 
 @pytest.fixture
@@ -123,11 +141,7 @@ def test_upload_train_predict_download(page, tmp_path):
     expect(page.get_by_text("Predictive Studio turns examples")).to_be_visible()
 
     _open(page, "Data")
-    with page.expect_file_chooser() as chooser:
-        page.locator(
-            '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
-        ).click()
-    chooser.value.set_files(str(ROOT / "sample_data" / "heart.csv"))
+    upload_table(page, ROOT / "sample_data" / "heart.csv")
     expect(page.get_by_text("303 rows · 14 columns")).to_be_visible()
     expect(page.get_by_text("Data check")).to_be_visible()
 

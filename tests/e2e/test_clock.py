@@ -15,6 +15,7 @@ from tests.e2e.test_browser import (  # noqa: F401  app_url and page are fixture
     _open,
     app_url,
     page,
+    upload_table,
 )
 
 pytestmark = pytest.mark.e2e
@@ -42,11 +43,7 @@ def test_budgeted_run_shows_time_within_budget_and_why_it_stopped(page):  # noqa
     from playwright.sync_api import expect
 
     _open(page, "Data")
-    with page.expect_file_chooser() as chooser:
-        page.locator(
-            '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
-        ).click()
-    chooser.value.set_files(str(ROOT / "sample_data" / "heart.csv"))
+    upload_table(page, ROOT / "sample_data" / "heart.csv")
     expect(page.get_by_text("303 rows · 14 columns")).to_be_visible()
 
     _open(page, "Train")

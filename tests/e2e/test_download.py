@@ -8,9 +8,6 @@ before this existed) prepares it once on click. Timings (click to file) are prin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -23,10 +20,9 @@ from tests.e2e.test_browser import (
     ROOT,
     TRAINING_TIMEOUT_MS,
     _assert_bundle_model_loads_in_fresh_process,
-    _free_port,
     _open,
-    _require_chromium,
-    _wait_healthy,
+    serve,
+    upload_table,
 )
 from tests.e2e.test_mobile import PHONE
 
@@ -38,29 +34,13 @@ DRAWN_MS = 60_000  # a fresh browser loads each kind of widget once, slowly on a
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The app on a free port; its workspace, so a test can reach the run's files."""
-    _require_chromium()
     workspace = tmp_path_factory.mktemp("download") / "workspace"
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
     env = {
-        **os.environ,
         "PREDICTIVE_STUDIO_WORKSPACE": str(workspace),
         "PREDICTIVE_STUDIO_PREPARE_DOWNLOAD": "1",  # as outside the tests
     }
-    log = open(workspace.parent / "streamlit.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(url, server)
+    with serve(env, workspace.parent) as url:
         yield url, workspace
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def _browser(playwright, viewport: dict, **extra):
@@ -83,11 +63,7 @@ def heart_run(app) -> Path:
         browser, page = _browser(playwright, DESKTOP)
         page.goto(url)
         _open(page, "Data")
-        with page.expect_file_chooser() as chooser:
-            page.locator(
-                '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
-            ).click()
-        chooser.value.set_files(str(ROOT / "sample_data" / "heart.csv"))
+        upload_table(page, ROOT / "sample_data" / "heart.csv")
         expect(page.get_by_text("303 rows · 14 columns")).to_be_visible()
         _open(page, "Train")
         page.get_by_text("More settings").click()

@@ -33,10 +33,9 @@ from tests.e2e.test_browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     ROOT,
-    _free_port,
     _open,
     _require_chromium,
-    _wait_healthy,
+    serve,
 )
 from tests.e2e.test_mobile import OVERFLOW, PHONE
 from tests.e2e.test_mobile import _open as _open_on_phone
@@ -96,23 +95,9 @@ def _copy_as_no_better(source: Path, target: Path) -> None:
 @pytest.fixture(scope="module")
 def studio(workspace, tmp_path_factory) -> str:
     """The app's address, serving `workspace`."""
-    port = _free_port()
-    env = {**os.environ, "PREDICTIVE_STUDIO_WORKSPACE": str(workspace)}
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(url, server)
+    env = {"PREDICTIVE_STUDIO_WORKSPACE": str(workspace)}
+    with serve(env, tmp_path_factory.mktemp("log")) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

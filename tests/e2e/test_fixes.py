@@ -13,6 +13,7 @@ from tests.e2e.test_browser import (  # noqa: F401  app_url and page are fixture
     _open,
     app_url,
     page,
+    upload_table,
 )
 from tests.test_data_fixes import heart_like
 
@@ -25,11 +26,7 @@ def test_a_fix_clicked_in_the_data_check_reaches_train_and_results(page, tmp_pat
     path = tmp_path / "checkup.csv"
     heart_like().to_csv(path, index=False)
     _open(page, "Data")
-    with page.expect_file_chooser() as chooser:
-        page.locator(
-            '[data-testid="stFileUploaderDropzone"][aria-label^="Upload a table"]'
-        ).click()
-    chooser.value.set_files(str(path))
+    upload_table(page, path)
     expect(page.get_by_text("far below every other value", exact=False)).to_be_visible(
         timeout=30_000
     )

@@ -8,10 +8,7 @@ file that is not the network's, naming the file it expects. Nothing is trained.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +16,9 @@ import pytest
 from tests.e2e.test_browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
-    ROOT,
-    _free_port,
     _open,
     _require_chromium,
-    _wait_healthy,
+    serve,
 )
 
 pytestmark = pytest.mark.e2e
@@ -44,29 +39,14 @@ def offline_app(tmp_path_factory):
     if any(Path("/tmp/.keras/models").glob("*.h5")):  # a cache the app always reads
         pytest.skip("pre-trained weights are in /tmp/.keras/models on this machine")
     home = tmp_path_factory.mktemp("home")
-    port = _free_port()
     env = {
-        **os.environ,
         "HOME": str(home),  # the Keras cache ~/.keras/models is empty
         "KERAS_HOME": str(home / ".keras"),
         "PREDICTIVE_STUDIO_WORKSPACE": str(tmp_path_factory.mktemp("ws")),
         "PREDICTIVE_STUDIO_WEIGHTS_URL": _dead_address(),
     }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://localhost:{port}"
-    try:
-        _wait_healthy(url, server)
+    with serve(env, tmp_path_factory.mktemp("log")) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_train_warns_before_the_button_and_offers_download_and_upload(

@@ -18,9 +18,8 @@ from tests.e2e.test_browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     ROOT,
-    _free_port,
     _require_chromium,
-    _wait_healthy,
+    serve,
 )
 
 pytestmark = pytest.mark.e2e
@@ -44,21 +43,8 @@ def app_with_run(tmp_path_factory):
         [*train, "--target", "target", "--epochs", "1"],
         cwd=ROOT, env=env, check=True, capture_output=True, timeout=180,
     )  # fmt: skip
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        _wait_healthy(f"http://localhost:{port}", server)
-        yield f"http://localhost:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serve(env, tmp_path_factory.mktemp("log")) as url:
+        yield url
 
 
 def test_phone_sidebar_closes_after_navigating_and_pages_fit(app_with_run):
