@@ -406,18 +406,7 @@ def _verdict_words(
         "worse": "worse than",
         "unclear": "no better than" if agrees else "not clearly better than",
     }[outcome]
-    if metric == "average_precision":
-        score = f"Average precision {value}"
-        base_score = f"{baseline_text} scores {base}"
-    elif metric == "accuracy":
-        score = f"Right {value} of the time"
-        base_score = f"{baseline_text} is right {base} of the time"
-    elif metric == "balanced_accuracy":
-        score = f"Balanced accuracy {value}"
-        base_score = f"{baseline_text} scores {base}"
-    else:
-        score = f"Off by {value} on average"
-        base_score = f"{baseline_text} is off by {base} on average"
+    score, base_score = _score_words(metric, value, base, baseline_text)
     gain = _gain_text(metric, result["difference"])
     if agrees:
         noise = (
@@ -447,6 +436,25 @@ def _verdict_words(
     if not agrees:
         return sentence, f"{shown} — {judged} {baseline_name} (gain likely {gain})"
     return sentence, f"{shown} ({spread}) — {judged} {baseline_name}"
+
+
+def _score_words(
+    metric: str, value: str, base: str, baseline_text: str
+) -> tuple[str, str]:
+    """The model's score and the baseline's, in words, e.g. "Right 53% of the time"."""
+    if metric == "average_precision":
+        return f"Average precision {value}", f"{baseline_text} scores {base}"
+    if metric == "accuracy":
+        return (
+            f"Right {value} of the time",
+            f"{baseline_text} is right {base} of the time",
+        )
+    if metric == "balanced_accuracy":
+        return f"Balanced accuracy {value}", f"{baseline_text} scores {base}"
+    return (
+        f"Off by {value} on average",
+        f"{baseline_text} is off by {base} on average",
+    )
 
 
 def _interval_agrees(result: Mapping[str, Any]) -> bool:

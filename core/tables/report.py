@@ -83,13 +83,10 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
     )
     y_pred = proba.argmax(axis=1)
     answer = names[int(dummy.classes_[np.argmax(dummy.class_prior_)])]
+    probas = {"ours": proba, "base": baseline_proba, "ref": reference_proba}
     right = {
         name: (p.argmax(axis=1) == test.targets).astype(float)
-        for name, p in (
-            ("ours", proba),
-            ("base", baseline_proba),
-            ("ref", reference_proba),
-        )
+        for name, p in probas.items()
     }
     positive = _positive_index(prepared.info)
     # Average precision, where the data check advised it, is judged with the decision.
@@ -125,7 +122,6 @@ def _classification_report(proba: np.ndarray, prepared: Prepared, seed: int) -> 
         "curves": metrics.curves(test.targets, proba, names),
     }
     _lead_with(report, headline)
-    probas = {"ours": proba, "base": baseline_proba, "ref": reference_proba}
     return _with_decision(report, probas, prepared, seed)
 
 
